@@ -1,0 +1,25 @@
+"""ociruntime: an OCI runtime-spec compatible container runtime in Python.
+
+The lifecycle is usable from Python without the CLI::
+
+    from ociruntime import Container
+    c = Container.create("demo", "bundles/busybox", root="/run/ociruntime")
+    c.start(); print(c.state()["status"]); c.kill(15); c.delete(force=True)
+"""
+
+__version__ = "0.1.0"
+SPEC_VERSION = "1.2.0"
+
+
+def __getattr__(name: str):
+    # Lazy: the CLI imports this package on every call and must not pay for
+    # modules the command does not need.
+    if name == "Container":
+        from .container import Container
+
+        return Container
+    if name == "OCIError":
+        from .errors import OCIError
+
+        return OCIError
+    raise AttributeError(name)

@@ -1,0 +1,49 @@
+"""The one error type users see.
+
+Everything a user can get wrong (a bad config, an unknown id, a missing
+binary) raises :class:`OCIError`; the CLI turns it into one line on stderr
+(``ociruntime: <where>: <msg>``) and one error record in the log.  Anything
+else is a bug and shows a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class OCIError(Exception):
+    """A user-facing failure: ``msg`` says what, ``where`` says where.
+
+    ``where`` is a file name plus JSON pointer (``config.json: /process/args``),
+    a path, or a container id; it is prefixed to the message when set.
+    """
+
+    def __init__(self, msg: str, where: str | None = None, exit_code: int = 1) -> None:
+        self.msg = msg
+        self.where = where
+        self.exit_code = exit_code
+        super().__init__(self.text)
+
+    @property
+    def text(self) -> str:
+        return f"{self.where}: {self.msg}" if self.where else self.msg
+
+
+class SpecError(OCIError):
+    """config.json (or a process.json) is malformed or violates the schema."""
+
+    def __init__(self, pointer: str, msg: str, file: str = "config.json") -> None:
+        self.pointer = pointer
+        super().__init__(msg, f"{file}: {pointer}" if pointer else file)
+
+
+class NotFound(OCIError):
+    """No container with that id: callers match on 'does not exist'."""
+
+    def __init__(self, cid: str) -> None:
+        super().__init__(f'container "{cid}" does not exist')
+
+
+class NotRunning(OCIError):
+    """callers (containerd, podman) match on 'container not running'."""
+
+    def __init__(self) -> None:
+        super().__init__("container not running")

@@ -1,0 +1,1 @@
+"""Thin wrappers over the kernel: syscalls, namespaces, rootfs, devices, process set-up."""

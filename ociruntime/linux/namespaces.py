@@ -1,0 +1,93 @@
+"""Namespaces: which to create, which to join by path, and in what order.
+
+The pid namespace is special: unshare(CLONE_NEWPID) and setns(CLONE_NEWPID)
+only decide the namespace of the caller's *next child*, so the runtime sets
+it just before forking the init (:func:`for_children`) and resets it after.
+All others are entered by the init itself (:func:`enter`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import OCIError
+from . import syscalls as sc
+
+FLAGS = {
+    "pid": sc.CLONE_NEWPID,
+    "network": sc.CLONE_NEWNET,
+    "mount": sc.CLONE_NEWNS,
+    "ipc": sc.CLONE_NEWIPC,
+    "uts": sc.CLONE_NEWUTS,
+    "cgroup": sc.CLONE_NEWCGROUP,
+    "user": sc.CLONE_NEWUSER,
+    "time": sc.CLONE_NEWTIME,
+}
+# the order in which the init joins existing namespaces; mount late, because
+# after it the host's paths (the other ns files, the rootfs) may be gone
+JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "time", "mount")
+
+
+def of(config: dict) -> dict[str, str | None]:
+    """{type: path or None (new)} from linux.namespaces."""
+    return {
+        ns["type"]: ns.get("path") or None
+        for ns in (config.get("linux") or {}).get("namespaces") or []
+    }
+
+
+def _open(path: str, nstype: str) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise OCIError(f"{nstype} namespace {path}: {e.strerror}") from None
+
+
+@contextmanager
+def for_children(nss: dict[str, str | None]) -> Iterator[None]:
+    """Put the next forked child in the configured pid namespace."""
+    if "pid" not in nss:
+        yield
+        return
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        path = nss["pid"]
+        if path is None:
+            sc.unshare(sc.CLONE_NEWPID)
+        else:
+            fd = _open(path, "pid")
+            try:
+                sc.setns(fd, sc.CLONE_NEWPID, path)
+            except OSError as e:
+                raise OCIError(f"joining pid namespace {path}: {e.strerror}") from None
+            finally:
+                os.close(fd)
+        yield
+    finally:
+        sc.setns(own, sc.CLONE_NEWPID, "/proc/self/ns/pid")
+        os.close(own)
+
+
+def enter(nss: dict[str, str | None]) -> None:
+    """In the init: join the namespaces given by path, then unshare the new ones."""
+    fds = [(t, nss[t], _open(nss[t], t)) for t in JOIN_ORDER if nss.get(t)]
+    try:
+        for t, path, fd in fds:
+            try:
+                sc.setns(fd, FLAGS[t], path)
+            except OSError as e:
+                raise OCIError(f"joining {t} namespace {path}: {e.strerror}") from None
+    finally:
+        for _, _, fd in fds:
+            os.close(fd)
+    flags = 0
+    for t, path in nss.items():
+        if path is None and t != "pid":
+            flags |= FLAGS[t]
+    if flags:
+        try:
+            sc.unshare(flags)
+        except OSError as e:
+            raise OCIError(f"creating namespaces: {e.strerror}") from None

@@ -1,0 +1,131 @@
+"""The last steps before the container's process runs: user, limits, exec.
+
+Everything is imported at module load: after pivot_root the host's Python
+library is out of reach.  Order matters: resource limits and oom_score_adj while still privileged; the
+executable is looked up after the user switch so permissions are the user's;
+signal dispositions and the fd table are cleaned last, right before execve.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import stat
+
+from ..errors import OCIError, SpecError
+from . import syscalls as sc
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def env_dict(env: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env:
+        k, sep, v = item.partition("=")
+        if sep and k:
+            out[k] = v
+    return out
+
+
+def set_oom_score_adj(value: int) -> None:
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write(str(value))
+
+
+def set_rlimits(rlimits: list[dict]) -> None:
+    for i, r in enumerate(rlimits):
+        name = r["type"]
+        res = getattr(resource, name, None)
+        if res is None:
+            raise SpecError(f"/process/rlimits/{i}/type", f'unknown resource limit "{name}"')
+        try:
+            resource.setrlimit(res, (r["soft"], r["hard"]))
+        except (OSError, ValueError) as e:
+            why = e.strerror if isinstance(e, OSError) else str(e)
+            raise SpecError(
+                f"/process/rlimits/{i}", f"setrlimit {name} {r['soft']}/{r['hard']}: {why}"
+            ) from None
+
+
+def set_user(user: dict) -> None:
+    uid, gid = user.get("uid", 0), user.get("gid", 0)
+    try:
+        os.setgroups(user.get("additionalGids") or [])
+        os.setgid(gid)
+        os.setuid(uid)
+    except OSError as e:
+        raise SpecError(
+            "/process/user", f"switching to uid {uid} gid {gid}: {e.strerror}"
+        ) from None
+
+
+def home_of(uid: int) -> str:
+    """$HOME from the container's /etc/passwd, '/' when it has no entry."""
+    try:
+        with open("/etc/passwd", "rb") as f:
+            for line in f:
+                parts = line.decode(errors="replace").rstrip("\n").split(":")
+                if len(parts) >= 6 and parts[2] == str(uid):
+                    return parts[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def find_executable(name: str, env: dict[str, str]) -> str:
+    """args[0] as execve(2) will take it, with runc's error wordings."""
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            raise OCIError(f'exec: "{name}": stat {name}: no such file or directory') from None
+        except OSError as e:
+            raise OCIError(f'exec: "{name}": stat {name}: {e.strerror.lower()}') from None
+        if stat.S_ISDIR(st.st_mode) or not os.access(name, os.X_OK):
+            raise OCIError(f'exec: "{name}": permission denied')
+        return name
+    for d in env.get("PATH", DEFAULT_PATH).split(":"):
+        p = os.path.join(d or ".", name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    raise OCIError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def chdir(cwd: str) -> None:
+    """Enter cwd and prove it lies inside the new root (CVE-2024-21626)."""
+    try:
+        os.chdir(cwd)
+        here = os.getcwd()
+    except OSError as e:
+        raise SpecError("/process/cwd", f"chdir {cwd}: {e.strerror}") from None
+    if not here.startswith("/"):
+        raise SpecError("/process/cwd", f"cwd {cwd} is outside the container's root")
+
+
+def reset_signals() -> None:
+    """CPython ignores SIGPIPE and SIGXFSZ; a container must start with defaults."""
+    for s in signal.valid_signals():
+        if s in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(s, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
+def close_fds(preserve: int) -> None:
+    """Only 0-2 and the preserved fds 3..3+N-1 survive execve."""
+    sc.close_range(3 + preserve, 0xFFFFFFFF, sc.CLOSE_RANGE_CLOEXEC)
+    for fd in range(3, 3 + preserve):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
+
+
+def execute(path: str, args: list[str], env: dict[str, str], preserve_fds: int) -> None:
+    reset_signals()
+    close_fds(preserve_fds)
+    os.execve(path, args, env)

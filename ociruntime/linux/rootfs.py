@@ -1,0 +1,475 @@
+"""The container's filesystem: mounts, /dev, masked paths, pivot_root.
+
+Runs in the init, in its new mount namespace, before pivot_root.  Every
+destination is resolved with openat2(RESOLVE_IN_ROOT) against an fd of the
+rootfs, so a symlink in the (untrusted) rootfs can never point a mount at the
+host; the mount then targets that fd through /proc/self/fd/N, or is attached
+with move_mount, and never goes through a path string that could be swapped.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from ..errors import OCIError
+from . import syscalls as sc
+
+RESOLVE = sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS
+
+# option -> (flags to set, flags to clear) for mount(2)
+_FLAGS = {
+    "ro": (sc.MS_RDONLY, 0),
+    "rw": (0, sc.MS_RDONLY),
+    "nosuid": (sc.MS_NOSUID, 0),
+    "suid": (0, sc.MS_NOSUID),
+    "nodev": (sc.MS_NODEV, 0),
+    "dev": (0, sc.MS_NODEV),
+    "noexec": (sc.MS_NOEXEC, 0),
+    "exec": (0, sc.MS_NOEXEC),
+    "sync": (sc.MS_SYNCHRONOUS, 0),
+    "async": (0, sc.MS_SYNCHRONOUS),
+    "dirsync": (sc.MS_DIRSYNC, 0),
+    "remount": (sc.MS_REMOUNT, 0),
+    "mand": (sc.MS_MANDLOCK, 0),
+    "nomand": (0, sc.MS_MANDLOCK),
+    "atime": (0, sc.MS_NOATIME),
+    "noatime": (sc.MS_NOATIME, 0),
+    "diratime": (0, sc.MS_NODIRATIME),
+    "nodiratime": (sc.MS_NODIRATIME, 0),
+    "relatime": (sc.MS_RELATIME, 0),
+    "norelatime": (0, sc.MS_RELATIME),
+    "strictatime": (sc.MS_STRICTATIME, 0),
+    "nostrictatime": (0, sc.MS_STRICTATIME),
+    "lazytime": (sc.MS_LAZYTIME, 0),
+    "nolazytime": (0, sc.MS_LAZYTIME),
+    "nosymfollow": (sc.MS_NOSYMFOLLOW, 0),
+    "symfollow": (0, sc.MS_NOSYMFOLLOW),
+    "bind": (sc.MS_BIND, 0),
+    "rbind": (sc.MS_BIND | sc.MS_REC, 0),
+}
+_PROPAGATION = {
+    "private": sc.MS_PRIVATE,
+    "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED,
+    "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE,
+    "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE,
+    "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+# mount(2) flags -> mount_setattr(2) attributes, for bind mounts
+_ATTRS = {
+    sc.MS_RDONLY: sc.MOUNT_ATTR_RDONLY,
+    sc.MS_NOSUID: sc.MOUNT_ATTR_NOSUID,
+    sc.MS_NODEV: sc.MOUNT_ATTR_NODEV,
+    sc.MS_NOEXEC: sc.MOUNT_ATTR_NOEXEC,
+    sc.MS_NODIRATIME: sc.MOUNT_ATTR_NODIRATIME,
+    sc.MS_NOSYMFOLLOW: sc.MOUNT_ATTR_NOSYMFOLLOW,
+}
+_IGNORED = {"tmpcopyup", "copy-symlink", "rro", "rrw"}
+_UNSUPPORTED = {"idmap", "ridmap"}
+DEFAULT_DEVICES = (
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+)
+_DEV_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+def fdpath(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
+    """(mount flags, propagation flags, fs data options, recursive read-only)."""
+    flags = 0
+    prop = 0
+    data: list[str] = []
+    rro = False
+    for o in options:
+        if o in _FLAGS:
+            s, c = _FLAGS[o]
+            flags = (flags | s) & ~c
+        elif o in _PROPAGATION:
+            prop = _PROPAGATION[o]
+        elif o == "rro":
+            rro = True
+        elif o in _UNSUPPORTED:
+            raise OCIError(f'mount option "{o}" is not supported yet')
+        elif o not in _IGNORED:
+            data.append(o)
+    return flags, prop, data, rro
+
+
+class Rootfs:
+    """Builds the container's view under ``path``; then :meth:`pivot`."""
+
+    def __init__(self, path: str, config: dict, bundle: str) -> None:
+        self.path = path
+        self.config = config
+        self.bundle = bundle
+        self.fd = -1
+
+    # ---- resolution -------------------------------------------------
+    def open(self, dest: str, flags: int = sc.O_PATH) -> int:
+        """An fd for ``dest`` resolved inside the rootfs (symlinks stay inside)."""
+        return sc.openat2(self.fd, dest, flags, RESOLVE, display=dest)
+
+    def make(self, dest: str, is_dir: bool = True) -> int:
+        """Open ``dest`` inside the rootfs, creating it (and parents) if missing."""
+        try:
+            return self.open(dest)
+        except FileNotFoundError:
+            pass
+        parent, name = os.path.split(dest.rstrip("/") or "/")
+        pfd = self.make(parent or "/", True)
+        try:
+            if is_dir:
+                try:
+                    os.mkdir(name, 0o755, dir_fd=pfd)
+                except FileExistsError:
+                    pass
+            else:
+                try:
+                    f = os.open(
+                        name,
+                        os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                        0o644,
+                        dir_fd=pfd,
+                    )
+                    os.close(f)
+                except FileExistsError:
+                    pass
+            return sc.openat2(pfd, name, sc.O_PATH, RESOLVE, display=dest)
+        finally:
+            os.close(pfd)
+
+    # ---- the whole sequence ------------------------------------------
+    def prepare(self) -> None:
+        linux = self.config.get("linux") or {}
+        prop = linux.get("rootfsPropagation")
+        first = sc.MS_PRIVATE if prop in (None, "private", "rprivate") else sc.MS_SLAVE
+        sc.mount(None, "/", None, sc.MS_REC | first)
+        try:
+            sc.mount(self.path, self.path, None, sc.MS_BIND | sc.MS_REC)
+        except OSError as e:
+            raise OCIError(f"rootfs {self.path}: {e.strerror}") from None
+        self.fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        os.fchdir(self.fd)
+        bind_dev = False
+        for i, m in enumerate(self.config.get("mounts") or []):
+            try:
+                self.mount(m)
+            except OSError as e:
+                raise OCIError(
+                    f"mounting {m.get('source') or m.get('type')} to {m['destination']}: {e.strerror}",
+                    f"config.json: /mounts/{i}",
+                ) from None
+            except OCIError as e:
+                e.where = e.where or f"config.json: /mounts/{i}"
+                raise
+            if os.path.normpath(m["destination"]) == "/dev" and self._is_bind(m):
+                bind_dev = True
+        if not bind_dev:
+            self.populate_dev(linux.get("devices") or [])
+        for p in linux.get("maskedPaths") or []:
+            self.mask(p)
+        for p in linux.get("readonlyPaths") or []:
+            self.readonly(p)
+
+    @staticmethod
+    def _is_bind(m: dict) -> bool:
+        opts = m.get("options") or []
+        return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+
+    def mount(self, m: dict) -> None:
+        dest = m["destination"]
+        flags, prop, data, rro = parse_options(m.get("options") or [])
+        if self._is_bind(m):
+            self.bind(m, flags, prop, rro)
+            return
+        fstype = m.get("type") or "none"
+        if fstype == "cgroup":
+            self.mount_cgroup(dest, flags)
+            return
+        tfd = self.make(dest, True)
+        try:
+            sc.mount(
+                m.get("source") or fstype,
+                fdpath(tfd),
+                fstype,
+                flags,
+                ",".join(data) or None,
+                display=dest,
+            )
+        finally:
+            os.close(tfd)
+        if prop:
+            self.propagate(dest, prop)
+
+    def bind(self, m: dict, flags: int, prop: int, rro: bool) -> None:
+        src = m.get("source") or ""
+        if not os.path.isabs(src):
+            src = os.path.join(self.bundle, src)
+        try:
+            st = os.stat(src)
+        except FileNotFoundError:
+            raise OCIError(f"mount source {src}: no such file or directory") from None
+        rec = flags & sc.MS_REC
+        tree = sc.open_tree(
+            -100, src, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | (sc.AT_RECURSIVE if rec else 0)
+        )
+        try:
+            attrs = 0
+            for f, a in _ATTRS.items():
+                if flags & f:
+                    attrs |= a
+            if flags & sc.MS_NOATIME:
+                attrs |= sc.MOUNT_ATTR_NOATIME
+            elif flags & sc.MS_STRICTATIME:
+                attrs |= sc.MOUNT_ATTR_STRICTATIME
+            clear = (
+                sc.MOUNT_ATTR__ATIME
+                if flags & (sc.MS_NOATIME | sc.MS_STRICTATIME | sc.MS_RELATIME)
+                else 0
+            )
+            if attrs or clear:
+                # "ro" on a bind is the top mount only, as mount(2) does; "rro" recurses
+                sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH, attrs, clear, display=src)
+            if rro and rec:
+                sc.mount_setattr(
+                    tree, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY, display=src
+                )
+            tfd = self.make(m["destination"], stat.S_ISDIR(st.st_mode))
+            try:
+                sc.move_mount(
+                    tree,
+                    "",
+                    tfd,
+                    "",
+                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
+                    display=m["destination"],
+                )
+            finally:
+                os.close(tfd)
+        finally:
+            os.close(tree)
+        if prop:
+            self.propagate(m["destination"], prop)
+
+    def propagate(self, dest: str, prop: int) -> None:
+        fd = self.open(dest)  # the new mount, now on top
+        try:
+            sc.mount(None, fdpath(fd), None, prop, display=dest)
+        finally:
+            os.close(fd)
+
+    def mount_cgroup(self, dest: str, flags: int) -> None:
+        """cgroupfs as the host has it: cgroup2, or a tmpfs of v1 hierarchies."""
+        tfd = self.make(dest, True)
+        try:
+            if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+                sc.mount("cgroup2", fdpath(tfd), "cgroup2", flags, display=dest)
+                return
+            sc.mount("tmpfs", fdpath(tfd), "tmpfs", flags & ~sc.MS_RDONLY, "mode=755", display=dest)
+        finally:
+            os.close(tfd)
+        for name, fstype, opts in host_cgroup_mounts():
+            sub = os.path.join(dest, name)
+            sfd = self.make(sub, True)
+            try:
+                sc.mount("cgroup", fdpath(sfd), fstype, flags, opts, display=sub)
+            finally:
+                os.close(sfd)
+        if flags & sc.MS_RDONLY:
+            fd = self.open(dest)
+            try:
+                sc.mount(None, fdpath(fd), None, sc.MS_REMOUNT | sc.MS_BIND | flags, display=dest)
+            finally:
+                os.close(fd)
+
+    # ---- /dev ---------------------------------------------------------
+    def populate_dev(self, devices: list[dict]) -> None:
+        dev = self.make("/dev", True)
+        try:
+            for name, major, minor in DEFAULT_DEVICES:
+                self.mknod(dev, name, stat.S_IFCHR | 0o666, major, minor, 0, 0)
+            for d in devices:
+                rel = os.path.relpath(os.path.normpath(d["path"]), "/dev")
+                if rel.startswith(".."):
+                    raise OCIError(f"device {d['path']}: must be under /dev")
+                mode = _DEV_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
+                pfd = self.make(os.path.join("/dev", os.path.dirname(rel)), True)
+                try:
+                    self.mknod(
+                        pfd,
+                        os.path.basename(rel),
+                        mode,
+                        d.get("major", 0),
+                        d.get("minor", 0),
+                        d.get("uid", 0),
+                        d.get("gid", 0),
+                    )
+                finally:
+                    os.close(pfd)
+            links = [
+                ("/proc/self/fd", "fd"),
+                ("/proc/self/fd/0", "stdin"),
+                ("/proc/self/fd/1", "stdout"),
+                ("/proc/self/fd/2", "stderr"),
+            ]
+            try:
+                os.stat("pts", dir_fd=dev, follow_symlinks=False)
+                links.append(("pts/ptmx", "ptmx"))
+            except FileNotFoundError:
+                pass
+            for target, name in links:
+                try:
+                    os.symlink(target, name, dir_fd=dev)
+                except FileExistsError:
+                    if name == "ptmx":
+                        os.unlink(name, dir_fd=dev)
+                        os.symlink(target, name, dir_fd=dev)
+        finally:
+            os.close(dev)
+
+    def mknod(
+        self, dirfd: int, name: str, mode: int, major: int, minor: int, uid: int, gid: int
+    ) -> None:
+        try:
+            os.unlink(name, dir_fd=dirfd)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            raise OCIError(f"device /dev/{name}: a directory is in the way") from None
+        try:
+            os.mknod(name, mode, os.makedev(major, minor), dir_fd=dirfd)
+        except PermissionError:
+            # no CAP_MKNOD (user namespace): bind the host's node instead
+            f = os.open(
+                name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dirfd
+            )
+            os.close(f)
+            tree = sc.open_tree(-100, f"/dev/{name}", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+            tfd = sc.openat2(dirfd, name, sc.O_PATH, RESOLVE)
+            try:
+                sc.move_mount(
+                    tree, "", tfd, "", sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH
+                )
+            finally:
+                os.close(tfd)
+                os.close(tree)
+            return
+        os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+
+    # ---- masked and read-only paths -----------------------------------
+    def mask(self, path: str) -> None:
+        try:
+            fd = self.open(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                sc.mount("tmpfs", fdpath(fd), "tmpfs", sc.MS_RDONLY, display=path)
+                return
+            null = os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+            try:
+                st = os.fstat(null)
+                if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+                    raise OCIError("/dev/null is not the null device: refusing to mask with it")
+                tree = sc.open_tree(
+                    null, "", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_EMPTY_PATH
+                )
+            finally:
+                os.close(null)
+            try:
+                sc.move_mount(
+                    tree,
+                    "",
+                    fd,
+                    "",
+                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
+                    display=path,
+                )
+            finally:
+                os.close(tree)
+        finally:
+            os.close(fd)
+
+    def readonly(self, path: str) -> None:
+        try:
+            fd = self.open(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        try:
+            flags = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_EMPTY_PATH | sc.AT_RECURSIVE
+            tree = sc.open_tree(fd, "", flags, display=path)
+            try:
+                sc.mount_setattr(
+                    tree, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY, display=path
+                )
+                sc.move_mount(
+                    tree,
+                    "",
+                    fd,
+                    "",
+                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
+                    display=path,
+                )
+            finally:
+                os.close(tree)
+        finally:
+            os.close(fd)
+
+    # ---- switching root -----------------------------------------------
+    def pivot(self, no_pivot: bool = False) -> None:
+        os.fchdir(self.fd)
+        if no_pivot:
+            sc.mount(".", "/", None, sc.MS_MOVE, display=self.path)
+            os.chroot(".")
+        else:
+            old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                sc.pivot_root(".", ".")
+                os.fchdir(old)
+                sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC, display="old root")
+                sc.umount2(".", sc.MNT_DETACH)
+            finally:
+                os.close(old)
+        os.chdir("/")
+        os.close(self.fd)
+        self.fd = -1
+        root = self.config.get("root") or {}
+        if root.get("readonly"):
+            sc.mount_setattr(-100, "/", 0, sc.MOUNT_ATTR_RDONLY, display="/")
+        prop = (self.config.get("linux") or {}).get("rootfsPropagation")
+        if prop:
+            sc.mount(None, "/", None, _PROPAGATION[prop], display="/")
+
+
+def host_cgroup_mounts() -> list[tuple[str, str, str | None]]:
+    """(name under /sys/fs/cgroup, fstype, super options) of the host's cgroup mounts."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            fstype, _src, sopts = post.split()[:3]
+            mp = fields[4]
+            if not mp.startswith("/sys/fs/cgroup/") or fstype not in ("cgroup", "cgroup2"):
+                continue
+            name = mp[len("/sys/fs/cgroup/") :]
+            if fstype == "cgroup2":
+                out.append((name, fstype, None))
+                continue
+            keep = [
+                o
+                for o in sopts.split(",")
+                if o not in ("rw", "ro") and "=" not in o or o.startswith("name=")
+            ]
+            out.append((name, fstype, ",".join(keep)))
+    return out

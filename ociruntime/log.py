@@ -1,0 +1,57 @@
+"""The runtime's log: ``--log FILE`` with ``--log-format text|json``.
+
+containerd reads the last ``"level":"error"`` record and podman parses the
+file as one JSON object, so a failing command writes exactly one error
+record, and nothing below warning is written unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+_path: str | None = None
+_json = False
+_debug = False
+
+
+def setup(path: str | None, fmt: str = "text", debug: bool = False) -> None:
+    global _path, _json, _debug
+    _path, _json, _debug = path, fmt == "json", debug
+
+
+def _now() -> str:
+    t = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + f".{t % 10**9:09d}Z"
+
+
+def write(level: str, msg: str) -> None:
+    if level == "debug" and not _debug:
+        return
+    if _path is None:
+        if level != "error":  # errors reach stderr through the CLI already
+            sys.stderr.write(f"ociruntime: {level}: {msg}\n")
+        return
+    if _json:
+        line = json.dumps({"level": level, "msg": msg, "time": _now()})
+    else:
+        line = f'time="{_now()}" level={level} msg="{msg}"'
+    fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def debug(msg: str) -> None:
+    write("debug", msg)
+
+
+def warn(msg: str) -> None:
+    write("warning", msg)
+
+
+def error(msg: str) -> None:
+    write("error", msg)

@@ -1,0 +1,1 @@
+"""Bundles: loading config.json, validating it, and the default config."""

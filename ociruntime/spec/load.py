@@ -1,0 +1,89 @@
+"""Load a bundle: parse config.json, validate it, check what the schema cannot."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from ..errors import OCIError, SpecError
+
+# linux.namespaces[].type -> /proc/PID/ns name
+NS_PROC_NAME = {
+    "pid": "pid",
+    "network": "net",
+    "mount": "mnt",
+    "ipc": "ipc",
+    "uts": "uts",
+    "cgroup": "cgroup",
+    "user": "user",
+    "time": "time",
+}
+UNSUPPORTED_NS = ("user", "time")
+
+
+@dataclass
+class Bundle:
+    path: str
+    config: dict
+    rootfs: str
+
+
+def read_json(path: str, file: str) -> object:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise OCIError(f"{path}: no such file or directory") from None
+    except IsADirectoryError:
+        raise OCIError(f"{path}: is a directory") from None
+    try:
+        return json.loads(data)
+    except ValueError as e:
+        raise SpecError("", f"invalid JSON: {e}", file) from None
+
+
+def load_bundle(bundle: str) -> Bundle:
+    bundle = os.path.abspath(bundle or ".")
+    if not os.path.isdir(bundle):
+        raise OCIError(f"bundle {bundle}: no such directory")
+    config = read_json(os.path.join(bundle, "config.json"), "config.json")
+    from .validate import validate_config
+
+    validate_config(config)
+    check_config(config)
+    root = config["root"]["path"] if "root" in config else "rootfs"
+    rootfs = os.path.normpath(os.path.join(bundle, root))
+    if not os.path.isdir(rootfs):
+        raise SpecError("/root/path", f"rootfs {rootfs}: no such directory")
+    return Bundle(bundle, config, rootfs)
+
+
+def check_config(config: dict) -> None:
+    """Rules beyond the schema that must fail before any process exists."""
+    if "process" not in config:
+        raise SpecError("", 'missing required field "process" (create needs a process to run)')
+    if "root" not in config:
+        raise SpecError("", 'missing required field "root"')
+    linux = config.get("linux") or {}
+    seen: set[str] = set()
+    for i, ns in enumerate(linux.get("namespaces") or []):
+        ptr = f"/linux/namespaces/{i}"
+        t = ns["type"]
+        if t in seen:
+            raise SpecError(ptr, f'duplicate namespace "{t}"')
+        seen.add(t)
+        if t in UNSUPPORTED_NS:
+            raise SpecError(ptr, f'namespace "{t}" is not supported yet')
+        p = ns.get("path")
+        if p:
+            if not os.path.isabs(p):
+                raise SpecError(ptr + "/path", f"{p}: expected an absolute path")
+            if not os.path.exists(p):
+                raise SpecError(ptr + "/path", f"{p}: no such file or directory")
+    for i, m in enumerate(config.get("mounts") or []):
+        if not os.path.isabs(m["destination"]):
+            raise SpecError(f"/mounts/{i}/destination", "expected an absolute path")
+    cwd = config["process"].get("cwd", "/")
+    if not os.path.isabs(cwd):
+        raise SpecError("/process/cwd", "expected an absolute path")

@@ -1,0 +1,184 @@
+"""The on-disk state store: one directory per container under ``--root``.
+
+Layout of ``<root>/<id>/``:
+
+``lock``
+    flock(2)ed for the duration of every operation on the container.
+``state.json``
+    written atomically (temp file + rename) once the container is created;
+    its absence means a create that never finished.
+``init.pid``
+    the init's host pid, written as soon as it is forked, so that
+    ``delete --force`` can reap a create that was killed half-way.
+``exec.fifo``
+    exists from create until start: the init blocks opening it for writing.
+
+Status is derived, never stored: the init's pid must be alive with the start
+time recorded at create (a reused pid reads as stopped); ``exec.fifo`` still
+present means created.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .errors import NotFound, OCIError
+
+DEFAULT_ROOT = "/run/ociruntime"
+_ID_RE = re.compile(r"[A-Za-z0-9_+.-]+")
+PUBLIC_FIELDS = (
+    "ociVersion",
+    "id",
+    "status",
+    "pid",
+    "bundle",
+    "rootfs",
+    "created",
+    "owner",
+    "annotations",
+)
+
+
+def validate_id(cid: str) -> None:
+    """Container ids become directory names: no '/', no '..', no leading '.'."""
+    if not cid:
+        raise OCIError("container id cannot be empty")
+    if len(cid) > 1024 or not _ID_RE.fullmatch(cid) or cid.startswith("."):
+        raise OCIError(
+            f'invalid container id "{cid}": use letters, digits and _ . + - '
+            "(not starting with '.', at most 1024 characters)"
+        )
+
+
+def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
+    if isinstance(data, str):
+        data = data.encode()
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def proc_start_time(pid: int) -> tuple[int, str] | None:
+    """(start time in clock ticks, state letter) of ``pid``, None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rest = data[data.rindex(b")") + 2 :].split()
+    return int(rest[19]), rest[0].decode()
+
+
+class Store:
+    """State directories under one root; see the module docstring."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = os.path.abspath(root or DEFAULT_ROOT)
+
+    def dir(self, cid: str) -> str:
+        validate_id(cid)
+        return os.path.join(self.root, cid)
+
+    def make(self, cid: str) -> int:
+        """Create the container's directory and return its held lock fd."""
+        d = self.dir(cid)
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.mkdir(d, 0o711)
+        except FileExistsError:
+            raise OCIError(f"container with id exists: {cid}") from None
+        fd = os.open(os.path.join(d, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    @contextmanager
+    def locked(self, cid: str) -> Iterator[str]:
+        d = self.dir(cid)
+        try:
+            fd = os.open(os.path.join(d, "lock"), os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if os.path.isdir(d):
+                # a create crashed before taking its lock: still ours to clean
+                fd = os.open(os.path.join(d, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            else:
+                raise NotFound(cid) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield d
+        finally:
+            os.close(fd)
+
+    def load(self, cid: str) -> dict:
+        """The stored record; NotFound when absent or unreadable (a half-done create)."""
+        try:
+            with open(os.path.join(self.dir(cid), "state.json"), "rb") as f:
+                rec = json.loads(f.read())
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            raise NotFound(cid) from None
+        if not isinstance(rec, dict) or "pid" not in rec:
+            raise NotFound(cid)
+        return rec
+
+    def save(self, cid: str, rec: dict) -> None:
+        atomic_write(os.path.join(self.dir(cid), "state.json"), json.dumps(rec))
+
+    def exists(self, cid: str) -> bool:
+        return os.path.isdir(self.dir(cid))
+
+    def remove(self, cid: str) -> None:
+        d = self.dir(cid)
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return
+        for n in names:
+            try:
+                os.unlink(os.path.join(d, n))
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                os.rmdir(os.path.join(d, n))
+        try:
+            os.rmdir(d)
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                raise
+
+    def ids(self) -> list[str]:
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if os.path.isfile(os.path.join(self.root, n, "state.json")))
+
+    def status(self, cid: str, rec: dict) -> str:
+        pid = rec.get("pid") or 0
+        if pid <= 0:
+            return "stopped"
+        st = proc_start_time(pid)
+        if st is None or st[0] != rec.get("initStartTime") or st[1] in ("Z", "X", "x"):
+            return "stopped"
+        if os.path.exists(os.path.join(self.dir(cid), "exec.fifo")):
+            return "created"
+        if rec.get("paused"):
+            return "paused"
+        return "running"
+
+    def public(self, cid: str, rec: dict) -> dict:
+        """The state as the runtime spec (and runc) print it."""
+        out = {k: rec[k] for k in PUBLIC_FIELDS if k in rec}
+        out["status"] = status = self.status(cid, rec)
+        if status == "stopped":
+            out["pid"] = 0
+        out.setdefault("annotations", {})
+        return {k: out[k] for k in PUBLIC_FIELDS if k in out}

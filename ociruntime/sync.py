@@ -1,0 +1,37 @@
+"""Typed messages between the runtime and the container's init.
+
+A SOCK_SEQPACKET socketpair keeps message boundaries, so each message is one
+JSON object in one datagram: ``{"type": ..., ...}``.  An empty read means the
+peer died.  See docs/create-start.md for the sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit
+ERROR = "error"  # init -> runtime: setup failed; "msg" says why
+COMMIT = "commit"  # runtime -> init: state recorded, drop PDEATHSIG, wait for start
+EXEC = "exec"  # runtime -> init: (run) state recorded, exec now
+ACK = "ack"  # init -> runtime: PDEATHSIG cleared, the runtime may exit
+
+
+class PeerGone(Exception):
+    """The other side closed the socket (it exited or was killed)."""
+
+
+def pair() -> tuple[socket.socket, socket.socket]:
+    return socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+
+
+def send(sock: socket.socket, type_: str, **fields: object) -> None:
+    fields["type"] = type_
+    sock.send(json.dumps(fields).encode())
+
+
+def recv(sock: socket.socket) -> dict:
+    data = sock.recv(65536)
+    if not data:
+        raise PeerGone()
+    return json.loads(data)
