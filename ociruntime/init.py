@@ -51,6 +51,7 @@ def main(a: InitArgs) -> None:
     try:
         # (a parent that died before this shows as EOF on the sync socket)
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        close_inherited(a)
         # non-dumpable before touching the container: no ptrace, no /proc/1/exe
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
         path, args, env = setup(a)
@@ -67,6 +68,20 @@ def main(a: InitArgs) -> None:
     except BaseException as e:  # noqa: BLE001 - must report and never return
         report(a, e)
     os._exit(1)
+
+
+def close_inherited(a: InitArgs) -> None:
+    """Drop every fd fork copied from the runtime (the state lock above all)."""
+    keep = {a.sync.fileno()}
+    if a.exec_sock is not None and a.exec_sock.fileno() >= 0:
+        keep.add(a.exec_sock.fileno())
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd >= 3 + a.preserve_fds and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def report(a: InitArgs, e: BaseException) -> None:

@@ -10,11 +10,11 @@ Layout of ``<root>/<id>/``:
 ``init.pid``
     the init's host pid, written as soon as it is forked, so that
     ``delete --force`` can reap a create that was killed half-way.
-``exec.fifo``
-    exists from create until start: the init blocks opening it for writing.
+``exec.sock``
+    exists from create until start: the init blocks in accept(2) on it.
 
 Status is derived, never stored: the init's pid must be alive with the start
-time recorded at create (a reused pid reads as stopped); ``exec.fifo`` still
+time recorded at create (a reused pid reads as stopped); ``exec.sock`` still
 present means created.
 """
 
@@ -168,7 +168,7 @@ class Store:
         st = proc_start_time(pid)
         if st is None or st[0] != rec.get("initStartTime") or st[1] in ("Z", "X", "x"):
             return "stopped"
-        if os.path.exists(os.path.join(self.dir(cid), "exec.fifo")):
+        if os.path.exists(os.path.join(self.dir(cid), "exec.sock")):
             return "created"
         if rec.get("paused"):
             return "paused"
