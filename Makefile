@@ -33,14 +33,20 @@ lint:
 	$(RUFF) check $(LINT_PATHS)
 	$(RUFF) format --check $(LINT_PATHS)
 
-# lead: install target (pip install of the package / console script)
+# Installs the package into Debian's python3 and replaces pip's console
+# script with a launcher that runs the interpreter isolated (-I: no
+# PYTHONPATH, no user site; -S: no site scan, the paths are fixed here),
+# which is both safer for a root helper and ~5 ms faster per call.
+PREFIX ?= /usr/local
 install:
-	@echo "install: not written yet (lead)"; exit 1
+	$(PYTHON) -m pip install --quiet --break-system-packages --no-deps --no-build-isolation --force-reinstall --root-user-action=ignore .
+	rm -rf build ociruntime.egg-info
+	$(PYTHON) tools/write-launcher $(PREFIX)/bin/ociruntime
 
-# lead: demo target
-demo:
-	@echo "demo: not written yet (lead)"; exit 1
+# The two commands of README: a container from the default bundle, and the tests.
+demo: install
+	OCIRUNTIME=$(PREFIX)/bin/ociruntime sh bundles/build-busybox.sh --demo $(BUNDLE)
+	$(PREFIX)/bin/ociruntime run -b $(BUNDLE) demo-$$$$
 
-# lead: test target (unit + integration)
-test:
-	@echo "test: not written yet (lead)"; exit 1
+test: install
+	$(PYTHON) -m pytest -q -ra tests

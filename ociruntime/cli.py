@@ -1,13 +1,15 @@
 """Command line: runc's flags and subcommands over the Python API.
 
-Only parsing and formatting live here.  Errors become one line on stderr
-(``ociruntime: ...``), one record in ``--log``, and exit status 1; a
-traceback is shown only with ``--debug``.
+Only parsing and formatting live here.  The parser is a small table instead
+of argparse: argparse costs ~8 ms to import and build on every call, and
+containerd and podman call the runtime several times per container.
+
+Errors become one line on stderr (``ociruntime: ...``), one record in
+``--log``, and exit status 1; a traceback is shown only with ``--debug``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -15,66 +17,202 @@ from . import SPEC_VERSION, __version__, log
 from .errors import OCIError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, runc-like, exit 1
-        raise OCIError(f"{self.prog}: {message}")
+class Flag:
+    __slots__ = ("names", "dest", "takes", "default", "help", "repeat")
+
+    def __init__(
+        self,
+        names: str,
+        help: str,
+        takes: str | None = None,
+        default: object = None,
+        repeat: bool = False,
+    ) -> None:
+        self.names = names.split()
+        self.dest = self.names[-1].lstrip("-").replace("-", "_")
+        self.takes = takes  # None: boolean; "int"/"str": takes a value
+        self.default = default if default is not None or takes else False
+        self.help = help
+        self.repeat = repeat
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ociruntime", description="an OCI container runtime")
-    p.add_argument("--root", default=os.environ.get("OCIRUNTIME_ROOT"))
-    p.add_argument("--log", default=None)
-    p.add_argument("--log-format", choices=("text", "json"), default="text")
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true")
-    p.add_argument("--rootless", default="auto")
-    p.add_argument("--criu", default=None, help=argparse.SUPPRESS)
-    p.add_argument("-v", "--version", action="store_true")
-    sub = p.add_subparsers(dest="cmd", parser_class=_Parser)
+GLOBAL = [
+    Flag("--root", "state directory (default /run/ociruntime)", "str"),
+    Flag("--log", "log file (default: stderr)", "str"),
+    Flag("--log-format", "text or json", "str", "text"),
+    Flag("--debug", "debug logging and tracebacks"),
+    Flag("--systemd-cgroup", "cgroups through systemd (not supported yet)"),
+    Flag("--rootless", "auto, true or false", "str", "auto"),
+    Flag("--criu", "path to criu (unused)", "str"),
+    Flag("--trace", "write a Chrome trace-event timeline of the command to FILE", "str"),
+    Flag("-v --version", "print the version"),
+    Flag("-h --help", "show help"),
+]
+_CREATE = [
+    Flag("-b --bundle", "bundle directory (default: current directory)", "str", "."),
+    Flag("--pid-file", "write the init's host pid to this file", "str"),
+    Flag("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
+    Flag("--no-pivot", "chroot instead of pivot_root"),
+    Flag("--no-new-keyring", "keep the caller's session keyring"),
+    Flag("--preserve-fds", "pass fds 3..3+N-1 into the container", "int", 0),
+]
+COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
+    "create": ("create a container", _CREATE, ["container-id"]),
+    "run": (
+        "create and start a container",
+        _CREATE
+        + [
+            Flag("-d --detach", "return once the process runs"),
+            Flag("--keep", "keep state after exit"),
+        ],
+        ["container-id"],
+    ),
+    "start": ("start a created container", [], ["container-id"]),
+    "state": ("print the state of a container as JSON", [], ["container-id"]),
+    "kill": (
+        "send a signal (default TERM) to the container's init",
+        [Flag("-a --all", "signal every process of the container")],
+        ["container-id", "[signal]"],
+    ),
+    "delete": (
+        "delete a container",
+        [Flag("-f --force", "kill it first if running")],
+        ["container-id"],
+    ),
+    "list": (
+        "list containers",
+        [Flag("-f --format", "table or json", "str", "table"), Flag("-q --quiet", "ids only")],
+        [],
+    ),
+    "spec": (
+        "write a default config.json",
+        [
+            Flag("-b --bundle", "where to write it", "str", "."),
+            Flag("--rootless", "a rootless config"),
+        ],
+        [],
+    ),
+}
 
-    def cmd(name: str, help: str, id: bool = True) -> argparse.ArgumentParser:
-        s = sub.add_parser(name, help=help)
-        if id:
-            s.add_argument("id", metavar="container-id")
-        return s
 
-    def create_flags(s: argparse.ArgumentParser) -> None:
-        s.add_argument("-b", "--bundle", default=".")
-        s.add_argument("--pid-file")
-        s.add_argument("--console-socket")
-        s.add_argument("--no-pivot", action="store_true")
-        s.add_argument("--no-new-keyring", action="store_true")
-        s.add_argument("--preserve-fds", type=int, default=0)
+def _lookup(flags: list[Flag], name: str) -> Flag | None:
+    if not name.startswith("--") and len(name) > 2:
+        name = "-" + name  # Go-style single-dash long flags: -bundle
+    for f in flags:
+        if name in f.names:
+            return f
+    return None
 
-    s = cmd("create", "create a container")
-    create_flags(s)
-    s = cmd("run", "create and start a container")
-    create_flags(s)
-    s.add_argument("-d", "--detach", action="store_true")
-    s.add_argument("--keep", action="store_true")
-    cmd("start", "start a created container")
-    cmd("state", "print the state of a container")
-    s = cmd("kill", "send a signal to the container's init")
-    s.add_argument("-a", "--all", action="store_true")
-    s.add_argument("signal", nargs="?", default="TERM")
-    s = cmd("delete", "delete a container")
-    s.add_argument("-f", "--force", action="store_true")
-    s = cmd("list", "list containers", id=False)
-    s.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    s.add_argument("-q", "--quiet", action="store_true")
-    s = cmd("spec", "write a default config.json", id=False)
-    s.add_argument("-b", "--bundle", default=".")
-    s.add_argument("--rootless", action="store_true", dest="spec_rootless")
-    return p
+
+def parse_flags(
+    flags: list[Flag], argv: list[str], stop_at_positional: bool
+) -> tuple[dict, list[str]]:
+    """(values by dest, positionals); ``--x=v``, ``--x v``, ``-x v``, ``--bool=false``."""
+    opts = {f.dest: ([] if f.repeat else f.default) for f in flags}
+    pos: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            pos += argv[i:]
+            break
+        if not arg.startswith("-") or arg == "-":
+            pos.append(arg)
+            if stop_at_positional:
+                pos += argv[i:]
+                break
+            continue
+        name, eq, value = arg.partition("=")
+        f = _lookup(flags, name)
+        if f is None:
+            raise OCIError(f"flag provided but not defined: {name}")
+        if f.takes is None:
+            if eq and value.lower() not in ("true", "false", "1", "0"):
+                raise OCIError(f"invalid boolean value {value!r} for {name}")
+            v: object = not eq or value.lower() in ("true", "1")
+        else:
+            if not eq:
+                if i >= len(argv):
+                    raise OCIError(f"flag needs an argument: {name}")
+                value = argv[i]
+                i += 1
+            if f.takes == "int":
+                try:
+                    v = int(value)
+                except ValueError:
+                    raise OCIError(
+                        f"invalid value {value!r} for {name}: expected an integer"
+                    ) from None
+            else:
+                v = value
+        if f.repeat:
+            opts[f.dest].append(v)
+        else:
+            opts[f.dest] = v
+    return opts, pos
+
+
+def usage(cmd: str | None = None) -> str:
+    def rows(flags: list[Flag]) -> str:
+        return "".join(
+            f"  {', '.join(f.names) + (' VALUE' if f.takes else ''):<28} {f.help}\n" for f in flags
+        )
+
+    if cmd:
+        help, flags, pos = COMMANDS[cmd]
+        return (
+            f"usage: ociruntime [global options] {cmd} [options] {' '.join(pos)}\n\n{help}\n\n"
+            + rows(flags)
+        )
+    cmds = "".join(f"  {n:<10} {c[0]}\n" for n, c in COMMANDS.items())
+    return (
+        f"usage: ociruntime [global options] COMMAND [options] ARGS\n\ncommands:\n{cmds}\nglobal options:\n"
+        + rows(GLOBAL)
+    )
+
+
+class Args:
+    """Parsed command line: global options, the command, its options and positionals."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.g, rest = parse_flags(GLOBAL, argv, stop_at_positional=True)
+        self.cmd = rest[0] if rest else None
+        self.opts: dict = {}
+        self.pos: list[str] = []
+        if self.cmd is None or self.g["version"] or self.g["help"]:
+            return
+        if self.cmd not in COMMANDS:
+            raise OCIError(f"unknown command {self.cmd!r} (see ociruntime --help)")
+        _, flags, pos = COMMANDS[self.cmd]
+        self.opts, self.pos = parse_flags(flags + [GLOBAL[-1]], rest[1:], stop_at_positional=False)
+        if self.opts.get("help"):
+            return
+        need = sum(1 for p in pos if not p.startswith("["))
+        if len(self.pos) < need:
+            raise OCIError(
+                f"{self.cmd}: {pos[len(self.pos)]} is required (ociruntime {self.cmd} --help)"
+            )
+        if len(self.pos) > len(pos):
+            raise OCIError(f"{self.cmd}: unexpected argument {self.pos[len(pos)]!r}")
+
+    @property
+    def id(self) -> str:
+        return self.pos[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    trace = None
     try:
-        args = _parser().parse_args(argv)
-        log.setup(args.log, args.log_format, args.debug)
-        return dispatch(args)
+        a = Args(argv)
+        log.setup(a.g["log"], a.g["log_format"], a.g["debug"])
+        if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):
+            from . import trace
+
+            trace.enable(a.g["trace"] or os.environ["OCIRUNTIME_TRACE"], a.cmd or "")
+        return dispatch(a)
     except OCIError as e:
         return _fail(e.text, e.exit_code, debug)
     except OSError as e:
@@ -83,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as e:  # a bug: still one line unless --debug
         return _fail(f"internal error: {e!r} (run with --debug for a traceback)", 1, debug)
+    finally:
+        if trace is not None:
+            trace.finish()
 
 
 def _fail(text: str, code: int, debug: bool) -> int:
@@ -95,95 +236,94 @@ def _fail(text: str, code: int, debug: bool) -> int:
     return code
 
 
-def dispatch(a: argparse.Namespace) -> int:
-    if a.version:
+def dispatch(a: Args) -> int:
+    if a.g["version"]:
         print(f"ociruntime version {__version__}\nspec: {SPEC_VERSION}")
         return 0
-    if a.cmd is None:
-        raise OCIError("no command given (see ociruntime --help)")
-    if a.systemd_cgroup:
-        raise OCIError("--systemd-cgroup is not supported yet")
-    if a.rootless not in ("auto", "false") and a.rootless != "":
-        raise OCIError(f"--rootless={a.rootless} is not supported yet")
+    if a.g["help"] or a.cmd is None or a.opts.get("help"):
+        sys.stdout.write(usage(a.cmd if a.opts.get("help") else None))
+        return 0 if (a.g["help"] or a.opts.get("help")) else 1
+    if a.g["log_format"] not in ("text", "json"):
+        raise OCIError(f"invalid --log-format {a.g['log_format']!r}: expected text or json")
+    if a.g["systemd_cgroup"]:
+        raise OCIError("--systemd-cgroup is not supported yet (no systemd on this host)")
+    if a.g["rootless"] not in ("auto", "false"):
+        raise OCIError(f"--rootless={a.g['rootless']} is not supported yet")
     return globals()["cmd_" + a.cmd](a)
 
 
-def _container(a: argparse.Namespace):
+def _container(a: Args):
     from .container import Container
 
-    return Container(a.id, a.root)
+    return Container(a.id, a.g["root"])
 
 
-def cmd_create(a: argparse.Namespace) -> int:
+def _create_kw(a: Args) -> dict:
+    o = a.opts
+    return {
+        "pid_file": o["pid_file"],
+        "console_socket": o["console_socket"],
+        "no_pivot": o["no_pivot"],
+        "no_new_keyring": o["no_new_keyring"],
+        "preserve_fds": o["preserve_fds"],
+    }
+
+
+def cmd_create(a: Args) -> int:
     from .container import Container
 
-    Container.create(
-        a.id,
-        a.bundle,
-        a.root,
-        pid_file=a.pid_file,
-        console_socket=a.console_socket,
-        no_pivot=a.no_pivot,
-        no_new_keyring=a.no_new_keyring,
-        preserve_fds=a.preserve_fds,
-    )
+    Container.create(a.id, a.opts["bundle"], a.g["root"], **_create_kw(a))
     return 0
 
 
-def cmd_run(a: argparse.Namespace) -> int:
+def cmd_run(a: Args) -> int:
     from .container import Container
 
     return Container.run(
-        a.id,
-        a.bundle,
-        a.root,
-        detach=a.detach,
-        pid_file=a.pid_file,
-        console_socket=a.console_socket,
-        no_pivot=a.no_pivot,
-        no_new_keyring=a.no_new_keyring,
-        preserve_fds=a.preserve_fds,
+        a.id, a.opts["bundle"], a.g["root"], detach=a.opts["detach"], **_create_kw(a)
     )
 
 
-def cmd_start(a: argparse.Namespace) -> int:
+def cmd_start(a: Args) -> int:
     _container(a).start()
     return 0
 
 
-def cmd_state(a: argparse.Namespace) -> int:
+def cmd_state(a: Args) -> int:
     import json
 
     print(json.dumps(_container(a).state(), indent=2))
     return 0
 
 
-def cmd_kill(a: argparse.Namespace) -> int:
-    _container(a).kill(a.signal, all=a.all)
+def cmd_kill(a: Args) -> int:
+    _container(a).kill(a.pos[1] if len(a.pos) > 1 else "TERM", all=a.opts["all"])
     return 0
 
 
-def cmd_delete(a: argparse.Namespace) -> int:
-    _container(a).delete(force=a.force)
+def cmd_delete(a: Args) -> int:
+    _container(a).delete(force=a.opts["force"])
     return 0
 
 
-def cmd_list(a: argparse.Namespace) -> int:
+def cmd_list(a: Args) -> int:
     import json
 
     from .state import Store
 
-    store = Store(a.root)
+    if a.opts["format"] not in ("table", "json"):
+        raise OCIError(f"invalid format {a.opts['format']!r}: expected table or json")
+    store = Store(a.g["root"])
     states = []
     for cid in store.ids():
         try:
             states.append(store.public(cid, store.load(cid)))
         except OCIError:
             continue
-    if a.quiet:
+    if a.opts["quiet"]:
         for s in states:
             print(s["id"])
-    elif a.format == "json":
+    elif a.opts["format"] == "json":
         print(json.dumps(states))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
@@ -197,15 +337,15 @@ def cmd_list(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_spec(a: argparse.Namespace) -> int:
+def cmd_spec(a: Args) -> int:
     import json
 
     from .spec.default import default_config
 
-    path = os.path.join(a.bundle, "config.json")
+    path = os.path.join(a.opts["bundle"], "config.json")
     if os.path.exists(path):
         raise OCIError(f"{path} exists: remove it first")
     with open(path, "x") as f:
-        json.dump(default_config(rootless=a.spec_rootless), f, indent=2)
+        json.dump(default_config(rootless=a.opts["rootless"]), f, indent=2)
         f.write("\n")
     return 0

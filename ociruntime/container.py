@@ -12,7 +12,7 @@ import select
 import signal
 import time
 
-from . import SPEC_VERSION, log, sync
+from . import SPEC_VERSION, log, sync, trace
 from .errors import NotRunning, OCIError
 from .state import Store, atomic_write, proc_start_time
 
@@ -83,7 +83,8 @@ class Container:
         from .spec.load import load_bundle
 
         c = cls(cid, root)
-        b = load_bundle(bundle)
+        with trace.span("load and validate bundle"):
+            b = load_bundle(bundle)
         proc = b.config["process"]
         if proc.get("terminal") and not console_socket:
             raise OCIError(
@@ -123,7 +124,7 @@ class Container:
             args = init.InitArgs(
                 b.config, b.path, b.rootfs, child_sock, lsock, no_pivot, preserve_fds, log._debug
             )
-            with namespaces.for_children(namespaces.of(b.config)):
+            with trace.span("fork init"), namespaces.for_children(namespaces.of(b.config)):
                 pid = os.fork()
                 if pid == 0:
                     parent_sock.close()
@@ -133,9 +134,11 @@ class Container:
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
             try:
-                msg = sync.recv(parent_sock)
+                with trace.span("wait for init set-up"):
+                    msg = sync.recv(parent_sock)
             except sync.PeerGone:
                 raise OCIError("container init exited during set-up") from None
+            trace.add(msg.pop("trace", None) or [])
             if msg["type"] == sync.ERROR:
                 if msg.get("traceback"):
                     log.debug("init traceback:\n" + msg["traceback"])
@@ -153,8 +156,6 @@ class Container:
                 "initStartTime": start[0] if start else 0,
                 "config": {k: b.config[k] for k in ("hooks", "linux") if k in b.config},
             }
-            if exec_now:
-                pass
             self.store.save(self.id, rec)
             if pid_file:
                 atomic_write(os.path.abspath(pid_file), str(pid))

@@ -14,7 +14,7 @@ import signal
 import socket
 import traceback
 
-from . import sync
+from . import sync, trace
 from .errors import OCIError
 from .linux import namespaces, process
 from .linux import syscalls as sc
@@ -52,10 +52,11 @@ def main(a: InitArgs) -> None:
         # (a parent that died before this shows as EOF on the sync socket)
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
         close_inherited(a)
+        trace.reset()
         # non-dumpable before touching the container: no ptrace, no /proc/1/exe
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
         path, args, env = setup(a)
-        sync.send(a.sync, sync.READY)
+        sync.send(a.sync, sync.READY, trace=trace.events())
         msg = sync.recv(a.sync)
         sc.prctl(sc.PR_SET_PDEATHSIG, 0)
         sync.send(a.sync, sync.ACK)
@@ -104,9 +105,11 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     proc = cfg["process"]
     nss = namespaces.of(cfg)
     os.umask(0)
-    namespaces.enter(nss)
+    with trace.span("namespaces"):
+        namespaces.enter(nss)
     if nss.get("network", "") is None:
-        loopback_up()
+        with trace.span("loopback up"):
+            loopback_up()
     if "hostname" in cfg:
         sc.sethostname(cfg["hostname"])
     if "domainname" in cfg:
@@ -115,13 +118,20 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         process.set_oom_score_adj(proc["oomScoreAdj"])
     root = Rootfs(a.rootfs, cfg, a.bundle)
     if "mount" in nss:
-        root.prepare()
-        os.close(root.make(proc.get("cwd") or "/", True))
-        root.pivot(a.no_pivot)
+        with trace.span("rootfs and mounts"):
+            root.prepare()
+            os.close(root.make(proc.get("cwd") or "/", True))
+        with trace.span("pivot_root" if not a.no_pivot else "chroot"):
+            root.pivot(a.no_pivot)
     else:
         # no mount namespace: the host's mounts are shared, only the root moves
         os.chroot(a.rootfs)
         os.chdir("/")
+    with trace.span("process: limits, user, cwd, executable"):
+        return finish_process(proc)
+
+
+def finish_process(proc: dict) -> tuple[str, list[str], dict[str, str]]:
     process.set_rlimits(proc.get("rlimits") or [])
     user = proc.get("user") or {}
     process.set_user(user)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 
 from ..errors import OCIError, SpecError
 
@@ -22,11 +21,13 @@ NS_PROC_NAME = {
 UNSUPPORTED_NS = ("user", "time")
 
 
-@dataclass
 class Bundle:
-    path: str
-    config: dict
-    rootfs: str
+    """A loaded bundle: its absolute path, validated config, and rootfs path."""
+
+    __slots__ = ("path", "config", "rootfs")
+
+    def __init__(self, path: str, config: dict, rootfs: str) -> None:
+        self.path, self.config, self.rootfs = path, config, rootfs
 
 
 def read_json(path: str, file: str) -> object:
