@@ -16,7 +16,7 @@ BENCH_JSON ?= bench/out/run.json
 BUNDLE     ?= bundles/busybox
 LINT_PATHS := ociruntime tests bench
 
-.PHONY: all bundle bundle-demo bench lint install demo test
+.PHONY: all deps bundle bundle-demo bench lint install demo test
 
 all: lint
 
@@ -33,6 +33,17 @@ lint:
 	$(RUFF) check $(LINT_PATHS)
 	$(RUFF) format --check $(LINT_PATHS)
 
+# Debian packages: the runtime's Python and its libraries, the busybox rootfs,
+# runc and crun (reference and benchmark peers), the official schemas.
+DEB_PACKAGES := make busybox-static runc crun iproute2 procps util-linux cpio \
+	python3 python3-pip python3-setuptools python3-prctl python3-pyroute2 \
+	python3-jsonschema python3-pytest python3-matplotlib \
+	libseccomp2 libcap2 golang-github-opencontainers-specs-dev hyperfine
+deps:
+	@if dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null | grep -qv 'install ok installed'; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
+	fi
+
 # Installs the package into Debian's python3 and replaces pip's console
 # script with a launcher that runs the interpreter isolated (-I: no
 # PYTHONPATH, no user site; -S: no site scan, the paths are fixed here),
@@ -44,7 +55,7 @@ install:
 	$(PYTHON) tools/write-launcher $(PREFIX)/bin/ociruntime
 
 # The two commands of README: a container from the default bundle, and the tests.
-demo: install
+demo: deps install
 	OCIRUNTIME=$(PREFIX)/bin/ociruntime sh bundles/build-busybox.sh --demo $(BUNDLE)
 	$(PREFIX)/bin/ociruntime run -b $(BUNDLE) demo-$$$$
 
