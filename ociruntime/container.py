@@ -85,6 +85,14 @@ class Container:
         c = cls(cid, root)
         with trace.span("load and validate bundle"):
             b = load_bundle(bundle)
+        with trace.span("check security settings"):
+            from .linux import security
+
+            sec = security.plan(b.config)
+            if sec.seccomp and sec.seccomp.skipped:
+                log.debug(
+                    f"seccomp: syscalls unknown to libseccomp skipped: {', '.join(sec.seccomp.skipped)}"
+                )
         proc = b.config["process"]
         if proc.get("terminal") and not console_socket:
             raise OCIError(
@@ -95,7 +103,7 @@ class Container:
         lock = c.store.make(cid)
         pid = 0
         try:
-            pid = c._spawn(b, pid_file, no_pivot, preserve_fds, _exec_now)
+            pid = c._spawn(b, sec, pid_file, no_pivot, preserve_fds, _exec_now)
         except BaseException:
             c._abort(pid)
             raise
@@ -105,7 +113,7 @@ class Container:
         return c
 
     def _spawn(
-        self, b, pid_file: str | None, no_pivot: bool, preserve_fds: int, exec_now: bool
+        self, b, sec, pid_file: str | None, no_pivot: bool, preserve_fds: int, exec_now: bool
     ) -> int:
         import socket
 
@@ -122,7 +130,15 @@ class Container:
                 lsock.listen(1)
             parent_sock, child_sock = sync.pair()
             args = init.InitArgs(
-                b.config, b.path, b.rootfs, child_sock, lsock, no_pivot, preserve_fds, log._debug
+                b.config,
+                b.path,
+                b.rootfs,
+                child_sock,
+                lsock,
+                sec,
+                no_pivot,
+                preserve_fds,
+                log._debug,
             )
             with trace.span("fork init"), namespaces.for_children(namespaces.of(b.config)):
                 pid = os.fork()
@@ -159,7 +175,11 @@ class Container:
             self.store.save(self.id, rec)
             if pid_file:
                 atomic_write(os.path.abspath(pid_file), str(pid))
-            sync.send(parent_sock, sync.EXEC if exec_now else sync.COMMIT)
+            sync.send(
+                parent_sock,
+                sync.EXEC if exec_now else sync.COMMIT,
+                state=self.store.public(self.id, rec),
+            )
             try:
                 sync.recv(parent_sock)
             except sync.PeerGone:

@@ -3,12 +3,13 @@
 It runs every set-up step inside the container's namespaces, reports to the
 runtime over the sync socket, waits for ``start`` on the exec socket, and
 execs the user's process.  Every module it needs is imported before the
-fork: after pivot_root the host's Python library is out of reach.  The whole sequence is described in
-docs/create-start.md; keep the two in step.
+fork: after pivot_root the host's Python library is out of reach.  The
+sequence is described in docs/create-start.md; keep the two in step.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ import traceback
 
 from . import sync, trace
 from .errors import OCIError
-from .linux import namespaces, process
+from .linux import capabilities, namespaces, process, seccomp, security
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import Rootfs
@@ -32,6 +33,7 @@ class InitArgs:
         rootfs: str,
         sync_sock: socket.socket,
         exec_sock: socket.socket | None,
+        sec: security.Plan,
         no_pivot: bool,
         preserve_fds: int,
         debug: bool,
@@ -41,9 +43,12 @@ class InitArgs:
         self.rootfs = rootfs
         self.sync = sync_sock
         self.exec_sock = exec_sock
+        self.sec = sec
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.debug = debug
+        self.listener: socket.socket | None = None
+        self.committed = False
 
 
 def main(a: InitArgs) -> None:
@@ -61,9 +66,14 @@ def main(a: InitArgs) -> None:
         sc.prctl(sc.PR_SET_PDEATHSIG, 0)
         sync.send(a.sync, sync.ACK)
         a.sync.close()
+        a.committed = True
         if msg["type"] == sync.COMMIT:
             wait_for_start(a.exec_sock)
-        process.execute(path, args, env, a.preserve_fds)
+        process.reset_signals()
+        process.close_fds(a.preserve_fds)
+        if a.sec.seccomp and a.sec.nnp:
+            load_seccomp(a, msg.get("state") or {}, "running")
+        os.execve(path, args, env)
     except sync.PeerGone:
         os._exit(1)
     except BaseException as e:  # noqa: BLE001 - must report and never return
@@ -89,9 +99,17 @@ def report(a: InitArgs, e: BaseException) -> None:
     if isinstance(e, OCIError):
         msg, where = e.msg, e.where
     elif isinstance(e, OSError):
-        msg, where = str(e.strerror and e) or repr(e), None
+        msg, where = str(e), None
     else:
         msg, where = f"internal error in init: {e!r}", None
+    if a.committed:
+        # the runtime is gone (after start): the container's stderr is all there is
+        text = f"{where}: {msg}" if where else msg
+        try:
+            os.write(2, f"ociruntime: {text}\n".encode())
+        except OSError:
+            pass
+        return
     tb = traceback.format_exc() if a.debug else None
     try:
         sync.send(a.sync, sync.ERROR, msg=msg, where=where, traceback=tb)
@@ -100,7 +118,7 @@ def report(a: InitArgs, e: BaseException) -> None:
 
 
 def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
-    """Namespaces, rootfs, hostname, limits, user; returns what to exec."""
+    """Namespaces, rootfs, hostname, sysctls; then the process's own settings."""
     cfg = a.config
     proc = cfg["process"]
     nss = namespaces.of(cfg)
@@ -116,6 +134,11 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         sc.setdomainname(cfg["domainname"])
     if "oomScoreAdj" in proc:
         process.set_oom_score_adj(proc["oomScoreAdj"])
+    if a.sec.sysctl:
+        with trace.span("sysctl"):
+            security.apply_sysctl(a.sec)
+    if a.sec.seccomp and a.sec.seccomp.notify:
+        a.listener = connect_listener(a.sec.seccomp.listener_path)
     root = Rootfs(a.rootfs, cfg, a.bundle)
     if "mount" in nss:
         with trace.span("rootfs and mounts"):
@@ -127,20 +150,67 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         # no mount namespace: the host's mounts are shared, only the root moves
         os.chroot(a.rootfs)
         os.chdir("/")
-    with trace.span("process: limits, user, cwd, executable"):
-        return finish_process(proc)
+    with trace.span("process: limits, security, user, cwd, executable"):
+        return finish_process(a, proc)
 
 
-def finish_process(proc: dict) -> tuple[str, list[str], dict[str, str]]:
+def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, str]]:
+    """In the kernel's order: privileged settings, seccomp (early without NNP),
+    capabilities around the user switch; then find what to exec as that user."""
+    sec = a.sec
     process.set_rlimits(proc.get("rlimits") or [])
+    security.apply_sched(sec)
+    security.apply_lsm(sec)
+    if sec.nnp:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    elif sec.seccomp:
+        # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it
+        load_seccomp(a, {}, "creating")
     user = proc.get("user") or {}
+    if sec.caps is not None:
+        capabilities.drop_bounding(sec.caps["bounding"])
+        capabilities.keep_across_setuid(True)
     process.set_user(user)
+    if sec.caps is not None:
+        capabilities.keep_across_setuid(False)
+        capabilities.apply(sec.caps)
     os.umask(user.get("umask", 0o022))
     process.chdir(proc.get("cwd") or "/")
     env = process.env_dict(proc.get("env") or [])
     env.setdefault("HOME", process.home_of(user.get("uid", 0)))
     path = process.find_executable(proc["args"][0], env)
     return path, proc["args"], env
+
+
+def connect_listener(path: str) -> socket.socket:
+    """The seccomp agent's socket, connected while its host path is reachable."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise OCIError(
+            f"seccomp listener {path}: {e.strerror}", "config.json: /linux/seccomp/listenerPath"
+        ) from None
+    return s
+
+
+def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
+    fd = seccomp.load(a.sec.seccomp)
+    if fd < 0 or a.listener is None:
+        return
+    state = dict(state or {}, status=status)
+    msg = {
+        "ociVersion": state.get("ociVersion", "1.2.0"),
+        "fds": ["seccompFd"],
+        "pid": state.get("pid", 0),
+        "metadata": a.sec.seccomp.listener_metadata,
+        "state": state,
+    }
+    socket.send_fds(a.listener, [json.dumps(msg).encode()], [fd])
+    os.close(fd)
+    a.listener.close()
+    a.listener = None
 
 
 def wait_for_start(lsock: socket.socket) -> None:

@@ -123,9 +123,3 @@ def close_fds(preserve: int) -> None:
             os.set_inheritable(fd, True)
         except OSError:
             pass
-
-
-def execute(path: str, args: list[str], env: dict[str, str], preserve_fds: int) -> None:
-    reset_signals()
-    close_fds(preserve_fds)
-    os.execve(path, args, env)

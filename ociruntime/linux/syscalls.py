@@ -25,6 +25,9 @@ _NR = {
         "openat2": 437,
         "close_range": 436,
         "mount_setattr": 442,
+        "fsopen": 430,
+        "fsconfig": 431,
+        "fsmount": 432,
     },
     "aarch64": {
         "pivot_root": 41,
@@ -33,6 +36,9 @@ _NR = {
         "openat2": 437,
         "close_range": 436,
         "mount_setattr": 442,
+        "fsopen": 430,
+        "fsconfig": 431,
+        "fsmount": 432,
     },
 }[os.uname().machine]
 
@@ -241,11 +247,11 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     _check(ret, "close_range")
 
 
-def prctl(option: int, arg2: int = 0) -> None:
+def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
     ret = _libc.prctl(
         ctypes.c_int(option),
         ctypes.c_ulong(arg2),
-        ctypes.c_ulong(0),
+        ctypes.c_ulong(arg3),
         ctypes.c_ulong(0),
         ctypes.c_ulong(0),
     )
@@ -260,3 +266,47 @@ def sethostname(name: str) -> None:
 def setdomainname(name: str) -> None:
     b = name.encode()
     _check(_libc.setdomainname(b, ctypes.c_size_t(len(b))), "setdomainname", name)
+
+
+FSCONFIG_CMD_CREATE = 6
+
+
+def fsopen(fstype: str) -> int:
+    ret = _syscall(ctypes.c_long(_NR["fsopen"]), _b(fstype), ctypes.c_uint(1))  # FSOPEN_CLOEXEC
+    return _check(ret, "fsopen", fstype)
+
+
+def fsconfig_create(fd: int) -> None:
+    ret = _syscall(
+        ctypes.c_long(_NR["fsconfig"]),
+        ctypes.c_int(fd),
+        ctypes.c_uint(FSCONFIG_CMD_CREATE),
+        None,
+        None,
+        ctypes.c_int(0),
+    )
+    _check(ret, "fsconfig create")
+
+
+def fsmount(fd: int, attrs: int) -> int:
+    ret = _syscall(
+        ctypes.c_long(_NR["fsmount"]), ctypes.c_int(fd), ctypes.c_uint(1), ctypes.c_uint(attrs)
+    )  # FSMOUNT_CLOEXEC
+    return _check(ret, "fsmount")
+
+
+class _Statfs(ctypes.Structure):
+    _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_long * 15)]
+
+
+def fstatfs_type(fd: int) -> int:
+    """The filesystem magic of fd (what statfs(2) calls f_type)."""
+    buf = _Statfs()
+    _check(_libc.fstatfs(ctypes.c_int(fd), ctypes.byref(buf)), "fstatfs")
+    return buf.f_type
+
+
+def statfs_type(path: str) -> int:
+    buf = _Statfs()
+    _check(_libc.statfs(_b(path), ctypes.byref(buf)), "statfs", path)
+    return buf.f_type

@@ -1,0 +1,109 @@
+"""process.capabilities: the five sets, applied around the user switch.
+
+capset(2) and prctl(2) through ctypes: Debian's python-prctl 1.8 knows
+neither CAP_CHECKPOINT_RESTORE nor the ambient set.  The sequence follows the
+kernel's rules (capabilities(7)): drop the bounding set while still root, keep
+permitted caps across setuid with PR_SET_KEEPCAPS, then set effective,
+permitted and inheritable with capset, then raise ambient (which needs each
+cap in permitted and inheritable).  Inheritable and ambient are never filled
+unless the config names them (CVE-2022-29162).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from .. import log
+from ..errors import SpecError
+from . import syscalls as sc
+
+NAMES = (
+    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
+    "LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER "
+    "SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE "
+    "SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
+    "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF "
+    "CHECKPOINT_RESTORE"
+).split()
+CAPS = {"CAP_" + n: i for i, n in enumerate(NAMES)}
+SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+
+PR_CAPBSET_DROP = 24
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _Data(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+    except OSError:
+        return len(NAMES) - 1
+
+
+def parse(caps: dict, pointer: str = "/process/capabilities") -> dict[str, set[int]]:
+    """{set name: cap numbers}; unknown names are errors, ones this kernel lacks are skipped."""
+    top = last_cap()
+    out: dict[str, set[int]] = {}
+    for s in SETS:
+        nums: set[int] = set()
+        for i, name in enumerate(caps.get(s) or []):
+            n = CAPS.get(name)
+            if n is None:
+                raise SpecError(f"{pointer}/{s}/{i}", f'unknown capability "{name}"')
+            if n > top:
+                log.warn(f"capability {name} is not supported by this kernel: skipped")
+                continue
+            nums.add(n)
+        out[s] = nums
+    return out
+
+
+def drop_bounding(keep: set[int]) -> None:
+    for n in range(last_cap() + 1):
+        if n not in keep:
+            sc.prctl(PR_CAPBSET_DROP, n)
+
+
+def keep_across_setuid(on: bool) -> None:
+    sc.prctl(PR_SET_KEEPCAPS, 1 if on else 0)
+
+
+def _mask(nums: set[int]) -> tuple[int, int]:
+    m = 0
+    for n in nums:
+        m |= 1 << n
+    return m & 0xFFFFFFFF, m >> 32
+
+
+def apply(sets: dict[str, set[int]]) -> None:
+    """capset(effective, permitted, inheritable), then the ambient set."""
+    e, p, i = _mask(sets["effective"]), _mask(sets["permitted"]), _mask(sets["inheritable"])
+    hdr = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_Data * 2)(_Data(e[0], p[0], i[0]), _Data(e[1], p[1], i[1]))
+    if sc._libc.capset(ctypes.byref(hdr), data) != 0:
+        raise sc._err("capset")
+    sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    for n in sorted(sets["ambient"]):
+        try:
+            sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n)
+        except OSError as e:
+            raise SpecError(
+                "/process/capabilities/ambient",
+                f"raising ambient {NAMES[n]}: {e.strerror} (it must also be permitted and inheritable)",
+            ) from None
