@@ -290,9 +290,11 @@ def cmd_start(a: Args) -> int:
 
 
 def cmd_state(a: Args) -> int:
-    import json
+    from . import jsonio
+    from .state import Store
 
-    print(json.dumps(_container(a).state(), indent=2))
+    store = Store(a.g["root"])
+    print(jsonio.dumps(store.public(a.id, store.load(a.id)), indent=2))
     return 0
 
 
@@ -307,8 +309,7 @@ def cmd_delete(a: Args) -> int:
 
 
 def cmd_list(a: Args) -> int:
-    import json
-
+    from . import jsonio
     from .state import Store
 
     if a.opts["format"] not in ("table", "json"):
@@ -324,7 +325,7 @@ def cmd_list(a: Args) -> int:
         for s in states:
             print(s["id"])
     elif a.opts["format"] == "json":
-        print(json.dumps(states))
+        print(jsonio.dumps(states))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [
@@ -338,14 +339,12 @@ def cmd_list(a: Args) -> int:
 
 
 def cmd_spec(a: Args) -> int:
-    import json
-
+    from . import jsonio
     from .spec.default import default_config
 
     path = os.path.join(a.opts["bundle"], "config.json")
     if os.path.exists(path):
         raise OCIError(f"{path} exists: remove it first")
     with open(path, "x") as f:
-        json.dump(default_config(rootless=a.opts["rootless"]), f, indent=2)
-        f.write("\n")
+        f.write(jsonio.dumps(default_config(rootless=a.opts["rootless"]), indent=2) + "\n")
     return 0

@@ -9,13 +9,11 @@ sequence is described in docs/create-start.md; keep the two in step.
 
 from __future__ import annotations
 
-import json
+import _socket
 import os
-import signal
-import socket
-import traceback
+import struct
 
-from . import sync, trace
+from . import jsonio, sync, trace
 from .errors import OCIError
 from .linux import capabilities, namespaces, process, seccomp, security
 from .linux import syscalls as sc
@@ -31,8 +29,8 @@ class InitArgs:
         config: dict,
         bundle: str,
         rootfs: str,
-        sync_sock: socket.socket,
-        exec_sock: socket.socket | None,
+        sync_sock: _socket.socket,
+        exec_sock: _socket.socket | None,
         sec: security.Plan,
         no_pivot: bool,
         preserve_fds: int,
@@ -47,7 +45,7 @@ class InitArgs:
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.debug = debug
-        self.listener: socket.socket | None = None
+        self.listener: _socket.socket | None = None
         self.committed = False
 
 
@@ -55,7 +53,7 @@ def main(a: InitArgs) -> None:
     """Never returns: execs the container process or exits non-zero."""
     try:
         # (a parent that died before this shows as EOF on the sync socket)
-        sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL
         close_inherited(a)
         trace.reset()
         # non-dumpable before touching the container: no ptrace, no /proc/1/exe
@@ -110,7 +108,14 @@ def report(a: InitArgs, e: BaseException) -> None:
         except OSError:
             pass
         return
-    tb = traceback.format_exc() if a.debug else None
+    tb = None
+    if a.debug:
+        try:
+            import traceback  # before pivot_root; after it the import fails, which is fine
+
+            tb = traceback.format_exc()
+        except ImportError:
+            pass
     try:
         sync.send(a.sync, sync.ERROR, msg=msg, where=where, traceback=tb)
     except OSError:
@@ -182,9 +187,9 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
     return path, proc["args"], env
 
 
-def connect_listener(path: str) -> socket.socket:
+def connect_listener(path: str) -> _socket.socket:
     """The seccomp agent's socket, connected while its host path is reachable."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.connect(path)
     except OSError as e:
@@ -207,15 +212,20 @@ def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
         "metadata": a.sec.seccomp.listener_metadata,
         "state": state,
     }
-    socket.send_fds(a.listener, [json.dumps(msg).encode()], [fd])
+    fds = struct.pack("i", fd)
+    a.listener.sendmsg(
+        [jsonio.dumps(msg).encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)]
+    )
     os.close(fd)
     a.listener.close()
     a.listener = None
 
 
-def wait_for_start(lsock: socket.socket) -> None:
+def wait_for_start(lsock: _socket.socket) -> None:
     """Block until ``start`` connects to the exec socket, then let it go."""
-    conn, _ = lsock.accept()
-    conn.sendall(b"0")
-    conn.close()
+    fd, _ = lsock._accept()
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
     lsock.close()

@@ -7,10 +7,11 @@ record, and nothing below warning is written unless ``--debug``.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
+
+from . import jsonio
 
 _path: str | None = None
 _json = False
@@ -35,7 +36,7 @@ def write(level: str, msg: str) -> None:
             sys.stderr.write(f"ociruntime: {level}: {msg}\n")
         return
     if _json:
-        line = json.dumps({"level": level, "msg": msg, "time": _now()})
+        line = jsonio.dumps({"level": level, "msg": msg, "time": _now()})
     else:
         line = f'time="{_now()}" level={level} msg="{msg}"'
     fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)

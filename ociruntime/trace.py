@@ -103,7 +103,7 @@ def add(events: list[dict]) -> None:
 def finish() -> None:
     if not enabled:
         return
-    import json
+    from . import jsonio
 
     path = _path
     if os.path.isdir(path):
@@ -117,4 +117,4 @@ def finish() -> None:
         }
     ]
     with open(path, "w") as f:
-        json.dump({"traceEvents": meta + _events, "displayTimeUnit": "ms"}, f)
+        f.write(jsonio.dumps({"traceEvents": meta + _events, "displayTimeUnit": "ms"}))

@@ -9,8 +9,6 @@ All others are entered by the init itself (:func:`enter`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ..errors import OCIError
 from . import syscalls as sc
@@ -45,29 +43,37 @@ def _open(path: str, nstype: str) -> int:
         raise OCIError(f"{nstype} namespace {path}: {e.strerror}") from None
 
 
-@contextmanager
-def for_children(nss: dict[str, str | None]) -> Iterator[None]:
-    """Put the next forked child in the configured pid namespace."""
-    if "pid" not in nss:
-        yield
-        return
-    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        path = nss["pid"]
-        if path is None:
-            sc.unshare(sc.CLONE_NEWPID)
-        else:
-            fd = _open(path, "pid")
-            try:
-                sc.setns(fd, sc.CLONE_NEWPID, path)
-            except OSError as e:
-                raise OCIError(f"joining pid namespace {path}: {e.strerror}") from None
-            finally:
-                os.close(fd)
-        yield
-    finally:
-        sc.setns(own, sc.CLONE_NEWPID, "/proc/self/ns/pid")
-        os.close(own)
+class for_children:  # noqa: N801 - used like a function: with for_children(nss): fork()
+    """Put the next forked child in the configured pid namespace, then undo."""
+
+    def __init__(self, nss: dict[str, str | None]) -> None:
+        self.path = nss.get("pid", "")
+        self.own = -1
+
+    def __enter__(self) -> None:
+        if self.path == "":
+            return
+        self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if self.path is None:
+                sc.unshare(sc.CLONE_NEWPID)
+            else:
+                fd = _open(self.path, "pid")
+                try:
+                    sc.setns(fd, sc.CLONE_NEWPID, self.path)
+                except OSError as e:
+                    raise OCIError(f"joining pid namespace {self.path}: {e.strerror}") from None
+                finally:
+                    os.close(fd)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self.own >= 0:
+            sc.setns(self.own, sc.CLONE_NEWPID, "/proc/self/ns/pid")
+            os.close(self.own)
+            self.own = -1
 
 
 def enter(nss: dict[str, str | None]) -> None:

@@ -7,8 +7,8 @@ real interfaces (netDevices).
 
 from __future__ import annotations
 
+import _socket
 import fcntl
-import socket
 import struct
 
 SIOCGIFFLAGS = 0x8913
@@ -17,7 +17,10 @@ IFF_UP = 0x1
 
 
 def loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         req = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, req))[1]
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+    finally:
+        s.close()

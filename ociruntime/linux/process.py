@@ -8,9 +8,9 @@ signal dispositions and the fd table are cleaned last, right before execve.
 
 from __future__ import annotations
 
+import _signal
 import os
 import resource
-import signal
 import stat
 
 from ..errors import OCIError, SpecError
@@ -105,14 +105,14 @@ def chdir(cwd: str) -> None:
 
 def reset_signals() -> None:
     """CPython ignores SIGPIPE and SIGXFSZ; a container must start with defaults."""
-    for s in signal.valid_signals():
-        if s in (signal.SIGKILL, signal.SIGSTOP):
+    for s in _signal.valid_signals():
+        if s in (_signal.SIGKILL, _signal.SIGSTOP):
             continue
         try:
-            signal.signal(s, signal.SIG_DFL)
+            _signal.signal(s, _signal.SIG_DFL)
         except (OSError, ValueError):
             pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
 def close_fds(preserve: int) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 
+from .. import jsonio
 from ..errors import OCIError, SpecError
 
 # linux.namespaces[].type -> /proc/PID/ns name
@@ -39,7 +39,7 @@ def read_json(path: str, file: str) -> object:
     except IsADirectoryError:
         raise OCIError(f"{path}: is a directory") from None
     try:
-        return json.loads(data)
+        return jsonio.loads(data)
     except ValueError as e:
         raise SpecError("", f"invalid JSON: {e}", file) from None
 
