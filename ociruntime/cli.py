@@ -67,6 +67,28 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         ],
         ["container-id"],
     ),
+    "exec": (
+        "run a process inside a running container",
+        [
+            Flag("-p --process", "a process.json (runtime-spec process) instead of ARGS", "str"),
+            Flag("-d --detach", "return once the process runs"),
+            Flag("--pid-file", "write the process's host pid to this file", "str"),
+            Flag("-t --tty", "allocate a pseudo-terminal"),
+            Flag("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
+            Flag("--cwd", "working directory inside the container", "str"),
+            Flag("-e --env", "set an environment variable K=V", "str", repeat=True),
+            Flag("-u --user", "UID[:GID]", "str"),
+            Flag("-g --additional-gids", "an additional group id", "int", repeat=True),
+            Flag("-c --cap", "add a capability", "str", repeat=True),
+            Flag("--no-new-privs", "set no_new_privs"),
+            Flag("--apparmor", "AppArmor profile", "str"),
+            Flag("--process-label", "SELinux label", "str"),
+            Flag("--preserve-fds", "pass fds 3..3+N-1 into the process", "int", 0),
+            Flag("--ignore-paused", "exec even if the container is paused"),
+            Flag("--cgroup", "sub-cgroup to join (cgroup v2)", "str"),
+        ],
+        ["container-id", "[args...]"],
+    ),
     "start": ("start a created container", [], ["container-id"]),
     "state": ("print the state of a container as JSON", [], ["container-id"]),
     "kill": (
@@ -176,16 +198,24 @@ class Args:
     """Parsed command line: global options, the command, its options and positionals."""
 
     def __init__(self, argv: list[str]) -> None:
-        self.g, rest = parse_flags(GLOBAL, argv, stop_at_positional=True)
-        self.cmd = rest[0] if rest else None
+        """Global options only; :meth:`parse_command` does the rest (after --log is set up)."""
+        self.g, self.rest = parse_flags(GLOBAL, argv, stop_at_positional=True)
+        self.cmd = self.rest[0] if self.rest else None
         self.opts: dict = {}
         self.pos: list[str] = []
+
+    def parse_command(self) -> None:
         if self.cmd is None or self.g["version"] or self.g["help"]:
             return
         if self.cmd not in COMMANDS:
             raise OCIError(f"unknown command {self.cmd!r} (see ociruntime --help)")
         _, flags, pos = COMMANDS[self.cmd]
-        self.opts, self.pos = parse_flags(flags + [GLOBAL[-1]], rest[1:], stop_at_positional=False)
+        trailing = pos and pos[-1] == "[args...]"
+        self.opts, self.pos = parse_flags(
+            flags + [GLOBAL[-1]], self.rest[1:], stop_at_positional=trailing
+        )
+        if trailing:
+            return
         if self.opts.get("help"):
             return
         need = sum(1 for p in pos if not p.startswith("["))
@@ -208,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         a = Args(argv)
         log.setup(a.g["log"], a.g["log_format"], a.g["debug"])
+        a.parse_command()
         if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):
             from . import trace
 
@@ -282,6 +313,75 @@ def cmd_run(a: Args) -> int:
     return Container.run(
         a.id, a.opts["bundle"], a.g["root"], detach=a.opts["detach"], **_create_kw(a)
     )
+
+
+def cmd_exec(a: Args) -> int:
+    from .container import Container
+
+    o = a.opts
+    if not a.pos:
+        raise OCIError("exec: container-id is required (ociruntime exec --help)", exit_code=255)
+    c = Container(a.id, a.g["root"])
+    if o["process"]:
+        from .spec.load import read_json
+        from .spec.validate import validate_process
+
+        proc = read_json(o["process"], os.path.basename(o["process"]))
+        validate_process(proc, os.path.basename(o["process"]))
+        if not proc.get("args"):
+            raise OCIError(f"{o['process']}: process.args must not be empty", exit_code=255)
+    else:
+        if len(a.pos) < 2:
+            raise OCIError("exec: give a command to run, or --process FILE", exit_code=255)
+        proc = exec_process(c, a.pos[1:], o)
+    return c.exec(
+        proc,
+        detach=o["detach"],
+        pid_file=o["pid_file"],
+        console_socket=o["console_socket"],
+        preserve_fds=o["preserve_fds"],
+        ignore_paused=o["ignore_paused"],
+    )
+
+
+def exec_process(c, args: list[str], o: dict) -> dict:
+    """runc's way: the container's process, with the flags' overrides."""
+    import copy
+
+    base = copy.deepcopy(((c.store.load(c.id).get("config") or {}).get("process")) or {})
+    proc = {k: v for k, v in base.items() if k not in ("consoleSize",)}
+    proc["args"] = args
+    proc["terminal"] = o["tty"]
+    env = list(base.get("env") or [])
+    for kv in o["env"]:
+        key = kv.split("=", 1)[0]
+        env = [e for e in env if e.split("=", 1)[0] != key] + [kv]
+    proc["env"] = env
+    if o["cwd"]:
+        proc["cwd"] = o["cwd"]
+    user = dict(base.get("user") or {"uid": 0, "gid": 0})
+    if o["user"]:
+        uid, _, gid = o["user"].partition(":")
+        try:
+            user = {"uid": int(uid), "gid": int(gid) if gid else 0}
+        except ValueError:
+            raise OCIError(
+                f"exec: --user {o['user']}: expected UID[:GID] as numbers", exit_code=255
+            ) from None
+    if o["additional_gids"]:
+        user["additionalGids"] = o["additional_gids"]
+    proc["user"] = user
+    if o["cap"]:
+        caps = proc.setdefault("capabilities", {})
+        for s in ("bounding", "effective", "permitted"):
+            caps[s] = list(dict.fromkeys((caps.get(s) or []) + o["cap"]))
+    if o["no_new_privs"]:
+        proc["noNewPrivileges"] = True
+    if o["apparmor"]:
+        proc["apparmorProfile"] = o["apparmor"]
+    if o["process_label"]:
+        proc["selinuxLabel"] = o["process_label"]
+    return proc
 
 
 def cmd_start(a: Args) -> int:

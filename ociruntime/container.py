@@ -26,27 +26,32 @@ FORWARDED = tuple(
 
 
 def parse_signal(sig: str | int) -> int:
-    """15, "TERM" and "SIGTERM" are all SIGTERM (containerd, CRI-O, runtime-tools)."""
+    """15, "TERM" and "SIGTERM" are all SIGTERM (containerd, CRI-O, runtime-tools);
+    RTMIN+n and RTMAX-n as libc numbers them."""
     if isinstance(sig, int):
-        return sig
+        if 0 < sig < _signal.NSIG:
+            return sig
+        raise OCIError(f"invalid signal: {sig}")
     s = sig.strip().upper()
-    if s.isdigit():
+    if s.isascii() and s.isdigit():
         n = int(s)
         if 0 < n < _signal.NSIG:
             return n
-    else:
+    elif s.isascii():
         s = s[3:] if s.startswith("SIG") else s
         if s in SIGNALS:
             return SIGNALS[s]
-        if s.startswith("RTMIN") or s.startswith("RTMAX"):
-            base = _signal.SIGRTMIN if s.startswith("RTMIN") else _signal.SIGRTMAX
-            off = s[5:]
-            try:
-                n = base + int(off) if off else base
-            except ValueError:
-                n = -1
-            if _signal.SIGRTMIN <= n <= _signal.SIGRTMAX:
-                return n
+        for name, base, sign in (
+            ("RTMIN", _signal.SIGRTMIN, "+"),
+            ("RTMAX", _signal.SIGRTMAX, "-"),
+        ):
+            if s == name:
+                return base
+            off = s[len(name) + 1 :]
+            if s.startswith(name + sign) and off.isdigit():
+                n = base + int(off) if sign == "+" else base - int(off)
+                if _signal.SIGRTMIN <= n <= _signal.SIGRTMAX:
+                    return n
     raise OCIError(f"invalid signal: {sig}")
 
 
@@ -70,6 +75,8 @@ class Container:
         self.store = Store(root)
         self.id = cid
         self.dir = self.store.dir(cid)
+        self.pid = 0
+        self._master: int | None = None
 
     # ---- create ---------------------------------------------------------
     @classmethod
@@ -84,6 +91,7 @@ class Container:
         no_new_keyring: bool = False,
         preserve_fds: int = 0,
         _exec_now: bool = False,
+        _foreground: bool = False,
     ) -> Container:
         """Set everything up; the init waits for :meth:`start` (or execs at once for run)."""
         from .spec.load import load_bundle
@@ -92,40 +100,42 @@ class Container:
         with trace.span("load and validate bundle"):
             b = load_bundle(bundle)
         with trace.span("check security settings"):
-            from .linux import security
-
-            sec = security.plan(b.config)
-            if sec.seccomp and sec.seccomp.skipped:
-                log.debug(
-                    f"seccomp: syscalls unknown to libseccomp skipped: {', '.join(sec.seccomp.skipped)}"
-                )
-        proc = b.config["process"]
-        if proc.get("terminal") and not console_socket:
-            raise OCIError(
-                "process.terminal is true but no --console-socket was given (terminals come in a later release)"
-            )
-        if console_socket:
-            raise OCIError("--console-socket is not supported yet")
+            sec = _plan(b.config)
+        term = _Terminal(b.config["process"], console_socket, _foreground)
         lock = c.store.make(cid)
         pid = 0
         try:
-            pid = c._spawn(b, sec, pid_file, no_pivot, preserve_fds, _exec_now)
+            from . import init
+
+            args = init.InitArgs(
+                b.config,
+                b.path,
+                b.rootfs,
+                None,
+                None,
+                sec,
+                no_pivot,
+                preserve_fds,
+                log._debug,
+                keyring=None if no_new_keyring else cid,
+            )
+            pid = c._spawn(args, term, pid_file, _exec_now)
         except BaseException:
+            term.close()
             c._abort(pid)
             raise
         finally:
             os.close(lock)
         c.pid = pid
+        c._master = term.take_master()
         return c
 
-    def _spawn(
-        self, b, sec, pid_file: str | None, no_pivot: bool, preserve_fds: int, exec_now: bool
-    ) -> int:
+    def _spawn(self, args, term: _Terminal, pid_file: str | None, exec_now: bool) -> int:
         import _socket
 
-        from . import init
         from .linux import namespaces
 
+        b = args
         dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         lsock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
@@ -134,63 +144,30 @@ class Container:
                 lsock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
                 os.chmod("exec.sock", 0o600, dir_fd=dirfd)
                 lsock.listen(1)
-            parent_sock, child_sock = sync.pair()
-            args = init.InitArgs(
-                b.config,
-                b.path,
-                b.rootfs,
-                child_sock,
-                lsock,
-                sec,
-                no_pivot,
-                preserve_fds,
-                log._debug,
-            )
-            with trace.span("fork init"), namespaces.for_children(namespaces.of(b.config)):
-                pid = os.fork()
-                if pid == 0:
-                    parent_sock.close()
-                    init.main(args)  # never returns
-            child_sock.close()
+            args.exec_sock = lsock
+            args.console = term.child_end()
+            pid, sock = _launch(args, namespaces.of(b.config).get("pid", ""))
             lsock.close()
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
-            try:
-                with trace.span("wait for init set-up"):
-                    msg = sync.recv(parent_sock)
-            except sync.PeerGone:
-                raise OCIError("container init exited during set-up") from None
-            trace.add(msg.pop("trace", None) or [])
-            if msg["type"] == sync.ERROR:
-                if msg.get("traceback"):
-                    log.debug("init traceback:\n" + msg["traceback"])
-                raise OCIError(msg["msg"], msg.get("where"))
-            created = time.time_ns()
+            _await_ready(sock, "container init exited during set-up")
+            term.receive()
             rec = {
                 "ociVersion": SPEC_VERSION,
                 "id": self.id,
                 "pid": pid,
-                "bundle": b.path,
+                "bundle": b.bundle,
                 "rootfs": b.rootfs,
-                "created": _rfc3339(created),
+                "created": _rfc3339(time.time_ns()),
                 "owner": "",
                 "annotations": b.config.get("annotations") or {},
                 "initStartTime": start[0] if start else 0,
-                "config": {k: b.config[k] for k in ("hooks", "linux") if k in b.config},
+                "config": b.config,
             }
             self.store.save(self.id, rec)
             if pid_file:
                 atomic_write(os.path.abspath(pid_file), str(pid))
-            sync.send(
-                parent_sock,
-                sync.EXEC if exec_now else sync.COMMIT,
-                state=self.store.public(self.id, rec),
-            )
-            try:
-                sync.recv(parent_sock)
-            except sync.PeerGone:
-                raise OCIError("container init exited before it was committed") from None
-            parent_sock.close()
+            _commit(sock, sync.EXEC if exec_now else sync.COMMIT, self.store.public(self.id, rec))
             return pid
         finally:
             os.close(dirfd)
@@ -359,13 +336,163 @@ class Container:
         **kw: object,
     ) -> int:
         """create + start; in the foreground wait, delete, and return the exit status."""
-        c = cls.create(cid, bundle, root, _exec_now=True, **kw)
+        c = cls.create(cid, bundle, root, _exec_now=True, _foreground=not detach, **kw)
         if detach:
             return 0
-        return c._wait_foreground()
+        try:
+            return _wait(c.pid, c._master)
+        finally:
+            with c.store.locked(c.id):
+                c.store.remove(c.id)
 
-    def _wait_foreground(self) -> int:
-        pid = self.pid
+    # ---- exec -------------------------------------------------------------------
+    def exec(
+        self,
+        proc: dict,
+        detach: bool = False,
+        pid_file: str | None = None,
+        console_socket: str | None = None,
+        preserve_fds: int = 0,
+        ignore_paused: bool = False,
+    ) -> int:
+        """Run ``proc`` (a runtime-spec process) inside the container.
+
+        Foreground: the process's exit status.  Detached: 0 once it runs.
+        Set-up failures raise OCIError with exit code 255, as runc's do.
+        """
+        from . import init
+
+        with self.store.locked(self.id):
+            rec = self._record()
+            status = self.store.status(self.id, rec)
+        if status == "stopped":
+            raise OCIError("cannot exec in a stopped container", exit_code=255)
+        if status == "paused" and not ignore_paused:
+            raise OCIError("cannot exec in a paused container (use --ignore-paused)", exit_code=255)
+        config = rec.get("config") or {}
+        linux = config.get("linux") or {}
+        cfg = {
+            "ociVersion": config.get("ociVersion", SPEC_VERSION),
+            "process": proc,
+            "linux": {k: linux[k] for k in ("seccomp", "namespaces") if k in linux},
+        }
+        try:
+            sec = _plan(cfg)
+            term = _Terminal(proc, console_socket, not detach)
+        except OCIError as e:
+            e.exit_code = 255
+            raise
+        nss = {t: None for t in _ns_types(config)}
+        args = init.InitArgs(
+            cfg,
+            rec["bundle"],
+            rec["rootfs"],
+            None,
+            None,
+            sec,
+            False,
+            preserve_fds,
+            log._debug,
+            console=term.child_end(),
+            join_pid=rec["pid"],
+        )
+        pidns = f"/proc/{rec['pid']}/ns/pid" if "pid" in nss else ""
+        try:
+            pid, sock = _launch(args, pidns)
+            try:
+                _await_ready(sock, "exec: the process exited during set-up")
+                term.receive()
+                if pid_file:
+                    atomic_write(os.path.abspath(pid_file), str(pid))
+                _commit(sock, sync.EXEC, self.store.public(self.id, rec))
+            except BaseException:
+                _kill_reap(pid)
+                raise
+        except OCIError as e:
+            term.close()
+            e.exit_code = 255
+            raise
+        if detach:
+            return 0
+        return _wait(pid, term.take_master())
+
+
+# ---- helpers shared by create, run and exec ------------------------------------
+def _plan(config: dict):
+    from .linux import security
+
+    sec = security.plan(config)
+    if sec.seccomp and sec.seccomp.skipped:
+        log.debug(
+            f"seccomp: syscalls unknown to libseccomp skipped: {', '.join(sec.seccomp.skipped)}"
+        )
+    return sec
+
+
+def _ns_types(config: dict) -> list[str]:
+    return [ns["type"] for ns in (config.get("linux") or {}).get("namespaces") or []]
+
+
+def _launch(args, pidns: str | None) -> tuple[int, object]:
+    """Fork the child that becomes the container process; (pid, our sync end)."""
+    from . import init
+    from .linux import namespaces
+
+    parent, child = sync.pair()
+    args.sync = child
+    try:
+        with trace.span("fork"), namespaces.for_children({"pid": pidns} if pidns != "" else {}):
+            pid = os.fork()
+            if pid == 0:
+                parent.close()
+                init.main(args)  # never returns
+    finally:
+        child.close()
+    return pid, parent
+
+
+def _await_ready(sock, gone: str) -> None:
+    try:
+        with trace.span("wait for set-up in the container"):
+            msg = sync.recv(sock)
+    except sync.PeerGone:
+        raise OCIError(gone) from None
+    trace.add(msg.pop("trace", None) or [])
+    if msg["type"] == sync.ERROR:
+        if msg.get("traceback"):
+            log.debug("container-side traceback:\n" + msg["traceback"])
+        raise OCIError(msg["msg"], msg.get("where"))
+
+
+def _commit(sock, kind: str, state: dict) -> None:
+    """State is recorded: let the child drop PDEATHSIG and go on; wait for its ack."""
+    sync.send(sock, kind, state=state)
+    try:
+        sync.recv(sock)
+    except sync.PeerGone:
+        raise OCIError("the container process exited before it was committed") from None
+    finally:
+        sock.close()
+
+
+def _kill_reap(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _wait(pid: int, master: int | None) -> int:
+    """Foreground: forward signals (or relay the pty) until ``pid`` exits; its status."""
+    if master is not None:
+        from .linux import console
+
+        status = console.relay(master, pid)
+    else:
 
         def forward(signum: int, _frame: object) -> None:
             try:
@@ -378,8 +505,56 @@ class Container:
         _, status = os.waitpid(pid, 0)
         for s in FORWARDED:
             _signal.signal(s, _signal.SIG_DFL)
-        code = os.waitstatus_to_exitcode(status)
-        code = 128 - code if code < 0 else code
-        with self.store.locked(self.id):
-            self.store.remove(self.id)
-        return code
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+class _Terminal:
+    """process.terminal: where the pty master goes (a console socket, or us)."""
+
+    def __init__(self, proc: dict, console_socket: str | None, foreground: bool) -> None:
+        self.sock = None  # the end the child sends the master on
+        self.ours = None  # our end, when we relay the pty ourselves
+        self.master: int | None = None
+        if not proc.get("terminal"):
+            if console_socket:
+                raise OCIError("--console-socket given but process.terminal is false")
+            return
+        from .linux import console
+
+        if console_socket:
+            self.sock = console.connect(console_socket)
+        elif foreground:
+            import _socket
+
+            self.ours, self.sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        else:
+            raise OCIError(
+                "cannot allocate a tty without --console-socket when detached (process.terminal is true)"
+            )
+
+    def child_end(self):
+        return self.sock
+
+    def receive(self) -> None:
+        """After the child's READY: the master it sent us (relay mode)."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.ours is not None:
+            from .linux import console
+
+            self.master = console.recv_master(self.ours)
+            self.ours.close()
+            self.ours = None
+
+    def take_master(self) -> int | None:
+        m, self.master = self.master, None
+        return m
+
+    def close(self) -> None:
+        for s in (self.sock, self.ours):
+            if s is not None:
+                s.close()
+        if self.master is not None:
+            os.close(self.master)

@@ -10,15 +10,16 @@ sequence is described in docs/create-start.md; keep the two in step.
 from __future__ import annotations
 
 import _socket
+import ctypes
 import os
 import struct
 
 from . import jsonio, sync, trace
 from .errors import OCIError
-from .linux import capabilities, namespaces, process, seccomp, security
+from .linux import capabilities, console, namespaces, process, seccomp, security
 from .linux import syscalls as sc
 from .linux.network import loopback_up
-from .linux.rootfs import Rootfs
+from .linux.rootfs import RESOLVE, Rootfs
 
 
 class InitArgs:
@@ -35,6 +36,9 @@ class InitArgs:
         no_pivot: bool,
         preserve_fds: int,
         debug: bool,
+        console: _socket.socket | None = None,
+        join_pid: int = 0,
+        keyring: str | None = None,
     ) -> None:
         self.config = config
         self.bundle = bundle
@@ -45,6 +49,9 @@ class InitArgs:
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.debug = debug
+        self.console = console  # where the pty master goes, if process.terminal
+        self.join_pid = join_pid  # exec: the container's init, whose namespaces we join
+        self.keyring = keyring  # name of a new session keyring, None to keep the caller's
         self.listener: _socket.socket | None = None
         self.committed = False
 
@@ -58,7 +65,7 @@ def main(a: InitArgs) -> None:
         trace.reset()
         # non-dumpable before touching the container: no ptrace, no /proc/1/exe
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
-        path, args, env = setup(a)
+        path, args, env = setup_exec(a) if a.join_pid else setup(a)
         sync.send(a.sync, sync.READY, trace=trace.events())
         msg = sync.recv(a.sync)
         sc.prctl(sc.PR_SET_PDEATHSIG, 0)
@@ -82,8 +89,9 @@ def main(a: InitArgs) -> None:
 def close_inherited(a: InitArgs) -> None:
     """Drop every fd fork copied from the runtime (the state lock above all)."""
     keep = {a.sync.fileno()}
-    if a.exec_sock is not None and a.exec_sock.fileno() >= 0:
-        keep.add(a.exec_sock.fileno())
+    for sock in (a.exec_sock, a.console):
+        if sock is not None and sock.fileno() >= 0:
+            keep.add(sock.fileno())
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= 3 + a.preserve_fds and fd not in keep:
@@ -130,6 +138,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     os.umask(0)
     with trace.span("namespaces"):
         namespaces.enter(nss)
+    if a.keyring:
+        join_keyring(a.keyring)
     if nss.get("network", "") is None:
         with trace.span("loopback up"):
             loopback_up()
@@ -149,6 +159,11 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         with trace.span("rootfs and mounts"):
             root.prepare()
             os.close(root.make(proc.get("cwd") or "/", True))
+        if a.console is not None:
+            ptmx = root.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+            slave = terminal(a, ptmx, proc)
+            root.bind_console(slave)
+            console.become_controlling(slave)
         with trace.span("pivot_root" if not a.no_pivot else "chroot"):
             root.pivot(a.no_pivot)
     else:
@@ -157,6 +172,52 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         os.chdir("/")
     with trace.span("process: limits, security, user, cwd, executable"):
         return finish_process(a, proc)
+
+
+def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
+    """exec: join the init's namespaces (its pid namespace was chosen at fork)."""
+    proc = a.config["process"]
+    with trace.span("join namespaces"):
+        namespaces.join(a.join_pid, namespaces.of(a.config))
+    # joining the mount namespace moved root and cwd to the container's root
+    if a.console is not None:
+        root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            ptmx = sc.openat2(
+                root, "/dev/ptmx", os.O_RDWR | os.O_NOCTTY, RESOLVE, display="/dev/ptmx"
+            )
+        finally:
+            os.close(root)
+        console.become_controlling(terminal(a, ptmx, proc))
+    with trace.span("process: limits, security, user, cwd, executable"):
+        return finish_process(a, proc)
+
+
+def terminal(a: InitArgs, ptmx: int, proc: dict) -> int:
+    """Make the pty, send its master to the console socket; returns the slave."""
+    st = os.fstat(ptmx)
+    if (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
+        os.close(ptmx)
+        raise OCIError("/dev/ptmx in the container is not the pty multiplexer (5:2)")
+    master, slave, name = console.make_pty(ptmx, proc.get("consoleSize"))
+    try:
+        console.send_master(a.console, master, name)
+    finally:
+        os.close(master)
+        a.console.close()
+        a.console = None
+    return slave
+
+
+def join_keyring(name: str) -> None:
+    """A session keyring of the container's own (keyrings are not namespaced)."""
+    r = sc._syscall(
+        250 if os.uname().machine == "x86_64" else 219, 1, name.encode()
+    )  # KEYCTL_JOIN_SESSION_KEYRING
+    if r < 0:
+        e = ctypes.get_errno()
+        if e not in (38, 13, 1):  # ENOSYS, EACCES, EPERM: keyrings off here, as runc tolerates
+            raise OSError(e, f"joining a session keyring: {os.strerror(e)}")
 
 
 def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, str]]:

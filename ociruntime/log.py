@@ -38,7 +38,8 @@ def write(level: str, msg: str) -> None:
     if _json:
         line = jsonio.dumps({"level": level, "msg": msg, "time": _now()})
     else:
-        line = f'time="{_now()}" level={level} msg="{msg}"'
+        esc = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        line = f'time="{_now()}" level={level} msg="{esc}"'
     fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         os.write(fd, (line + "\n").encode())

@@ -54,15 +54,23 @@ def validate_id(cid: str) -> None:
 
 
 def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
+    """Readers see the old file or the new one, never a part; no temp file is left."""
     if isinstance(data, str):
         data = data.encode()
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def proc_start_time(pid: int) -> tuple[int, str] | None:

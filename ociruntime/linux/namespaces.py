@@ -23,6 +23,16 @@ FLAGS = {
     "user": sc.CLONE_NEWUSER,
     "time": sc.CLONE_NEWTIME,
 }
+NS_PROC = {
+    "pid": "pid",
+    "network": "net",
+    "mount": "mnt",
+    "ipc": "ipc",
+    "uts": "uts",
+    "cgroup": "cgroup",
+    "user": "user",
+    "time": "time",
+}
 # the order in which the init joins existing namespaces; mount late, because
 # after it the host's paths (the other ns files, the rootfs) may be gone
 JOIN_ORDER = ("user", "ipc", "uts", "network", "cgroup", "time", "mount")
@@ -97,3 +107,24 @@ def enter(nss: dict[str, str | None]) -> None:
             sc.unshare(flags)
         except OSError as e:
             raise OCIError(f"creating namespaces: {e.strerror}") from None
+
+
+def join(pid: int, nss: dict[str, str | None]) -> None:
+    """exec: enter every namespace the container's init is in (its pid ns aside).
+
+    All fds are opened first: after joining the mount namespace /proc/PID
+    may no longer name the same process.
+    """
+    fds = []
+    try:
+        for t in JOIN_ORDER:
+            if t in nss:
+                fds.append((t, _open(f"/proc/{pid}/ns/{NS_PROC[t]}", t)))
+        for t, fd in fds:
+            try:
+                sc.setns(fd, FLAGS[t])
+            except OSError as e:
+                raise OCIError(f"joining the container's {t} namespace: {e.strerror}") from None
+    finally:
+        for _, fd in fds:
+            os.close(fd)

@@ -366,6 +366,27 @@ class Rootfs:
             return
         os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
 
+    def bind_console(self, slave: int) -> None:
+        """The pty slave, bind-mounted at /dev/console as runc does."""
+        tfd = self.make("/dev/console", is_dir=False)
+        try:
+            tree = sc.open_tree(
+                slave, "", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_EMPTY_PATH
+            )
+            try:
+                sc.move_mount(
+                    tree,
+                    "",
+                    tfd,
+                    "",
+                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
+                    display="/dev/console",
+                )
+            finally:
+                os.close(tree)
+        finally:
+            os.close(tfd)
+
     # ---- masked and read-only paths -----------------------------------
     def mask(self, path: str) -> None:
         try:

@@ -1,0 +1,138 @@
+"""Terminals: a pty made inside the container, its master handed to the caller.
+
+The init (or exec'd process) opens the container's own /dev/ptmx, so the pty
+belongs to the container's devpts instance; it gets the slave with
+TIOCGPTPEER (no path lookup in the container's /dev/pts), sends the master
+over the console socket as exactly one SCM_RIGHTS fd with the pty name as
+data (what go-runc and conmon expect), makes the slave its controlling
+terminal and stdio, and closes the master.
+
+``run``/``exec`` in the foreground without ``--console-socket`` pass one end
+of a socketpair instead and :func:`relay` the master to their own stdio.
+"""
+
+from __future__ import annotations
+
+import _socket
+import array
+import fcntl
+import os
+import struct
+
+TIOCSPTLCK = 0x40045431
+TIOCGPTN = 0x80045430
+TIOCGPTPEER = 0x5441
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
+TIOCGWINSZ = 0x5413
+
+
+def connect(path: str) -> _socket.socket:
+    from ..errors import OCIError
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise OCIError(f"console socket {path}: {e.strerror}") from None
+    return s
+
+
+def make_pty(ptmx_fd: int, size: dict | None) -> tuple[int, int, str]:
+    """(master, slave, name) from an open ptmx; the slave never goes through a path."""
+    master = ptmx_fd
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, struct.pack("I", 0)))[0]
+    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    if size:
+        set_size(slave, size.get("height", 0), size.get("width", 0))
+    return master, slave, f"/dev/pts/{n}"
+
+
+def set_size(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def send_master(sock: _socket.socket, master: int, name: str) -> None:
+    sock.sendmsg(
+        [name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", master))]
+    )
+
+
+def recv_master(sock: _socket.socket) -> int:
+    fds = array.array("i")
+    msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(fds.itemsize))
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    if len(fds) != 1:
+        raise OSError(0, "console socket: expected exactly one fd")
+    return fds[0]
+
+
+def become_controlling(slave: int) -> None:
+    """New session, the slave as controlling terminal and stdin/stdout/stderr."""
+    os.setsid()
+    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+
+
+def relay(master: int, pid: int) -> int:
+    """Copy stdin -> master and master -> stdout until ``pid`` exits; its wait status."""
+    import select
+    import signal
+    import termios
+    import tty
+
+    stdin_tty = os.isatty(0)
+    saved = termios.tcgetattr(0) if stdin_tty else None
+
+    def winch(*_: object) -> None:
+        try:
+            fcntl.ioctl(master, TIOCSWINSZ, fcntl.ioctl(0, TIOCGWINSZ, b"\0" * 8))
+        except OSError:
+            pass
+
+    if stdin_tty:
+        tty.setraw(0)
+        winch()
+        signal.signal(signal.SIGWINCH, winch)
+    fds = [master, 0]
+    status = None
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.2)
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every slave fd is closed
+                    data = b""
+                if not data:
+                    fds.remove(master)
+                else:
+                    os.write(1, data)
+            if 0 in ready:
+                data = os.read(0, 65536)
+                if data:
+                    os.write(master, data)
+                else:
+                    fds.remove(0)
+            if status is None:
+                wpid, st = os.waitpid(pid, os.WNOHANG)
+                if wpid:
+                    status = st
+            if status is not None and master not in fds:
+                return status
+            if status is not None and master in fds and master not in ready:
+                return status
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        os.close(master)
