@@ -197,12 +197,15 @@ def usage(cmd: str | None = None) -> str:
 class Args:
     """Parsed command line: global options, the command, its options and positionals."""
 
-    def __init__(self, argv: list[str]) -> None:
-        """Global options only; :meth:`parse_command` does the rest (after --log is set up)."""
+    def __init__(self, argv: list[str], command: bool = True) -> None:
+        """With ``command=False`` only the global options: main() sets up --log
+        before :meth:`parse_command`, so usage errors reach the log too."""
         self.g, self.rest = parse_flags(GLOBAL, argv, stop_at_positional=True)
         self.cmd = self.rest[0] if self.rest else None
         self.opts: dict = {}
         self.pos: list[str] = []
+        if command:
+            self.parse_command()
 
     def parse_command(self) -> None:
         if self.cmd is None or self.g["version"] or self.g["help"]:
@@ -236,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     trace = None
     try:
-        a = Args(argv)
+        a = Args(argv, command=False)
         log.setup(a.g["log"], a.g["log_format"], a.g["debug"])
         a.parse_command()
         if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):

@@ -1,0 +1,406 @@
+"""Unit tests for ociruntime.spec.load: load_bundle and check_config."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ociruntime.errors import OCIError, SpecError
+from ociruntime.spec.default import default_config
+from ociruntime.spec.load import NS_PROC_NAME, Bundle, check_config, load_bundle, read_json
+
+
+def write_bundle(path, config: dict | None = None, rootfs: bool = True) -> str:
+    path.mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (path / "config.json").write_text(json.dumps(config, indent=2))
+    if rootfs:
+        (path / "rootfs").mkdir(exist_ok=True)
+    return str(path)
+
+
+def spec_error(fn, *args) -> SpecError:
+    with pytest.raises(SpecError) as ei:
+        fn(*args)
+    assert "\n" not in str(ei.value)
+    return ei.value
+
+
+# ---- load_bundle: the happy path ------------------------------------------------------------
+
+
+def test_load_default(tmp_path):
+    b = write_bundle(tmp_path / "b", default_config())
+    got = load_bundle(b)
+    assert isinstance(got, Bundle)
+    assert got.path == b
+    assert got.rootfs == os.path.join(b, "rootfs")
+    assert got.config == default_config()
+
+
+def test_load_relative_bundle(tmp_path, monkeypatch):
+    write_bundle(tmp_path / "b", default_config())
+    monkeypatch.chdir(tmp_path)
+    got = load_bundle("b")
+    assert got.path == str(tmp_path / "b")
+    assert os.path.isabs(got.path)
+    assert got.rootfs == str(tmp_path / "b" / "rootfs")
+
+
+@pytest.mark.parametrize("arg", [".", ""])
+def test_load_current_directory(tmp_path, monkeypatch, arg):
+    write_bundle(tmp_path, default_config())
+    monkeypatch.chdir(tmp_path)
+    assert load_bundle(arg).path == str(tmp_path)
+
+
+def test_load_bundle_trailing_slash(tmp_path):
+    b = write_bundle(tmp_path / "b", default_config())
+    assert load_bundle(b + "/").path == b
+
+
+def test_relative_root_path(tmp_path):
+    cfg = default_config()
+    cfg["root"]["path"] = "fs/root"
+    b = write_bundle(tmp_path / "b", cfg, rootfs=False)
+    (tmp_path / "b" / "fs" / "root").mkdir(parents=True)
+    assert load_bundle(b).rootfs == os.path.join(b, "fs", "root")
+
+
+def test_relative_root_path_is_normalised(tmp_path):
+    cfg = default_config()
+    cfg["root"]["path"] = "./x/../rootfs/"
+    b = write_bundle(tmp_path / "b", cfg)
+    assert load_bundle(b).rootfs == os.path.join(b, "rootfs")
+
+
+def test_relative_root_path_outside_bundle(tmp_path):
+    (tmp_path / "shared").mkdir()
+    cfg = default_config()
+    cfg["root"]["path"] = "../shared"
+    b = write_bundle(tmp_path / "b", cfg, rootfs=False)
+    assert load_bundle(b).rootfs == str(tmp_path / "shared")
+
+
+def test_absolute_root_path(tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "rootfs"
+    elsewhere.mkdir(parents=True)
+    cfg = default_config()
+    cfg["root"]["path"] = str(elsewhere)
+    b = write_bundle(tmp_path / "b", cfg, rootfs=False)
+    got = load_bundle(b)
+    assert got.rootfs == str(elsewhere)
+    assert got.path == b
+
+
+def test_rootfs_symlink_is_accepted(tmp_path):
+    (tmp_path / "real").mkdir()
+    b = write_bundle(tmp_path / "b", default_config(), rootfs=False)
+    os.symlink(str(tmp_path / "real"), os.path.join(b, "rootfs"))
+    assert load_bundle(b).rootfs == os.path.join(b, "rootfs")
+
+
+def test_load_does_not_touch_the_bundle(tmp_path):
+    b = write_bundle(tmp_path / "b", default_config())
+    before = sorted(os.listdir(b))
+    load_bundle(b)
+    assert sorted(os.listdir(b)) == before
+
+
+# ---- load_bundle: errors ----------------------------------------------------------------------
+
+
+def test_missing_bundle(tmp_path):
+    missing = str(tmp_path / "nope")
+    with pytest.raises(OCIError) as ei:
+        load_bundle(missing)
+    assert str(ei.value) == f"bundle {missing}: no such directory"
+
+
+def test_bundle_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("")
+    with pytest.raises(OCIError, match="no such directory"):
+        load_bundle(str(f))
+
+
+def test_missing_config(tmp_path):
+    b = write_bundle(tmp_path / "b", None)
+    with pytest.raises(OCIError) as ei:
+        load_bundle(b)
+    assert str(ei.value) == f"{b}/config.json: no such file or directory"
+    assert "\n" not in str(ei.value)
+
+
+def test_config_is_a_directory(tmp_path):
+    b = write_bundle(tmp_path / "b", None)
+    os.mkdir(os.path.join(b, "config.json"))
+    with pytest.raises(OCIError) as ei:
+        load_bundle(b)
+    assert str(ei.value) == f"{b}/config.json: is a directory"
+
+
+@pytest.mark.parametrize(
+    "text, line, column",
+    [
+        ('{\n  "ociVersion": "1.2.0",\n  "process": }\n', 3, 14),
+        ('{"ociVersion": "1.2.0",}', 1, 24),
+        ("", 1, 1),
+        ("{\n\n\n  oops\n}", 4, 3),
+        ('{"a": 1}\n{"b": 2}\n', 2, 1),  # extra data after the object
+    ],
+)
+def test_invalid_json(tmp_path, text, line, column):
+    b = write_bundle(tmp_path / "b")
+    (tmp_path / "b" / "config.json").write_text(text)
+    e = spec_error(load_bundle, b)
+    assert e.pointer == ""
+    assert e.where == "config.json"
+    assert str(e).startswith("config.json: invalid JSON: ")
+    assert f"line {line} column {column}" in str(e)
+
+
+def test_invalid_utf8(tmp_path):
+    b = write_bundle(tmp_path / "b")
+    (tmp_path / "b" / "config.json").write_bytes(b'{"ociVersion": "\xff"}')
+    e = spec_error(load_bundle, b)
+    assert str(e).startswith("config.json: invalid JSON: ")
+
+
+def test_read_json_names_the_file():
+    # read_json is shared with process.json
+    with pytest.raises(OCIError, match="no such file or directory"):
+        read_json("/nonexistent/process.json", "process.json")
+
+
+def test_read_json_invalid_names_the_file(tmp_path):
+    p = tmp_path / "process.json"
+    p.write_text("{")
+    e = spec_error(read_json, str(p), "process.json")
+    assert e.where == "process.json"
+    assert str(e).startswith("process.json: invalid JSON: ")
+
+
+def test_schema_violation_has_pointer(tmp_path):
+    cfg = default_config()
+    cfg["process"]["args"] = []
+    b = write_bundle(tmp_path / "b", cfg)
+    e = spec_error(load_bundle, b)
+    assert e.pointer == "/process/args"
+    assert str(e) == "config.json: /process/args: expected a non-empty array"
+
+
+def test_schema_violation_deep_pointer(tmp_path):
+    cfg = default_config()
+    cfg["mounts"][1]["options"] = ["nosuid", 7]
+    b = write_bundle(tmp_path / "b", cfg)
+    e = spec_error(load_bundle, b)
+    assert e.pointer == "/mounts/1/options/1"
+    assert str(e).startswith("config.json: /mounts/1/options/1: ")
+
+
+def test_not_an_object(tmp_path):
+    b = write_bundle(tmp_path / "b")
+    (tmp_path / "b" / "config.json").write_text("[]")
+    e = spec_error(load_bundle, b)
+    assert str(e).startswith("config.json: ")
+
+
+def test_unsupported_version(tmp_path):
+    cfg = default_config()
+    cfg["ociVersion"] = "2.0.0"
+    b = write_bundle(tmp_path / "b", cfg)
+    e = spec_error(load_bundle, b)
+    assert e.pointer == "/ociVersion"
+
+
+def test_missing_rootfs(tmp_path):
+    b = write_bundle(tmp_path / "b", default_config(), rootfs=False)
+    e = spec_error(load_bundle, b)
+    assert e.pointer == "/root/path"
+    rootfs = os.path.join(b, "rootfs")
+    assert str(e) == f"config.json: /root/path: rootfs {rootfs}: no such directory"
+
+
+def test_rootfs_is_a_file(tmp_path):
+    b = write_bundle(tmp_path / "b", default_config(), rootfs=False)
+    (tmp_path / "b" / "rootfs").write_text("")
+    assert spec_error(load_bundle, b).pointer == "/root/path"
+
+
+def test_missing_absolute_rootfs(tmp_path):
+    cfg = default_config()
+    cfg["root"]["path"] = str(tmp_path / "gone")
+    b = write_bundle(tmp_path / "b", cfg)
+    e = spec_error(load_bundle, b)
+    assert e.pointer == "/root/path"
+    assert str(tmp_path / "gone") in str(e)
+
+
+def test_check_config_runs_in_load(tmp_path):
+    cfg = default_config()
+    cfg["process"]["cwd"] = "relative"
+    b = write_bundle(tmp_path / "b", cfg)
+    assert spec_error(load_bundle, b).pointer == "/process/cwd"
+
+
+def test_missing_process_through_load(tmp_path):
+    cfg = default_config()
+    del cfg["process"]
+    b = write_bundle(tmp_path / "b", cfg)
+    e = spec_error(load_bundle, b)
+    assert e.pointer == ""
+    assert str(e).startswith('config.json: missing required field "process"')
+
+
+# ---- check_config --------------------------------------------------------------------------------
+
+
+def test_check_default_config():
+    check_config(default_config())
+
+
+def test_check_without_linux():
+    cfg = default_config()
+    del cfg["linux"]
+    check_config(cfg)
+
+
+def test_check_without_mounts_or_namespaces():
+    cfg = default_config()
+    del cfg["mounts"]
+    del cfg["linux"]["namespaces"]
+    check_config(cfg)
+
+
+def test_missing_process():
+    cfg = default_config()
+    del cfg["process"]
+    e = spec_error(check_config, cfg)
+    assert e.pointer == ""
+    assert e.where == "config.json"
+    assert 'missing required field "process"' in str(e)
+
+
+def test_missing_root():
+    cfg = default_config()
+    del cfg["root"]
+    e = spec_error(check_config, cfg)
+    assert e.pointer == ""
+    assert str(e) == 'config.json: missing required field "root"'
+
+
+@pytest.mark.parametrize("ns", ["pid", "network", "mount", "ipc", "uts", "cgroup"])
+def test_duplicate_namespace(ns):
+    cfg = default_config()
+    nss = cfg["linux"]["namespaces"]
+    nss.append({"type": ns})
+    e = spec_error(check_config, cfg)
+    assert e.pointer == f"/linux/namespaces/{len(nss) - 1}"
+    assert str(e) == f'config.json: /linux/namespaces/{len(nss) - 1}: duplicate namespace "{ns}"'
+
+
+def test_duplicate_namespace_one_with_path():
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [
+        {"type": "network", "path": "/proc/self/ns/net"},
+        {"type": "network"},
+    ]
+    e = spec_error(check_config, cfg)
+    assert e.pointer == "/linux/namespaces/1"
+    assert "duplicate" in str(e)
+
+
+@pytest.mark.parametrize("ns", ["user", "time"])
+def test_unsupported_namespace(ns):
+    cfg = default_config()
+    cfg["linux"]["namespaces"].insert(2, {"type": ns})
+    e = spec_error(check_config, cfg)
+    assert e.pointer == "/linux/namespaces/2"
+    assert str(e) == f'config.json: /linux/namespaces/2: namespace "{ns}" is not supported yet'
+
+
+def test_rootless_default_config_is_refused():
+    # the rootless default has a user namespace, not supported yet
+    e = spec_error(check_config, default_config(rootless=True))
+    assert 'namespace "user" is not supported yet' in str(e)
+
+
+def test_relative_namespace_path():
+    cfg = default_config()
+    cfg["linux"]["namespaces"][1] = {"type": "network", "path": "proc/1/ns/net"}
+    e = spec_error(check_config, cfg)
+    assert e.pointer == "/linux/namespaces/1/path"
+    assert (
+        str(e) == "config.json: /linux/namespaces/1/path: proc/1/ns/net: expected an absolute path"
+    )
+
+
+def test_missing_namespace_path(tmp_path):
+    missing = str(tmp_path / "ns" / "net")
+    cfg = default_config()
+    cfg["linux"]["namespaces"][1] = {"type": "network", "path": missing}
+    e = spec_error(check_config, cfg)
+    assert e.pointer == "/linux/namespaces/1/path"
+    assert str(e) == f"config.json: /linux/namespaces/1/path: {missing}: no such file or directory"
+
+
+def test_existing_namespace_path():
+    # only checked for existence here; joining it happens in the init
+    cfg = default_config()
+    cfg["linux"]["namespaces"][1] = {"type": "network", "path": "/proc/self/ns/net"}
+    check_config(cfg)
+
+
+def test_empty_namespace_path_means_new():
+    cfg = default_config()
+    cfg["linux"]["namespaces"][1] = {"type": "network", "path": ""}
+    check_config(cfg)
+
+
+def test_first_namespace_error_wins():
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [
+        {"type": "pid", "path": "relative"},
+        {"type": "pid"},
+    ]
+    assert spec_error(check_config, cfg).pointer == "/linux/namespaces/0/path"
+
+
+@pytest.mark.parametrize("dest", ["proc", "dev/pts", "./sys", "", "../escape"])
+def test_relative_mount_destination(dest):
+    cfg = default_config()
+    cfg["mounts"][2]["destination"] = dest
+    e = spec_error(check_config, cfg)
+    assert e.pointer == "/mounts/2/destination"
+    assert str(e) == "config.json: /mounts/2/destination: expected an absolute path"
+
+
+def test_extra_absolute_mount_ok():
+    cfg = default_config()
+    cfg["mounts"].append({"destination": "/data/../x", "type": "tmpfs", "source": "tmpfs"})
+    check_config(cfg)
+
+
+@pytest.mark.parametrize("cwd", ["relative", "./x", "", "x/"])
+def test_relative_cwd(cwd):
+    cfg = default_config()
+    cfg["process"]["cwd"] = cwd
+    e = spec_error(check_config, cfg)
+    assert e.pointer == "/process/cwd"
+    assert str(e) == "config.json: /process/cwd: expected an absolute path"
+
+
+def test_absolute_cwd_ok():
+    cfg = default_config()
+    cfg["process"]["cwd"] = "/var/lib/app"
+    check_config(cfg)
+
+
+def test_ns_proc_names():
+    assert NS_PROC_NAME["network"] == "net"
+    assert NS_PROC_NAME["mount"] == "mnt"
+    for t, name in NS_PROC_NAME.items():
+        assert os.path.exists(f"/proc/self/ns/{name}") or t == "time", t
