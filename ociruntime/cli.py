@@ -90,6 +90,44 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         ["container-id", "[args...]"],
     ),
     "start": ("start a created container", [], ["container-id"]),
+    "pause": ("freeze every process of the container", [], ["container-id"]),
+    "resume": ("thaw a paused container", [], ["container-id"]),
+    "ps": (
+        "list the container's processes (json: an array of host pids)",
+        [Flag("-f --format", "table or json", "str", "table")],
+        ["container-id", "[args...]"],
+    ),
+    "events": (
+        "stream stats and OOM events as JSON",
+        [
+            Flag("--stats", "print one stats record and exit"),
+            Flag("--interval", "seconds between stats (5s)", "str", "5s"),
+        ],
+        ["container-id"],
+    ),
+    "update": (
+        "change the container's resource limits",
+        [
+            Flag("-r --resources", "linux.resources JSON from FILE, or - for stdin", "str"),
+            Flag("--memory", "memory limit in bytes", "str"),
+            Flag("--memory-reservation", "memory soft limit in bytes", "str"),
+            Flag("--memory-swap", "memory+swap limit in bytes", "str"),
+            Flag("--kernel-memory", "kernel memory limit (v1)", "str"),
+            Flag("--kernel-memory-tcp", "kernel TCP memory limit (v1)", "str"),
+            Flag("--cpu-shares", "CPU shares", "int"),
+            Flag("--cpu-quota", "CFS quota in microseconds", "int"),
+            Flag("--cpu-period", "CFS period in microseconds", "int"),
+            Flag("--cpu-burst", "CFS burst in microseconds", "int"),
+            Flag("--cpu-rt-period", "realtime period in microseconds", "int"),
+            Flag("--cpu-rt-runtime", "realtime runtime in microseconds", "int"),
+            Flag("--cpu-idle", "SCHED_IDLE for the cgroup (0 or 1)", "int"),
+            Flag("--cpuset-cpus", "CPUs allowed, e.g. 0-3,7", "str"),
+            Flag("--cpuset-mems", "memory nodes allowed", "str"),
+            Flag("--pids-limit", "maximum number of processes", "int"),
+            Flag("--blkio-weight", "block IO weight, 10 to 1000", "int"),
+        ],
+        ["container-id"],
+    ),
     "state": ("print the state of a container as JSON", [], ["container-id"]),
     "kill": (
         "send a signal (default TERM) to the container's init",
@@ -385,6 +423,165 @@ def exec_process(c, args: list[str], o: dict) -> dict:
     if o["process_label"]:
         proc["selinuxLabel"] = o["process_label"]
     return proc
+
+
+def cmd_pause(a: Args) -> int:
+    _container(a).pause()
+    return 0
+
+
+def cmd_resume(a: Args) -> int:
+    _container(a).resume()
+    return 0
+
+
+def cmd_ps(a: Args) -> int:
+    from . import jsonio
+
+    fmt = a.opts["format"]
+    if fmt not in ("table", "json"):
+        raise OCIError(f"invalid format {fmt!r}: expected table or json")
+    pids = _container(a).pids()
+    if fmt == "json":
+        print(jsonio.dumps(pids))
+        return 0
+    import subprocess
+
+    out = subprocess.run(["ps", *(a.pos[1:] or ["-ef"])], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise OCIError(f"ps: {out.stderr.strip()}")
+    lines = out.stdout.splitlines()
+    if not lines:
+        return 0
+    try:
+        col = lines[0].split().index("PID")
+    except ValueError:
+        raise OCIError("ps: no PID column in its output") from None
+    print(lines[0])
+    want = {str(p) for p in pids}
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > col and fields[col] in want:
+            print(line)
+    return 0
+
+
+def _bytes(v: str | None) -> int | None:
+    """runc's size flags: 1024, 512k, 64m, 1g; -1 is unlimited."""
+    if v is None:
+        return None
+    s = v.strip().lower().removesuffix("b")
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(s[-1:], 1)
+    try:
+        return int(s[:-1] if mult > 1 else s) * mult
+    except ValueError:
+        raise OCIError(
+            f"invalid size {v!r}: expected bytes, with an optional k, m, g suffix"
+        ) from None
+
+
+def cmd_update(a: Args) -> int:
+    from . import jsonio
+
+    o = a.opts
+    if o["resources"]:
+        if o["resources"] == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(o["resources"]) as f:
+                    text = f.read()
+            except OSError as e:
+                raise OCIError(f"{o['resources']}: {e.strerror}") from None
+        try:
+            res = jsonio.loads(text)
+        except ValueError as e:
+            raise OCIError(f"resources: invalid JSON: {e}") from None
+        if not isinstance(res, dict):
+            raise OCIError("resources: expected a JSON object (linux.resources)")
+        from .spec.validate import validate_resources
+
+        validate_resources(res)
+    else:
+        res = {}
+        mem = {
+            k: _bytes(o[f])
+            for k, f in (
+                ("limit", "memory"),
+                ("reservation", "memory_reservation"),
+                ("swap", "memory_swap"),
+                ("kernel", "kernel_memory"),
+                ("kernelTCP", "kernel_memory_tcp"),
+            )
+            if o[f]
+        }
+        cpu = {
+            k: o[f]
+            for k, f in (
+                ("shares", "cpu_shares"),
+                ("quota", "cpu_quota"),
+                ("period", "cpu_period"),
+                ("burst", "cpu_burst"),
+                ("realtimePeriod", "cpu_rt_period"),
+                ("realtimeRuntime", "cpu_rt_runtime"),
+                ("idle", "cpu_idle"),
+                ("cpus", "cpuset_cpus"),
+                ("mems", "cpuset_mems"),
+            )
+            if o[f] is not None
+        }
+        if mem:
+            res["memory"] = mem
+        if cpu:
+            res["cpu"] = cpu
+        if o["pids_limit"] is not None:
+            res["pids"] = {"limit": o["pids_limit"]}
+        if o["blkio_weight"] is not None:
+            res["blockIO"] = {"weight": o["blkio_weight"]}
+        if not res:
+            raise OCIError("update: nothing to change (give --resources or a resource flag)")
+    _container(a).update(res)
+    return 0
+
+
+def _interval(v: str) -> float:
+    s = v.strip()
+    mult = 1.0
+    for suf, m in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if s.endswith(suf):
+            s, mult = s[: -len(suf)], m
+            break
+    try:
+        f = float(s) * mult
+    except ValueError:
+        f = -1
+    if f <= 0:
+        raise OCIError(f"invalid --interval {v!r}: expected a duration such as 5s or 500ms")
+    return f
+
+
+def cmd_events(a: Args) -> int:
+    import time
+
+    from . import jsonio
+
+    c = _container(a)
+    if a.opts["stats"]:
+        print(jsonio.dumps({"type": "stats", "id": c.id, "data": c.stats()}), flush=True)
+        return 0
+    every = _interval(a.opts["interval"])
+    ooms = c.oom_kills()
+    while True:
+        try:
+            data = c.stats()
+        except OCIError:
+            return 0  # the container is gone: the stream ends
+        n = c.oom_kills()
+        if n > ooms:
+            print(jsonio.dumps({"type": "oom", "id": c.id}), flush=True)
+            ooms = n
+        print(jsonio.dumps({"type": "stats", "id": c.id, "data": data}), flush=True)
+        time.sleep(every)
 
 
 def cmd_start(a: Args) -> int:

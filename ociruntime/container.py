@@ -11,7 +11,7 @@ import _signal
 import os
 import time
 
-from . import SPEC_VERSION, log, sync, trace
+from . import SPEC_VERSION, jsonio, log, sync, trace
 from .errors import NotRunning, OCIError
 from .state import Store, atomic_write, proc_start_time
 
@@ -104,8 +104,17 @@ class Container:
         term = _Terminal(b.config["process"], console_socket, _foreground)
         lock = c.store.make(cid)
         pid = 0
+        cg = None
         try:
-            from . import init
+            from . import cgroups, init
+
+            linux = b.config.get("linux") or {}
+            with trace.span("cgroup: create and apply resources"):
+                cg = cgroups.for_config(linux, cid)
+                # recorded before it exists, so that delete --force finds it after a crash
+                atomic_write(os.path.join(c.dir, "cgroup.json"), jsonio.dumps(cg.record()))
+                cg.create()
+                cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
 
             args = init.InitArgs(
                 b.config,
@@ -119,10 +128,10 @@ class Container:
                 log._debug,
                 keyring=None if no_new_keyring else cid,
             )
-            pid = c._spawn(args, term, pid_file, _exec_now)
+            pid = c._spawn(args, term, cg, pid_file, _exec_now)
         except BaseException:
             term.close()
-            c._abort(pid)
+            c._abort(pid, cg)
             raise
         finally:
             os.close(lock)
@@ -130,7 +139,7 @@ class Container:
         c._master = term.take_master()
         return c
 
-    def _spawn(self, args, term: _Terminal, pid_file: str | None, exec_now: bool) -> int:
+    def _spawn(self, args, term: _Terminal, cg, pid_file: str | None, exec_now: bool) -> int:
         import _socket
 
         from .linux import namespaces
@@ -150,7 +159,7 @@ class Container:
             lsock.close()
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
-            _await_ready(sock, "container init exited during set-up")
+            _await_ready(sock, "container init exited during set-up", lambda: cg.add(pid))
             term.receive()
             rec = {
                 "ociVersion": SPEC_VERSION,
@@ -163,6 +172,7 @@ class Container:
                 "annotations": b.config.get("annotations") or {},
                 "initStartTime": start[0] if start else 0,
                 "config": b.config,
+                "cgroup": cg.record(),
             }
             self.store.save(self.id, rec)
             if pid_file:
@@ -172,18 +182,32 @@ class Container:
         finally:
             os.close(dirfd)
 
-    def _abort(self, pid: int) -> None:
-        """Undo a failed create: the init (and its namespaces and mounts) and the state dir."""
+    def _abort(self, pid: int, cg=None) -> None:
+        """Undo a failed create: the init (and its namespaces and mounts), cgroup, state dir."""
         if pid > 0:
+            _kill_reap(pid)
+        if cg is not None:
             try:
-                os.kill(pid, SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
+                cg.destroy()
+            except OCIError as e:
+                log.warn(f"cleaning up after a failed create: {e.text}")
         self.store.remove(self.id)
+
+    def _remove(self, rec: dict | None) -> None:
+        """The container is dead: its cgroup, then its state directory."""
+        from . import cgroups
+
+        cg = cgroups.from_record((rec or {}).get("cgroup") or self._partial_cgroup())
+        if cg is not None:
+            cg.destroy()
+        self.store.remove(self.id)
+
+    def _partial_cgroup(self) -> dict | None:
+        try:
+            with open(os.path.join(self.dir, "cgroup.json"), "rb") as f:
+                return jsonio.loads(f.read())
+        except (OSError, ValueError):
+            return None
 
     # ---- queries ----------------------------------------------------------
     def _record(self) -> dict:
@@ -259,23 +283,71 @@ class Container:
                 os.close(fd)
 
     def _pids(self, rec: dict) -> list[int]:
-        """Every process in the container: for now, those in its pid namespace."""
-        pid = rec["pid"]
-        try:
-            ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
-        except FileNotFoundError:
+        """Every process in the container's cgroup (host pids)."""
+        from . import cgroups
+
+        cg = cgroups.from_record(rec.get("cgroup"))
+        return cg.pids() if cg is not None else [rec["pid"]]
+
+    def pids(self) -> list[int]:
+        rec = self._record()
+        if self.store.status(self.id, rec) == "stopped":
             return []
-        if ns == os.stat("/proc/self/ns/pid").st_ino:
-            return [pid]
-        out = []
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                try:
-                    if os.stat(f"/proc/{name}/ns/pid").st_ino == ns:
-                        out.append(int(name))
-                except OSError:
-                    pass
-        return out
+        return self._pids(rec)
+
+    # ---- pause, resume, update, stats ------------------------------------------
+    def _cgroup(self, rec: dict):
+        from . import cgroups
+
+        cg = cgroups.from_record(rec.get("cgroup"))
+        if cg is None:
+            raise OCIError(f"container {self.id} has no cgroup")
+        return cg
+
+    def pause(self) -> None:
+        with self.store.locked(self.id):
+            rec = self._record()
+            status = self.store.status(self.id, rec)
+            if status not in ("running", "created"):
+                raise OCIError(f"container not running: cannot pause a {status} container")
+            self._cgroup(rec).freeze()
+
+    def resume(self) -> None:
+        with self.store.locked(self.id):
+            rec = self._record()
+            if self.store.status(self.id, rec) != "paused":
+                raise OCIError("container not paused")
+            self._cgroup(rec).thaw()
+
+    def update(self, resources: dict) -> None:
+        """Apply new linux.resources (merged into the recorded ones) to the cgroup."""
+        with self.store.locked(self.id):
+            rec = self._record()
+            if self.store.status(self.id, rec) == "stopped":
+                raise NotRunning()
+            linux = rec.setdefault("config", {}).setdefault("linux", {})
+            merged = dict(linux.get("resources") or {})
+            for k, v in resources.items():
+                merged[k] = (
+                    dict(merged.get(k) or {}, **v) if isinstance(v, dict) and k != "unified" else v
+                )
+            cg = self._cgroup(rec)
+            cg.apply(
+                resources,
+                linux.get("devices") or [] if "devices" in resources else None,
+                update=True,
+            )
+            linux["resources"] = merged
+            self.store.save(self.id, rec)
+
+    def stats(self) -> dict:
+        rec = self._record()
+        if self.store.status(self.id, rec) == "stopped":
+            raise NotRunning()
+        return self._cgroup(rec).stats()
+
+    def oom_kills(self) -> int:
+        return self._cgroup(self._record()).oom_kills()
 
     # ---- delete ---------------------------------------------------------------
     def delete(self, force: bool = False) -> None:
@@ -283,9 +355,9 @@ class Container:
             try:
                 rec = self._record()
             except OCIError:
-                # a create that died half-way: its init (if any) and its directory
+                # a create that died half-way: its init (if any), cgroup and directory
                 self._reap_partial()
-                self.store.remove(self.id)
+                self._remove(None)
                 return
             status = self.store.status(self.id, rec)
             if status != "stopped":
@@ -303,7 +375,7 @@ class Container:
                         pass
                     finally:
                         os.close(fd)
-            self.store.remove(self.id)
+            self._remove(rec)
 
     def _reap_partial(self) -> None:
         try:
@@ -343,7 +415,7 @@ class Container:
             return _wait(c.pid, c._master)
         finally:
             with c.store.locked(c.id):
-                c.store.remove(c.id)
+                c._remove(c.store.load(c.id))
 
     # ---- exec -------------------------------------------------------------------
     def exec(
@@ -401,6 +473,11 @@ class Container:
             pid, sock = _launch(args, pidns)
             try:
                 _await_ready(sock, "exec: the process exited during set-up")
+                from . import cgroups
+
+                cg = cgroups.from_record(rec.get("cgroup"))
+                if cg is not None:
+                    cg.add(pid)
                 term.receive()
                 if pid_file:
                     atomic_write(os.path.abspath(pid_file), str(pid))
@@ -451,10 +528,15 @@ def _launch(args, pidns: str | None) -> tuple[int, object]:
     return pid, parent
 
 
-def _await_ready(sock, gone: str) -> None:
+def _await_ready(sock, gone: str, join_cgroup=None) -> None:
+    """Until READY (or ERROR); a CGROUP request on the way is served with ``join_cgroup``."""
     try:
         with trace.span("wait for set-up in the container"):
             msg = sync.recv(sock)
+            while msg["type"] == sync.CGROUP and join_cgroup is not None:
+                join_cgroup()
+                sync.send(sock, sync.CGROUP_DONE)
+                msg = sync.recv(sock)
     except sync.PeerGone:
         raise OCIError(gone) from None
     trace.add(msg.pop("trace", None) or [])

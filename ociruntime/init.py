@@ -137,7 +137,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     nss = namespaces.of(cfg)
     os.umask(0)
     with trace.span("namespaces"):
-        namespaces.enter(nss)
+        namespaces.enter(nss, skip=("cgroup",))
     if a.keyring:
         join_keyring(a.keyring)
     if nss.get("network", "") is None:
@@ -159,6 +159,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         with trace.span("rootfs and mounts"):
             root.prepare()
             os.close(root.make(proc.get("cwd") or "/", True))
+        join_cgroup(a, nss)
+        root.mount_deferred()
         if a.console is not None:
             ptmx = root.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
             slave = terminal(a, ptmx, proc)
@@ -167,11 +169,25 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         with trace.span("pivot_root" if not a.no_pivot else "chroot"):
             root.pivot(a.no_pivot)
     else:
+        join_cgroup(a, nss)
         # no mount namespace: the host's mounts are shared, only the root moves
         os.chroot(a.rootfs)
         os.chdir("/")
     with trace.span("process: limits, security, user, cwd, executable"):
         return finish_process(a, proc)
+
+
+def join_cgroup(a: InitArgs, nss: dict) -> None:
+    """Ask the runtime to move us into the container's cgroup, as late as possible:
+    pages the interpreter dirtied before this are not billed to the container
+    (the memory floor), yet the user process starts inside it.  Then the new
+    cgroup namespace, rooted at that cgroup."""
+    with trace.span("join cgroup"):
+        sync.send(a.sync, sync.CGROUP)
+        if sync.recv(a.sync)["type"] != sync.CGROUP_DONE:
+            raise OCIError("unexpected reply to the cgroup request")
+    if nss.get("cgroup", "") is None:
+        sc.unshare(sc.CLONE_NEWCGROUP)
 
 
 def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:

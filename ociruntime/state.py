@@ -160,10 +160,10 @@ class Store:
         st = proc_start_time(pid)
         if st is None or st[0] != rec.get("initStartTime") or st[1] in ("Z", "X", "x"):
             return "stopped"
+        if _frozen(rec.get("cgroup")):
+            return "paused"
         if os.path.exists(os.path.join(self.dir(cid), "exec.sock")):
             return "created"
-        if rec.get("paused"):
-            return "paused"
         return "running"
 
     def public(self, cid: str, rec: dict) -> dict:
@@ -202,3 +202,20 @@ class _Locked:
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
+
+
+def _frozen(cg: dict | None) -> bool:
+    """The freezer state, read directly: status must stay cheap (no cgroups import)."""
+    if not cg:
+        return False
+    try:
+        if cg.get("layout") == "v2":
+            with open(os.path.join(cg["path"], "cgroup.freeze"), "rb") as f:
+                return f.read().strip() == b"1"
+        d = (cg.get("paths") or {}).get("freezer")
+        if not d:
+            return False
+        with open(os.path.join(d, "freezer.state"), "rb") as f:
+            return f.read().strip() in (b"FROZEN", b"FREEZING")
+    except OSError:
+        return False

@@ -16,6 +16,8 @@ ERROR = "error"  # init -> runtime: setup failed; "msg" says why
 COMMIT = "commit"  # runtime -> init: state recorded, drop PDEATHSIG, wait for start
 EXEC = "exec"  # runtime -> init: (run) state recorded, exec now
 ACK = "ack"  # init -> runtime: PDEATHSIG cleared, the runtime may exit
+CGROUP = "cgroup"  # init -> runtime: set up but for cgroupfs; put me in the cgroup now
+CGROUP_DONE = "cgroup-done"  # runtime -> init: done, unshare the cgroup namespace
 
 
 class PeerGone(Exception):

@@ -86,8 +86,9 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
             self.own = -1
 
 
-def enter(nss: dict[str, str | None]) -> None:
-    """In the init: join the namespaces given by path, then unshare the new ones."""
+def enter(nss: dict[str, str | None], skip: tuple[str, ...] = ()) -> None:
+    """In the init: join the namespaces given by path, then unshare the new ones
+    (but those in ``skip``: a new cgroup namespace waits for the cgroup join)."""
     fds = [(t, nss[t], _open(nss[t], t)) for t in JOIN_ORDER if nss.get(t)]
     try:
         for t, path, fd in fds:
@@ -100,7 +101,7 @@ def enter(nss: dict[str, str | None]) -> None:
             os.close(fd)
     flags = 0
     for t, path in nss.items():
-        if path is None and t != "pid":
+        if path is None and t != "pid" and t not in skip:
             flags |= FLAGS[t]
     if flags:
         try:

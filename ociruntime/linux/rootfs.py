@@ -113,6 +113,7 @@ class Rootfs:
         self.config = config
         self.bundle = bundle
         self.fd = -1
+        self.deferred: list[tuple[int, dict]] = []
 
     # ---- resolution -------------------------------------------------
     def open(self, dest: str, flags: int = sc.O_PATH) -> int:
@@ -162,16 +163,11 @@ class Rootfs:
         os.fchdir(self.fd)
         bind_dev = False
         for i, m in enumerate(self.config.get("mounts") or []):
-            try:
-                self.mount(m)
-            except OSError as e:
-                raise OCIError(
-                    f"mounting {m.get('source') or m.get('type')} to {m['destination']}: {e.strerror}",
-                    f"config.json: /mounts/{i}",
-                ) from None
-            except OCIError as e:
-                e.where = e.where or f"config.json: /mounts/{i}"
-                raise
+            if m.get("type") == "cgroup":
+                # after the init joins its cgroup and cgroup namespace: see mount_deferred
+                self.deferred.append((i, m))
+                continue
+            self._mount_at(i, m)
             if os.path.normpath(m["destination"]) == "/dev" and self._is_bind(m):
                 bind_dev = True
         if not bind_dev:
@@ -180,6 +176,24 @@ class Rootfs:
             self.mask(p)
         for p in linux.get("readonlyPaths") or []:
             self.readonly(p)
+
+    def _mount_at(self, i: int, m: dict) -> None:
+        try:
+            self.mount(m)
+        except OSError as e:
+            raise OCIError(
+                f"mounting {m.get('source') or m.get('type')} to {m['destination']}: {e.strerror}",
+                f"config.json: /mounts/{i}",
+            ) from None
+        except OCIError as e:
+            e.where = e.where or f"config.json: /mounts/{i}"
+            raise
+
+    def mount_deferred(self) -> None:
+        """cgroupfs mounts: they show the cgroup namespace, made after the cgroup join."""
+        for i, m in self.deferred:
+            self._mount_at(i, m)
+        self.deferred = []
 
     @staticmethod
     def _is_bind(m: dict) -> bool:

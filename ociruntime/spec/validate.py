@@ -469,6 +469,12 @@ def validate_process(doc: object, file: str) -> None:
     v.validate(doc, file, v.resolve("#/$defs/Process"))
 
 
+def validate_resources(doc: object, file: str = "resources") -> None:
+    """Validate a bare ``linux.resources`` object (``update --resources``)."""
+    v = _validator("CONFIG_SCHEMA")
+    v.validate(doc, file, v.resolve("#/$defs/Resources"))
+
+
 def validate_state(doc: object) -> None:
     """Validate a container state document (runtime.md "State")."""
     _validator("STATE_SCHEMA").validate(doc, "state.json")

@@ -1,0 +1,89 @@
+"""Cgroups: one manager interface over cgroup v1, v2 and the hybrid layout.
+
+``for_config`` picks the implementation from the host's layout (statfs magic
+of /sys/fs/cgroup and /sys/fs/cgroup/unified) and resolves cgroupsPath:
+absolute from each hierarchy's root, relative to the runtime's own cgroup, or
+``/ociruntime/<id>`` when absent.  ``from_record`` reopens the manager of an
+existing container from the paths saved in its state, so later commands
+never recompute them (a relative path depends on the caller's cgroup).
+
+The interface (see base.Manager): create, apply(resources), add(pid),
+freeze/thaw/frozen, pids, stats, oom_kills, destroy, record.
+"""
+
+from __future__ import annotations
+
+from ..errors import OCIError
+
+CGROUP2_SUPER_MAGIC = 0x63677270
+ROOT = "/sys/fs/cgroup"
+
+
+def layout() -> str:
+    """'v2' (unified), 'hybrid' (v1 controllers + a cgroup2 mount) or 'v1'."""
+    from ..linux.syscalls import statfs_type
+
+    if statfs_type(ROOT) == CGROUP2_SUPER_MAGIC:
+        return "v2"
+    try:
+        if statfs_type(ROOT + "/unified") == CGROUP2_SUPER_MAGIC:
+            return "hybrid"
+    except OSError:
+        pass
+    return "v1"
+
+
+def own_cgroups() -> dict[str, str]:
+    """{subsystem or "" for v2: path} of this process, from /proc/self/cgroup."""
+    out = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, subs, path = line.rstrip("\n").split(":", 2)
+            for s in subs.split(",") if subs else [""]:
+                out[s] = path
+    return out
+
+
+def resolve(cgroups_path: str | None, cid: str, own: str) -> str:
+    """The cgroup path below a hierarchy's root."""
+    import os
+
+    if not cgroups_path:
+        return f"/ociruntime/{cid}"
+    if ":" in cgroups_path and not cgroups_path.startswith("/"):
+        raise OCIError(
+            f'cgroupsPath "{cgroups_path}" is in systemd form (slice:prefix:name): '
+            "systemd cgroups are not supported (no systemd on this host); use a path",
+            "config.json: /linux/cgroupsPath",
+        )
+    p = cgroups_path if cgroups_path.startswith("/") else os.path.join(own, cgroups_path)
+    p = os.path.normpath(p)
+    if p == "/" or ".." in p.split("/"):
+        raise OCIError(
+            f'cgroupsPath "{cgroups_path}" must name a cgroup below the root',
+            "config.json: /linux/cgroupsPath",
+        )
+    return p
+
+
+def for_config(linux: dict, cid: str):
+    kind = layout()
+    if kind == "v2":
+        from .v2 import V2
+
+        return V2.for_path(linux.get("cgroupsPath"), cid)
+    from .v1 import V1
+
+    return V1.for_path(linux.get("cgroupsPath"), cid, hybrid=kind == "hybrid")
+
+
+def from_record(rec: dict | None):
+    if not rec:
+        return None
+    if rec.get("layout") == "v2":
+        from .v2 import V2
+
+        return V2(rec["path"])
+    from .v1 import V1
+
+    return V1(rec["paths"], rec.get("unified"))

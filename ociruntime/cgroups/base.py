@@ -1,0 +1,100 @@
+"""What every cgroup manager shares: file writes with clear errors, removal."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from ..errors import OCIError
+
+
+def write(path: str, value: str) -> None:
+    """One cgroup file write; a failure names the file, the value and the reason."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise OCIError(
+            f"cgroup file {path} does not exist: this kernel or hierarchy lacks it"
+        ) from None
+    except OSError as e:
+        raise OCIError(f"cgroup file {path}: {e.strerror}") from None
+    try:
+        os.write(fd, value.encode())
+    except OSError as e:
+        raise OCIError(f"writing {value!r} to {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def read(path: str, default: str = "") -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+def read_int(path: str) -> int:
+    v = read(path).strip()
+    if v in ("", "max"):
+        return 0
+    try:
+        return int(v)
+    except ValueError:
+        return 0
+
+
+def kv(path: str) -> dict[str, int]:
+    """'key value' lines (memory.stat, cpu.stat, memory.events) as a dict."""
+    out = {}
+    for line in read(path).splitlines():
+        k, _, v = line.partition(" ")
+        try:
+            out[k] = int(v)
+        except ValueError:
+            pass
+    return out
+
+
+def procs(path: str) -> list[int]:
+    return [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]
+
+
+def rmdir(path: str, tries: int = 50) -> None:
+    """Remove a cgroup (children first); EBUSY while its last tasks exit: retry briefly."""
+    if not os.path.isdir(path):
+        return
+    for name in os.listdir(path):
+        sub = os.path.join(path, name)
+        if os.path.isdir(sub) and not os.path.islink(sub):
+            rmdir(sub, tries)
+    for i in range(tries):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or i == tries - 1:
+                raise OCIError(f"removing cgroup {path}: {e.strerror}") from None
+            time.sleep(0.01 * (i + 1))
+
+
+def makedirs(path: str) -> list[str]:
+    """mkdir -p; the directories it created, top first (to copy cpuset values into)."""
+    made = []
+    todo = []
+    p = path
+    while not os.path.isdir(p):
+        todo.append(p)
+        p = os.path.dirname(p)
+    for d in reversed(todo):
+        try:
+            os.mkdir(d, 0o755)
+            made.append(d)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise OCIError(f"creating cgroup {d}: {e.strerror}") from None
+    return made

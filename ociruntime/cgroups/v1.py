@@ -1,0 +1,165 @@
+"""cgroup v1 (and hybrid): a directory per controller hierarchy.
+
+In the hybrid layout the cgroup is also made in the cgroup2 mount at
+/sys/fs/cgroup/unified, for the controllers that live only there (hugetlb on
+this kind of host) and for ``unified`` resources.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import OCIError
+from . import ROOT, base, own_cgroups, resolve
+from .controllers import devices, writes_v1
+
+
+def hierarchies() -> dict[str, str]:
+    """{controller: mount point} of the v1 hierarchies, from mountinfo."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields = post.split()
+            if fields[0] != "cgroup":
+                continue
+            mp = pre.split()[4]
+            for opt in fields[2].split(","):
+                if opt not in ("rw", "ro") and "=" not in opt:
+                    out[opt] = mp
+    return out
+
+
+class V1:
+    layout = "v1"
+
+    def __init__(self, paths: dict[str, str], unified: str | None = None) -> None:
+        self.paths = paths  # controller -> cgroup directory
+        self.unified = unified  # hybrid: the directory in the cgroup2 mount
+
+    @classmethod
+    def for_path(cls, cgroups_path: str | None, cid: str, hybrid: bool) -> V1:
+        own = own_cgroups()
+        paths = {}
+        for ctl, mp in hierarchies().items():
+            paths[ctl] = mp + resolve(cgroups_path, cid, own.get(ctl, "/"))
+        unified = (
+            ROOT + "/unified" + resolve(cgroups_path, cid, own.get("", "/")) if hybrid else None
+        )
+        m = cls(paths, unified)
+        m.layout = "hybrid" if hybrid else "v1"
+        return m
+
+    def record(self) -> dict:
+        return {"layout": self.layout, "paths": self.paths, "unified": self.unified}
+
+    def dirs(self) -> list[str]:
+        d = list(dict.fromkeys(self.paths.values()))
+        return d + [self.unified] if self.unified else d
+
+    def has(self, ctl: str, file: str) -> bool:
+        d = self.unified if ctl == "" else self.paths.get(ctl)
+        return bool(d) and os.path.exists(os.path.join(d, file))
+
+    # ---- lifecycle ---------------------------------------------------------
+    def create(self) -> None:
+        for d in self.dirs():
+            made = base.makedirs(d)
+            if d == self.paths.get("cpuset"):
+                # a new cpuset is empty and refuses tasks: inherit the parent's
+                for m in made:
+                    for f in ("cpuset.cpus", "cpuset.mems"):
+                        parent = base.read(os.path.join(os.path.dirname(m), f)).strip()
+                        base.write(os.path.join(m, f), parent)
+
+    def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
+        writes = writes_v1(res, self.has)
+        rules = devices.effective(res, devs or [])
+        if rules is not None:
+            writes += [("devices", "devices.deny", "a")] + devices.v1(rules)
+        if (
+            update
+            and (res.get("memory") or {}).get("checkBeforeUpdate")
+            and "limit" in res["memory"]
+        ):
+            usage = base.read_int(os.path.join(self.paths["memory"], "memory.usage_in_bytes"))
+            if 0 <= res["memory"]["limit"] < usage:
+                raise OCIError(
+                    f"memory limit {res['memory']['limit']} is below the current usage {usage}"
+                )
+        self._write_all(writes)
+
+    def _write_all(self, writes: list[tuple[str, str, str]]) -> None:
+        deferred = []
+        for ctl, file, value in writes:
+            if ctl == "hugetlb" and "hugetlb" not in self.paths and self.unified:
+                # hybrid: hugetlb lives in the cgroup2 mount, with v2 file names
+                file, ctl = file.replace(".limit_in_bytes", ".max"), ""
+            d = self.unified if ctl == "" else self.paths.get(ctl)
+            if d is None:
+                raise OCIError(
+                    f"resource needs the {ctl or 'unified (cgroup v2)'} controller, which this host does not mount"
+                )
+            path = os.path.join(d, file)
+            if file in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+                try:
+                    base.write(path, value)
+                except OCIError:
+                    deferred.append(
+                        (path, value)
+                    )  # memsw < limit mid-update: retry after the other
+                continue
+            base.write(path, value)
+        for path, value in deferred:
+            base.write(path, value)
+
+    def add(self, pid: int) -> None:
+        for d in self.dirs():
+            base.write(os.path.join(d, "cgroup.procs"), str(pid))
+
+    def freeze(self) -> None:
+        self._freezer("FROZEN")
+
+    def thaw(self) -> None:
+        self._freezer("THAWED")
+
+    def _freezer(self, state: str) -> None:
+        d = self.paths.get("freezer")
+        if d is None:
+            raise OCIError(
+                "pause/resume need the freezer controller, which this host does not mount"
+            )
+        base.write(os.path.join(d, "freezer.state"), state)
+        import time
+
+        for _ in range(1000):
+            if base.read(os.path.join(d, "freezer.state")).strip() == state:
+                return
+            time.sleep(0.001)
+        raise OCIError(f"cgroup {d} did not reach {state}")
+
+    def frozen(self) -> bool:
+        d = self.paths.get("freezer")
+        return bool(d) and base.read(os.path.join(d, "freezer.state")).strip() in (
+            "FROZEN",
+            "FREEZING",
+        )
+
+    def pids(self) -> list[int]:
+        for ctl in ("pids", "freezer", "memory", "cpu"):
+            if ctl in self.paths:
+                return base.procs(self.paths[ctl])
+        return base.procs(next(iter(self.dirs())))
+
+    def oom_kills(self) -> int:
+        d = self.paths.get("memory")
+        return base.kv(os.path.join(d, "memory.oom_control")).get("oom_kill", 0) if d else 0
+
+    def stats(self) -> dict:
+        from .stats import v1_stats
+
+        return v1_stats(self)
+
+    def destroy(self) -> None:
+        for d in self.dirs():
+            base.rmdir(d)

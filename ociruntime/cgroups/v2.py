@@ -1,0 +1,109 @@
+"""cgroup v2: one directory in the unified hierarchy."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import OCIError
+from . import ROOT, base, own_cgroups, resolve
+from .controllers import devices, writes_v2
+
+
+class V2:
+    layout = "v2"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @classmethod
+    def for_path(cls, cgroups_path: str | None, cid: str) -> V2:
+        return cls(ROOT + resolve(cgroups_path, cid, own_cgroups().get("", "/")))
+
+    def record(self) -> dict:
+        return {"layout": "v2", "path": self.path}
+
+    def has(self, _ctl: str, file: str) -> bool:
+        return os.path.exists(os.path.join(self.path, file))
+
+    def create(self) -> None:
+        made = base.makedirs(self.path)
+        # enable every available controller on the way down, so the leaf has them all
+        d = ROOT
+        rel = os.path.relpath(self.path, ROOT).split("/")
+        for part in rel:
+            ctls = base.read(os.path.join(d, "cgroup.controllers")).split()
+            have = set(base.read(os.path.join(d, "cgroup.subtree_control")).split())
+            want = [c for c in ctls if c not in have]
+            if want:
+                try:
+                    base.write(
+                        os.path.join(d, "cgroup.subtree_control"), " ".join("+" + c for c in want)
+                    )
+                except OCIError as e:
+                    if not made:
+                        raise
+                    raise OCIError(f"enabling controllers in {d}: {e.msg}") from None
+            d = os.path.join(d, part)
+
+    def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
+        if (
+            update
+            and (res.get("memory") or {}).get("checkBeforeUpdate")
+            and "limit" in res["memory"]
+        ):
+            usage = base.read_int(os.path.join(self.path, "memory.current"))
+            if 0 <= res["memory"]["limit"] < usage:
+                raise OCIError(
+                    f"memory limit {res['memory']['limit']} is below the current usage {usage}"
+                )
+        for file, value in writes_v2(res, self.has):
+            base.write(os.path.join(self.path, file), value)
+        rules = devices.effective(res, devs or [])
+        if rules is not None:
+            from . import ebpf
+
+            ebpf.set_device_filter(self.path, rules)
+
+    def add(self, pid: int) -> None:
+        base.write(os.path.join(self.path, "cgroup.procs"), str(pid))
+
+    def freeze(self) -> None:
+        self._freeze("1")
+
+    def thaw(self) -> None:
+        self._freeze("0")
+
+    def _freeze(self, v: str) -> None:
+        import time
+
+        base.write(os.path.join(self.path, "cgroup.freeze"), v)
+        for _ in range(2000):
+            if base.kv(os.path.join(self.path, "cgroup.events")).get("frozen") == int(v):
+                return
+            time.sleep(0.001)
+        raise OCIError(f"cgroup {self.path} did not {'freeze' if v == '1' else 'thaw'}")
+
+    def frozen(self) -> bool:
+        return base.read(os.path.join(self.path, "cgroup.freeze")).strip() == "1"
+
+    def pids(self) -> list[int]:
+        out = []
+        for d, _, _ in os.walk(self.path):
+            out += base.procs(d)
+        return out
+
+    def oom_kills(self) -> int:
+        return base.kv(os.path.join(self.path, "memory.events")).get("oom_kill", 0)
+
+    def stats(self) -> dict:
+        from .stats import v2_stats
+
+        return v2_stats(self)
+
+    def destroy(self) -> None:
+        if os.path.isdir(self.path) and base.procs(self.path):
+            try:
+                base.write(os.path.join(self.path, "cgroup.kill"), "1")
+            except OCIError:
+                pass
+        base.rmdir(self.path)
