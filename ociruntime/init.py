@@ -178,11 +178,11 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
 
 
 def join_cgroup(a: InitArgs, nss: dict) -> None:
-    """Ask the runtime to move us into the container's cgroup, as late as possible:
-    pages the interpreter dirtied before this are not billed to the container
-    (the memory floor), yet the user process starts inside it.  Then the new
-    cgroup namespace, rooted at that cgroup."""
-    with trace.span("join cgroup"):
+    """Wait until the runtime has moved us into the container's cgroup (it starts
+    right after the fork, in parallel with our set-up), then make the new cgroup
+    namespace, rooted at that cgroup.  Pages dirtied before the move are not
+    billed to the container, which keeps its memory floor low."""
+    with trace.span("join cgroup (wait)"):
         sync.send(a.sync, sync.CGROUP)
         if sync.recv(a.sync)["type"] != sync.CGROUP_DONE:
             raise OCIError("unexpected reply to the cgroup request")
