@@ -352,7 +352,7 @@ def cmd_run(a: Args) -> int:
     from .container import Container
 
     return Container.run(
-        a.id, a.opts["bundle"], a.g["root"], detach=a.opts["detach"], **_create_kw(a)
+        a.id, a.opts["bundle"], a.g["root"], detach=a.opts["detach"], keep=a.opts["keep"], **_create_kw(a)
     )
 
 

@@ -172,7 +172,7 @@ class Container:
                 "bundle": b.bundle,
                 "rootfs": b.rootfs,
                 "created": _rfc3339(time.time_ns()),
-                "owner": "",
+                "owner": _owner(),
                 "annotations": b.config.get("annotations") or {},
                 "initStartTime": start[0] if start else 0,
                 "config": b.config,
@@ -409,17 +409,19 @@ class Container:
         bundle: str = ".",
         root: str | None = None,
         detach: bool = False,
+        keep: bool = False,
         **kw: object,
     ) -> int:
-        """create + start; in the foreground wait, delete, and return the exit status."""
+        """create + start; in the foreground wait, delete (unless ``keep``), return the status."""
         c = cls.create(cid, bundle, root, _exec_now=True, _foreground=not detach, **kw)
         if detach:
             return 0
         try:
             return _wait(c.pid, c._master)
         finally:
-            with c.store.locked(c.id):
-                c._remove(c.store.load(c.id))
+            if not keep:
+                with c.store.locked(c.id):
+                    c._remove(c.store.load(c.id))
 
     # ---- exec -------------------------------------------------------------------
     def exec(
@@ -508,6 +510,16 @@ def _plan(config: dict):
             f"seccomp: syscalls unknown to libseccomp skipped: {', '.join(sec.seccomp.skipped)}"
         )
     return sec
+
+
+def _owner() -> str:
+    """The user who created the container, by name as runc reports it."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def _ns_types(config: dict) -> list[str]:

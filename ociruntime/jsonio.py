@@ -47,8 +47,16 @@ def loads(data: bytes | str) -> object:
         obj, end = _scan(doc, i)
     except StopIteration as e:
         raise DecodeError("Expecting value", doc, e.value) from None
-    except ValueError as e:  # json.decoder.JSONDecodeError, imported by _json on demand
-        raise DecodeError(getattr(e, "msg", str(e)), doc, getattr(e, "pos", i)) from None
+    except (ValueError, SystemError):
+        # the C scanner reports errors through json.decoder, and only once that
+        # is imported (otherwise: SystemError); the error path may pay for it
+        import json
+
+        try:
+            json.loads(doc)
+        except json.JSONDecodeError as e:
+            raise DecodeError(e.msg, doc, e.pos) from None
+        raise
     finally:
         _Ctx.memo.clear()
     while end < n and doc[end] in _WS:

@@ -120,34 +120,44 @@ class Rootfs:
         """An fd for ``dest`` resolved inside the rootfs (symlinks stay inside)."""
         return sc.openat2(self.fd, dest, flags, RESOLVE, display=dest)
 
-    def make(self, dest: str, is_dir: bool = True) -> int:
-        """Open ``dest`` inside the rootfs, creating it (and parents) if missing."""
+    def make(self, dest: str, is_dir: bool = True, _links: int = 0) -> int:
+        """Open ``dest`` inside the rootfs, creating what is missing, also where a
+        symlink in the rootfs points: its target is followed as if the rootfs
+        were /, and created there (never outside)."""
         try:
             return self.open(dest)
         except FileNotFoundError:
             pass
-        parent, name = os.path.split(dest.rstrip("/") or "/")
-        pfd = self.make(parent or "/", True)
-        try:
-            if is_dir:
+        parts = [p for p in dest.split("/") if p and p != "."]
+        done: list[str] = []
+        for i, name in enumerate(parts):
+            if name == "..":
+                done = done[:-1]  # ".." stops at the root, as RESOLVE_IN_ROOT does
+                continue
+            dfd = self.open("/" + "/".join(done))
+            try:
                 try:
-                    os.mkdir(name, 0o755, dir_fd=pfd)
-                except FileExistsError:
-                    pass
-            else:
-                try:
-                    f = os.open(
-                        name,
-                        os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                        0o644,
-                        dir_fd=pfd,
-                    )
-                    os.close(f)
-                except FileExistsError:
-                    pass
-            return sc.openat2(pfd, name, sc.O_PATH, RESOLVE, display=dest)
-        finally:
-            os.close(pfd)
+                    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+                except FileNotFoundError:
+                    last = i == len(parts) - 1
+                    if is_dir or not last:
+                        os.mkdir(name, 0o755, dir_fd=dfd)
+                    else:
+                        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+                        os.close(os.open(name, flags, 0o644, dir_fd=dfd))
+                    done.append(name)
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    if _links >= 40:
+                        raise OSError(40, f"too many levels of symbolic links in {dest}")
+                    target = os.readlink(name, dir_fd=dfd)
+                    base = "" if target.startswith("/") else "/" + "/".join(done)
+                    rest = "/".join([target] + parts[i + 1 :])
+                    return self.make(base + "/" + rest, is_dir, _links + 1)
+                done.append(name)
+            finally:
+                os.close(dfd)
+        return self.open("/" + "/".join(done))
 
     # ---- the whole sequence ------------------------------------------
     def prepare(self) -> None:

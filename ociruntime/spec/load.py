@@ -82,6 +82,11 @@ def check_config(config: dict) -> None:
                 raise SpecError(ptr + "/path", f"{p}: expected an absolute path")
             if not os.path.exists(p):
                 raise SpecError(ptr + "/path", f"{p}: no such file or directory")
+    for key in ("hostname", "domainname"):
+        if config.get(key) and "uts" not in seen:
+            raise SpecError(
+                f"/{key}", f"setting the {key} needs a uts namespace (add one to /linux/namespaces)"
+            )
     for i, m in enumerate(config.get("mounts") or []):
         if not os.path.isabs(m["destination"]):
             raise SpecError(f"/mounts/{i}/destination", "expected an absolute path")
