@@ -144,6 +144,7 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         [Flag("-f --format", "table or json", "str", "table"), Flag("-q --quiet", "ids only")],
         [],
     ),
+    "features": ("print what this runtime supports (runtime-spec features.md JSON)", [], []),
     "spec": (
         "write a default config.json",
         [
@@ -352,7 +353,12 @@ def cmd_run(a: Args) -> int:
     from .container import Container
 
     return Container.run(
-        a.id, a.opts["bundle"], a.g["root"], detach=a.opts["detach"], keep=a.opts["keep"], **_create_kw(a)
+        a.id,
+        a.opts["bundle"],
+        a.g["root"],
+        detach=a.opts["detach"],
+        keep=a.opts["keep"],
+        **_create_kw(a),
     )
 
 
@@ -635,6 +641,14 @@ def cmd_list(a: Args) -> int:
         widths = [max(len(r[i]) for r in rows) for i in range(6)]
         for r in rows:
             print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_features(a: Args) -> int:
+    from . import jsonio
+    from .features import features
+
+    print(jsonio.dumps(features(), indent=4))
     return 0
 
 

@@ -103,7 +103,6 @@ class Container:
             sec = _plan(b.config)
         term = _Terminal(b.config["process"], console_socket, _foreground)
         lock = c.store.make(cid)
-        pid = 0
         cg = None
         try:
             from . import cgroups, init
@@ -128,14 +127,13 @@ class Container:
                 log._debug,
                 keyring=None if no_new_keyring else cid,
             )
-            pid = c._spawn(args, term, cg, pid_file, _exec_now)
+            c._spawn(args, term, cg, pid_file, _exec_now)
         except BaseException:
             term.close()
-            c._abort(pid, cg)
+            c._abort(c.pid, cg)
             raise
         finally:
             os.close(lock)
-        c.pid = pid
         c._master = term.take_master()
         return c
 
@@ -156,14 +154,33 @@ class Container:
             args.exec_sock = lsock
             args.console = term.child_end()
             pid, sock = _launch(args, namespaces.of(b.config).get("pid", ""))
+            self.pid = pid  # for _abort, should anything below fail
             lsock.close()
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
             # The first migration on a v1 host costs ~8 ms (an RCU grace period): do it
-            # while the init sets up; it asks (CGROUP) before it needs to be inside.
+            # while the init sets up; it asks (CREATE_RUNTIME) before it needs to be inside.
             with trace.span("cgroup: add init"):
                 cg.add(pid)
-            _await_ready(sock, "container init exited during set-up", lambda: None)
+            creating = {
+                "ociVersion": SPEC_VERSION,
+                "id": self.id,
+                "status": "creating",
+                "pid": pid,
+                "bundle": b.bundle,
+                "annotations": b.config.get("annotations") or {},
+            }
+
+            def create_runtime() -> dict:
+                from . import hooks
+
+                for kind in ("prestart", "createRuntime"):
+                    if (b.config.get("hooks") or {}).get(kind):
+                        with trace.span(f"{kind} hooks"):
+                            hooks.run_all(b.config["hooks"], kind, creating)
+                return creating
+
+            _await_ready(sock, "container init exited during set-up", create_runtime)
             term.receive()
             rec = {
                 "ociVersion": SPEC_VERSION,
@@ -182,9 +199,23 @@ class Container:
             if pid_file:
                 atomic_write(os.path.abspath(pid_file), str(pid))
             _commit(sock, sync.EXEC if exec_now else sync.COMMIT, self.store.public(self.id, rec))
+            if exec_now:
+                self._hooks(rec, "poststart", "running")
             return pid
         finally:
             os.close(dirfd)
+
+    def _hooks(self, rec: dict, kind: str, status: str) -> None:
+        """poststart / poststop: in the runtime's namespaces; failures are warnings."""
+        h = (rec.get("config") or {}).get("hooks") or {}
+        if h.get(kind):
+            from . import hooks
+
+            st = self.store.public(self.id, rec)
+            st["status"] = status
+            if status == "stopped":
+                st["pid"] = rec.get("pid", 0)
+            hooks.run_all(h, kind, st)
 
     def _abort(self, pid: int, cg=None) -> None:
         """Undo a failed create: the init (and its namespaces and mounts), cgroup, state dir."""
@@ -237,18 +268,26 @@ class Container:
             dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+                got = b""
                 try:
                     s.connect(f"/proc/self/fd/{dirfd}/exec.sock")
-                    got = s.recv(1)
+                    while True:  # "0", or "E" + why the startContainer hooks failed
+                        data = s.recv(4096)
+                        if not data:
+                            break
+                        got += data
                 except OSError:
-                    got = b""
+                    pass
                 finally:
                     s.close()
                 os.unlink("exec.sock", dir_fd=dirfd)
             finally:
                 os.close(dirfd)
+            if got.startswith(b"E"):
+                raise OCIError(got[1:].decode(errors="replace"))
             if got != b"0":
                 raise OCIError("container init exited before start")
+            self._hooks(rec, "poststart", "running")
 
     # ---- kill ---------------------------------------------------------------
     def _pidfd(self, rec: dict) -> int | None:
@@ -380,6 +419,7 @@ class Container:
                     finally:
                         os.close(fd)
             self._remove(rec)
+            self._hooks(rec, "poststop", "stopped")
 
     def _reap_partial(self) -> None:
         try:
@@ -421,7 +461,9 @@ class Container:
         finally:
             if not keep:
                 with c.store.locked(c.id):
-                    c._remove(c.store.load(c.id))
+                    rec = c.store.load(c.id)
+                    c._remove(rec)
+                    c._hooks(rec, "poststop", "stopped")
 
     # ---- exec -------------------------------------------------------------------
     def exec(
@@ -544,14 +586,15 @@ def _launch(args, pidns: str | None) -> tuple[int, object]:
     return pid, parent
 
 
-def _await_ready(sock, gone: str, join_cgroup=None) -> None:
-    """Until READY (or ERROR); a CGROUP request on the way is served with ``join_cgroup``."""
+def _await_ready(sock, gone: str, create_runtime=None) -> None:
+    """Until READY (or ERROR); the CREATE_RUNTIME point on the way runs ``create_runtime``
+    (which returns the state for the createContainer hooks)."""
     try:
         with trace.span("wait for set-up in the container"):
             msg = sync.recv(sock)
-            while msg["type"] == sync.CGROUP and join_cgroup is not None:
-                join_cgroup()
-                sync.send(sock, sync.CGROUP_DONE)
+            while msg["type"] == sync.CREATE_RUNTIME and create_runtime is not None:
+                state = create_runtime()
+                sync.send(sock, sync.CREATE_RUNTIME_DONE, state=state)
                 msg = sync.recv(sock)
     except sync.PeerGone:
         raise OCIError(gone) from None

@@ -14,7 +14,7 @@ import ctypes
 import os
 import struct
 
-from . import jsonio, sync, trace
+from . import hooks, jsonio, sync, trace
 from .errors import OCIError
 from .linux import capabilities, console, namespaces, process, seccomp, security
 from .linux import syscalls as sc
@@ -54,6 +54,7 @@ class InitArgs:
         self.keyring = keyring  # name of a new session keyring, None to keep the caller's
         self.listener: _socket.socket | None = None
         self.committed = False
+        self.state: dict = {}
 
 
 def main(a: InitArgs) -> None:
@@ -73,7 +74,9 @@ def main(a: InitArgs) -> None:
         a.sync.close()
         a.committed = True
         if msg["type"] == sync.COMMIT:
-            wait_for_start(a.exec_sock)
+            wait_for_start(a, msg.get("state") or {})
+        elif not a.join_pid:
+            start_container_hooks(a, msg.get("state") or {})
         process.reset_signals()
         process.close_fds(a.preserve_fds)
         if a.sec.seccomp and a.sec.nnp:
@@ -159,7 +162,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         with trace.span("rootfs and mounts"):
             root.prepare()
             os.close(root.make(proc.get("cwd") or "/", True))
-        join_cgroup(a, nss)
+        create_runtime(a, nss)
         root.mount_deferred()
         if a.console is not None:
             ptmx = root.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
@@ -169,7 +172,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         with trace.span("pivot_root" if not a.no_pivot else "chroot"):
             root.pivot(a.no_pivot)
     else:
-        join_cgroup(a, nss)
+        create_runtime(a, nss)
         # no mount namespace: the host's mounts are shared, only the root moves
         os.chroot(a.rootfs)
         os.chdir("/")
@@ -177,17 +180,23 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         return finish_process(a, proc)
 
 
-def join_cgroup(a: InitArgs, nss: dict) -> None:
-    """Wait until the runtime has moved us into the container's cgroup (it starts
-    right after the fork, in parallel with our set-up), then make the new cgroup
-    namespace, rooted at that cgroup.  Pages dirtied before the move are not
-    billed to the container, which keeps its memory floor low."""
-    with trace.span("join cgroup (wait)"):
-        sync.send(a.sync, sync.CGROUP)
-        if sync.recv(a.sync)["type"] != sync.CGROUP_DONE:
-            raise OCIError("unexpected reply to the cgroup request")
+def create_runtime(a: InitArgs, nss: dict) -> None:
+    """The createRuntime point: the runtime finishes moving us into the container's
+    cgroup (it starts right after the fork, in parallel with our set-up; pages
+    dirtied before the move are not billed to the container, which keeps its
+    memory floor low) and runs the prestart and createRuntime hooks.  Then the
+    new cgroup namespace, rooted at that cgroup, and the createContainer hooks."""
+    with trace.span("cgroup join + createRuntime hooks (runtime)"):
+        sync.send(a.sync, sync.CREATE_RUNTIME)
+        msg = sync.recv(a.sync)
+        if msg["type"] != sync.CREATE_RUNTIME_DONE:
+            raise OCIError("unexpected reply at the createRuntime point")
     if nss.get("cgroup", "") is None:
         sc.unshare(sc.CLONE_NEWCGROUP)
+    a.state = msg.get("state") or {}
+    if (a.config.get("hooks") or {}).get("createContainer"):
+        with trace.span("createContainer hooks"):
+            hooks.run_all(a.config["hooks"], "createContainer", dict(a.state, status="creating"))
 
 
 def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
@@ -298,11 +307,22 @@ def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
     a.listener = None
 
 
-def wait_for_start(lsock: _socket.socket) -> None:
-    """Block until ``start`` connects to the exec socket, then let it go."""
-    fd, _ = lsock._accept()
+def start_container_hooks(a: InitArgs, state: dict) -> None:
+    if (a.config.get("hooks") or {}).get("startContainer"):
+        hooks.run_all(a.config["hooks"], "startContainer", dict(state, status="created"))
+
+
+def wait_for_start(a: InitArgs, state: dict) -> None:
+    """Block until ``start`` connects to the exec socket; run the startContainer
+    hooks; answer "0", or the error, which ``start`` reports."""
+    fd, _ = a.exec_sock._accept()
     try:
+        try:
+            start_container_hooks(a, state)
+        except OCIError as e:
+            os.write(fd, ("E" + e.text).encode())
+            raise
         os.write(fd, b"0")
     finally:
         os.close(fd)
-    lsock.close()
+        a.exec_sock.close()

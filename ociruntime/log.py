@@ -40,7 +40,10 @@ def write(level: str, msg: str) -> None:
     else:
         esc = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         line = f'time="{_now()}" level={level} msg="{esc}"'
-    fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return  # e.g. in the init after pivot_root, where the log path is gone
     try:
         os.write(fd, (line + "\n").encode())
     finally:

@@ -16,8 +16,11 @@ ERROR = "error"  # init -> runtime: setup failed; "msg" says why
 COMMIT = "commit"  # runtime -> init: state recorded, drop PDEATHSIG, wait for start
 EXEC = "exec"  # runtime -> init: (run) state recorded, exec now
 ACK = "ack"  # init -> runtime: PDEATHSIG cleared, the runtime may exit
-CGROUP = "cgroup"  # init -> runtime: set up but for cgroupfs; put me in the cgroup now
-CGROUP_DONE = "cgroup-done"  # runtime -> init: done, unshare the cgroup namespace
+# init -> runtime: mounts done, before pivot_root; (wait until) I am in the cgroup,
+# and run the prestart and createRuntime hooks
+CREATE_RUNTIME = "create-runtime"
+# runtime -> init: done ("state" for the createContainer hooks); go on
+CREATE_RUNTIME_DONE = "create-runtime-done"
 
 
 class PeerGone(Exception):
