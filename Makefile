@@ -38,9 +38,10 @@ lint:
 DEB_PACKAGES := make busybox-static runc crun iproute2 procps util-linux cpio \
 	python3 python3-pip python3-setuptools python3-prctl python3-pyroute2 \
 	python3-jsonschema python3-pytest python3-matplotlib \
-	libseccomp2 libcap2 golang-github-opencontainers-specs-dev hyperfine
+	libseccomp2 libcap2 golang-github-opencontainers-specs-dev hyperfine tmux e2fsprogs \
+	qemu-system-x86 linux-image-amd64
 deps:
-	@if dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null | grep -qv 'install ok installed'; then \
+	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null | grep -c 'install ok installed')" -ne $(words $(DEB_PACKAGES)) ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
 	fi
 
