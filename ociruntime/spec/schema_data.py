@@ -500,6 +500,10 @@ CONFIG_SCHEMA = {
                         "shared",
                         "slave",
                         "unbindable",
+                        "rprivate",
+                        "rshared",
+                        "rslave",
+                        "runbindable",
                     ],
                 },
                 "maskedPaths": {

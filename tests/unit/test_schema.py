@@ -60,6 +60,9 @@ OTHER_OS = (
     "we validate the linux platform only; the official schema also checks windows, solaris, vm, zos"
 )
 EMPTY_KEY = "official mapStringString only checks keys matching .{1,}; ours checks all keys"
+R_PROPAGATION = (
+    "containerd's CRI writes rslave/rshared and runc accepts them; the spec lists only the bare forms"
+)
 
 # ---------------------------------------------------------------------------
 # corpus
@@ -728,8 +731,11 @@ CONFIG_CASES = [
     bad_at("device-major-string", F, "/linux/devices/0/major", "10", INT64),
     bad_at("device-uid-negative", F, "/linux/devices/0/uid", -1, UINT32),
     bad_at("cgroupsPath-int", P, "/linux/cgroupsPath", 1, "expected a string"),
-    bad_at("rootfsPropagation-rprivate", F, "/linux/rootfsPropagation", "rprivate",
-           'expected one of "private", "shared", "slave", "unbindable"'),
+    good("rootfsPropagation-rslave", mutate(F, "/linux/rootfsPropagation", "rslave"), official=False,
+         why=R_PROPAGATION),
+    bad_at("rootfsPropagation-bogus", F, "/linux/rootfsPropagation", "recursive",
+           'expected one of "private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", '
+           '"runbindable"'),
     bad_at("sysctl-int-value", P, "/linux/sysctl/net.ipv4.ip_forward", 1, "expected a string"),
     bad_at("sysctl-list", P, "/linux/sysctl", ["net.ipv4.ip_forward=1"], "expected an object"),
     bad_at("maskedPaths-string", P, "/linux/maskedPaths", "/proc/kcore", "expected an array"),
@@ -1004,6 +1010,7 @@ def test_documented_differences_are_few():
         ARGS_EMPTY,
         FLOAT_INT,
         EMPTY_KEY,
+        R_PROPAGATION,
         PAUSED,
         EMPTY_ID,
     }

@@ -1,0 +1,396 @@
+"""Namespaces: new ones are private, omitted ones are the host's, paths are joined.
+
+Every check compares what a process inside the container sees
+(``readlink /proc/self/ns/X``, ``hostname``, ``/sys/class/net``) with what
+this (host) process sees.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+from conftest import OCI, leftovers
+
+# linux.namespaces[].type -> the name under /proc/PID/ns
+PROC_NAME = {
+    "pid": "pid",
+    "network": "net",
+    "mount": "mnt",
+    "ipc": "ipc",
+    "uts": "uts",
+    "cgroup": "cgroup",
+}
+
+
+def sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+def add_caps(b, *caps: str) -> None:
+    """Grant capabilities beyond the default set (bounding, effective, permitted)."""
+    c = b.config["process"].setdefault("capabilities", {})
+    for kind in ("bounding", "effective", "permitted"):
+        c[kind] = sorted(set(c.get(kind) or []) | set(caps))
+    b.save()
+
+
+def set_namespaces(b, entries: list[dict]) -> None:
+    b.config["linux"]["namespaces"] = entries
+    b.save()
+
+
+def without(b, *types: str) -> list[dict]:
+    return [ns for ns in b.config["linux"]["namespaces"] if ns["type"] not in types]
+
+
+def run_out(oci, b) -> str:
+    return oci.ok("run", "-b", b.path, oci.new_id()).stdout
+
+
+def ns_links(oci, b, kinds) -> dict[str, str]:
+    """{proc ns name: link} as seen by a process in the container."""
+    script = "; ".join(f"echo {k}=$(readlink /proc/self/ns/{k})" for k in kinds)
+    b.config["process"]["args"] = sh(script)
+    b.save()
+    out = run_out(oci, b)
+    got = dict(line.split("=", 1) for line in out.splitlines())
+    assert set(got) == set(kinds), out
+    return got
+
+
+def host_ns(kind: str, pid: int | str = "self") -> str:
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+def run_detached(oci, b, cid: str) -> None:
+    """``run -d``: the container keeps the stdio it is given, so give it files,
+    not the pipes capture_output would wait on until the container exits."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        r = subprocess.run(
+            [*OCI, "--root", oci.root, "run", "-d", "-b", b.path, cid],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            timeout=30,
+        )
+        err.seek(0)
+        assert r.returncode == 0, f"run -d: exit {r.returncode}: {err.read().decode()}"
+
+
+def start_detached(oci, make_bundle, **overrides):
+    """A ``run -d`` container sleeping; returns (id, init pid)."""
+    b = make_bundle(["sleep", "60"], **overrides)
+    cid = oci.new_id("a")
+    run_detached(oci, b, cid)
+    pid = oci.state(cid)["pid"]
+    assert pid > 0
+    return cid, pid
+
+
+def assert_clean_failure(oci, b, cid: str, r, *needles: str) -> None:
+    assert r.returncode != 0, f"expected failure\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    err = r.stderr.strip()
+    assert err, "a failure must say why on stderr"
+    assert len(err.splitlines()) == 1, f"expected one line of error, got:\n{r.stderr}"
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in err, f"{n!r} not in error: {err}"
+    assert leftovers(oci, b, (cid,)) == []
+
+
+# ---- pid namespace ----------------------------------------------------------
+
+
+def test_container_process_is_pid_1(oci, make_bundle):
+    b = make_bundle(sh("echo $$"))
+    assert run_out(oci, b).strip() == "1"
+
+
+def test_proc_shows_only_container_processes(oci, make_bundle):
+    # the glob is expanded by sh itself (pid 1): no child process to count
+    b = make_bundle(sh("for p in /proc/[0-9]*; do echo ${p#/proc/}; done"))
+    assert run_out(oci, b).split() == ["1"]
+
+
+def test_proc_sees_children_in_container_numbering(oci, make_bundle):
+    b = make_bundle(sh("sleep 5 & echo $!; ls -d /proc/[0-9]* | sort; kill $!"))
+    out = run_out(oci, b).split()
+    child = out[0]
+    assert child == "2", out
+    listed = {p.rsplit("/", 1)[1] for p in out[1:]}
+    assert {"1", "2"} <= listed
+    assert all(int(p) < 10 for p in listed), listed
+
+
+# ---- uts ----------------------------------------------------------------------
+
+
+def test_hostname_from_config(oci, make_bundle):
+    b = make_bundle(sh("hostname; cat /proc/sys/kernel/hostname"), hostname="box-one")
+    assert run_out(oci, b).split() == ["box-one", "box-one"]
+    assert socket.gethostname() != "box-one"
+
+
+def test_domainname_from_config(oci, make_bundle):
+    b = make_bundle(sh("cat /proc/sys/kernel/domainname"), hostname="h", domainname="example.test")
+    assert run_out(oci, b).strip() == "example.test"
+    with open("/proc/sys/kernel/domainname") as f:
+        assert f.read().strip() != "example.test"
+
+
+def test_hostname_change_inside_stays_inside(oci, make_bundle):
+    before = socket.gethostname()
+    b = make_bundle(sh("hostname changed-inside && hostname"))
+    add_caps(b, "CAP_SYS_ADMIN")  # sethostname needs it
+    assert run_out(oci, b).strip() == "changed-inside"
+    assert socket.gethostname() == before
+
+
+# ---- new namespaces differ from the host's ---------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["uts", "ipc", "net", "mnt", "cgroup", "pid"])
+def test_new_namespace_differs_from_host(oci, make_bundle, kind):
+    b = make_bundle()
+    inside = ns_links(oci, b, [kind])[kind]
+    assert inside.startswith(f"{kind}:["), inside
+    assert inside != host_ns(kind)
+
+
+def test_all_default_namespaces_at_once(oci, make_bundle):
+    kinds = ["uts", "ipc", "net", "mnt", "cgroup", "pid"]
+    b = make_bundle()
+    inside = ns_links(oci, b, kinds)
+    for k in kinds:
+        assert inside[k] != host_ns(k), k
+
+
+def test_two_containers_get_different_namespaces(oci, make_bundle):
+    # both alive at once: a dead namespace's inode number is reused at once
+    kinds = ["uts", "ipc", "net", "mnt", "pid", "cgroup"]
+    acid, apid = start_detached(oci, make_bundle)
+    b = ns_links(oci, make_bundle(), kinds)
+    for k in kinds:
+        assert b[k] != host_ns(k, apid), k
+    oci.ok("delete", "--force", acid)
+
+
+# ---- network ------------------------------------------------------------------------
+
+
+def test_only_loopback_and_it_is_up(oci, make_bundle):
+    b = make_bundle(sh("ls /sys/class/net; cat /sys/class/net/lo/flags"))
+    out = run_out(oci, b).split()
+    assert out[0] == "lo", f"interfaces in a new netns: {out[:-1]}"
+    assert len(out) == 2, f"interfaces in a new netns: {out[:-1]}"
+    flags = int(out[1], 16)
+    assert flags & 0x1, f"lo is not up: flags {out[1]}"  # IFF_UP
+
+
+def test_ip_link_lists_lo_up(oci, make_bundle):
+    b = make_bundle(sh("ip -o link"))
+    lines = run_out(oci, b).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert ": lo:" in lines[0] and "UP" in lines[0], lines
+
+
+def test_loopback_carries_traffic(oci, make_bundle):
+    # a listener and a client on 127.0.0.1 in the new netns; the listener hands
+    # the connection to a script, so its own stdin (EOF at once) is out of the way
+    b = make_bundle(
+        sh(
+            "nc -l -p 4321 -e /bin/save-to-got & "
+            "i=0; while [ $i -lt 50 ]; do echo ping | nc 127.0.0.1 4321 > /dev/null && break; "
+            "i=$((i+1)); sleep 0.1; done; wait; cat /tmp/got"
+        )
+    )
+    script = os.path.join(b.rootfs, "bin", "save-to-got")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\ncat > /tmp/got\n")
+    os.chmod(script, 0o755)
+    r = oci.ok("run", "-b", b.path, oci.new_id(), timeout=30)
+    assert r.stdout == "ping\n", r.stdout + r.stderr
+
+
+# ---- omitted namespaces are the host's ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ns_type", ["network", "ipc", "cgroup", "uts", "pid"], ids=lambda t: f"no-{t}"
+)
+def test_omitted_namespace_is_shared_with_host(oci, make_bundle, ns_type):
+    kind = PROC_NAME[ns_type]
+    b = make_bundle()
+    if ns_type == "uts":
+        b.config.pop("hostname", None)
+    set_namespaces(b, without(b, ns_type))
+    inside = ns_links(oci, b, [kind])[kind]
+    assert inside == host_ns(kind)
+
+
+def test_no_network_namespace_sees_host_interfaces(oci, make_bundle):
+    b = make_bundle(sh("ls /sys/class/net"))
+    set_namespaces(b, without(b, "network"))
+    inside = sorted(run_out(oci, b).split())
+    assert inside == sorted(os.listdir("/sys/class/net"))
+
+
+def test_no_uts_namespace_sees_host_hostname(oci, make_bundle):
+    b = make_bundle(sh("hostname"))
+    b.config.pop("hostname", None)
+    set_namespaces(b, without(b, "uts"))
+    assert run_out(oci, b).strip() == socket.gethostname()
+
+
+@pytest.mark.parametrize("field", ["hostname", "domainname"])
+def test_uts_names_without_uts_namespace_are_refused(oci, make_bundle, field):
+    # runc: "unable to set hostname without a private UTS namespace" (and the
+    # same for domainname): otherwise the init renames the host.  The value
+    # given is the host's own, so a runtime that wrongly goes ahead changes nothing.
+    with open(f"/proc/sys/kernel/{field}") as f:
+        current = f.read().strip()
+    b = make_bundle(sh("true"))
+    b.config.pop("hostname", None)
+    b.config[field] = current
+    set_namespaces(b, without(b, "uts"))
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert_clean_failure(oci, b, cid, r)
+    assert "uts" in r.stderr.lower() or field in r.stderr.lower(), r.stderr
+    with open(f"/proc/sys/kernel/{field}") as f:
+        assert f.read().strip() == current
+
+
+# ---- joining namespaces by path ----------------------------------------------------------
+
+
+def test_join_network_and_uts_by_path(oci, make_bundle):
+    acid, apid = start_detached(oci, make_bundle, hostname="alpha")
+    b = make_bundle(
+        sh(
+            "echo net=$(readlink /proc/self/ns/net); echo uts=$(readlink /proc/self/ns/uts); "
+            "echo host=$(hostname)"
+        )
+    )
+    b.config.pop("hostname", None)
+    nss = without(b, "network", "uts")
+    nss += [
+        {"type": "network", "path": f"/proc/{apid}/ns/net"},
+        {"type": "uts", "path": f"/proc/{apid}/ns/uts"},
+    ]
+    set_namespaces(b, nss)
+    got = dict(line.split("=", 1) for line in run_out(oci, b).splitlines())
+    assert got["net"] == host_ns("net", apid)
+    assert got["uts"] == host_ns("uts", apid)
+    assert got["net"] != host_ns("net")
+    assert got["host"] == "alpha"
+    oci.ok("delete", "--force", acid)
+
+
+def test_join_ipc_by_path_shares_sysv_objects(oci, make_bundle):
+    acid, apid = start_detached(oci, make_bundle)
+    b = make_bundle(sh("readlink /proc/self/ns/ipc"))
+    set_namespaces(b, without(b, "ipc") + [{"type": "ipc", "path": f"/proc/{apid}/ns/ipc"}])
+    assert run_out(oci, b).strip() == host_ns("ipc", apid)
+    oci.ok("delete", "--force", acid)
+
+
+def test_join_pid_namespace_by_path(oci, make_bundle):
+    acid, apid = start_detached(oci, make_bundle)
+    b = make_bundle(sh("readlink /proc/self/ns/pid; echo $$"))
+    set_namespaces(b, without(b, "pid") + [{"type": "pid", "path": f"/proc/{apid}/ns/pid"}])
+    out = run_out(oci, b).split()
+    assert out[0] == host_ns("pid", apid)
+    assert out[1] != "1", "a process joining a pid namespace is not its init"
+    oci.ok("delete", "--force", acid)
+
+
+def test_joined_network_namespace_sees_listener(oci, make_bundle):
+    # A listens on its loopback; B, in A's netns, can reach it
+    b_a = make_bundle(sh("nc -l -p 5555 > /dev/null; sleep 60"))
+    acid = oci.new_id("a")
+    run_detached(oci, b_a, acid)
+    apid = oci.state(acid)["pid"]
+    b = make_bundle(
+        sh(
+            "i=0; while [ $i -lt 50 ]; do echo x | nc 127.0.0.1 5555 && exit 0; "
+            "i=$((i+1)); sleep 0.1; done; exit 1"
+        )
+    )
+    set_namespaces(b, without(b, "network") + [{"type": "network", "path": f"/proc/{apid}/ns/net"}])
+    oci.ok("run", "-b", b.path, oci.new_id(), timeout=30)
+    oci.ok("delete", "--force", acid)
+
+
+# ---- bad namespace paths -------------------------------------------------------------------
+
+
+def test_missing_namespace_path_fails_cleanly(oci, make_bundle):
+    b = make_bundle()
+    bad = "/proc/999999999/ns/net"
+    set_namespaces(b, without(b, "network") + [{"type": "network", "path": bad}])
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert_clean_failure(oci, b, cid, r, bad)
+
+
+def test_regular_file_as_namespace_path_fails_cleanly(oci, make_bundle, tmp_path):
+    b = make_bundle()
+    not_ns = tmp_path / "not-a-namespace"
+    not_ns.write_text("hello\n")
+    set_namespaces(b, without(b, "network") + [{"type": "network", "path": str(not_ns)}])
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert_clean_failure(oci, b, cid, r, str(not_ns))
+    assert not_ns.read_text() == "hello\n"
+
+
+def test_wrong_kind_of_namespace_fails_cleanly(oci, make_bundle):
+    # a uts namespace file given as the network namespace
+    b = make_bundle()
+    wrong = f"/proc/{os.getpid()}/ns/uts"
+    set_namespaces(b, without(b, "network") + [{"type": "network", "path": wrong}])
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert_clean_failure(oci, b, cid, r, wrong)
+
+
+def test_directory_as_namespace_path_fails_cleanly(oci, make_bundle, tmp_path):
+    b = make_bundle()
+    set_namespaces(b, without(b, "uts") + [{"type": "uts", "path": str(tmp_path)}])
+    b.config.pop("hostname", None)
+    b.save()
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert_clean_failure(oci, b, cid, r, str(tmp_path))
+
+
+def test_namespace_of_exited_container_fails_cleanly(oci, make_bundle):
+    acid, apid = start_detached(oci, make_bundle)
+    path = f"/proc/{apid}/ns/net"
+    oci.ok("delete", "--force", acid)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{apid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    b = make_bundle()
+    set_namespaces(b, without(b, "network") + [{"type": "network", "path": path}])
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert_clean_failure(oci, b, cid, r, path)
+
+
+def test_bad_path_with_create_leaves_nothing(oci, make_bundle, tmp_path):
+    b = make_bundle()
+    not_ns = tmp_path / "plain"
+    not_ns.write_text("")
+    set_namespaces(b, without(b, "ipc") + [{"type": "ipc", "path": str(not_ns)}])
+    cid = oci.new_id()
+    r = oci("create", "-b", b.path, cid)
+    assert_clean_failure(oci, b, cid, r, str(not_ns))
+    r = oci("state", cid)
+    assert r.returncode != 0

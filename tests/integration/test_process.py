@@ -1,0 +1,559 @@
+"""The container process: args, env, cwd, user, umask, rlimits, oom_score_adj,
+signal dispositions, the fd table (--preserve-fds) and stdio.
+
+Most checks run the thing under test as the container's own process (pid 1,
+exec'd by the runtime), so nothing a shell does in between can hide a
+difference.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import OCI, leftovers
+
+
+def sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+def run(oci, b, *flags: str, **kw) -> str:
+    return oci.ok("run", *flags, "-b", b.path, oci.new_id(), **kw).stdout
+
+
+def run_raw(oci, b, *flags: str, **kw) -> tuple[str, subprocess.CompletedProcess]:
+    cid = oci.new_id()
+    return cid, oci("run", *flags, "-b", b.path, cid, **kw)
+
+
+def proc_status(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def assert_one_line_error(r, *needles: str) -> str:
+    assert r.returncode != 0, f"expected failure\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1, f"expected one line:\n{r.stderr}"
+    assert "Traceback" not in err and "internal error" not in err, err
+    for n in needles:
+        assert n in err, f"{n!r} not in: {err}"
+    return err
+
+
+# ---- args --------------------------------------------------------------------------------
+
+
+def test_args_passed_verbatim(oci, make_bundle):
+    b = make_bundle(
+        ["sh", "-c", 'for a in "$@"; do echo "[$a]"; done', "argv0", "a b", "", "*", "$HOME", "-n"]
+    )
+    assert run(oci, b).splitlines() == ["[a b]", "[]", "[*]", "[$HOME]", "[-n]"]
+
+
+def test_argv0_is_kept(oci, make_bundle):
+    # busybox picks the applet from argv[0]: /bin/echo (a link to busybox)
+    # echoing proves argv[0] arrived as given
+    b = make_bundle(["/bin/echo", "abs-path"])
+    assert run(oci, b) == "abs-path\n"
+    b = make_bundle(["/bin/busybox", "echo", "via-busybox"])
+    assert run(oci, b) == "via-busybox\n"
+
+
+def test_args_resolved_through_path(oci, make_bundle):
+    # the container's PATH (not the runtime's) finds args[0]
+    b = make_bundle(["echo", "from-opt"])
+    os.makedirs(os.path.join(b.rootfs, "opt", "bin"))
+    os.symlink("/bin/busybox", os.path.join(b.rootfs, "opt", "bin", "echo"))
+    b.config["process"]["env"] = ["PATH=/opt/bin"]
+    b.save()
+    assert run(oci, b) == "from-opt\n"
+
+
+def test_missing_executable_fails_cleanly(oci, make_bundle):
+    b = make_bundle(["no-such-binary"])
+    cid, r = run_raw(oci, b)
+    assert_one_line_error(r, "no-such-binary")
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_exit_status_passes_through(oci, make_bundle):
+    b = make_bundle(sh("exit 7"))
+    cid, r = run_raw(oci, b)
+    assert r.returncode == 7, r.stderr
+
+
+# ---- env ----------------------------------------------------------------------------------
+
+
+def read_environ(oci, b) -> list[str]:
+    b.config["process"]["args"] = ["cat", "/proc/self/environ"]
+    b.save()
+    out = oci.ok("run", "-b", b.path, oci.new_id()).stdout
+    return [e for e in out.split("\0") if e]
+
+
+def test_env_exactly_config_plus_home(oci, make_bundle):
+    b = make_bundle()
+    env = ["PATH=/usr/bin:/bin", "FOO=bar", "EMPTY=", "WITH_EQ=a=b=c", "SPACES=x y  z"]
+    b.config["process"]["env"] = env
+    got = read_environ(oci, b)
+    assert sorted(got) == sorted(env + ["HOME=/root"])
+
+
+def test_env_home_from_config_wins(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["env"] = ["PATH=/bin", "HOME=/custom"]
+    assert sorted(read_environ(oci, b)) == ["HOME=/custom", "PATH=/bin"]
+
+
+def test_env_home_of_user_without_passwd_entry(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["env"] = ["PATH=/bin"]
+    b.config["process"]["user"] = {"uid": 4242, "gid": 4242}
+    assert sorted(read_environ(oci, b)) == ["HOME=/", "PATH=/bin"]
+
+
+def test_env_home_from_passwd_for_nobody(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["env"] = ["PATH=/bin"]
+    b.config["process"]["user"] = {"uid": 65534, "gid": 65534}
+    assert sorted(read_environ(oci, b)) == ["HOME=/nonexistent", "PATH=/bin"]
+
+
+def test_env_not_inherited_from_runtime(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["env"] = ["PATH=/bin"]
+    b.config["process"]["args"] = ["cat", "/proc/self/environ"]
+    b.save()
+    leak = dict(os.environ, OCIRT_LEAK_CHECK="leaked")
+    got = oci.ok("run", "-b", b.path, oci.new_id(), env=leak).stdout
+    assert "OCIRT_LEAK_CHECK" not in got
+    assert sorted(e for e in got.split("\0") if e) == ["HOME=/root", "PATH=/bin"]
+
+
+def test_no_env_at_all(oci, make_bundle):
+    b = make_bundle(["/bin/cat", "/proc/self/environ"])
+    b.config["process"].pop("env", None)
+    b.save()
+    got = [e for e in run(oci, b).split("\0") if e]
+    assert got == ["HOME=/root"]
+
+
+# ---- cwd ------------------------------------------------------------------------------------
+
+
+def test_cwd_existing(oci, make_bundle):
+    b = make_bundle(["pwd"])
+    b.config["process"]["cwd"] = "/tmp"
+    b.save()
+    assert run(oci, b) == "/tmp\n"
+
+
+def test_cwd_missing_is_created(oci, make_bundle):
+    b = make_bundle(sh("pwd; touch here"))
+    b.config["process"]["cwd"] = "/work/deep/dir"
+    b.save()
+    assert run(oci, b) == "/work/deep/dir\n"
+    assert os.path.isfile(os.path.join(b.rootfs, "work", "deep", "dir", "here"))
+
+
+def test_cwd_missing_from_config_fails_cleanly(oci, make_bundle):
+    # process.cwd is REQUIRED by the spec (runc: "Cwd property must not be empty")
+    b = make_bundle(["pwd"])
+    b.config["process"].pop("cwd", None)
+    b.save()
+    cid, r = run_raw(oci, b)
+    assert_one_line_error(r, "cwd")
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_relative_cwd_fails_cleanly(oci, make_bundle):
+    b = make_bundle(["pwd"])
+    b.config["process"]["cwd"] = "tmp"
+    b.save()
+    cid, r = run_raw(oci, b)
+    assert_one_line_error(r, "/process/cwd")
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_cwd_through_symlink_stays_inside(oci, make_bundle, tmp_path):
+    hostdir = tmp_path / "hostcwd"
+    hostdir.mkdir()
+    b = make_bundle(sh("pwd -P; touch made-here"))
+    os.symlink(str(hostdir), os.path.join(b.rootfs, "escape"))
+    os.makedirs(os.path.join(b.rootfs, str(hostdir).lstrip("/")))
+    b.config["process"]["cwd"] = "/escape"
+    b.save()
+    cid, r = run_raw(oci, b)
+    assert os.listdir(hostdir) == [], "the process ran in the host's directory"
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(hostdir)
+    assert os.path.exists(os.path.join(b.rootfs, str(hostdir).lstrip("/"), "made-here"))
+
+
+# ---- user ------------------------------------------------------------------------------------
+
+
+def test_user_uid_gid_additional_gids(oci, make_bundle):
+    b = make_bundle(sh("id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status"))
+    b.config["process"]["user"] = {"uid": 65534, "gid": 65534, "additionalGids": [5, 100, 4000]}
+    b.save()
+    out = run(oci, b).splitlines()
+    assert out[0] == "65534"
+    assert out[1] == "65534"
+    assert sorted(out[2].split(), key=int) == ["5", "100", "4000", "65534"]
+    st = proc_status("\n".join(out[3:]))
+    assert st["Uid"].split() == ["65534"] * 4, st
+    assert st["Gid"].split() == ["65534"] * 4, st
+    assert sorted(st["Groups"].split(), key=int) == ["5", "100", "4000"], st
+
+
+def test_user_without_additional_gids_has_no_groups(oci, make_bundle):
+    b = make_bundle(["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"])
+    b.config["process"]["user"] = {"uid": 1000, "gid": 2000}
+    b.save()
+    st = proc_status(run(oci, b))
+    assert st["Uid"].split() == ["1000"] * 4
+    assert st["Gid"].split() == ["2000"] * 4
+    assert st["Groups"] == "", "the runtime's own groups leaked in"
+
+
+def test_root_user_has_no_extra_groups(oci, make_bundle):
+    b = make_bundle(["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"])
+    st = proc_status(run(oci, b))
+    assert st["Uid"].split() == ["0"] * 4
+    assert st["Groups"] == ""
+
+
+def test_non_root_user_cannot_write_root_files(oci, make_bundle):
+    b = make_bundle(sh("if touch /etc/owned 2>/dev/null; then echo WROTE; fi; echo done"))
+    b.config["process"]["user"] = {"uid": 65534, "gid": 65534}
+    b.save()
+    assert run(oci, b) == "done\n"
+
+
+# ---- umask ----------------------------------------------------------------------------------
+
+
+def test_umask_from_config(oci, make_bundle):
+    b = make_bundle(sh("umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d"))
+    b.config["process"]["user"] = {"uid": 0, "gid": 0, "umask": 0o027}
+    b.save()
+    assert run(oci, b).split() == ["0027", "640", "750"]
+
+
+def test_umask_default(oci, make_bundle):
+    b = make_bundle(sh("umask"))
+    assert run(oci, b) == "0022\n"
+
+
+def test_umask_zero(oci, make_bundle):
+    b = make_bundle(sh("umask"))
+    b.config["process"]["user"] = {"uid": 0, "gid": 0, "umask": 0}
+    b.save()
+    assert run(oci, b) == "0000\n"
+
+
+# ---- rlimits --------------------------------------------------------------------------------------
+
+
+def host_hard_nofile() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+def test_rlimit_nofile(oci, make_bundle):
+    hard = min(host_hard_nofile(), 4096)
+    soft = hard // 2
+    b = make_bundle(sh("ulimit -n; ulimit -Hn; grep 'Max open files' /proc/self/limits"))
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": soft, "hard": hard}]
+    b.save()
+    out = run(oci, b).splitlines()
+    assert out[0] == str(soft)
+    assert out[1] == str(hard)
+    assert out[2].split()[3:5] == [str(soft), str(hard)], out[2]
+
+
+def test_several_rlimits(oci, make_bundle):
+    b = make_bundle(["cat", "/proc/self/limits"])
+    b.config["process"]["rlimits"] = [
+        {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+        {"type": "RLIMIT_NPROC", "soft": 500, "hard": 600},
+        {"type": "RLIMIT_MSGQUEUE", "soft": 8192, "hard": 8192},
+    ]
+    b.save()
+    limits = {}
+    for line in run(oci, b).splitlines()[1:]:
+        name = line[:26].strip()
+        limits[name] = line[26:].split()[:2]
+    assert limits["Max open files"] == ["100", "200"]
+    assert limits["Max core file size"] == ["0", "0"]
+    assert limits["Max processes"] == ["500", "600"]
+    assert limits["Max msgqueue size"] == ["8192", "8192"]
+
+
+def test_rlimit_soft_above_hard_fails_cleanly(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 300, "hard": 200}]
+    b.save()
+    cid, r = run_raw(oci, b)
+    assert_one_line_error(r, "/process/rlimits/0")
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_rlimit_above_host_hard_limit_fails_cleanly(oci, make_bundle):
+    # root without CAP_SYS_RESOURCE cannot raise a hard limit
+    with open("/proc/self/status") as f:
+        caps = int(proc_status(f.read())["CapEff"], 16)
+    if caps & (1 << 24):
+        pytest.skip("CAP_SYS_RESOURCE is held here: any hard limit can be raised")
+    too_high = host_hard_nofile() + 1
+    b = make_bundle()
+    b.config["process"]["rlimits"] = [
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+        {"type": "RLIMIT_NOFILE", "soft": too_high, "hard": too_high},
+    ]
+    b.save()
+    cid, r = run_raw(oci, b)
+    err = assert_one_line_error(r, "/process/rlimits/1", "RLIMIT_NOFILE")
+    assert "/process/rlimits/0" not in err
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_unknown_rlimit_type_fails_cleanly(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]
+    b.save()
+    cid, r = run_raw(oci, b)
+    assert_one_line_error(r, "RLIMIT_BOGUS")
+    assert leftovers(oci, b, (cid,)) == []
+
+
+# ---- oomScoreAdj -------------------------------------------------------------------------------------
+
+
+def test_oom_score_adj(oci, make_bundle):
+    b = make_bundle(["cat", "/proc/self/oom_score_adj"])
+    b.config["process"]["oomScoreAdj"] = 500
+    b.save()
+    assert run(oci, b) == "500\n"
+
+
+def test_oom_score_adj_max(oci, make_bundle):
+    b = make_bundle(["cat", "/proc/self/oom_score_adj"])
+    b.config["process"]["oomScoreAdj"] = 1000
+    b.save()
+    assert run(oci, b) == "1000\n"
+
+
+def test_oom_score_adj_unset_inherits(oci, make_bundle):
+    with open("/proc/self/oom_score_adj") as f:
+        mine = f.read()
+    b = make_bundle(["cat", "/proc/self/oom_score_adj"])
+    b.config["process"].pop("oomScoreAdj", None)
+    b.save()
+    assert run(oci, b) == mine
+
+
+def test_oom_score_adj_does_not_touch_runtime(oci, make_bundle):
+    with open("/proc/self/oom_score_adj") as f:
+        mine = f.read()
+    b = make_bundle(["true"])
+    b.config["process"]["oomScoreAdj"] = 700
+    b.save()
+    run(oci, b)
+    with open("/proc/self/oom_score_adj") as f:
+        assert f.read() == mine
+
+
+# ---- signals ---------------------------------------------------------------------------------------------
+
+
+def hostile_signal_state() -> None:
+    """In the runtime's process: ignore and block some signals, as a careless
+    caller (nohup, a shell with traps) might; none of it may reach the container."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+
+
+def test_signals_reset(oci, make_bundle):
+    b = make_bundle(["grep", "-E", "^Sig(Ign|Blk|Cgt):", "/proc/self/status"])
+    out = oci.ok("run", "-b", b.path, oci.new_id(), preexec_fn=hostile_signal_state).stdout
+    st = proc_status(out)
+    assert st["SigIgn"] == "0" * 16, st
+    assert st["SigBlk"] == "0" * 16, st
+    assert st["SigCgt"] == "0" * 16, st
+
+
+def test_signals_reset_with_plain_caller(oci, make_bundle):
+    # Python itself (the runtime) ignores SIGPIPE and SIGXFSZ
+    b = make_bundle(["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"])
+    st = proc_status(run(oci, b))
+    assert st["SigIgn"] == "0" * 16, st
+    assert st["SigBlk"] == "0" * 16, st
+
+
+def test_sigpipe_kills_writer(oci, make_bundle):
+    b = make_bundle(sh('(yes; echo "yes-exit=$?" >&2) | head -1'))
+    start = time.monotonic()
+    r = oci.ok("run", "-b", b.path, oci.new_id(), timeout=20, preexec_fn=hostile_signal_state)
+    assert time.monotonic() - start < 15
+    assert r.stdout == "y\n"
+    assert "yes-exit=141" in r.stderr, r.stderr  # 128 + SIGPIPE
+
+
+def test_sigxfsz_default(oci, make_bundle):
+    # with SIGXFSZ at its default a write past RLIMIT_FSIZE kills the writer
+    # (CPython, the runtime, ignores SIGXFSZ; the hostile caller ignores it too)
+    b = make_bundle(
+        sh('(ulimit -f 1; head -c 4096 /dev/zero > /tmp/big; echo "rc=$?" >&2) 2>&1; echo end')
+    )
+    out = oci.ok("run", "-b", b.path, oci.new_id(), preexec_fn=hostile_signal_state).stdout
+    # killed by SIGXFSZ (128 + 25); had it been ignored, head would see EFBIG and exit 1
+    assert out.endswith("rc=153\nend\n"), out
+
+
+def test_kill_reaches_container_with_blocked_signals_in_runtime(oci, make_bundle):
+    # SIGTERM blocked in the caller must not stay blocked in the container
+    b = make_bundle(sh("trap 'echo got-term; exit 0' TERM; kill -TERM $$; sleep 5; echo no-term"))
+    start = time.monotonic()
+    r = oci.ok("run", "-b", b.path, oci.new_id(), timeout=20, preexec_fn=hostile_signal_state)
+    assert "got-term" in r.stdout, r.stdout
+    assert time.monotonic() - start < 4, "SIGTERM stayed blocked"
+
+
+# ---- file descriptors --------------------------------------------------------------------------------------
+
+
+def test_only_stdio_fds(oci, make_bundle):
+    # "; exit 0": a lone command would be exec'd by sh, and ls would list its own dir fd
+    b = make_bundle(sh("ls /proc/$$/fd; exit 0"))
+    assert run(oci, b).split() == ["0", "1", "2"]
+
+
+def test_extra_fds_of_the_caller_do_not_leak(oci, make_bundle):
+    r_fd, w_fd = os.pipe()
+    try:
+        b = make_bundle(sh("ls /proc/$$/fd; exit 0"))
+        out = oci.ok("run", "-b", b.path, oci.new_id(), pass_fds=(r_fd, w_fd)).stdout
+        assert out.split() == ["0", "1", "2"]
+    finally:
+        os.close(r_fd)
+        os.close(w_fd)
+
+
+def run_with_fd3(oci, b, *flags: str, extra: int = 0) -> tuple[subprocess.CompletedProcess, bytes]:
+    """Run with a pipe's write end as fd 3 of the runtime (and ``extra`` more
+    pipes as fds 4, 5, ...); returns the result and what the fd-3 pipe got."""
+    pipes = [os.pipe() for _ in range(1 + extra)]
+    writers = [w for _, w in pipes]
+
+    def arrange() -> None:
+        # via high numbers first: a source may sit on a target number
+        high = [os.dup2(fd, 200 + i) for i, fd in enumerate(writers)]
+        for i, fd in enumerate(high):
+            os.dup2(fd, 3 + i)
+            os.close(fd)
+
+    try:
+        cp = subprocess.run(
+            [*OCI, "--root", oci.root, "run", *flags, "-b", b.path, oci.new_id()],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            preexec_fn=arrange,
+            pass_fds=tuple(range(3, 3 + len(writers))),
+        )
+        for w in writers:
+            os.close(w)
+        writers.clear()
+        r0 = pipes[0][0]
+        os.set_blocking(r0, False)
+        try:
+            got = os.read(r0, 4096)
+        except BlockingIOError:
+            got = b""
+        return cp, got
+    finally:
+        for r, _ in pipes:
+            os.close(r)
+        for w in writers:
+            os.close(w)
+
+
+def test_preserve_fds_passes_fd_3(oci, make_bundle):
+    b = make_bundle(sh("echo hi >&3; ls /proc/$$/fd; exit 0"))
+    cp, got = run_with_fd3(oci, b, "--preserve-fds", "1")
+    assert cp.returncode == 0, cp.stderr
+    assert got == b"hi\n"
+    assert cp.stdout.split() == ["0", "1", "2", "3"]
+
+
+def test_preserve_fds_only_the_first_n(oci, make_bundle):
+    b = make_bundle(sh("echo hi >&3; ls /proc/$$/fd; exit 0"))
+    cp, got = run_with_fd3(oci, b, "--preserve-fds", "1", extra=2)
+    assert cp.returncode == 0, cp.stderr
+    assert got == b"hi\n"
+    assert cp.stdout.split() == ["0", "1", "2", "3"]
+
+
+def test_without_preserve_fds_fd_3_is_closed(oci, make_bundle):
+    b = make_bundle(sh("echo hi >&3 2>/dev/null; echo rc=$?; ls /proc/$$/fd; exit 0"))
+    cp, got = run_with_fd3(oci, b)
+    assert cp.returncode == 0, cp.stderr
+    assert got == b""
+    out = cp.stdout.split()
+    assert out[0] != "rc=0", "fd 3 was writable"
+    assert out[1:] == ["0", "1", "2"]
+
+
+# ---- stdio ----------------------------------------------------------------------------------------------------
+
+
+def test_stdin_stdout_stderr_pass_through(oci, make_bundle):
+    b = make_bundle(sh("cat; echo to-stderr >&2; echo to-stdout"))
+    r = oci.ok("run", "-b", b.path, oci.new_id(), input="line one\nline two\n")
+    assert r.stdout == "line one\nline two\nto-stdout\n"
+    assert r.stderr == "to-stderr\n"
+
+
+def test_stdio_are_the_callers_files(oci, make_bundle, tmp_path):
+    infile = tmp_path / "in"
+    infile.write_text("from a file\n")
+    b = make_bundle(sh("cat; readlink /proc/$$/fd/0"))
+    with open(infile) as fin:
+        cp = subprocess.run(
+            [*OCI, "--root", oci.root, "run", "-b", b.path, oci.new_id()],
+            stdin=fin,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines[0] == "from a file"
+    assert lines[1].endswith("/in"), lines
+
+
+def test_large_output_not_truncated(oci, make_bundle):
+    b = make_bundle(sh("head -c 1048576 /dev/zero | tr '\\0' 'a'"))
+    out = run(oci, b)
+    assert len(out) == 1048576 and set(out) == {"a"}
+
+
+def test_stdin_eof_reaches_container(oci, make_bundle):
+    b = make_bundle(sh("wc -l"))
+    r = oci.ok("run", "-b", b.path, oci.new_id(), input="", timeout=20)
+    assert r.stdout.strip() == "0"
