@@ -12,7 +12,7 @@ import os
 import time
 
 from . import SPEC_VERSION, jsonio, log, sync, trace
-from .errors import NotRunning, OCIError
+from .errors import NotFound, NotRunning, OCIError
 from .state import Store, atomic_write, proc_start_time
 
 # _signal, not signal: the signal module builds enums (~2 ms of every call)
@@ -453,17 +453,31 @@ class Container:
         **kw: object,
     ) -> int:
         """create + start; in the foreground wait, delete (unless ``keep``), return the status."""
-        c = cls.create(cid, bundle, root, _exec_now=True, _foreground=not detach, **kw)
         if detach:
+            cls.create(cid, bundle, root, _exec_now=True, **kw)
             return 0
+        # signals that arrive before the container exists wait, and are forwarded to it
+        held = _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
         try:
-            return _wait(c.pid, c._master)
+            c = cls.create(cid, bundle, root, _exec_now=True, _foreground=True, **kw)
+        except BaseException:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+            raise
+        try:
+            return _wait(c.pid, c._master, held)
         finally:
             if not keep:
-                with c.store.locked(c.id):
-                    rec = c.store.load(c.id)
-                    c._remove(rec)
-                    c._hooks(rec, "poststop", "stopped")
+                c._cleanup_after_run()
+
+    def _cleanup_after_run(self) -> None:
+        """Remove what ``run`` made, unless someone (delete --force) already did."""
+        try:
+            with self.store.locked(self.id):
+                rec = self.store.load(self.id)
+                self._remove(rec)
+        except NotFound:
+            return
+        self._hooks(rec, "poststop", "stopped")
 
     # ---- exec -------------------------------------------------------------------
     def exec(
@@ -517,6 +531,7 @@ class Container:
             join_pid=rec["pid"],
         )
         pidns = f"/proc/{rec['pid']}/ns/pid" if "pid" in nss else ""
+        held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
         try:
             pid, sock = _launch(args, pidns)
             try:
@@ -533,13 +548,16 @@ class Container:
             except BaseException:
                 _kill_reap(pid)
                 raise
-        except OCIError as e:
+        except BaseException as e:
             term.close()
-            e.exit_code = 255
+            if held is not None:
+                _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+            if isinstance(e, OCIError):
+                e.exit_code = 255
             raise
         if detach:
             return 0
-        return _wait(pid, term.take_master())
+        return _wait(pid, term.take_master(), held)
 
 
 # ---- helpers shared by create, run and exec ------------------------------------
@@ -627,23 +645,31 @@ def _kill_reap(pid: int) -> None:
         pass
 
 
-def _wait(pid: int, master: int | None) -> int:
-    """Foreground: forward signals (or relay the pty) until ``pid`` exits; its status."""
-    if master is not None:
-        from .linux import console
+def _wait(pid: int, master: int | None, held: object = None) -> int:
+    """Foreground: forward signals (and relay the pty) until ``pid`` exits; its status.
 
-        status = console.relay(master, pid)
-    else:
+    ``held`` is the signal mask from before the caller blocked FORWARDED: restoring
+    it once the handlers are in place delivers, and forwards, what arrived meanwhile.
+    """
 
-        def forward(signum: int, _frame: object) -> None:
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
-        for s in FORWARDED:
-            _signal.signal(s, forward)
-        _, status = os.waitpid(pid, 0)
+    for s in FORWARDED:
+        _signal.signal(s, forward)
+    if held is not None:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+    try:
+        if master is not None:
+            from .linux import console
+
+            status = console.relay(master, pid)
+        else:
+            _, status = os.waitpid(pid, 0)
+    finally:
         for s in FORWARDED:
             _signal.signal(s, _signal.SIG_DFL)
     code = os.waitstatus_to_exitcode(status)

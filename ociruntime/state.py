@@ -102,6 +102,12 @@ class Store:
             os.mkdir(d, 0o711)
         except FileExistsError:
             raise OCIError(f"container with id exists: {cid}") from None
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                raise OCIError(
+                    f"container id of {len(cid)} characters is too long for a directory name in {self.root}"
+                ) from None
+            raise OCIError(f"creating the state directory {d}: {e.strerror}") from None
         fd = os.open(os.path.join(d, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd

@@ -1,0 +1,528 @@
+"""Everything a user can get wrong fails cleanly.
+
+Each case checks the three things callers rely on: a non-zero exit status,
+exactly one line on stderr of the form ``ociruntime: ...`` (no traceback,
+no "internal error"), and nothing left behind (``leftovers`` is empty: no
+state directory, no host mount, no process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+from conftest import OCI, leftovers
+
+
+def cli(oci, *args: str, global_args: tuple[str, ...] = (), timeout: float = 30):
+    """Run the CLI with stdio on files: a leaked init holding a pipe cannot hang the test."""
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        p = subprocess.run(
+            [*OCI, "--root", oci.root, *global_args, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=fout,
+            stderr=ferr,
+            timeout=timeout,
+        )
+        fout.seek(0)
+        ferr.seek(0)
+        return subprocess.CompletedProcess(
+            p.args,
+            p.returncode,
+            fout.read().decode(errors="replace"),
+            ferr.read().decode(errors="replace"),
+        )
+
+
+def ok(oci, *args: str) -> subprocess.CompletedProcess:
+    r = cli(oci, *args)
+    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def fails(oci, *args: str, contains: tuple[str, ...] | str = (), **kw) -> str:
+    """Run a command that must fail; return its one stderr line (without the prefix)."""
+    r = cli(oci, *args, **kw)
+    assert r.returncode != 0, f"{args} succeeded\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.endswith("\n") and len(r.stderr.splitlines()) == 1, repr(r.stderr)
+    line = r.stderr.rstrip("\n")
+    assert line.startswith("ociruntime: "), line
+    assert "internal error" not in line, line
+    for c in (contains,) if isinstance(contains, str) else contains:
+        assert c in line, f"{c!r} not in {line!r}"
+    return line[len("ociruntime: ") :]
+
+
+def create_fails(oci, b, *contains: str) -> str:
+    cid = oci.new_id()
+    msg = fails(oci, "create", "--bundle", b.path, cid, contains=contains)
+    assert leftovers(oci, b, (cid,)) == []
+    return msg
+
+
+def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_status(oci, cid: str, want: str) -> dict:
+    return wait_for(lambda: (s := oci.state(cid))["status"] == want and s, f"{cid} to be {want}")
+
+
+LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
+
+
+# ---- config.json -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"ociVersion": "1.2.0", "process": ',
+        "{nope",
+        '{"ociVersion": "1.2.0",}',
+        '{"ociVersion" "1.2.0"}',
+        "[1 2]",
+        '{"ociVersion": "1.2.0"} trailing',
+        "",
+        "\xff\xfe",
+    ],
+    ids=repr,
+)
+def test_malformed_json(oci, bundle, text):
+    with open(os.path.join(bundle.path, "config.json"), "w", encoding="latin-1") as f:
+        f.write(text)
+    msg = create_fails(oci, bundle, "config.json")
+    assert "JSON" in msg
+
+
+def test_config_json_missing(oci, bundle):
+    os.unlink(os.path.join(bundle.path, "config.json"))
+    create_fails(oci, bundle, "config.json", "no such file or directory")
+
+
+def test_schema_violation_names_the_pointer(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["args"] = []
+    b.save()
+    create_fails(oci, b, "config.json: /process/args: expected a non-empty array")
+
+
+def test_schema_wrong_type(oci, make_bundle):
+    b = make_bundle()
+    b.config["process"]["cwd"] = 7
+    b.save()
+    create_fails(oci, b, "config.json: /process/cwd")
+
+
+def test_unsupported_oci_version(oci, make_bundle):
+    b = make_bundle(ociVersion="2.0.0")
+    create_fails(oci, b, "/ociVersion", "2.0.0")
+
+
+def test_missing_rootfs(oci, bundle):
+    shutil.rmtree(bundle.rootfs)
+    create_fails(oci, bundle, "/root/path", bundle.rootfs)
+
+
+def test_root_path_elsewhere_missing(oci, make_bundle):
+    b = make_bundle(root={"path": "no-such-rootfs"})
+    create_fails(oci, b, "/root/path", "no-such-rootfs")
+
+
+def test_missing_bundle_directory(oci, tmp_path):
+    cid = oci.new_id()
+    missing = str(tmp_path / "no-such-bundle")
+    fails(oci, "create", "--bundle", missing, cid, contains=missing)
+    assert leftovers(oci, None, (cid,)) == []
+
+
+# ---- the executable --------------------------------------------------------------
+
+
+def test_missing_executable_absolute(oci, make_bundle):
+    b = make_bundle(["/bin/nope"])
+    create_fails(oci, b, "/bin/nope", "no such file or directory")
+
+
+def test_missing_executable_in_path(oci, make_bundle):
+    b = make_bundle(["nope"])
+    create_fails(oci, b, '"nope"', "executable file not found in $PATH")
+
+
+def test_non_executable_file(oci, make_bundle):
+    b = make_bundle(["/bin/data"])
+    with open(os.path.join(b.rootfs, "bin", "data"), "w") as f:
+        f.write("#!/bin/sh\necho hi\n")
+    os.chmod(os.path.join(b.rootfs, "bin", "data"), 0o644)
+    create_fails(oci, b, "/bin/data", "permission denied")
+
+
+def test_failed_create_writes_no_pid_file(oci, make_bundle, tmp_path):
+    b = make_bundle(["/bin/nope"])
+    cid = oci.new_id()
+    pidf = tmp_path / "pids" / "init.pid"
+    pidf.parent.mkdir()
+    fails(oci, "create", "--bundle", b.path, "--pid-file", str(pidf), cid)
+    assert os.listdir(pidf.parent) == []
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_run_with_missing_executable(oci, make_bundle):
+    b = make_bundle(["/bin/nope"])
+    cid = oci.new_id()
+    fails(oci, "run", "--bundle", b.path, cid, contains="no such file or directory")
+    assert leftovers(oci, b, (cid,)) == []
+
+
+# ---- container ids ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cid", ["a/b", "..", ".", ".hidden", "", "x" * 1025, "a b", "../escape"], ids=repr
+)
+def test_invalid_id(oci, bundle, cid):
+    before = set(os.listdir(os.path.dirname(oci.root)))
+    fails(oci, "create", "--bundle", bundle.path, cid, contains="container id")
+    assert leftovers(oci, bundle) == []
+    # nothing was created beside the state root either (".." and "../escape")
+    assert set(os.listdir(os.path.dirname(oci.root))) == before
+
+
+def test_overlong_id_refused_by_state(oci, bundle):
+    """1024 is the documented limit; longer ids are refused before anything happens."""
+    fails(oci, "state", "y" * 1025, contains="container id")
+
+
+def test_duplicate_id(oci, make_bundle):
+    b1 = make_bundle(["touch", "/tmp/first"])
+    b2 = make_bundle(["touch", "/tmp/second"])
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b1.path, cid)
+    st = oci.state(cid)
+    fails(oci, "create", "--bundle", b2.path, cid, contains="container with id exists")
+    # the first container is untouched and still works
+    assert oci.state(cid) == st
+    ok(oci, "start", cid)
+    wait_for(lambda: os.path.exists(os.path.join(b1.rootfs, "tmp", "first")), "first to run")
+    wait_status(oci, cid, "stopped")
+    assert not os.path.exists(os.path.join(b2.rootfs, "tmp", "second"))
+    ok(oci, "delete", cid)
+    assert leftovers(oci, b1, (cid,)) == []
+    assert leftovers(oci, b2, (cid,)) == []
+
+
+# ---- wrong state for the command --------------------------------------------------
+
+
+def test_start_twice(oci, make_bundle):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b.path, cid)
+    ok(oci, "start", cid)
+    wait_status(oci, cid, "running")
+    fails(oci, "start", cid, contains="cannot start an already running container")
+    assert oci.state(cid)["status"] == "running"
+    ok(oci, "delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_start_stopped(oci, make_bundle):
+    b = make_bundle(["true"])
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b.path, cid)
+    ok(oci, "start", cid)
+    wait_status(oci, cid, "stopped")
+    fails(oci, "start", cid, contains="cannot start a container that has stopped")
+    ok(oci, "delete", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+@pytest.mark.parametrize(
+    "cmd, after",
+    [
+        ("kill", ()),
+        ("kill", ("KILL",)),
+        ("delete", ()),
+        ("delete --force", ()),
+        ("state", ()),
+        ("start", ()),
+    ],
+)
+def test_unknown_id(oci, cmd, after):
+    cid = oci.new_id("missing")
+    fails(oci, *cmd.split(), cid, *after, contains=f'container "{cid}" does not exist')
+    assert leftovers(oci, None, (cid,)) == []
+
+
+def test_kill_stopped(oci, make_bundle):
+    b = make_bundle(["true"])
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b.path, cid)
+    ok(oci, "start", cid)
+    wait_status(oci, cid, "stopped")
+    fails(oci, "kill", cid, "KILL", contains="container not running")
+    fails(oci, "kill", cid, contains="container not running")
+    ok(oci, "delete", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_kill_invalid_signal(oci, make_bundle):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    for sig in ("NOPE", "99999", "SIG", "RTMAX+1", "SIGKILLX"):
+        fails(oci, "kill", cid, sig, contains="signal")
+    assert oci.state(cid)["status"] == "running"
+    ok(oci, "delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_delete_running_without_force(oci, make_bundle):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b.path, cid)
+    ok(oci, "start", cid)
+    pid = wait_status(oci, cid, "running")["pid"]
+    fails(oci, "delete", cid, contains="not stopped")
+    st = oci.state(cid)
+    assert (st["status"], st["pid"]) == ("running", pid)
+    assert os.path.exists(f"/proc/{pid}")
+    ok(oci, "delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_delete_created_without_force(oci, make_bundle):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b.path, cid)
+    fails(oci, "delete", cid, contains="not stopped")
+    assert oci.state(cid)["status"] == "created"
+    ok(oci, "delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+# ---- mounts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["tmpfs", "bind"])
+@pytest.mark.parametrize("link", ["absolute", "relative"])
+def test_mount_destination_symlink_stays_in_rootfs(oci, make_bundle, tmp_path, kind, link):
+    host_dir = tempfile.mkdtemp(prefix="ociruntime-evil-", dir="/tmp")
+    try:
+        name = os.path.basename(host_dir)
+        script = (
+            f"echo planted >/evil/marker && grep ' /tmp/{name} ' /proc/self/mountinfo"
+            f" && cat /tmp/{name}/marker"
+        )
+        b = make_bundle(["sh", "-c", script])
+        target = host_dir if link == "absolute" else f"../../../../../..{host_dir}"
+        os.symlink(target, os.path.join(b.rootfs, "evil"))
+        src = tmp_path / "bind-src"
+        src.mkdir()
+        if kind == "tmpfs":
+            m = {"destination": "/evil", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}
+        else:
+            m = {"destination": "/evil", "type": "bind", "source": str(src), "options": ["rbind"]}
+        b.config["mounts"].append(m)
+        b.save()
+        cid = oci.new_id()
+        r = oci("run", "--bundle", b.path, cid)
+        # the host directory is untouched, and no host mount appeared on it
+        assert os.listdir(host_dir) == []
+        with open("/proc/self/mountinfo") as f:
+            assert host_dir not in f.read()
+        assert r.returncode == 0, r.stderr
+        # inside, the mount is where the symlink points *within the rootfs*
+        lines = r.stdout.splitlines()
+        assert len(lines) == 2, r.stdout
+        assert lines[0].split()[4] == f"/tmp/{name}"
+        assert lines[1] == "planted"
+        if kind == "bind":
+            assert (src / "marker").read_text() == "planted\n"
+        else:
+            assert " tmpfs " in lines[0]
+        assert os.path.isdir(os.path.join(b.rootfs, "tmp", name))
+        assert leftovers(oci, b, (cid,)) == []
+    finally:
+        shutil.rmtree(host_dir, ignore_errors=True)
+
+
+def test_bind_source_missing(oci, make_bundle, tmp_path):
+    b = make_bundle()
+    missing = str(tmp_path / "no-such-source")
+    b.config["mounts"].append(
+        {"destination": "/data", "type": "bind", "source": missing, "options": ["rbind"]}
+    )
+    b.save()
+    n = len(b.config["mounts"]) - 1
+    create_fails(oci, b, missing, f"/mounts/{n}")
+
+
+def test_mount_destination_relative(oci, make_bundle):
+    b = make_bundle()
+    b.config["mounts"].append({"destination": "data", "type": "tmpfs", "source": "tmpfs"})
+    b.save()
+    n = len(b.config["mounts"]) - 1
+    create_fails(oci, b, f"/mounts/{n}")
+
+
+def test_mount_unknown_filesystem(oci, make_bundle):
+    b = make_bundle()
+    b.config["mounts"].append({"destination": "/data", "type": "nosuchfs", "source": "x"})
+    b.save()
+    n = len(b.config["mounts"]) - 1
+    create_fails(oci, b, f"/mounts/{n}", "/data")
+
+
+# ---- namespaces --------------------------------------------------------------------
+
+
+def _namespaces(b) -> list[dict]:
+    return b.config["linux"]["namespaces"]
+
+
+def test_duplicate_namespace(oci, make_bundle):
+    b = make_bundle()
+    _namespaces(b).append({"type": "pid"})
+    b.save()
+    create_fails(oci, b, "/linux/namespaces/", "duplicate", "pid")
+
+
+def test_unknown_namespace_type(oci, make_bundle):
+    b = make_bundle()
+    _namespaces(b).append({"type": "bogus"})
+    b.save()
+    n = len(_namespaces(b)) - 1
+    create_fails(oci, b, f"/linux/namespaces/{n}")
+
+
+def test_namespace_path_missing(oci, make_bundle, tmp_path):
+    b = make_bundle()
+    missing = str(tmp_path / "no-such-ns")
+    for ns in _namespaces(b):
+        if ns["type"] == "network":
+            ns["path"] = missing
+    b.save()
+    create_fails(oci, b, missing, "/linux/namespaces/")
+
+
+def test_user_namespace_rejected(oci, make_bundle):
+    b = make_bundle()
+    _namespaces(b).append({"type": "user"})
+    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    b.save()
+    create_fails(oci, b, "user", "not supported")
+
+
+# ---- a create killed half-way ------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["state dir", "init.pid"])
+def test_create_killed_half_way_then_delete_force(oci, make_bundle, when):
+    # many mounts make the set-up slow enough to be interrupted
+    b = make_bundle(LOOP)
+    b.config["mounts"] += [
+        {"destination": f"/m/{i}", "type": "tmpfs", "source": "tmpfs", "options": ["size=4k"]}
+        for i in range(5000)
+    ]
+    b.save()
+    cid = oci.new_id()
+    d = os.path.join(oci.root, cid)
+    probe = d if when == "state dir" else os.path.join(d, "init.pid")
+    p = subprocess.Popen(
+        [*OCI, "--root", oci.root, "create", "--bundle", b.path, cid],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(probe) and p.poll() is None and time.monotonic() < deadline:
+            pass
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == -signal.SIGKILL, "create finished before it could be killed"
+    assert os.path.isdir(d)
+    r = oci("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    wait_for(lambda: leftovers(oci, b, (cid,)) == [], "no leftovers")
+    fails(oci, "state", cid, contains="does not exist")
+
+
+# ---- the log -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt_args", [("--log-format", "json"), ("--log-format=json",)])
+def test_log_json_has_one_error_record(oci, make_bundle, tmp_path, fmt_args):
+    bundle = make_bundle()
+    bundle.config["process"]["args"] = []
+    bundle.save()
+    logf = tmp_path / "log.json"
+    cid = oci.new_id()
+    msg = fails(
+        oci,
+        "create",
+        "--bundle",
+        bundle.path,
+        cid,
+        global_args=("--log", str(logf), *fmt_args),
+    )
+    text = logf.read_text()
+    assert len(text.splitlines()) == 1, text
+    rec = json.loads(text)  # podman parses the whole file as one object
+    assert isinstance(rec, dict)
+    assert rec["level"] == "error"
+    assert rec["msg"] == msg
+    assert "/process/args" in msg
+    assert isinstance(rec.get("time"), str)
+    assert leftovers(oci, bundle, (cid,)) == []
+
+
+def test_log_json_on_unknown_id(oci, tmp_path):
+    logf = tmp_path / "log.json"
+    cid = oci.new_id("missing")
+    msg = fails(oci, "kill", cid, "9", global_args=("--log", str(logf), "--log-format", "json"))
+    rec = json.loads(logf.read_text())
+    assert (rec["level"], rec["msg"]) == ("error", msg)
+    assert f'container "{cid}" does not exist' in rec["msg"]
+
+
+# ---- the command line itself ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, contains",
+    [
+        (["frobnicate"], "unknown command"),
+        (["create", "--no-such-flag", "x"], "--no-such-flag"),
+        (["create"], "container-id"),
+        (["create", "--bundle"], "--bundle"),
+        (["state", "a", "b"], "unexpected argument"),
+        (["list", "--format", "yaml"], "yaml"),
+        (["--log-format", "xml", "list"], "xml"),
+        (["create", "--preserve-fds", "many", "x"], "many"),
+    ],
+)
+def test_usage_errors(oci, argv, contains):
+    fails(oci, *argv, contains=contains)
+    assert os.listdir(oci.root) == []

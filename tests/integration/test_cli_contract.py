@@ -1,0 +1,388 @@
+"""The command line as containerd (go-runc) and podman (conmon) drive and parse it.
+
+These pin argv shapes (global flags before the command, ``--flag value`` and
+``--flag=value``), the ``state``/``list`` JSON fields, ``--version`` lines,
+``spec`` output, and the error wordings callers match on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+from datetime import datetime
+
+import pytest
+from conftest import OCI, REPO, leftovers
+
+RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
+LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
+
+
+def cli(oci, *args: str, root: str | None = None, cwd=None, timeout: float = 30):
+    """Run the CLI with stdio on files (a created init keeps the runtime's stdio)."""
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        p = subprocess.run(
+            [*OCI, "--root", root or oci.root, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=fout,
+            stderr=ferr,
+            cwd=cwd,
+            timeout=timeout,
+        )
+        fout.seek(0)
+        ferr.seek(0)
+        return subprocess.CompletedProcess(
+            p.args,
+            p.returncode,
+            fout.read().decode(errors="replace"),
+            ferr.read().decode(errors="replace"),
+        )
+
+
+def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
+    r = cli(oci, *args, **kw)
+    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def plain(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """The CLI with no --root at all (for --version, --help, spec)."""
+    return subprocess.run(
+        [*OCI, *args], capture_output=True, text=True, cwd=cwd, timeout=30, stdin=subprocess.DEVNULL
+    )
+
+
+def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_status(oci, cid: str, want: str) -> dict:
+    return wait_for(lambda: (s := oci.state(cid))["status"] == want and s, f"{cid} to be {want}")
+
+
+def parse_rfc3339(s: str) -> datetime:
+    m = RFC3339.match(s)
+    assert m, f"not RFC 3339: {s!r}"
+    frac = (m.group(2) or ".0")[1:7].ljust(6, "0")
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}.{frac}{tz}")
+
+
+def schema_validator(name: str):
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(os.path.join(REPO, "schemas", name)) as f:
+        schema = json.load(f)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def ns_members(pid: int) -> set[int]:
+    """Host pids of every live process in ``pid``'s pid namespace."""
+    ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    out = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}/ns/pid").st_ino != ns:
+                continue
+            with open(f"/proc/{name}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
+                    continue
+        except OSError:
+            continue
+        out.add(int(name))
+    return out
+
+
+# ---- state ----------------------------------------------------------------------
+
+
+def test_state_fields(oci, make_bundle):
+    b = make_bundle(LOOP, annotations={"org.example.key": "value", "io.kubernetes.x": "1"})
+    cid = oci.new_id()
+    before = time.time()
+    # a relative --bundle, as a user in the bundle's parent would type it
+    ok(oci, "create", "--bundle", os.path.basename(b.path), cid, cwd=os.path.dirname(b.path))
+    after = time.time()
+    r = oci.ok("state", cid)
+    st = json.loads(r.stdout)
+    assert r.stderr == ""
+    assert st["ociVersion"] == "1.2.0"
+    assert st["id"] == cid
+    assert st["status"] == "created"
+    assert isinstance(st["pid"], int) and st["pid"] > 0
+    assert os.path.isabs(st["bundle"]) and st["bundle"] == b.path
+    assert st["rootfs"] == b.rootfs
+    created = parse_rfc3339(st["created"])
+    assert before - 1 <= created.timestamp() <= after + 1
+    assert isinstance(st["owner"], str)
+    assert st["annotations"] == {"org.example.key": "value", "io.kubernetes.x": "1"}
+    schema_validator("state-schema.json").validate(st)
+
+    ok(oci, "start", cid)
+    running = wait_status(oci, cid, "running")
+    schema_validator("state-schema.json").validate(running)
+    assert {k: v for k, v in running.items() if k != "status"} == {
+        k: v for k, v in st.items() if k != "status"
+    }
+    ok(oci, "kill", cid, "KILL")
+    stopped = wait_status(oci, cid, "stopped")
+    schema_validator("state-schema.json").validate(stopped)
+    assert stopped["pid"] == 0
+    assert stopped["created"] == st["created"]
+    ok(oci, "delete", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_bundle_defaults_to_the_current_directory(oci, make_bundle):
+    b = make_bundle(["true"])
+    cid = oci.new_id()
+    ok(oci, "create", cid, cwd=b.path)
+    st = oci.state(cid)
+    assert (st["bundle"], st["rootfs"]) == (b.path, b.rootfs)
+    ok(oci, "delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_list_json_owner_is_the_user_name(oci, make_bundle):
+    """runc's list reports the owner of the state directory by name ("root" here)."""
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b.path, cid)
+    (entry,) = json.loads(oci.ok("list", "--format", "json").stdout)
+    assert entry["id"] == cid
+    assert entry["owner"] == "root"
+    ok(oci, "delete", "--force", cid)
+
+
+# ---- the argv shapes of containerd and podman ---------------------------------------------
+
+
+def test_containerd_argv_shape(oci, make_bundle, tmp_path):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    logf = tmp_path / "log.json"
+    pidf = tmp_path / "init.pid"
+    g = ("--log", str(logf), "--log-format", "json")
+    ok(oci, *g, "create", "--bundle", b.path, "--pid-file", str(pidf), cid)
+    pid = int(pidf.read_text())
+    assert oci.state(cid)["pid"] == pid
+    ok(oci, *g, "start", cid)
+    st = json.loads(ok(oci, *g, "state", cid).stdout)
+    assert (st["status"], st["pid"]) == ("running", pid)
+    ok(oci, *g, "kill", "--all", cid, "9")
+    wait_status(oci, cid, "stopped")
+    ok(oci, *g, "delete", cid)
+    # nothing failed, so the log holds no error record (and every line is JSON)
+    if logf.exists():
+        for line in logf.read_text().splitlines():
+            assert json.loads(line)["level"] != "error", line
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_podman_argv_shape(oci, make_bundle, tmp_path):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    logf = tmp_path / "oci-log"
+    pidf = tmp_path / "pidfile"
+    g = (f"--log={logf}", "--log-format=json")
+    ok(oci, *g, "create", f"--bundle={b.path}", f"--pid-file={pidf}", "--no-new-keyring", cid)
+    assert oci.state(cid)["pid"] == int(pidf.read_text())
+    ok(oci, *g, "start", cid)
+    wait_status(oci, cid, "running")
+    ok(oci, *g, "kill", cid, "KILL")
+    wait_status(oci, cid, "stopped")
+    ok(oci, *g, "delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_go_style_single_dash_flags(oci, make_bundle, tmp_path):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    pidf = tmp_path / "pid"
+    ok(oci, "create", "-bundle", b.path, "-pid-file", str(pidf), cid)
+    assert oci.state(cid)["pid"] == int(pidf.read_text())
+    ok(oci, "delete", "-force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_relative_pid_file_is_relative_to_cwd(oci, make_bundle, tmp_path):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    ok(oci, "create", "--bundle", b.path, "--pid-file", "rel.pid", cid, cwd=tmp_path)
+    assert int((tmp_path / "rel.pid").read_text()) == oci.state(cid)["pid"]
+    ok(oci, "delete", "--force", cid)
+
+
+def test_root_is_created_when_missing(oci, make_bundle, tmp_path):
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    root = str(tmp_path / "new" / "root")
+    try:
+        ok(oci, "create", "--bundle", b.path, cid, root=root)
+        st = json.loads(ok(oci, "state", cid, root=root).stdout)
+        assert st["status"] == "created"
+        assert oci("state", cid).returncode != 0  # another root does not see it
+    finally:
+        cli(oci, "delete", "--force", cid, root=root)
+    assert os.listdir(root) == []
+    assert leftovers(oci, b, (cid,)) == []
+
+
+# ---- kill --all ---------------------------------------------------------------------------
+
+
+def test_kill_all_9(oci, make_bundle):
+    b = make_bundle(["sh", "-c", "sleep 1000 & sleep 1000 & while :; do sleep 0.1; done"])
+    cid = oci.new_id()
+    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    pid = oci.state(cid)["pid"]
+    procs = wait_for(lambda: len(m := ns_members(pid)) >= 3 and m, "the children to start")
+    ok(oci, "kill", "--all", cid, "9")
+    wait_status(oci, cid, "stopped")
+    wait_for(
+        lambda: (
+            not any(
+                os.path.exists(f"/proc/{p}/cmdline") and open(f"/proc/{p}/cmdline", "rb").read()
+                for p in procs
+            )
+        ),
+        "every process of the container to die",
+    )
+    ok(oci, "delete", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_kill_all_reaches_the_children(oci, make_bundle):
+    """TERM to a pid-namespace init without a handler is dropped; --all still ends the children."""
+    b = make_bundle(["sh", "-c", "sleep 1000 & sleep 1000 & wait"])
+    cid = oci.new_id()
+    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    pid = oci.state(cid)["pid"]
+    wait_for(lambda: len(ns_members(pid)) >= 3, "the children to start")
+    ok(oci, "kill", cid, "TERM")  # the init alone: dropped, nothing changes
+    time.sleep(0.1)
+    assert len(ns_members(pid)) >= 3
+    ok(oci, "kill", "--all", cid, "TERM")  # the sleeps die, so `wait` returns and sh exits
+    wait_status(oci, cid, "stopped")
+    ok(oci, "delete", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+# ---- errors callers match on -------------------------------------------------------------
+
+
+def test_delete_force_unknown_id(oci):
+    cid = oci.new_id("missing")
+    r = cli(oci, "delete", "--force", cid)
+    assert r.returncode != 0
+    assert "does not exist" in r.stderr
+    assert r.stderr.startswith("ociruntime: ") and len(r.stderr.splitlines()) == 1
+
+
+def test_not_running_wording(oci, make_bundle):
+    b = make_bundle(["true"])
+    cid = oci.new_id()
+    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    wait_status(oci, cid, "stopped")
+    r = cli(oci, "kill", cid, "15")
+    assert r.returncode != 0
+    assert "container not running" in r.stderr
+    ok(oci, "delete", cid)
+
+
+# ---- --version and --help ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["--version", "-v"])
+def test_version(flag):
+    r = plain(flag)
+    assert r.returncode == 0
+    assert r.stderr == ""
+    lines = r.stdout.splitlines()
+    assert re.fullmatch(r"ociruntime version \d+\.\d+\.\d+\S*", lines[0]), lines
+    assert "spec: 1.2.0" in lines
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["create", "--help"], ["kill", "-h"]])
+def test_help_exits_zero(argv):
+    r = plain(*argv)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: ociruntime")
+    if argv == ["--help"]:
+        for cmd in ("create", "start", "state", "kill", "delete", "run", "list", "spec"):
+            assert re.search(rf"^\s+{cmd}\s", r.stdout, re.M), cmd
+    if argv[0] == "create":
+        for flag in ("--bundle", "--pid-file", "--console-socket", "--no-pivot", "--preserve-fds"):
+            assert flag in r.stdout
+
+
+# ---- spec --------------------------------------------------------------------------------
+
+
+def test_spec_writes_a_valid_config(tmp_path):
+    r = plain("spec", cwd=tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    schema_validator("config-schema.json").validate(cfg)
+    assert cfg["ociVersion"] == "1.2.0"
+    assert cfg["root"]["path"] == "rootfs"
+    assert cfg["process"]["terminal"] is False
+    types = [ns["type"] for ns in cfg["linux"]["namespaces"]]
+    assert {"pid", "mount", "network", "ipc", "uts"} <= set(types)
+    assert "user" not in types
+
+
+def test_spec_refuses_to_overwrite(tmp_path):
+    existing = tmp_path / "config.json"
+    existing.write_text("keep me\n")
+    r = plain("spec", "--bundle", str(tmp_path))
+    assert r.returncode != 0
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith("ociruntime: ")
+    assert "config.json" in r.stderr
+    assert existing.read_text() == "keep me\n"
+
+
+def test_spec_rootless(tmp_path):
+    r = plain("spec", "--rootless", "--bundle", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    schema_validator("config-schema.json").validate(cfg)
+    linux = cfg["linux"]
+    assert "user" in [ns["type"] for ns in linux["namespaces"]]
+    assert linux["uidMappings"] == [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+    assert linux["gidMappings"] == [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
+    # no gid=5 for devpts: the tty group is not mapped
+    devpts = [m for m in cfg["mounts"] if m["destination"] == "/dev/pts"]
+    assert devpts and not any(o.startswith("gid=") for o in devpts[0].get("options", []))
+
+
+def test_spec_output_runs(oci, make_bundle):
+    """The default config is runnable as written (read-only root and all)."""
+    b = make_bundle()
+    os.unlink(os.path.join(b.path, "config.json"))
+    r = plain("spec", "--bundle", b.path)
+    assert r.returncode == 0, r.stderr
+    path = os.path.join(b.path, "config.json")
+    with open(path) as f:
+        cfg = json.load(f)
+    cfg["process"]["args"] = ["sh", "-c", "touch /x 2>/dev/null && exit 1; echo ok"]
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    cid = oci.new_id()
+    r = oci("run", "--bundle", b.path, cid)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "ok\n", "")
+    assert leftovers(oci, b, (cid,)) == []
