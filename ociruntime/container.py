@@ -94,8 +94,10 @@ class Container:
         _foreground: bool = False,
     ) -> Container:
         """Set everything up; the init waits for :meth:`start` (or execs at once for run)."""
+        from .linux.exe import ensure_readonly
         from .spec.load import load_bundle
 
+        ensure_readonly()
         c = cls(cid, root)
         with trace.span("load and validate bundle"):
             b = load_bundle(bundle)
@@ -495,7 +497,9 @@ class Container:
         Set-up failures raise OCIError with exit code 255, as runc's do.
         """
         from . import init
+        from .linux.exe import ensure_readonly
 
+        ensure_readonly()
         with self.store.locked(self.id):
             rec = self._record()
             status = self.store.status(self.id, rec)

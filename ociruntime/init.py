@@ -161,7 +161,12 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     if "mount" in nss:
         with trace.span("rootfs and mounts"):
             root.prepare()
-            os.close(root.make(proc.get("cwd") or "/", True))
+            try:
+                os.close(root.make(proc.get("cwd") or "/", True))
+            except OSError as e:
+                raise OCIError(
+                    f"cwd {proc.get('cwd')}: {e.strerror}", "config.json: /process/cwd"
+                ) from None
         create_runtime(a, nss)
         root.mount_deferred()
         if a.console is not None:
@@ -256,7 +261,7 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     elif sec.seccomp:
         # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it
-        load_seccomp(a, {}, "creating")
+        load_seccomp(a, a.state, "creating")
     user = proc.get("user") or {}
     if sec.caps is not None:
         capabilities.drop_bounding(sec.caps["bounding"])

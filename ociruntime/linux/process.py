@@ -29,8 +29,14 @@ def env_dict(env: list[str]) -> dict[str, str]:
 
 
 def set_oom_score_adj(value: int) -> None:
-    with open("/proc/self/oom_score_adj", "w") as f:
-        f.write(str(value))
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as e:
+        why = " (lowering it needs CAP_SYS_RESOURCE)" if value < 0 and e.errno == 13 else ""
+        raise SpecError(
+            "/process/oomScoreAdj", f"setting oom_score_adj to {value}: {e.strerror}{why}"
+        ) from None
 
 
 def set_rlimits(rlimits: list[dict]) -> None:

@@ -77,6 +77,15 @@ class Plan:
         self.ioprio: int | None = None
 
 
+def _is_host_ns(path: str, kind: str) -> bool:
+    """A namespace joined by path may still be the host's own (runc refuses those too)."""
+    name = {"network": "net", "ipc": "ipc", "uts": "uts"}[kind]
+    try:
+        return os.stat(path).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino
+    except OSError:
+        return False
+
+
 def apparmor_enabled() -> bool:
     try:
         with open("/sys/module/apparmor/parameters/enabled") as f:
@@ -109,9 +118,10 @@ def plan(config: dict) -> Plan:
             owner = "network"
         else:
             raise SpecError(ptr, f'sysctl "{key}" is not namespaced: it would change the host')
-        if owner not in nss or nss[owner]:
+        if owner not in nss or (nss[owner] and _is_host_ns(nss[owner], owner)):
             raise SpecError(
-                ptr, f'sysctl "{key}" needs a new {owner} namespace, the container shares one'
+                ptr,
+                f'sysctl "{key}" needs a {owner} namespace of the container, it shares the host one',
             )
         if "/" in key or ".." in key.split("."):
             raise SpecError(ptr, f'invalid sysctl name "{key}"')

@@ -1,0 +1,1137 @@
+"""Process security and the known container escapes.
+
+Part one checks that what the config asks for is what the container's
+process really gets, as the kernel reports it (``/proc/self/status``,
+``uname``, ``ionice``...): capabilities, no_new_privs, seccomp, sysctls,
+personality, scheduler, I/O priority, oom_score_adj; and that what cannot
+be honoured (an unknown capability, a malformed seccomp rule, an LSM the
+host lacks, a sysctl that would change the host) is a one-line error that
+leaves nothing behind.
+
+Part two replays the published runc/crun escapes against ociruntime, each
+as an attempt that must fail: CVE-2019-5736 (overwriting the runtime's
+binary through /proc/self/exe), CVE-2016-9962 (ptrace of the init before
+exec), CVE-2021-30465 (a symlinked mount destination), CVE-2024-21626
+(leaked fds and cwd), CVE-2019-16884/CVE-2023-28642 (a symlinked /proc
+redirecting procfs writes), CVE-2025-31133 (masking with a fake /dev/null),
+and CPython's ignored signals leaking into the container.  THREAT_MODEL.md
+at the repository root says where in the code each one is closed.
+
+Containers that outlive the CLI call (``run -d``, ``create``) get their
+stdio on files: a process holding a pipe would otherwise keep the test
+waiting for EOF.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import pytest
+from conftest import OCI, leftovers
+
+# linux/capability.h: the numbers the kernel's masks are made of
+CAP_NUMBERS = {
+    "CAP_CHOWN": 0,
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_FOWNER": 3,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_LINUX_IMMUTABLE": 9,
+    "CAP_NET_BIND_SERVICE": 10,
+    "CAP_NET_RAW": 13,
+    "CAP_SYS_CHROOT": 18,
+    "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_AUDIT_WRITE": 29,
+}
+DEFAULT_CAPS = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
+CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+MKDIR = ["mkdir", "mkdirat"]  # busybox may use either
+FAILED_OPEN = ("EPERM", "ETXTBSY", "EACCES", "EROFS")
+
+
+def sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+def capmask(*names: str) -> int:
+    m = 0
+    for n in names:
+        m |= 1 << CAP_NUMBERS[n]
+    return m
+
+
+def status_fields(text: str) -> dict[str, str]:
+    """'Key:\\tvalue' lines of /proc/PID/status (other lines are ignored)."""
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(":")
+        if sep and k and " " not in k:
+            out[k] = v.strip()
+    return out
+
+
+def own_caps() -> dict[str, int]:
+    with open("/proc/self/status") as f:
+        st = status_fields(f.read())
+    return {k: int(st[k], 16) for k in CAP_FIELDS}
+
+
+def cli(
+    oci,
+    *args: str,
+    timeout: float = 30,
+    fd3: str | None = None,
+    preexec=None,
+) -> subprocess.CompletedProcess:
+    """The CLI with stdin from /dev/null and stdout/stderr on files.
+
+    fd3: a file the CLI gets open on fd 3 (for --preserve-fds).
+    """
+    cmd = [*OCI, "--root", oci.root, *args]
+    if fd3 is not None:
+        cmd = ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', fd3, *cmd]
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        p = subprocess.run(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=fo,
+            stderr=fe,
+            timeout=timeout,
+            preexec_fn=preexec,
+        )
+        fo.seek(0)
+        fe.seek(0)
+        out = fo.read().decode(errors="replace")
+        err = fe.read().decode(errors="replace")
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
+    r = cli(oci, *args, **kw)
+    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def run_out(oci, b, **kw) -> str:
+    """Run the bundle in the foreground; its stdout."""
+    return ok(oci, "run", "--bundle", b.path, oci.new_id(), **kw).stdout
+
+
+def one_line_error(r: subprocess.CompletedProcess, *needles: str) -> str:
+    assert r.returncode != 0, f"expected a failure\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{r.stderr}"
+    line = lines[0]
+    assert line.startswith("ociruntime: "), line
+    assert "internal error" not in line, line
+    for n in needles:
+        assert n in line, f"{n!r} not in {line!r}"
+    return line
+
+
+def create_fails(oci, b, *needles: str) -> str:
+    """``create`` must exit 1 with one line naming ``needles``, leaving nothing."""
+    cid = oci.new_id("bad")
+    r = cli(oci, "create", "--bundle", b.path, cid)
+    line = one_line_error(r, *needles)
+    assert r.returncode == 1, f"exit {r.returncode}: {line}"
+    assert leftovers(oci, b, (cid,)) == []
+    return line
+
+
+def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def set_caps(b, **sets: list[str]) -> None:
+    b.config["process"]["capabilities"] = {k: list(v) for k, v in sets.items()}
+    b.save()
+
+
+def add_caps(b, *caps: str) -> None:
+    c = b.config["process"]["capabilities"]
+    for kind in ("bounding", "effective", "permitted"):
+        c[kind] = sorted(set(c.get(kind) or []) | set(caps))
+    b.save()
+
+
+def caps_inside(oci, b) -> dict[str, int]:
+    b.config["process"]["args"] = ["cat", "/proc/self/status"]
+    b.save()
+    st = status_fields(run_out(oci, b))
+    return {k: int(st[k], 16) for k in CAP_FIELDS}
+
+
+def hexcaps(d: dict[str, int]) -> dict[str, str]:
+    return {k: f"{v:016x}" for k, v in d.items()}
+
+
+# ---- 1. capabilities ------------------------------------------------------------------
+
+
+def test_default_capabilities_exactly(oci, make_bundle):
+    b = make_bundle()
+    three = capmask(*DEFAULT_CAPS)
+    assert three == 0x20000420  # bits 5, 10, 29
+    want = {"CapBnd": three, "CapEff": three, "CapPrm": three, "CapInh": 0, "CapAmb": 0}
+    assert hexcaps(caps_inside(oci, b)) == hexcaps(want)
+
+
+def test_all_five_sets_for_root(oci, make_bundle):
+    # For uid 0 the kernel gives an exec'd program permitted = bounding | inheritable
+    # (| ambient) and effective = permitted (capabilities(7), "root"): a config where
+    # effective = permitted = bounding is one the kernel can report back unchanged.
+    full = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_AUDIT_WRITE"]
+    inh = ["CAP_CHOWN", "CAP_NET_RAW"]
+    amb = ["CAP_NET_RAW"]  # ambient must be in permitted and inheritable too
+    b = make_bundle()
+    set_caps(b, bounding=full, effective=full, permitted=full, inheritable=inh, ambient=amb)
+    want = {
+        "CapBnd": capmask(*full),
+        "CapEff": capmask(*full),
+        "CapPrm": capmask(*full),
+        "CapInh": capmask(*inh),
+        "CapAmb": capmask(*amb),
+    }
+    assert hexcaps(caps_inside(oci, b)) == hexcaps(want)
+
+
+def test_non_root_user_keeps_ambient_capabilities(oci, make_bundle):
+    # a non-root program without file capabilities keeps exactly its ambient set:
+    # permitted = effective = ambient after execve
+    bnd = ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_AUDIT_WRITE"]
+    keep = ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"]
+    b = make_bundle()
+    b.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    set_caps(b, bounding=bnd, effective=keep, permitted=keep, inheritable=keep, ambient=keep)
+    want = {
+        "CapBnd": capmask(*bnd),
+        "CapEff": capmask(*keep),
+        "CapPrm": capmask(*keep),
+        "CapInh": capmask(*keep),
+        "CapAmb": capmask(*keep),
+    }
+    assert hexcaps(caps_inside(oci, b)) == hexcaps(want)
+
+
+def test_non_root_user_without_ambient_has_no_capabilities(oci, make_bundle):
+    # nothing is filled in behind the config's back (CVE-2022-29162): without
+    # inheritable/ambient a uid-1000 program ends up with an empty permitted set
+    bnd = ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]
+    b = make_bundle()
+    b.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    set_caps(b, bounding=bnd, effective=bnd, permitted=bnd)
+    want = {"CapBnd": capmask(*bnd), "CapEff": 0, "CapPrm": 0, "CapInh": 0, "CapAmb": 0}
+    assert hexcaps(caps_inside(oci, b)) == hexcaps(want)
+
+
+def test_no_capabilities_key_keeps_root_full_set(oci, make_bundle):
+    b = make_bundle()
+    del b.config["process"]["capabilities"]
+    b.save()
+    host = own_caps()  # this host's root lacks CAP_SYS_RESOURCE: compare with ours
+    want = {
+        "CapBnd": host["CapBnd"],
+        "CapEff": host["CapBnd"] | host["CapInh"],
+        "CapPrm": host["CapBnd"] | host["CapInh"],
+        "CapInh": host["CapInh"],
+        "CapAmb": 0,
+    }
+    assert hexcaps(caps_inside(oci, b)) == hexcaps(want)
+
+
+def test_unknown_capability_is_a_clean_error(oci, make_bundle):
+    b = make_bundle()
+    set_caps(
+        b,
+        bounding=["CAP_KILL", "CAP_AUDIT_WRITE", "CAP_MAKE_COFFEE"],
+        effective=["CAP_KILL"],
+        permitted=["CAP_KILL"],
+    )
+    create_fails(oci, b, "/process/capabilities/bounding/2", "CAP_MAKE_COFFEE")
+
+
+# ---- 2. no_new_privs ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_no_new_privileges(oci, make_bundle, nnp):
+    b = make_bundle(["cat", "/proc/self/status"])
+    b.config["process"]["noNewPrivileges"] = nnp
+    b.save()
+    assert status_fields(run_out(oci, b))["NoNewPrivs"] == ("1" if nnp else "0")
+
+
+# ---- 3. seccomp -------------------------------------------------------------------------
+
+
+def set_seccomp(b, rules: list[dict], default: str = "SCMP_ACT_ALLOW", **extra) -> None:
+    b.config["linux"]["seccomp"] = {"defaultAction": default, "syscalls": rules, **extra}
+    b.save()
+
+
+def try_mkdir() -> list[str]:
+    """sh that prints MKDIR-OK or mkdir's error (on stdout, with the exit status)."""
+    return sh("mkdir /made-by-test 2>&1 && echo MKDIR-OK; echo rc=$?")
+
+
+@functools.lru_cache(maxsize=1)
+def native_syscall_names() -> tuple[str, ...]:
+    """Every syscall name libseccomp knows for this architecture."""
+    lib = ctypes.CDLL("libseccomp.so.2")
+    libc = ctypes.CDLL(None)
+    lib.seccomp_arch_native.restype = ctypes.c_uint32
+    lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
+    lib.seccomp_syscall_resolve_num_arch.argtypes = [ctypes.c_uint32, ctypes.c_int]
+    libc.free.argtypes = [ctypes.c_void_p]
+    arch = lib.seccomp_arch_native()
+    names = []
+    for nr in range(1024):
+        p = lib.seccomp_syscall_resolve_num_arch(arch, nr)
+        if p:
+            names.append(ctypes.string_at(p).decode())
+            libc.free(p)
+    return tuple(names)
+
+
+@pytest.mark.parametrize("with_profile", [True, False])
+def test_seccomp_mode_in_status(oci, make_bundle, with_profile):
+    b = make_bundle(["cat", "/proc/self/status"])
+    if with_profile:
+        set_seccomp(b, [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}])
+    assert status_fields(run_out(oci, b))["Seccomp"] == ("2" if with_profile else "0")
+
+
+def test_seccomp_errno_eperm(oci, make_bundle):
+    b = make_bundle(try_mkdir())
+    set_seccomp(b, [{"names": MKDIR, "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM}])
+    out = run_out(oci, b)
+    assert "Operation not permitted" in out and "MKDIR-OK" not in out, out
+    assert not os.path.exists(os.path.join(b.rootfs, "made-by-test"))
+
+
+def test_seccomp_errno_defaults_to_eperm(oci, make_bundle):
+    b = make_bundle(try_mkdir())
+    set_seccomp(b, [{"names": MKDIR, "action": "SCMP_ACT_ERRNO"}])
+    assert "Operation not permitted" in run_out(oci, b)
+
+
+def test_seccomp_default_errno_ret(oci, make_bundle):
+    # default-deny with an errno of our choosing (EXDEV: one mkdir never returns
+    # by itself); every other syscall this architecture has is allowed
+    allow = [n for n in native_syscall_names() if n not in MKDIR]
+    assert "execve" in allow and len(allow) > 200
+    b = make_bundle(sh("mkdir /made-by-test 2>&1; echo rc=$?; touch /touched && echo touched"))
+    set_seccomp(
+        b,
+        [{"names": allow, "action": "SCMP_ACT_ALLOW"}],
+        default="SCMP_ACT_ERRNO",
+        defaultErrnoRet=errno.EXDEV,
+    )
+    out = run_out(oci, b)
+    assert os.strerror(errno.EXDEV) in out, out  # "Invalid cross-device link"
+    assert "rc=1" in out and "touched" in out, out
+
+
+def test_seccomp_argument_condition(oci, make_bundle):
+    # socket(2) is refused only when arg0 (the domain) == AF_INET: busybox nc cannot
+    # open an IPv4 socket, while AF_INET6 (nc ::1) and AF_NETLINK (ip link) still work
+    script = (
+        "nc 127.0.0.1 9 </dev/null 2>&1; echo v4=$?; "
+        "nc ::1 9 </dev/null 2>&1; echo v6=$?; "
+        "ip link show lo >/dev/null 2>&1; echo netlink=$?"
+    )
+    rule = {
+        "names": ["socket"],
+        "action": "SCMP_ACT_ERRNO",
+        "errnoRet": errno.EPERM,
+        "args": [{"index": 0, "value": socket.AF_INET, "op": "SCMP_CMP_EQ"}],
+    }
+    plain = make_bundle(sh(script))
+    base = run_out(oci, plain)
+    assert "Operation not permitted" not in base, base  # without the rule: just refused
+
+    b = make_bundle(sh(script))
+    set_seccomp(b, [rule])
+    out = run_out(oci, b)
+    lines = out.splitlines()
+    v4 = lines[: lines.index("v4=1")]
+    assert any("socket: Operation not permitted" in line for line in v4), out
+    v6 = lines[lines.index("v4=1") + 1 : lines.index("v6=1")]
+    assert v6 and all("Operation not permitted" not in line for line in v6), out
+    assert any("refused" in line for line in v6), out  # an AF_INET6 socket was made
+    assert "netlink=0" in lines, out
+
+
+def test_seccomp_kill_process(oci, make_bundle):
+    b = make_bundle(["mkdir", "/made-by-test"])
+    set_seccomp(b, [{"names": MKDIR, "action": "SCMP_ACT_KILL_PROCESS"}])
+    r = cli(oci, "run", "--bundle", b.path, oci.new_id())
+    assert r.returncode == 128 + signal.SIGSYS, (r.returncode, r.stderr)
+    assert not os.path.exists(os.path.join(b.rootfs, "made-by-test"))
+
+
+def test_seccomp_log_is_accepted_and_allows(oci, make_bundle):
+    b = make_bundle(try_mkdir())
+    set_seccomp(b, [{"names": MKDIR, "action": "SCMP_ACT_LOG"}], flags=["SECCOMP_FILTER_FLAG_LOG"])
+    assert "MKDIR-OK" in run_out(oci, b)
+
+
+def test_seccomp_trace_without_tracer_is_enosys(oci, make_bundle):
+    # seccomp(2): with no tracer attached, SECCOMP_RET_TRACE fails the call with ENOSYS
+    b = make_bundle(try_mkdir())
+    set_seccomp(b, [{"names": MKDIR, "action": "SCMP_ACT_TRACE"}])
+    out = run_out(oci, b)
+    assert os.strerror(errno.ENOSYS) in out and "MKDIR-OK" not in out, out
+
+
+def test_seccomp_flag_log_accepted(oci, make_bundle):
+    b = make_bundle(["cat", "/proc/self/status"])
+    set_seccomp(
+        b,
+        [{"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO"}],
+        flags=["SECCOMP_FILTER_FLAG_LOG"],
+    )
+    assert status_fields(run_out(oci, b))["Seccomp"] == "2"
+
+
+def test_seccomp_unknown_syscall_is_skipped(oci, make_bundle):
+    b = make_bundle(try_mkdir())
+    names = ["no_such_syscall_for_ociruntime", *MKDIR]
+    set_seccomp(b, [{"names": names, "action": "SCMP_ACT_ERRNO"}])
+    out = run_out(oci, b)  # the container runs ...
+    assert "Operation not permitted" in out, out  # ... and the known names still apply
+
+
+@pytest.mark.parametrize(
+    "rule, pointer",
+    [
+        (
+            {"names": ["mkdir"], "action": "SCMP_ACT_MAKE_COFFEE"},
+            "/linux/seccomp/syscalls/0/action",
+        ),
+        (
+            {
+                "names": ["mkdir"],
+                "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SORT_OF"}],
+            },
+            "/linux/seccomp/syscalls/0/args/0/op",
+        ),
+        (
+            {
+                "names": ["mkdir"],
+                "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}],
+            },
+            "/linux/seccomp/syscalls/0/args/0/index",
+        ),
+    ],
+    ids=["unknown-action", "bad-operator", "arg-index-6"],
+)
+def test_seccomp_bad_rule_is_a_clean_error(oci, make_bundle, rule, pointer):
+    b = make_bundle()
+    set_seccomp(b, [rule])
+    create_fails(oci, b, pointer)
+
+
+class Agent:
+    """A seccomp agent on an AF_UNIX socket: takes one message, closes the fds it got.
+
+    Closing the notify fd makes every notified syscall fail with ENOSYS, so the
+    container never waits on us.
+    """
+
+    def __init__(self) -> None:
+        # sun_path is short: not under pytest's long tmp_path
+        self.dir = tempfile.mkdtemp(prefix="ocisec-", dir="/tmp")
+        self.path = os.path.join(self.dir, "agent.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.sock.settimeout(20)
+        self.data = b""
+        self.fd_kinds: list[str] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+            with conn:
+                conn.settimeout(20)
+                data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 16)
+                for fd in fds:
+                    self.fd_kinds.append(os.readlink(f"/proc/self/fd/{fd}"))
+                    os.close(fd)
+                while data:
+                    self.data += data
+                    data = conn.recv(1 << 16)
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+
+    def close(self) -> None:
+        self.thread.join(20)
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("nnp", [True, False], ids=["nnp", "no-nnp"])
+def test_seccomp_notify_sends_fd_and_state_to_listener(oci, make_bundle, nnp):
+    agent = Agent()
+    try:
+        b = make_bundle(try_mkdir())
+        b.config["process"]["noNewPrivileges"] = nnp
+        set_seccomp(
+            b,
+            [{"names": MKDIR, "action": "SCMP_ACT_NOTIFY"}],
+            listenerPath=agent.path,
+            listenerMetadata="agent-metadata-42",
+        )
+        cid = oci.new_id("notify")
+        r = cli(oci, "run", "--bundle", b.path, cid)
+    finally:
+        agent.close()
+    assert agent.error is None, repr(agent.error)
+    assert r.returncode == 0, r.stderr
+    # the agent closed the notify fd: the notified mkdir failed instead of blocking
+    assert os.strerror(errno.ENOSYS) in r.stdout and "MKDIR-OK" not in r.stdout, r.stdout
+    assert agent.fd_kinds == ["anon_inode:seccomp notify"]
+    msg = json.loads(agent.data)
+    assert msg["ociVersion"]
+    assert msg["fds"] == ["seccompFd"]
+    assert msg["metadata"] == "agent-metadata-42"
+    st = msg["state"]
+    assert st.get("id") == cid, msg
+    assert isinstance(msg["pid"], int) and msg["pid"] > 0, msg
+    assert st.get("pid") == msg["pid"], msg
+    assert st.get("bundle") == b.path, msg
+
+
+# ---- 4. LSMs this host does not have ------------------------------------------------------
+
+
+def lsm_enabled(name: str) -> bool:
+    if name == "apparmor":
+        try:
+            with open("/sys/module/apparmor/parameters/enabled") as f:
+                return f.read().strip() == "Y"
+        except OSError:
+            return False
+    return os.path.exists("/sys/fs/selinux/enforce")
+
+
+@pytest.mark.parametrize(
+    "key, value, lsm",
+    [
+        ("apparmorProfile", "ociruntime-test-profile", "apparmor"),
+        ("selinuxLabel", "system_u:system_r:container_t:s0:c1,c2", "selinux"),
+    ],
+)
+def test_lsm_requested_on_host_without_it(oci, make_bundle, key, value, lsm):
+    if lsm_enabled(lsm):
+        pytest.skip(f"{lsm} is enabled on this host")
+    b = make_bundle()
+    b.config["process"][key] = value
+    b.save()
+    create_fails(oci, b, f"/process/{key}")
+
+
+# ---- 5. sysctl ---------------------------------------------------------------------------
+
+
+def read_host(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def test_sysctl_net_in_new_network_namespace(oci, make_bundle):
+    host = read_host("/proc/sys/net/ipv4/ip_forward")
+    b = make_bundle(["cat", "/proc/sys/net/ipv4/ip_forward"])
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    b.save()
+    assert run_out(oci, b).strip() == "1"
+    assert read_host("/proc/sys/net/ipv4/ip_forward") == host
+
+
+def test_sysctl_ipc_in_new_ipc_namespace(oci, make_bundle):
+    host = read_host("/proc/sys/kernel/shmmax")
+    value = "1073741824" if host.strip() != "1073741824" else "2147483648"
+    b = make_bundle(["cat", "/proc/sys/kernel/shmmax"])
+    b.config["linux"]["sysctl"] = {"kernel.shmmax": value}
+    b.save()
+    assert run_out(oci, b).strip() == value
+    assert read_host("/proc/sys/kernel/shmmax") == host
+
+
+def test_sysctl_not_namespaced_is_refused(oci, make_bundle):
+    host = read_host("/proc/sys/kernel/pid_max")
+    b = make_bundle()
+    b.config["linux"]["sysctl"] = {"kernel.pid_max": "32768"}
+    b.save()
+    create_fails(oci, b, "/linux/sysctl/kernel.pid_max")
+    assert read_host("/proc/sys/kernel/pid_max") == host
+
+
+def test_sysctl_net_without_network_namespace_is_refused(oci, make_bundle):
+    host = read_host("/proc/sys/net/ipv4/ip_forward")
+    b = make_bundle()
+    nss = b.config["linux"]["namespaces"]
+    b.config["linux"]["namespaces"] = [ns for ns in nss if ns["type"] != "network"]
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    b.save()
+    create_fails(oci, b, "/linux/sysctl/net.ipv4.ip_forward")
+    assert read_host("/proc/sys/net/ipv4/ip_forward") == host
+
+
+def test_sysctl_name_cannot_walk_out_of_its_namespace(oci, make_bundle):
+    # a net.* name that tries to climb to a host-wide file through /proc/sys
+    host = read_host("/proc/sys/kernel/core_pattern")
+    b = make_bundle()
+    b.config["linux"]["sysctl"] = {"net/../kernel/core_pattern": "|/bin/false"}
+    b.save()
+    create_fails(oci, b, "/linux/sysctl/")
+    b.config["linux"]["sysctl"] = {"net.ipv4/../../kernel.core_pattern": "|/bin/false"}
+    b.save()
+    create_fails(oci, b, "/linux/sysctl/")
+    assert read_host("/proc/sys/kernel/core_pattern") == host
+
+
+# ---- 6. personality, scheduler, I/O priority, oom_score_adj ---------------------------------
+
+
+def test_personality_linux32(oci, make_bundle):
+    b = make_bundle(sh("uname -m; cat /proc/self/personality"))
+    b.config["linux"]["personality"] = {"domain": "LINUX32"}
+    b.save()
+    machine, pers = run_out(oci, b).split()
+    assert machine in ("i386", "i486", "i586", "i686", "armv7l", "armv8l"), machine
+    assert int(pers, 16) & 0xFF == 0x0008  # PER_LINUX32
+    assert os.uname().machine not in ("i686", "armv7l")  # i.e. it really changed
+
+
+def stat_field(stat_line: str, n: int) -> str:
+    """Field n (1-based, as in proc(5)) of /proc/PID/stat; comm may hold spaces."""
+    rest = stat_line[stat_line.rindex(")") + 2 :].split()
+    return rest[n - 3]
+
+
+def test_scheduler_nice(oci, make_bundle):
+    b = make_bundle(["cat", "/proc/self/stat"])
+    b.config["process"]["scheduler"] = {"policy": "SCHED_OTHER", "nice": 5}
+    b.save()
+    line = run_out(oci, b)
+    assert stat_field(line, 19) == "5", line  # nice
+    assert stat_field(line, 41) == "0", line  # policy: SCHED_OTHER
+
+
+def test_io_priority_idle(oci, make_bundle):
+    b = make_bundle(sh("ionice -p $$"))
+    b.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
+    b.save()
+    assert run_out(oci, b).strip() == "idle"
+
+
+def test_io_priority_best_effort_level(oci, make_bundle):
+    b = make_bundle(sh("ionice -p $$"))
+    b.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": 6}
+    b.save()
+    assert run_out(oci, b).strip() == "best-effort: prio 6"
+
+
+def test_oom_score_adj(oci, make_bundle):
+    b = make_bundle(["cat", "/proc/self/oom_score_adj"])
+    b.config["process"]["oomScoreAdj"] = 500
+    b.save()
+    assert run_out(oci, b).strip() == "500"
+
+
+def host_can_lower_oom_score_adj() -> bool:
+    """Lowering oom_score_adj needs CAP_SYS_RESOURCE, which some hosts' root lacks."""
+    r = subprocess.run(
+        ["/bin/sh", "-c", "echo -500 > /proc/self/oom_score_adj"], capture_output=True
+    )
+    return r.returncode == 0
+
+
+def test_negative_oom_score_adj(oci, make_bundle):
+    b = make_bundle(["cat", "/proc/self/oom_score_adj"])
+    b.config["process"]["oomScoreAdj"] = -500
+    b.save()
+    if host_can_lower_oom_score_adj():
+        assert run_out(oci, b).strip() == "-500"
+    else:
+        create_fails(oci, b, "/process/oomScoreAdj")
+
+
+# ---- 7. known escapes ---------------------------------------------------------------------
+
+
+def runtime_interpreter() -> str:
+    """The interpreter the launcher runs (the runtime's /proc/self/exe)."""
+    exe = shutil.which(OCI[0]) if len(OCI) == 1 else None
+    if not exe:
+        pytest.skip(f"OCIRUNTIME={' '.join(OCI)} is not the installed launcher")
+    with open(exe, "rb") as f:
+        first = f.readline()
+    if not first.startswith(b"#!"):
+        pytest.skip(f"{exe} is not a script launcher")
+    return os.path.realpath(first[2:].split()[0].decode())
+
+
+def lsattr_flags(path: str) -> str:
+    r = subprocess.run(["lsattr", path], capture_output=True, text=True, check=True)
+    return r.stdout.split()[0]
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def python_in_container(b, name: str, code: str) -> None:
+    """``/name`` in the rootfs: a script run by ``#!/proc/self/exe``.
+
+    When the runtime's init execve()s it, the kernel resolves the interpreter
+    path in the init itself, whose /proc/self/exe is the runtime's interpreter:
+    the container's process becomes that very file, as in CVE-2019-5736.  For
+    it to start, the host's shared libraries and Python standard library are
+    bind-mounted read-only at the same paths (the interpreter finds no
+    pyvenv.cfg inside and falls back to its built-in prefix, /usr).
+    """
+    path = os.path.join(b.rootfs, name)
+    with open(path, "w") as f:
+        f.write("#!/proc/self/exe\n" + code)
+    os.chmod(path, 0o755)
+    for d in ("/lib", "/lib64", "/usr/lib", "/usr/lib64"):
+        inside = b.rootfs + d
+        if os.path.islink(d):  # merged /usr: lib -> usr/lib
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            os.symlink(os.readlink(d), inside)
+        elif os.path.isdir(d):
+            b.config["mounts"].append(
+                {
+                    "destination": d,
+                    "type": "bind",
+                    "source": d,
+                    "options": ["rbind", "ro", "nosuid", "nodev"],
+                }
+            )
+    b.config["process"]["args"] = ["/" + name]
+    b.save()
+
+
+def read_when(path: str, last: str, timeout: float = 15.0) -> str:
+    """The file's text once its last line is ``last``."""
+
+    def done():
+        try:
+            with open(path) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        return text if text.splitlines()[-1:] == [last] else None
+
+    return wait_for(done, f"{last!r} in {path}", timeout)
+
+
+def test_cve_2019_5736_runtime_interpreter_is_immutable(oci, make_bundle):
+    interp = runtime_interpreter()
+    assert "i" in lsattr_flags(interp), f"{interp} is not immutable: {lsattr_flags(interp)}"
+    # and it really is the init's /proc/self/exe
+    b = make_bundle(["sleep", "30"])
+    cid = oci.new_id("exe")
+    ok(oci, "create", "--bundle", b.path, cid)
+    pid = json.loads(ok(oci, "state", cid).stdout)["pid"]
+    assert os.stat(f"/proc/{pid}/exe").st_ino == os.stat(interp).st_ino
+    ok(oci, "delete", "--force", cid)
+
+
+# Runs inside the container under the runtime's interpreter.  Every attempt is
+# recorded as "what: OPENED" or "what: ERRNO"; "ino" lets the host check that the
+# file it attacked is the installed one (a concurrent `make install` swaps it).
+OVERWRITE_EXE = r"""
+import errno, os, sys
+out = open("/tmp/result", "w", buffering=1)
+def attempt(what, fn):
+    try:
+        os.close(fn())
+        out.write(what + ": OPENED\n")
+    except OSError as e:
+        out.write(what + ": " + errno.errorcode.get(e.errno, str(e.errno)) + "\n")
+try:
+    out.write("ino: %d\n" % os.stat("/proc/self/exe").st_ino)
+    attempt("open-rw", lambda: open("/proc/self/exe", "r+b").detach().detach().fileno())
+    attempt("open-wronly", lambda: os.open("/proc/self/exe", os.O_WRONLY))
+    # the runc exploit: keep an O_PATH fd, reopen it for writing through /proc
+    fd = os.open("/proc/self/exe", os.O_PATH)
+    attempt("reopen", lambda: os.open("/proc/self/fd/%d" % fd, os.O_WRONLY))
+    os.set_inheritable(fd, True)
+except BaseException as e:
+    out.write("error: %r\n" % (e,))
+    out.write("done\n")
+    raise
+out.close()
+# ... and once no runtime process runs the file any more (the host says so by
+# creating /tmp/go), try again from busybox, which does not hold it busy
+script = (
+    'while [ ! -e /tmp/go ]; do sleep 0.02; done; '
+    '{ echo pwned >> /proc/$$/fd/$1; } 2>/tmp/sh.err && r=OPENED || r=$(cat /tmp/sh.err); '
+    'echo "sh-reopen: $r" >> /tmp/result; echo done >> /tmp/result'
+)
+os.execv("/bin/sh", ["sh", "-c", script, "sh", str(fd)])
+"""
+
+
+def test_cve_2019_5736_container_cannot_overwrite_runtime_interpreter(oci, make_bundle):
+    interp = runtime_interpreter()
+    before, ino = sha256(interp), os.stat(interp).st_ino
+    b = make_bundle()
+    python_in_container(b, "overwrite-exe", OVERWRITE_EXE)
+    cid = oci.new_id("exe")
+    result = os.path.join(b.rootfs, "tmp", "result")
+    try:
+        ok(oci, "run", "--detach", "--bundle", b.path, cid)  # the runtime has exited
+        open(os.path.join(b.rootfs, "tmp", "go"), "w").close()
+        text = read_when(result, "done")
+    finally:
+        cli(oci, "delete", "--force", cid)
+    got = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    assert "error" not in got, text
+    if int(got["ino"]) != ino or os.stat(interp).st_ino != ino:
+        pytest.skip("the runtime was reinstalled while the test ran")
+    for what in ("open-rw", "open-wronly", "reopen"):
+        assert got[what] in FAILED_OPEN, f"{what}: {got[what]}\n{text}"
+    sh_err = got["sh-reopen"]
+    assert any(os.strerror(getattr(errno, e)) in sh_err for e in FAILED_OPEN), (
+        f"busybox reopened the runtime's interpreter for writing: {sh_err}"
+    )
+    assert sha256(interp) == before
+    assert "i" in lsattr_flags(interp)
+
+
+# With CAP_LINUX_IMMUTABLE the container could clear the immutable flag through
+# /proc/self/exe (FS_IOC_SETFLAGS needs only a read-only fd) and then overwrite
+# the runtime's interpreter once no runtime process runs it.  The probe puts the
+# flag back at once if it could clear it: it writes nothing to the file.
+CLEAR_IMMUTABLE = r"""
+import errno, fcntl, os, struct
+FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_IMMUTABLE_FL = 0x80086601, 0x40086602, 0x10
+out = open("/tmp/result", "w", buffering=1)
+try:
+    fd = os.open("/proc/self/exe", os.O_RDONLY)
+    flags = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("i", 0)))[0]
+    out.write("flags: %x\n" % flags)
+    try:
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags & ~FS_IMMUTABLE_FL))
+        out.write("clear: CLEARED\n")
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", flags))
+    except OSError as e:
+        out.write("clear: " + errno.errorcode.get(e.errno, str(e.errno)) + "\n")
+except BaseException as e:
+    out.write("error: %r\n" % (e,))
+out.write("done\n")
+"""
+
+
+def test_cve_2019_5736_cap_linux_immutable_cannot_unlock_interpreter(oci, make_bundle):
+    interp = runtime_interpreter()
+    before = sha256(interp)
+    b = make_bundle()
+    add_caps(b, "CAP_LINUX_IMMUTABLE")
+    python_in_container(b, "clear-immutable", CLEAR_IMMUTABLE)
+    try:
+        ok(oci, "run", "--bundle", b.path, oci.new_id("exe"))
+        text = read_when(os.path.join(b.rootfs, "tmp", "result"), "done")
+    finally:
+        if "i" not in lsattr_flags(interp):  # the probe died between clear and restore
+            subprocess.run(["chattr", "+i", interp], check=False)
+    got = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    assert "error" not in got, text
+    assert got["clear"] != "CLEARED", (
+        "a container with CAP_LINUX_IMMUTABLE cleared the immutable flag of the "
+        f"runtime's interpreter {interp} through /proc/self/exe"
+    )
+    assert got["clear"] in FAILED_OPEN, text
+    assert sha256(interp) == before
+
+
+PTRACE_PROBE = r"""
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class Data(ctypes.Structure):
+    _fields_ = [("e", ctypes.c_uint32), ("p", ctypes.c_uint32), ("i", ctypes.c_uint32)]
+hdr, data = Header(0x20080522, 0), (Data * 2)()
+assert libc.capget(ctypes.byref(hdr), data) == 0
+data[0].e &= ~(1 << 19)  # CAP_SYS_PTRACE
+data[0].p &= ~(1 << 19)
+assert libc.capset(ctypes.byref(hdr), data) == 0
+PTRACE_SEIZE = 0x4206
+if libc.ptrace(PTRACE_SEIZE, int(sys.argv[1]), 0, 0) == 0:
+    print("SEIZED")  # detached when we exit
+else:
+    print(errno.errorcode[ctypes.get_errno()])
+"""
+
+
+def ptrace_seize_as_plain_root(pid: int) -> str:
+    """PTRACE_SEIZE from a root process without CAP_SYS_PTRACE.
+
+    Same uid and a superset of the target's capabilities, so the only thing
+    that can refuse it is the target being non-dumpable.
+    """
+    r = subprocess.run(
+        [sys.executable, "-c", PTRACE_PROBE, str(pid)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_init_is_not_dumpable_until_exec(oci, make_bundle):
+    # CVE-2016-9962: the init holds host resources until execve; nothing may ptrace it
+    b = make_bundle(["sleep", "30"])
+    cid = oci.new_id("dump")
+    ok(oci, "create", "--bundle", b.path, cid)
+    try:
+        pid = json.loads(ok(oci, "state", cid).stdout)["pid"]
+        created_exe = os.readlink(f"/proc/{pid}/exe")
+        assert ptrace_seize_as_plain_root(pid) == "EPERM"
+        ok(oci, "start", cid)
+        wait_for(lambda: os.readlink(f"/proc/{pid}/exe") != created_exe, "the exec")
+        # the probe itself works: the exec'd program is dumpable again
+        assert ptrace_seize_as_plain_root(pid) == "SEIZED"
+    finally:
+        cli(oci, "delete", "--force", cid)
+
+
+@pytest.mark.parametrize("link", ["absolute", "relative"])
+@pytest.mark.parametrize("kind", ["bind", "tmpfs"])
+def test_cve_2021_30465_symlinked_mount_destination_stays_in_rootfs(
+    oci, make_bundle, tmp_path, link, kind
+):
+    host = tmp_path / "host-dir"
+    host.mkdir()
+    (host / "host-file").write_text("host\n")
+    vol = tmp_path / "volume"
+    vol.mkdir()
+    (vol / "marker").write_text("from the volume\n")
+    target = str(host / "new")  # missing on the host: an escape would mkdir it there
+    b = make_bundle(sh("cat /evil/marker 2>/dev/null; touch /evil/written && echo wrote; ls /evil"))
+    dest = target if link == "absolute" else "../" * 12 + target.lstrip("/")
+    os.symlink(dest, os.path.join(b.rootfs, "evil"))
+    if kind == "bind":
+        m = {"destination": "/evil", "type": "bind", "source": str(vol), "options": ["rbind"]}
+    else:
+        m = {"destination": "/evil", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}
+    b.config["mounts"].append(m)
+    b.save()
+    out = run_out(oci, b)
+    assert "wrote" in out
+    assert "host-file" not in out
+    if kind == "bind":
+        assert "from the volume" in out
+        assert (vol / "written").exists()  # the volume was mounted where the symlink led
+    # the host is untouched; the mount point was made inside the rootfs
+    assert sorted(os.listdir(host)) == ["host-file"]
+    inside = b.rootfs + target
+    assert os.path.isdir(inside)
+    if kind == "tmpfs":
+        assert os.listdir(inside) == []  # "written" went to the tmpfs
+
+
+def test_cve_2024_21626_only_stdio_reaches_the_container(oci, make_bundle):
+    b = make_bundle(sh("ls /proc/$$/fd; true"))  # `; true`: sh forks ls, $$ stays sh
+    assert run_out(oci, b).split() == ["0", "1", "2"]
+
+
+def test_cve_2024_21626_preserve_fds_adds_exactly_fd_3(oci, make_bundle, tmp_path):
+    passed = tmp_path / "passed"
+    passed.write_text("preserved\n")
+    b = make_bundle(sh("ls /proc/$$/fd; cat <&3; true"))
+    r = ok(oci, "run", "--preserve-fds", "1", "--bundle", b.path, oci.new_id(), fd3=str(passed))
+    assert r.stdout.split() == ["0", "1", "2", "3", "preserved"]
+
+
+def test_cve_2024_21626_exec_gets_only_stdio(oci, make_bundle):
+    b = make_bundle(["sleep", "30"])
+    cid = oci.new_id("fds")
+    ok(oci, "run", "--detach", "--bundle", b.path, cid)
+    try:
+        r = ok(oci, "exec", cid, "sh", "-c", "ls /proc/$$/fd; true")
+        assert r.stdout.split() == ["0", "1", "2"]
+    finally:
+        cli(oci, "delete", "--force", cid)
+
+
+# inside the root iff the cwd is the directory that `pwd -P` names from "/"
+CWD_CHECK = 'p=$(pwd -P) && [ "$(stat -c %d:%i .)" = "$(stat -c %d:%i "$p")" ] && echo "inside $p"'
+
+
+def test_cve_2024_21626_cwd_through_proc_self_fd(oci, make_bundle):
+    for n in range(3, 10):
+        b = make_bundle(sh(CWD_CHECK))
+        b.config["process"]["cwd"] = f"/proc/self/fd/{n}"
+        b.save()
+        cid = oci.new_id("cwd")
+        r = cli(oci, "run", "--bundle", b.path, cid)
+        if r.returncode == 0:
+            assert r.stdout.startswith("inside /"), (n, r.stdout, r.stderr)
+        else:
+            # named as the config names it, whatever step refused it
+            one_line_error(r, "/process/cwd", f"/proc/self/fd/{n}")
+            assert leftovers(oci, b, (cid,)) == []
+
+
+def test_cve_2024_21626_exec_cwd_through_proc_self_fd(oci, make_bundle):
+    b = make_bundle(["sleep", "30"])
+    cid = oci.new_id("cwd")
+    ok(oci, "run", "--detach", "--bundle", b.path, cid)
+    try:
+        for n in range(3, 10):
+            r = cli(oci, "exec", "--cwd", f"/proc/self/fd/{n}", cid, "sh", "-c", CWD_CHECK)
+            if r.returncode == 0:
+                assert r.stdout.startswith("inside /"), (n, r.stdout, r.stderr)
+            else:
+                one_line_error(r, "cwd", f"/proc/self/fd/{n}")
+        assert oci.state(cid)["status"] == "running"
+    finally:
+        cli(oci, "delete", "--force", cid)
+
+
+def test_cwd_symlink_climbing_out_stays_at_container_root(oci, make_bundle):
+    b = make_bundle(sh(CWD_CHECK + "; ls"))
+    os.symlink("../" * 16, os.path.join(b.rootfs, "up"))
+    b.config["process"]["cwd"] = "/up"
+    b.save()
+    out = run_out(oci, b).split()
+    assert out[:2] == ["inside", "/"], out
+    assert sorted(out[2:]) == sorted(os.listdir(b.rootfs))
+
+
+@pytest.mark.parametrize("target", ["host", "rootfs"])
+def test_cve_2019_16884_sysctl_not_redirected_by_proc_symlink(oci, make_bundle, tmp_path, target):
+    # rootfs/proc is a symlink to a directory holding a decoy sys/net/ipv4/ip_forward,
+    # both at a host path and at the same path inside the rootfs
+    fake = tmp_path / "fake-proc"
+    host_decoy = fake / "sys" / "net" / "ipv4" / "ip_forward"
+    host_decoy.parent.mkdir(parents=True)
+    host_decoy.write_text("decoy on the host\n")
+    b = make_bundle(["cat", "/proc/sys/net/ipv4/ip_forward"])
+    in_root = b.rootfs + (str(fake) if target == "host" else "/fake-proc")
+    root_decoy = os.path.join(in_root, "sys", "net", "ipv4", "ip_forward")
+    os.makedirs(os.path.dirname(root_decoy))
+    with open(root_decoy, "w") as f:
+        f.write("decoy in the rootfs\n")
+    os.rmdir(os.path.join(b.rootfs, "proc"))
+    os.symlink(str(fake) if target == "host" else "fake-proc", os.path.join(b.rootfs, "proc"))
+    b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    b.save()
+    host = read_host("/proc/sys/net/ipv4/ip_forward")
+    cid = oci.new_id("proc")
+    r = cli(oci, "run", "--bundle", b.path, cid)
+    if r.returncode == 0:
+        assert r.stdout.strip() == "1"  # procfs landed inside, the sysctl went to our netns
+    else:
+        one_line_error(r)  # refusing a symlinked /proc is fine too
+        assert leftovers(oci, b, (cid,)) == []
+    assert host_decoy.read_text() == "decoy on the host\n"
+    with open(root_decoy) as f:
+        assert f.read() == "decoy in the rootfs\n"
+    assert read_host("/proc/sys/net/ipv4/ip_forward") == host
+
+
+MASK_CHECK = "cat /etc/secret; echo pwned > /etc/secret; stat -c '%F %t:%T' /etc/secret; echo end"
+
+
+@pytest.mark.parametrize("setup", ["symlink-no-dev-mount", "file-bind-dev", "symlink-bind-dev"])
+def test_cve_2025_31133_masked_paths_use_the_real_dev_null(oci, make_bundle, tmp_path, setup):
+    decoy = tmp_path / "decoy"
+    decoy.write_text("decoy\n")
+    b = make_bundle(sh(MASK_CHECK))
+    with open(os.path.join(b.rootfs, "etc", "secret"), "w") as f:
+        f.write("secret\n")
+    b.config["linux"]["maskedPaths"].append("/etc/secret")
+    b.config["mounts"] = [m for m in b.config["mounts"] if not m["destination"].startswith("/dev")]
+    if setup == "symlink-no-dev-mount":
+        null = os.path.join(b.rootfs, "dev", "null")
+    else:
+        devdir = tmp_path / "dev"
+        devdir.mkdir()
+        null = str(devdir / "null")
+        b.config["mounts"].append(
+            {"destination": "/dev", "type": "bind", "source": str(devdir), "options": ["rbind"]}
+        )
+    if setup == "file-bind-dev":
+        with open(null, "w") as f:
+            f.write("decoy\n")
+        decoy = devdir / "null"
+    else:
+        os.symlink(str(decoy), null)
+    b.save()
+    out = run_out(oci, b).splitlines()
+    assert out == ["character special file 1:3", "end"], out
+    assert decoy.read_text() == "decoy\n"
+    with open(os.path.join(b.rootfs, "etc", "secret")) as f:
+        assert f.read() == "secret\n"
+
+
+def test_python_ignored_signals_do_not_leak(oci, make_bundle):
+    b = make_bundle(sh("grep -E '^Sig(Ign|Blk)' /proc/self/status; yes | head -n 1"))
+    out = run_out(oci, b, timeout=15)  # with SIGPIPE ignored `yes` would never end
+    st = status_fields(out)
+    assert st["SigIgn"] == "0000000000000000", out
+    assert st["SigBlk"] == "0000000000000000", out
+    assert out.splitlines()[-1] == "y"
+
+
+def test_signals_ignored_by_the_caller_do_not_leak(oci, make_bundle):
+    # a caller started under nohup (SIGHUP ignored) or with SIGINT ignored
+    def ignore():
+        for s in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE, signal.SIGUSR1):
+            signal.signal(s, signal.SIG_IGN)
+
+    # grep itself is pid 1: busybox sh, as pid 1, would ignore SIGQUIT for what it execs
+    b = make_bundle(["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"])
+    st = status_fields(run_out(oci, b, preexec=ignore))
+    assert st["SigIgn"] == "0000000000000000"
+    assert st["SigBlk"] == "0000000000000000"
+
+
+def test_exec_process_signals_are_default(oci, make_bundle):
+    b = make_bundle(["sleep", "30"])
+    cid = oci.new_id("sig")
+    ok(oci, "run", "--detach", "--bundle", b.path, cid)
+    try:
+        r = ok(oci, "exec", cid, "sh", "-c", "grep SigIgn /proc/self/status; yes | head -n 1")
+        assert r.stdout.split() == ["SigIgn:", "0000000000000000", "y"]
+    finally:
+        cli(oci, "delete", "--force", cid)
