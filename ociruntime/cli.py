@@ -363,6 +363,16 @@ def cmd_run(a: Args) -> int:
 
 
 def cmd_exec(a: Args) -> int:
+    """Every failure of exec itself exits 255, as runc's do (the process's own
+    status is returned as is)."""
+    try:
+        return _exec(a)
+    except OCIError as e:
+        e.exit_code = 255
+        raise
+
+
+def _exec(a: Args) -> int:
     from .container import Container
 
     o = a.opts

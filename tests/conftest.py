@@ -37,13 +37,17 @@ def busybox_rootfs(tmp_path_factory) -> str:
     bb = shutil.which("busybox") or "/bin/busybox"
     (rootfs / "bin").mkdir(parents=True)
     shutil.copy2(bb, rootfs / "bin" / "busybox")
-    applets = subprocess.run([bb, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    applets = subprocess.run(
+        [bb, "--list"], capture_output=True, text=True, check=True
+    ).stdout.split()
     for a in applets:
         if a != "busybox":
             os.symlink("busybox", rootfs / "bin" / a)
     for sub in ("dev", "proc", "sys", "tmp", "etc", "root", "var", "run"):
         (rootfs / sub).mkdir(exist_ok=True)
-    (rootfs / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+    (rootfs / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+    )
     (rootfs / "etc" / "group").write_text("root:x:0:\nnobody:x:65534:\n")
     return str(rootfs)
 
@@ -105,14 +109,24 @@ class Runtime:
         self.ids.add(cid)
         return cid
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 60,
-                 global_args: tuple[str, ...] = (), **kw) -> subprocess.CompletedProcess:
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        global_args: tuple[str, ...] = (),
+        **kw,
+    ) -> subprocess.CompletedProcess:
         cmd = [*OCI, "--root", self.root, *global_args, *args]
-        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, **kw)
+        return subprocess.run(
+            cmd, input=input, capture_output=True, text=True, timeout=timeout, **kw
+        )
 
     def ok(self, *args: str, **kw) -> subprocess.CompletedProcess:
         r = self(*args, **kw)
-        assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        assert r.returncode == 0, (
+            f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        )
         return r
 
     def state(self, cid: str) -> dict:

@@ -56,9 +56,13 @@ def resolve(cgroups_path: str | None, cid: str, own: str) -> str:
             "systemd cgroups are not supported (no systemd on this host); use a path",
             "config.json: /linux/cgroupsPath",
         )
+    if ".." in cgroups_path.split("/"):
+        raise OCIError(
+            f'cgroupsPath "{cgroups_path}" must not contain ".."', "config.json: /linux/cgroupsPath"
+        )
     p = cgroups_path if cgroups_path.startswith("/") else os.path.join(own, cgroups_path)
-    p = os.path.normpath(p)
-    if p == "/" or ".." in p.split("/"):
+    p = "/" + os.path.normpath(p).lstrip("/")
+    if p == "/":
         raise OCIError(
             f'cgroupsPath "{cgroups_path}" must name a cgroup below the root',
             "config.json: /linux/cgroupsPath",

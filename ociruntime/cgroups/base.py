@@ -61,6 +61,31 @@ def procs(path: str) -> list[int]:
     return [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]
 
 
+def kill_all(pids, freeze=None, thaw=None) -> None:
+    """SIGKILL every process ``pids()`` lists, until none is left (forks are
+    stopped by freezing first when the freezer is there)."""
+    if not pids():
+        return
+    if freeze is not None:
+        try:
+            freeze()
+        except OCIError:
+            freeze = None
+    for _ in range(200):
+        left = pids()
+        if not left:
+            break
+        for p in left:
+            try:
+                os.kill(p, 9)
+            except ProcessLookupError:
+                pass
+        if freeze is not None:
+            thaw()  # SIGKILL is acted on only once the tasks run
+            freeze = None
+        time.sleep(0.005)
+
+
 def rmdir(path: str, tries: int = 50) -> None:
     """Remove a cgroup (children first); EBUSY while its last tasks exit: retry briefly."""
     if not os.path.isdir(path):

@@ -65,6 +65,11 @@ class V1:
     def create(self) -> None:
         for d in self.dirs():
             made = base.makedirs(d)
+            if d == self.unified:
+                # hybrid: the cgroup2 mount's controllers (hugetlb) enabled on the way down
+                from .v2 import enable_controllers
+
+                enable_controllers(ROOT + "/unified", d)
             if d == self.paths.get("cpuset"):
                 # a new cpuset is empty and refuses tasks: inherit the parent's
                 for m in made:
@@ -161,5 +166,10 @@ class V1:
         return v1_stats(self)
 
     def destroy(self) -> None:
+        """Kill what is left (a container without its own pid namespace may leave
+        children behind its init), then remove every directory."""
+        if all(os.path.isdir(d) for d in self.dirs()[:1]):
+            frz = "freezer" in self.paths
+            base.kill_all(self.pids, self.freeze if frz else None, self.thaw if frz else None)
         for d in self.dirs():
             base.rmdir(d)

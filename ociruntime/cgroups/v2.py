@@ -9,6 +9,23 @@ from . import ROOT, base, own_cgroups, resolve
 from .controllers import devices, writes_v2
 
 
+def enable_controllers(root: str, path: str) -> None:
+    """Enable every available controller on the way from ``root`` down to ``path``."""
+    d = root
+    for part in os.path.relpath(path, root).split("/"):
+        ctls = base.read(os.path.join(d, "cgroup.controllers")).split()
+        have = set(base.read(os.path.join(d, "cgroup.subtree_control")).split())
+        want = [c for c in ctls if c not in have]
+        if want:
+            try:
+                base.write(
+                    os.path.join(d, "cgroup.subtree_control"), " ".join("+" + c for c in want)
+                )
+            except OCIError as e:
+                raise OCIError(f"enabling controllers {' '.join(want)} in {d}: {e.msg}") from None
+        d = os.path.join(d, part)
+
+
 class V2:
     layout = "v2"
 
@@ -26,24 +43,8 @@ class V2:
         return os.path.exists(os.path.join(self.path, file))
 
     def create(self) -> None:
-        made = base.makedirs(self.path)
-        # enable every available controller on the way down, so the leaf has them all
-        d = ROOT
-        rel = os.path.relpath(self.path, ROOT).split("/")
-        for part in rel:
-            ctls = base.read(os.path.join(d, "cgroup.controllers")).split()
-            have = set(base.read(os.path.join(d, "cgroup.subtree_control")).split())
-            want = [c for c in ctls if c not in have]
-            if want:
-                try:
-                    base.write(
-                        os.path.join(d, "cgroup.subtree_control"), " ".join("+" + c for c in want)
-                    )
-                except OCIError as e:
-                    if not made:
-                        raise
-                    raise OCIError(f"enabling controllers in {d}: {e.msg}") from None
-            d = os.path.join(d, part)
+        base.makedirs(self.path)
+        enable_controllers(ROOT, self.path)
 
     def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
         if (
@@ -101,9 +102,10 @@ class V2:
         return v2_stats(self)
 
     def destroy(self) -> None:
-        if os.path.isdir(self.path) and base.procs(self.path):
+        if os.path.isdir(self.path) and self.pids():
             try:
                 base.write(os.path.join(self.path, "cgroup.kill"), "1")
             except OCIError:
-                pass
+                pass  # before Linux 5.14: one by one
+            base.kill_all(self.pids, self.freeze, self.thaw)
         base.rmdir(self.path)

@@ -102,8 +102,6 @@ def apply(sets: dict[str, set[int]]) -> None:
     for n in sorted(sets["ambient"]):
         try:
             sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n)
-        except OSError as e:
-            raise SpecError(
-                "/process/capabilities/ambient",
-                f"raising ambient {NAMES[n]}: {e.strerror} (it must also be permitted and inheritable)",
-            ) from None
+        except OSError:
+            # runc's default spec lists ambient caps without inheritable ones: like runc, go on
+            pass

@@ -48,7 +48,13 @@ def set_rlimits(rlimits: list[dict]) -> None:
         try:
             resource.setrlimit(res, (r["soft"], r["hard"]))
         except (OSError, ValueError) as e:
-            why = e.strerror if isinstance(e, OSError) else str(e)
+            # Python turns EPERM into ValueError("not allowed to raise maximum limit");
+            # callers (podman) match the errno text
+            why = (
+                e.strerror.lower()
+                if isinstance(e, OSError)
+                else "operation not permitted (above the hard limit)"
+            )
             raise SpecError(
                 f"/process/rlimits/{i}", f"setrlimit {name} {r['soft']}/{r['hard']}: {why}"
             ) from None

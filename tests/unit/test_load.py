@@ -265,6 +265,7 @@ def test_check_default_config():
 def test_check_without_linux():
     cfg = default_config()
     del cfg["linux"]
+    del cfg["hostname"]
     check_config(cfg)
 
 
@@ -272,7 +273,19 @@ def test_check_without_mounts_or_namespaces():
     cfg = default_config()
     del cfg["mounts"]
     del cfg["linux"]["namespaces"]
+    del cfg["hostname"]
     check_config(cfg)
+
+
+@pytest.mark.parametrize("key", ["hostname", "domainname"])
+def test_uts_names_need_a_uts_namespace(key):
+    cfg = default_config()
+    cfg.pop("hostname", None)
+    cfg[key] = "x"
+    cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "uts"]
+    with pytest.raises(SpecError) as e:
+        check_config(cfg)
+    assert e.value.pointer == f"/{key}"
 
 
 def test_missing_process():

@@ -60,9 +60,7 @@ OTHER_OS = (
     "we validate the linux platform only; the official schema also checks windows, solaris, vm, zos"
 )
 EMPTY_KEY = "official mapStringString only checks keys matching .{1,}; ours checks all keys"
-R_PROPAGATION = (
-    "containerd's CRI writes rslave/rshared and runc accepts them; the spec lists only the bare forms"
-)
+R_PROPAGATION = "containerd's CRI writes rslave/rshared and runc accepts them; the spec lists only the bare forms"
 
 # ---------------------------------------------------------------------------
 # corpus

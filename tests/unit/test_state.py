@@ -586,10 +586,25 @@ def test_status_exec_sock_of_dead_init_is_stopped(store):
     assert store.status("c1", rec) == "stopped"
 
 
-def test_status_paused(store):
+def _freezer(tmp_path, v2: bool, frozen: bool) -> dict:
+    """A cgroup record whose freezer file says frozen or not (no real cgroup)."""
+    d = tmp_path / "cg"
+    d.mkdir(exist_ok=True)
+    if v2:
+        (d / "cgroup.freeze").write_text("1\n" if frozen else "0\n")
+        return {"layout": "v2", "path": str(d)}
+    (d / "freezer.state").write_text("FROZEN\n" if frozen else "THAWED\n")
+    return {"layout": "v1", "paths": {"freezer": str(d)}, "unified": None}
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_status_paused_comes_from_the_freezer(store, tmp_path, v2):
     made(store, "c1")
-    assert store.status("c1", running_record("c1", paused=True)) == "paused"
-    assert store.status("c1", record("c1", pid=0, paused=True)) == "stopped"
+    assert store.status("c1", running_record("c1", cgroup=_freezer(tmp_path, v2, True))) == "paused"
+    assert (
+        store.status("c1", running_record("c1", cgroup=_freezer(tmp_path, v2, False))) == "running"
+    )
+    assert store.status("c1", record("c1", pid=0, cgroup=_freezer(tmp_path, v2, True))) == "stopped"
 
 
 @pytest.mark.parametrize("delta", [-1, 1, 10**6])

@@ -43,7 +43,7 @@ def v1(res: dict, has) -> list[tuple[str, str, str]]:
             out.append(
                 (
                     "blkio",
-                    wf.replace("weight", "weight_device") if wf == "blkio.weight" else wf,
+                    wf + "_device",
                     f"{d['major']}:{d['minor']} {d['weight']}",
                 )
             )

@@ -45,8 +45,8 @@ def v2(res: dict, has) -> list[tuple[str, str]]:
             raise SpecError(P + "shares", "expected 2 to 262144")
         out.append(("cpu.weight", str(shares_to_weight(cpu["shares"]))))
     quota, period = cpu.get("quota"), cpu.get("period")
-    if quota is not None or period:
-        q = "max" if quota in (None, -1) or quota < 0 else str(quota)
+    if quota or period:  # a quota of 0 means unset, as runc reads it
+        q = "max" if not quota or quota < 0 else str(quota)
         out.append(("cpu.max", f"{q} {period or 100000}"))
     if "burst" in cpu:
         out.append(("cpu.max.burst", str(cpu["burst"])))

@@ -1,8 +1,9 @@
 """devices: the allow/deny list; v1 devices.allow/deny, v2 an eBPF program.
 
 The effective list is the config's rules, then what every container needs
-(runc's defaults: the standard nodes, ptys, mknod of anything), then each
-``linux.devices`` node: later rules win, as in the kernel's v1 semantics.
+(runc's defaults: the standard nodes, ptys, mknod of anything): later rules
+win, as in the kernel's v1 semantics.  Nodes in ``linux.devices`` are made,
+not allowed: like runc, access to them needs a rule in resources.devices.
 """
 
 DEFAULT_ALLOW = [
@@ -21,20 +22,7 @@ def effective(res: dict, devices: list[dict]) -> list[dict] | None:
     rules = res.get("devices")
     if rules is None and not devices:
         return None
-    out = [dict(r) for r in rules or []]
-    out += DEFAULT_ALLOW
-    for d in devices:
-        if d.get("type") in ("c", "b", "u"):
-            out.append(
-                {
-                    "allow": True,
-                    "type": "c" if d["type"] == "u" else d["type"],
-                    "major": d.get("major"),
-                    "minor": d.get("minor"),
-                    "access": "rwm",
-                }
-            )
-    return out
+    return [dict(r) for r in rules or []] + DEFAULT_ALLOW
 
 
 def line(rule: dict) -> str:

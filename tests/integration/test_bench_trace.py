@@ -1,0 +1,179 @@
+"""The bench harness and ``--trace`` run and produce well-formed output.
+
+No timing assertions here: a test only checks that ``bench/bench_run.py``
+measures every requested case and writes its JSON and chart, and that
+``--trace FILE`` / ``OCIRUNTIME_TRACE=DIR`` write Chrome trace-event JSON
+with spans from both sides of the fork.  The bench runs with the smallest
+settings (2 runs, no warm-up, no crun, 3 containers in the parallel case),
+so the whole module takes about 5 s on a 2-CPU machine (budget: 30 s).
+The subprocess timeouts (90 s for the bench, 30 s per command) only turn
+a hang into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from conftest import OCI
+
+BENCH = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "bench_run.py")
+# The bench draws with matplotlib, which Debian installs for its own python3.
+BENCH_PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+CASES = ["run", "lifecycle", "state", "exec", "parallel", "features", "rss"]
+REDUCED = {"parallel", "rss"}  # measured --parallel-runs times, the others --runs times
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("runc") is None or shutil.which(OCI[0]) is None,
+    reason="needs runc and ociruntime on PATH",
+)
+
+
+def has_matplotlib() -> bool:
+    r = subprocess.run([BENCH_PY, "-c", "import matplotlib"], capture_output=True, timeout=30)
+    return r.returncode == 0
+
+
+def number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def test_bench_harness_writes_json_and_png(tmp_path):
+    out_json = tmp_path / "bench.json"
+    out_png = tmp_path / "bench.png"
+    png = has_matplotlib()
+    cmd = [
+        BENCH_PY,
+        BENCH,
+        "--ociruntime",
+        shlex.join(OCI),
+        "--no-crun",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--parallel",
+        "3",
+        "--parallel-runs",
+        "2",
+        "--cases",
+        ",".join(CASES),
+        "--json",
+        str(out_json),
+        *(["--png", str(out_png)] if png else []),
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    assert "summary" in r.stdout
+
+    report = json.loads(out_json.read_text())
+    assert set(report["runtimes"]) == {"ociruntime", "runc"}
+    for name, rt in report["runtimes"].items():
+        assert rt["version"] and rt["version_line"], name
+    machine = report["machine"]
+    assert machine["nproc"] >= 1 and machine["kernel"] and machine["cgroup_layout"]
+    assert machine["cpu_model"]
+
+    assert list(report["results"]) == CASES
+    for case in CASES:
+        res = report["results"][case]
+        unit = res["unit"].lower()
+        want = 2
+        for name in ("ociruntime", "runc"):
+            s = res[name]
+            assert isinstance(s, dict), f"{case}/{name}: {s!r}"
+            assert s["n"] == want, (case, name, s["n"])
+            for key in ("median", "p10", "p90", "mean", "min", "max"):
+                v = s[f"{key}_{unit}"]
+                assert number(v) and v > 0, (case, name, key, v)
+            assert s[f"p10_{unit}"] <= s[f"median_{unit}"] <= s[f"p90_{unit}"]
+            assert len(s[f"samples_{unit}"]) == want
+    rows = {row["case"]: row for row in report["summary"]}
+    assert list(rows) == CASES
+    for case, row in rows.items():
+        assert number(row["ratio_vs_runc"]), (case, row)
+        assert row["ratio_vs_crun"] is None
+        assert row["target_met"] in (None, True, False)
+    for case in ("run", "lifecycle", "state", "rss"):
+        assert isinstance(rows[case]["target_met"], bool), case
+
+    if png:
+        data = out_png.read_bytes()
+        assert data[:8] == PNG_MAGIC
+        assert data[12:16] == b"IHDR"
+
+
+def x_events(doc: object) -> list[dict]:
+    """The complete ("X") events, after checking the document's shape."""
+    assert isinstance(doc, dict) and isinstance(doc.get("traceEvents"), list), doc
+    events = doc["traceEvents"]
+    assert all(isinstance(e, dict) and isinstance(e.get("ph"), str) for e in events)
+    xs = [e for e in events if e["ph"] == "X"]
+    assert xs, events
+    for e in xs:
+        assert isinstance(e.get("name"), str) and e["name"], e
+        assert number(e.get("ts")) and number(e.get("dur")) and e["dur"] >= 0, e
+        assert isinstance(e.get("pid"), int) and isinstance(e.get("tid"), int), e
+    return xs
+
+
+def test_trace_file_has_spans_from_both_sides(oci, bundle, tmp_path):
+    path = tmp_path / "run.json"
+    cid = oci.new_id("trace")
+    oci.ok("run", "-b", bundle.path, cid, global_args=("--trace", str(path)), timeout=30)
+    xs = x_events(json.loads(path.read_text()))
+    host = [e for e in xs if e["pid"] != 1]
+    container = [e for e in xs if e["pid"] == 1]  # the init, pid 1 in its pid namespace
+    assert host, xs
+    assert container, f"no span from the container side (pid 1): {xs}"
+    assert len({e["pid"] for e in host}) == 1, host  # the runtime process, one pid
+    # one clock for both sides: the init's spans fall inside the runtime's
+    start = min(e["ts"] for e in host)
+    end = max(e["ts"] + e["dur"] for e in host)
+    for e in container:
+        assert start <= e["ts"] and e["ts"] + e["dur"] <= end, (e, start, end)
+
+
+def ok(oci, *args: str, env: dict) -> None:
+    """The CLI with stdio on files: the init that `create` leaves must not hold a pipe."""
+    with tempfile.TemporaryFile() as out:
+        r = subprocess.run(
+            [*OCI, "--root", oci.root, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=env,
+            timeout=30,
+        )
+        out.seek(0)
+        assert r.returncode == 0, f"{args}: exit {r.returncode}\n{out.read().decode()}"
+
+
+def test_trace_dir_gets_one_file_per_command(oci, bundle, tmp_path):
+    trace_dir = tmp_path / "traces"
+    trace_dir.mkdir()
+    env = dict(os.environ, OCIRUNTIME_TRACE=str(trace_dir))
+    cid = oci.new_id("tracedir")
+    commands = ["create", "start", "state", "delete"]
+    ok(oci, "create", "-b", bundle.path, cid, env=env)
+    ok(oci, "start", cid, env=env)
+    ok(oci, "state", cid, env=env)
+    ok(oci, "delete", "--force", cid, env=env)
+
+    files = sorted(os.listdir(trace_dir))
+    assert len(files) == len(commands), files
+    by_cmd = {f.split("-", 1)[0]: trace_dir / f for f in files}
+    assert sorted(by_cmd) == sorted(commands), files
+    for cmd, f in by_cmd.items():
+        assert f.name.endswith(".json"), f
+        xs = x_events(json.loads(f.read_text()))
+        if cmd == "create":  # the container's set-up happens during create
+            assert any(e["pid"] == 1 for e in xs), xs

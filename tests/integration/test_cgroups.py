@@ -1,0 +1,663 @@
+"""Cgroups on a cgroup v1 host (v1 controllers, optionally the hybrid cgroup2
+mount at /sys/fs/cgroup/unified): the files a config.json sets, what the
+limits do to the processes, and the commands that work through the cgroup
+(pause, resume, update, ps, events, kill --all, delete).
+
+The container's cgroup directories are read from the "cgroup" record of
+``<root>/<id>/state.json`` (a path per controller, plus "unified" on hybrid
+hosts), never recomputed here.  Pure cgroup v2 has its own file,
+test_cgroups_v2.py, run in a VM by test_cgroups_v2_vm.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+from conftest import OCI, leftovers
+
+from ociruntime.cgroups import layout
+from ociruntime.cgroups.v1 import hierarchies
+
+LAYOUT = layout()
+pytestmark = pytest.mark.skipif(
+    LAYOUT not in ("v1", "hybrid"),
+    reason=f"needs a cgroup v1 or hybrid host; /sys/fs/cgroup here is {LAYOUT} "
+    "(test_cgroups_v2.py covers pure cgroup v2)",
+)
+MOUNTS = hierarchies() if LAYOUT != "v2" else {}
+UNIFIED = "/sys/fs/cgroup/unified"
+MiB = 1 << 20
+
+
+# ---- helpers ------------------------------------------------------------------
+
+
+def cli(oci, *args: str, input: str | None = None, timeout: float = 30, global_args=()):
+    """The CLI with stdout/stderr on files: a container holding a pipe cannot hang us."""
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        p = subprocess.run(
+            [*OCI, "--root", oci.root, *global_args, *args],
+            input=input.encode() if input is not None else None,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            stdout=fout,
+            stderr=ferr,
+            timeout=timeout,
+        )
+        fout.seek(0)
+        ferr.seek(0)
+        return subprocess.CompletedProcess(
+            p.args, p.returncode, fout.read().decode(errors="replace"), ferr.read().decode()
+        )
+
+
+def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
+    r = cli(oci, *args, **kw)
+    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def fails(oci, *args: str, contains=(), **kw) -> str:
+    """A command that must fail with one ``ociruntime: ...`` line; that line."""
+    r = cli(oci, *args, **kw)
+    assert r.returncode != 0, f"{args} succeeded\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, repr(r.stderr)
+    line = r.stderr.strip()
+    assert line.startswith("ociruntime: "), line
+    for c in (contains,) if isinstance(contains, str) else contains:
+        assert c in line, f"{c!r} not in {line!r}"
+    return line
+
+
+def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def rd(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def bundle(make_bundle, args, resources=None, caps=(), no_pidns=False, **linux):
+    """A busybox bundle; ``resources`` merged over the default (devices deny-all)."""
+    b = make_bundle(args)
+    lin = b.config["linux"]
+    lin.setdefault("resources", {}).update(resources or {})
+    lin.update(linux)
+    if no_pidns:
+        lin["namespaces"] = [n for n in lin["namespaces"] if n["type"] != "pid"]
+    for s in ("bounding", "effective", "permitted"):
+        b.config["process"]["capabilities"][s] += list(caps)
+    return b.save()
+
+
+def start(oci, b, prefix: str = "cg") -> str:
+    cid = oci.new_id(prefix)
+    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    return cid
+
+
+def record(oci, cid: str) -> dict:
+    with open(os.path.join(oci.root, cid, "state.json")) as f:
+        return json.load(f)["cgroup"]
+
+
+def dirs(rec: dict) -> list[str]:
+    return sorted(set(rec["paths"].values()) | ({rec["unified"]} if rec.get("unified") else set()))
+
+
+def default_dirs(cid: str) -> list[str]:
+    """Where a container with no cgroupsPath would have its cgroup."""
+    out = {mp + f"/ociruntime/{cid}" for mp in MOUNTS.values()}
+    if LAYOUT == "hybrid":
+        out.add(f"{UNIFIED}/ociruntime/{cid}")
+    return sorted(out)
+
+
+def assert_nothing_left(oci, b, cid: str, cg_dirs: list[str] | None = None) -> None:
+    assert leftovers(oci, b, (cid,)) == []
+    left = [d for d in (cg_dirs or default_dirs(cid)) if os.path.exists(d)]
+    assert left == [], f"cgroup directories left: {left}"
+
+
+def stats(oci, cid: str) -> dict:
+    out = json.loads(ok(oci, "events", "--stats", cid).stdout)
+    assert out["type"] == "stats" and out["id"] == cid
+    return out["data"]
+
+
+def cpu_total(oci, cid: str) -> int:
+    return stats(oci, cid)["cpu"]["usage"]["total"]
+
+
+def kill_cgroup(rec: dict) -> None:
+    """Last-resort cleanup for a test that fails with processes still in the cgroup."""
+    for d in dirs(rec):
+        try:
+            for p in rd(os.path.join(d, "cgroup.procs")).split():
+                try:
+                    os.kill(int(p), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        except OSError:
+            pass
+
+
+def has_memsw() -> bool:
+    return os.path.exists(
+        os.path.join(MOUNTS.get("memory", "/nonexistent"), "memory.memsw.limit_in_bytes")
+    )
+
+
+def probe_files(ctl: str) -> set[str]:
+    """The files of a fresh child cgroup in a v1 hierarchy (some never show at the root)."""
+    d = os.path.join(MOUNTS[ctl], f"ociruntime-probe-{uuid.uuid4().hex[:8]}")
+    os.mkdir(d)
+    try:
+        return set(os.listdir(d))
+    finally:
+        os.rmdir(d)
+
+
+SLEEP = ["sleep", "60"]
+
+
+# ---- config.json -> files ------------------------------------------------------------
+
+
+def test_memory_files(oci, make_bundle):
+    mem = {
+        "limit": 64 * MiB,
+        "reservation": 32 * MiB,
+        "swappiness": 10,
+        "disableOOMKiller": True,
+    }
+    if has_memsw():
+        mem["swap"] = 96 * MiB
+    b = bundle(make_bundle, SLEEP, {"memory": mem})
+    cid = start(oci, b)
+    d = record(oci, cid)["paths"]["memory"]
+    assert d.endswith(f"/ociruntime/{cid}")
+    assert rd(f"{d}/memory.limit_in_bytes") == str(64 * MiB)
+    assert rd(f"{d}/memory.soft_limit_in_bytes") == str(32 * MiB)
+    assert rd(f"{d}/memory.swappiness") == "10"
+    assert "oom_kill_disable 1" in rd(f"{d}/memory.oom_control").splitlines()
+    if has_memsw():
+        assert rd(f"{d}/memory.memsw.limit_in_bytes") == str(96 * MiB)
+    # the init really is in it
+    pid = oci.state(cid)["pid"]
+    assert str(pid) in rd(f"{d}/cgroup.procs").split()
+
+
+def test_cpu_files(oci, make_bundle):
+    cpu = {"shares": 512, "quota": 50000, "period": 200000, "cpus": "0", "mems": "0"}
+    cid = start(oci, bundle(make_bundle, SLEEP, {"cpu": cpu}))
+    p = record(oci, cid)["paths"]
+    assert rd(f"{p['cpu']}/cpu.shares") == "512"
+    assert rd(f"{p['cpu']}/cpu.cfs_quota_us") == "50000"
+    assert rd(f"{p['cpu']}/cpu.cfs_period_us") == "200000"
+    assert rd(f"{p['cpuset']}/cpuset.cpus") == "0"
+    assert rd(f"{p['cpuset']}/cpuset.mems") == "0"
+
+
+def test_pids_file(oci, make_bundle):
+    cid = start(oci, bundle(make_bundle, SLEEP, {"pids": {"limit": 20}}))
+    assert rd(record(oci, cid)["paths"]["pids"] + "/pids.max") == "20"
+
+
+def test_blkio_weight(oci, make_bundle):
+    if "blkio" not in MOUNTS:
+        pytest.skip("no blkio hierarchy mounted")
+    files = probe_files("blkio")
+    name = next((f for f in ("blkio.weight", "blkio.bfq.weight") if f in files), None)
+    if name is None:
+        pytest.skip("this kernel has neither blkio.weight (CFQ) nor blkio.bfq.weight (BFQ)")
+    cid = start(oci, bundle(make_bundle, SLEEP, {"blockIO": {"weight": 300}}))
+    assert rd(record(oci, cid)["paths"]["blkio"] + "/" + name) == "300"
+
+
+def test_hugetlb(oci, make_bundle):
+    if not os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        pytest.skip("no 2MB huge pages on this kernel")
+    if "hugetlb" in MOUNTS:
+        where, file = "v1", "hugetlb.2MB.limit_in_bytes"
+    elif LAYOUT == "hybrid" and "hugetlb" in rd(f"{UNIFIED}/cgroup.controllers").split():
+        where, file = "unified", "hugetlb.2MB.max"
+    else:
+        pytest.skip("hugetlb is neither a v1 hierarchy nor in the hybrid cgroup2 mount")
+    limit = 4 * MiB
+    cid = start(
+        oci, bundle(make_bundle, SLEEP, {"hugepageLimits": [{"pageSize": "2MB", "limit": limit}]})
+    )
+    rec = record(oci, cid)
+    d = rec["paths"]["hugetlb"] if where == "v1" else rec["unified"]
+    assert rd(f"{d}/{file}") == str(limit)
+
+
+def test_devices(oci, make_bundle):
+    """devices.list holds the rules; what is not allowed cannot be opened.
+
+    The container's root may mknod anything ("c *:* m" is a default rule), so
+    nodes made inside show what the cgroup lets through: 10:237 is allowed
+    for reading only, 1:11 not at all.  A deny rule for c 1:5 (/dev/zero) in
+    the config is overridden by the default allow list that follows it, as in
+    runc (its AllowedDevices are appended after the config's rules; the spec
+    requires /dev/zero to be supplied)."""
+    rules = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 10, "minor": 237, "access": "r"},
+        {"allow": False, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+    ]
+    script = """
+mknod /dev/lc c 10 237 && mknod /dev/km c 1 11 || exit 9
+(exec 3</dev/lc) && echo lc-read-ok
+(exec 3>/dev/lc) || echo lc-write-refused
+(exec 3</dev/km) || echo km-refused
+echo zero=$(head -c1 /dev/zero | wc -c)
+"""
+    b = bundle(make_bundle, ["sh", "-c", script], {"devices": rules}, caps=("CAP_MKNOD",))
+    cid = oci.new_id("dev")
+    r = ok(oci, "run", "--keep", "--bundle", b.path, cid)
+    try:
+        listed = rd(record(oci, cid)["paths"]["devices"] + "/devices.list").splitlines()
+    finally:
+        ok(oci, "delete", cid)
+    assert "a *:* rwm" not in listed
+    for want in ("c 10:237 r", "c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm", "c *:* m"):
+        assert want in listed, listed
+    assert "c 1:11" not in "\n".join(listed)
+    assert "lc-read-ok" in r.stdout
+    assert "lc-write-refused" in r.stdout
+    assert "km-refused" in r.stdout
+    assert "can't create /dev/lc: Operation not permitted" in r.stderr
+    assert "can't open /dev/km: Operation not permitted" in r.stderr
+    assert "zero=1" in r.stdout
+
+
+def test_linux_devices_are_not_allowed_implicitly(oci, make_bundle):
+    """A node listed in linux.devices is created, but access to it is the
+    device allowlist's business (runc: only linux.resources.devices and the
+    default list are rules; runc 1.1.5 answers EPERM here)."""
+    node = {"path": "/dev/lc", "type": "c", "major": 10, "minor": 237, "fileMode": 0o666}
+    script = "ls -l /dev/lc; (exec 3</dev/lc) && echo open-ok || echo open-refused"
+    b = bundle(make_bundle, ["sh", "-c", script], devices=[node])
+    r = ok(oci, "run", "--bundle", b.path, oci.new_id("dev"))
+    assert "10, 237" in r.stdout
+    assert "open-refused" in r.stdout, r.stdout + r.stderr
+    assert "Operation not permitted" in r.stderr
+
+
+def test_unified_on_hybrid_goes_to_the_unified_dir(oci, make_bundle):
+    if LAYOUT != "hybrid":
+        pytest.skip("needs the hybrid layout (a cgroup2 mount at /sys/fs/cgroup/unified)")
+    cid = start(oci, bundle(make_bundle, SLEEP, {"unified": {"cgroup.max.descendants": "7"}}))
+    rec = record(oci, cid)
+    assert rec["layout"] == "hybrid"
+    assert rec["unified"] == f"{UNIFIED}/ociruntime/{cid}"
+    assert rd(rec["unified"] + "/cgroup.max.descendants") == "7"
+    assert str(oci.state(cid)["pid"]) in rd(rec["unified"] + "/cgroup.procs").split()
+
+
+# ---- limits at work ------------------------------------------------------------------
+
+
+def test_oom_kill_is_reported(oci, make_bundle, tmp_path):
+    """A 64 MiB buffer under a 32 MiB limit without swap: the hog is OOM-killed,
+    the memory cgroup counts it, and ``events`` streams {"type": "oom"}.
+
+    The hog is one process (dd allocates its whole block and fills it from
+    /dev/zero).  ``head -c 100m /dev/zero | tail`` (busybox tail buffers the
+    one endless line) is OOM-killed too, but head keeps charging pipe buffers
+    while the killed tail's memory is being freed, and the kernel's second
+    OOM kill may then pick the container's init."""
+    mem = {"limit": 32 * MiB}
+    if has_memsw():
+        mem["swap"] = 32 * MiB
+    cid = start(oci, bundle(make_bundle, SLEEP, {"memory": mem}))
+    d = record(oci, cid)["paths"]["memory"]
+    out = tmp_path / "events.out"
+    with open(out, "wb") as f:
+        ev = subprocess.Popen(
+            [*OCI, "--root", oci.root, "events", "--interval", "100ms", cid],
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def lines():
+            return [json.loads(x) for x in out.read_text().splitlines() if x.strip()]
+
+        wait_for(lambda: lines(), "the first events record")
+        # dd allocates its whole block (64 MiB) and fills it from /dev/zero
+        r = ok(
+            oci,
+            "exec",
+            cid,
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/dev/null bs=64M count=1; echo status=$?",
+        )
+        assert "status=137" in r.stdout, r.stdout + r.stderr
+        wait_for(lambda: any(x["type"] == "oom" for x in lines()), "an oom event", timeout=5)
+        assert all(x["id"] == cid for x in lines())
+        st = [x for x in lines() if x["type"] == "stats"][-1]["data"]
+        assert st["memory"]["usage"]["limit"] == 32 * MiB
+        assert st["memory"]["usage"]["max"] <= 32 * MiB
+        # the cgroup's own counter, and only the hog died
+        counters = dict(x.split() for x in rd(f"{d}/memory.oom_control").splitlines())
+        assert int(counters["oom_kill"]) >= 1
+        assert oci.state(cid)["status"] == "running"
+        # the stream ends by itself once the container is gone
+        ok(oci, "delete", "--force", cid)
+        ev.wait(timeout=5)
+    finally:
+        if ev.poll() is None:
+            ev.kill()
+            ev.wait()
+    assert not os.path.exists(d)
+
+
+def test_pids_limit_stops_fork(oci, make_bundle):
+    script = "for i in $(seq 10); do sleep 5 & done; echo loop-done"
+    b = bundle(make_bundle, ["sh", "-c", script], {"pids": {"limit": 5}})
+    cid = oci.new_id("pids")
+    r = cli(oci, "run", "--bundle", b.path, cid)
+    assert "can't fork" in r.stderr, r.stdout + r.stderr
+    # foreground run deletes the container: its cgroup too
+    assert_nothing_left(oci, b, cid)
+
+
+def test_pause_freezes_and_resume_thaws(oci, make_bundle):
+    cid = start(oci, bundle(make_bundle, ["sh", "-c", "while :; do :; done"]))
+    freezer = record(oci, cid)["paths"]["freezer"]
+    u0 = cpu_total(oci, cid)
+    time.sleep(0.3)
+    u1 = cpu_total(oci, cid)
+    assert u1 > u0
+
+    ok(oci, "pause", cid)
+    assert oci.state(cid)["status"] == "paused"
+    assert rd(f"{freezer}/freezer.state") == "FROZEN"
+    a = cpu_total(oci, cid)
+    time.sleep(0.3)
+    assert cpu_total(oci, cid) == a
+
+    ok(oci, "resume", cid)
+    assert oci.state(cid)["status"] == "running"
+    assert rd(f"{freezer}/freezer.state") == "THAWED"
+    c = cpu_total(oci, cid)
+    time.sleep(0.3)
+    assert cpu_total(oci, cid) > c
+
+
+def test_update_flags_and_resources_json(oci, make_bundle):
+    cid = start(oci, bundle(make_bundle, SLEEP))
+    p = record(oci, cid)["paths"]
+    ok(oci, "update", "--memory", "64m", "--pids-limit", "50", "--cpu-shares", "512", cid)
+    assert rd(f"{p['memory']}/memory.limit_in_bytes") == str(64 * MiB)
+    assert rd(f"{p['pids']}/pids.max") == "50"
+    assert rd(f"{p['cpu']}/cpu.shares") == "512"
+
+    res = {
+        "memory": {"limit": 128 * MiB},
+        "cpu": {"quota": 20000, "period": 100000},
+        "pids": {"limit": 30},
+    }
+    if has_memsw():
+        res["memory"]["swap"] = 128 * MiB
+    ok(oci, "update", "-r", "-", cid, input=json.dumps(res))
+    assert rd(f"{p['memory']}/memory.limit_in_bytes") == str(128 * MiB)
+    assert rd(f"{p['cpu']}/cpu.cfs_quota_us") == "20000"
+    assert rd(f"{p['cpu']}/cpu.cfs_period_us") == "100000"
+    assert rd(f"{p['pids']}/pids.max") == "30"
+    if has_memsw():
+        assert rd(f"{p['memory']}/memory.memsw.limit_in_bytes") == str(128 * MiB)
+        # raising both: the new limit is above the current memsw, so the
+        # kernel refuses it until memsw has been raised first
+        up = {"memory": {"limit": 256 * MiB, "swap": 256 * MiB}}
+        ok(oci, "update", "--resources", "-", cid, input=json.dumps(up))
+        assert rd(f"{p['memory']}/memory.limit_in_bytes") == str(256 * MiB)
+        assert rd(f"{p['memory']}/memory.memsw.limit_in_bytes") == str(256 * MiB)
+    # the new values are remembered (merged into the recorded config)
+    with open(os.path.join(oci.root, cid, "state.json")) as f:
+        saved = json.load(f)["config"]["linux"]["resources"]
+    assert saved["pids"]["limit"] == 30
+    assert saved["cpu"] == {"shares": 512, "quota": 20000, "period": 100000}
+    assert saved["devices"] == [{"allow": False, "access": "rwm"}]
+
+
+def test_update_bad_input(oci, make_bundle):
+    cid = start(oci, bundle(make_bundle, SLEEP))
+    fails(oci, "update", "-r", "-", cid, input="{not json", contains="invalid JSON")
+    fails(oci, "update", "--memory", "lots", cid, contains="invalid size")
+    fails(oci, "update", cid, contains="nothing to change")
+
+
+def test_ps_json_lists_host_pids(oci, make_bundle, tmp_path):
+    cid = start(oci, bundle(make_bundle, SLEEP))
+    init = oci.state(cid)["pid"]
+    pidfile = tmp_path / "exec.pid"
+    ok(oci, "exec", "-d", "--pid-file", str(pidfile), cid, "sleep", "61")
+    child = int(pidfile.read_text())
+    pids = json.loads(ok(oci, "ps", "--format", "json", cid).stdout)
+    assert isinstance(pids, list) and all(isinstance(p, int) for p in pids)
+    assert init in pids and child in pids
+    mem = record(oci, cid)["paths"]["memory"]
+    mount = MOUNTS["memory"]
+    for p in pids:
+        with open(f"/proc/{p}/cgroup") as f:
+            line = next(x for x in f.read().splitlines() if x.split(":")[1] == "memory")
+        assert mount + line.split(":", 2)[2] == mem
+
+
+def test_kill_all_kills_every_process(oci, make_bundle):
+    # no pid namespace: killing the init alone would leave its child running
+    # (sh execs its last command: the init becomes "sleep", its child the other)
+    b = bundle(make_bundle, ["sh", "-c", "sleep 100 & sleep 100"], no_pidns=True)
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    try:
+        wait_for(
+            lambda: len(json.loads(ok(oci, "ps", "--format", "json", cid).stdout)) >= 2,
+            "2 processes",
+        )
+        ok(oci, "kill", "--all", cid, "KILL")
+        procs = rec["paths"]["pids"] + "/cgroup.procs"
+        wait_for(lambda: rd(procs) == "", "an empty cgroup", timeout=5)
+        ok(oci, "delete", cid)
+    finally:
+        kill_cgroup(rec)
+    assert_nothing_left(oci, b, cid, dirs(rec))
+
+
+def test_delete_force_without_pid_namespace_kills_every_process(oci, make_bundle):
+    # runc's destroy() SIGKILLs every process of the cgroup when the container
+    # has no private pid namespace; otherwise the cgroup cannot be removed
+    b = bundle(make_bundle, ["sh", "-c", "sleep 100 & sleep 100"], no_pidns=True)
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    try:
+        wait_for(
+            lambda: len(rd(rec["paths"]["pids"] + "/cgroup.procs").split()) >= 2, "2 processes"
+        )
+        r = cli(oci, "delete", "--force", cid)
+        assert r.returncode == 0, r.stderr
+    finally:
+        kill_cgroup(rec)
+    assert_nothing_left(oci, b, cid, dirs(rec))
+
+
+def test_delete_removes_every_cgroup_dir(oci, make_bundle):
+    b = bundle(make_bundle, SLEEP)
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    assert sorted(rec["paths"]) == sorted(MOUNTS)
+    ds = dirs(rec)
+    assert ds == default_dirs(cid)
+    assert all(os.path.isdir(d) for d in ds)
+    ok(oci, "delete", "--force", cid)
+    assert_nothing_left(oci, b, cid, ds)
+
+
+# ---- where the cgroup is ---------------------------------------------------------------
+
+
+def _rmdirs(paths) -> None:
+    for d in paths:
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            pass
+
+
+def _own() -> dict[str, str]:
+    out = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, subs, path = line.rstrip("\n").split(":", 2)
+            for s in subs.split(",") if subs else [""]:
+                out[s] = path
+    return out
+
+
+def _in_cgroups(pid: int, rec: dict) -> None:
+    """/proc/<pid>/cgroup agrees with the record, hierarchy by hierarchy."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f.read().splitlines():
+            _, subs, path = line.split(":", 2)
+            for s in subs.split(","):
+                if s in rec["paths"]:
+                    assert rec["paths"][s] == MOUNTS[s] + path, (s, path)
+            if subs == "" and rec.get("unified"):
+                assert rec["unified"] == UNIFIED + path
+
+
+def test_cgroups_path_absolute(oci, make_bundle):
+    top = f"/ociruntime-test-{uuid.uuid4().hex[:8]}"
+    b = bundle(make_bundle, SLEEP, cgroupsPath=f"{top}/c1")
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    try:
+        for ctl, mp in MOUNTS.items():
+            assert rec["paths"][ctl] == f"{mp}{top}/c1"
+        if LAYOUT == "hybrid":
+            assert rec["unified"] == f"{UNIFIED}{top}/c1"
+        _in_cgroups(oci.state(cid)["pid"], rec)
+        ok(oci, "delete", "--force", cid)
+        assert_nothing_left(oci, b, cid, dirs(rec))
+    finally:
+        kill_cgroup(rec)
+        _rmdirs(dirs(rec))
+        _rmdirs({os.path.dirname(d) for d in dirs(rec)})
+
+
+def test_cgroups_path_relative(oci, make_bundle):
+    rel = f"ociruntime-test-{uuid.uuid4().hex[:8]}"
+    b = bundle(make_bundle, SLEEP, cgroupsPath=rel)
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    own = _own()
+    try:
+        for ctl, mp in MOUNTS.items():
+            assert rec["paths"][ctl] == os.path.normpath(f"{mp}{own.get(ctl, '/')}/{rel}")
+        if LAYOUT == "hybrid":
+            assert rec["unified"] == os.path.normpath(f"{UNIFIED}{own['']}/{rel}")
+        _in_cgroups(oci.state(cid)["pid"], rec)
+        ok(oci, "delete", "--force", cid)
+        assert_nothing_left(oci, b, cid, dirs(rec))
+    finally:
+        kill_cgroup(rec)
+        _rmdirs(dirs(rec))
+
+
+def test_cgroup_namespace(oci, make_bundle):
+    script = (
+        "cat /proc/self/cgroup; echo ---; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+        "cat /sys/fs/cgroup/memory/cgroup.procs"
+    )
+    b = bundle(make_bundle, ["sh", "-c", script], {"memory": {"limit": 48 * MiB}})
+    assert {"type": "cgroup"} in b.config["linux"]["namespaces"]
+    r = ok(oci, "run", "--bundle", b.path, oci.new_id("ns"))
+    cg, _, rest = r.stdout.partition("---\n")
+    lines = cg.splitlines()
+    assert lines, r.stdout
+    for line in lines:
+        assert line.split(":", 2)[2] == "/", line
+    limit, *procs = rest.split()
+    assert limit == str(48 * MiB)
+    assert "1" in procs  # the container's own init, by its pid in the namespace
+
+
+# ---- bad input ------------------------------------------------------------------------------
+
+
+def test_network_class_id_without_net_cls(oci, make_bundle):
+    if "net_cls" in MOUNTS:
+        pytest.skip("this host mounts net_cls")
+    b = bundle(make_bundle, SLEEP, {"network": {"classID": 1048577}})
+    cid = oci.new_id("bad")
+    fails(oci, "run", "-d", "--bundle", b.path, cid, contains="net_cls")
+    assert_nothing_left(oci, b, cid)
+
+
+def test_bad_unified_name(oci, make_bundle):
+    b = bundle(make_bundle, SLEEP, {"unified": {"nodot": "1"}})
+    cid = oci.new_id("bad")
+    fails(oci, "run", "-d", "--bundle", b.path, cid, contains=("/linux/resources/unified/nodot",))
+    assert_nothing_left(oci, b, cid)
+
+
+def test_unified_file_the_hierarchy_lacks(oci, make_bundle):
+    if LAYOUT != "hybrid":
+        pytest.skip("needs the hybrid layout")
+    if "memory" in rd(f"{UNIFIED}/cgroup.controllers").split():
+        pytest.skip("the memory controller is in the cgroup2 mount here")
+    b = bundle(make_bundle, SLEEP, {"unified": {"memory.high": "1000000"}})
+    cid = oci.new_id("bad")
+    fails(oci, "run", "-d", "--bundle", b.path, cid, contains=("memory.high", "does not exist"))
+    assert_nothing_left(oci, b, cid)
+
+
+def test_swap_below_limit(oci, make_bundle):
+    b = bundle(make_bundle, SLEEP, {"memory": {"limit": 64 * MiB, "swap": 32 * MiB}})
+    cid = oci.new_id("bad")
+    fails(oci, "run", "-d", "--bundle", b.path, cid, contains="/linux/resources/memory/swap")
+    assert_nothing_left(oci, b, cid)
+
+
+def test_systemd_cgroup_flag(oci, make_bundle):
+    b = bundle(make_bundle, SLEEP)
+    cid = oci.new_id("bad")
+    fails(
+        oci,
+        "run",
+        "-d",
+        "--bundle",
+        b.path,
+        cid,
+        global_args=("--systemd-cgroup",),
+        contains="systemd",
+    )
+    assert_nothing_left(oci, b, cid)
+
+
+def test_systemd_cgroups_path(oci, make_bundle):
+    cid = oci.new_id("bad")
+    b = bundle(make_bundle, SLEEP, cgroupsPath=f"system.slice:ociruntime:{cid}")
+    fails(oci, "run", "-d", "--bundle", b.path, cid, contains=("systemd", "cgroupsPath"))
+    assert_nothing_left(oci, b, cid)

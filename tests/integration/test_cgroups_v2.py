@@ -1,0 +1,254 @@
+"""Cgroups on a pure cgroup v2 host: the core checks of test_cgroups.py.
+
+Skipped unless /sys/fs/cgroup is a cgroup2 mount.  On a v1 or hybrid host it
+runs in the QEMU guest (test_cgroups_v2_vm.py does that from the host):
+
+    ../shared/tools/vm-run -- /usr/bin/python3 -m pytest -q -p no:cacheprovider \\
+        tests/integration/test_cgroups_v2.py
+
+Everything is 20-40x slower in the guest, so one container (module scope)
+carries most checks, in file order: its files, the cgroup namespace, the
+device filter, an OOM kill, freeze, update, and finally delete.  Only the
+pids test needs a container of its own (it runs in the foreground).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+from conftest import OCI, Bundle, Runtime, default_config, leftovers
+
+ROOT = "/sys/fs/cgroup"
+MiB = 1 << 20
+
+
+def _fstype(mountpoint: str) -> str | None:
+    """The filesystem type of the last mount at ``mountpoint`` (mountinfo order)."""
+    found = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if pre.split()[4] == mountpoint:
+                found = post.split()[0]
+    return found
+
+
+_FS = _fstype(ROOT)
+pytestmark = pytest.mark.skipif(
+    _FS != "cgroup2",
+    reason=f"{ROOT} is {_FS or 'not mounted'}, not a pure cgroup v2 hierarchy; "
+    "test_cgroups_v2_vm.py runs this file in a cgroup v2 guest",
+)
+
+
+def cli(rt, *args: str, input: str | None = None, timeout: float = 120):
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        p = subprocess.run(
+            [*OCI, "--root", rt.root, *args],
+            input=input.encode() if input is not None else None,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            stdout=fout,
+            stderr=ferr,
+            timeout=timeout,
+        )
+        fout.seek(0)
+        ferr.seek(0)
+        return subprocess.CompletedProcess(
+            p.args, p.returncode, fout.read().decode(errors="replace"), ferr.read().decode()
+        )
+
+
+def ok(rt, *args: str, **kw) -> subprocess.CompletedProcess:
+    r = cli(rt, *args, **kw)
+    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def rd(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def kv(path: str) -> dict[str, str]:
+    return dict(line.split(None, 1) for line in rd(path).splitlines())
+
+
+def make_bundle(base, rootfs: str, name: str, args: list[str], resources: dict) -> Bundle:
+    path = base / name
+    path.mkdir()
+    subprocess.run(["cp", "-al", rootfs, str(path / "rootfs")], check=True)
+    cfg = default_config()
+    cfg["process"]["args"] = args
+    cfg["root"]["readonly"] = False
+    cfg["linux"].setdefault("resources", {}).update(resources)
+    return Bundle(str(path), cfg).save()
+
+
+# ---- the shared container ------------------------------------------------------------
+
+DEVICE_RULES = [
+    {"allow": False, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 10, "minor": 237, "access": "r"},
+]
+RESOURCES = {
+    "memory": {"limit": 64 * MiB, "swap": 96 * MiB, "reservation": 16 * MiB},
+    "pids": {"limit": 40},
+    "cpu": {"shares": 1024, "quota": 50000, "period": 100000},
+    "devices": DEVICE_RULES,
+}
+
+
+class Box:
+    """The module's container: runtime, bundle, id, cgroup directory."""
+
+    rt: Runtime
+    bundle: Bundle
+    id: str
+    path: str
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory, busybox_rootfs):
+    base = tmp_path_factory.mktemp("cgv2")
+    state = base / "state"
+    state.mkdir()
+    b = Box()
+    b.rt = Runtime(str(state))
+    b.bundle = make_bundle(base, busybox_rootfs, "bundle", ["sleep", "600"], RESOURCES)
+    caps = b.bundle.config["process"]["capabilities"]
+    for s in ("bounding", "effective", "permitted"):
+        caps[s].append("CAP_MKNOD")
+    b.bundle.save()
+    b.id = b.rt.new_id("v2")
+    ok(b.rt, "run", "-d", "--bundle", b.bundle.path, b.id)
+    with open(os.path.join(b.rt.root, b.id, "state.json")) as f:
+        rec = json.load(f)["cgroup"]
+    assert rec["layout"] == "v2"
+    b.path = rec["path"]
+    yield b
+    b.rt.cleanup()
+
+
+def test_files(box):
+    p = box.path
+    assert p == f"{ROOT}/ociruntime/{box.id}"
+    assert rd(f"{p}/memory.max") == str(64 * MiB)
+    # the spec's swap is memory+swap: 96 MiB - 64 MiB of swap alone
+    assert rd(f"{p}/memory.swap.max") == str(32 * MiB)
+    assert rd(f"{p}/memory.low") == str(16 * MiB)
+    assert rd(f"{p}/pids.max") == "40"
+    assert rd(f"{p}/cpu.weight") == "39"  # 1 + (1024 - 2) * 9999 / 262142
+    assert rd(f"{p}/cpu.max") == "50000 100000"
+    pid = box.rt.state(box.id)["pid"]
+    assert str(pid) in rd(f"{p}/cgroup.procs").split()
+
+
+def test_cgroup_namespace(box):
+    r = ok(
+        box.rt, "exec", box.id, "sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max"
+    )
+    assert r.stdout.split() == ["0::/", str(64 * MiB)]
+
+
+def test_device_filter(box):
+    script = """
+mknod /dev/lc c 10 237 && mknod /dev/km c 1 11 || exit 9
+(exec 3</dev/lc) && echo lc-read-ok
+(exec 3>/dev/lc) || echo lc-write-refused
+(exec 3</dev/km) || echo km-refused
+echo zero=$(head -c1 /dev/zero | wc -c)
+rm /dev/lc /dev/km
+"""
+    r = ok(box.rt, "exec", box.id, "sh", "-c", script)
+    for want in ("lc-read-ok", "lc-write-refused", "km-refused", "zero=1"):
+        assert want in r.stdout, r.stdout + r.stderr
+    assert "can't open /dev/km: Operation not permitted" in r.stderr
+
+
+def test_oom_kill_counted(box):
+    before = int(kv(f"{box.path}/memory.events").get("oom_kill", "0"))
+    # dd allocates its 128 MiB block and fills it: over memory.max, no swap device
+    r = ok(
+        box.rt,
+        "exec",
+        box.id,
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=128M count=1; echo status=$?",
+    )
+    assert "status=137" in r.stdout, r.stdout + r.stderr
+    assert int(kv(f"{box.path}/memory.events")["oom_kill"]) > before
+    # only the hog died
+    assert box.rt.state(box.id)["status"] == "running"
+
+
+def test_pause_and_resume(box):
+    ok(box.rt, "pause", box.id)
+    assert rd(f"{box.path}/cgroup.freeze") == "1"
+    assert kv(f"{box.path}/cgroup.events")["frozen"] == "1"
+    assert box.rt.state(box.id)["status"] == "paused"
+    ok(box.rt, "resume", box.id)
+    assert rd(f"{box.path}/cgroup.freeze") == "0"
+    assert kv(f"{box.path}/cgroup.events")["frozen"] == "0"
+    assert box.rt.state(box.id)["status"] == "running"
+
+
+def test_update(box):
+    p = box.path
+    ok(
+        box.rt,
+        "update",
+        "--memory",
+        "128m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "50",
+        "--cpu-shares",
+        "512",
+        box.id,
+    )
+    assert rd(f"{p}/memory.max") == str(128 * MiB)
+    assert rd(f"{p}/memory.swap.max") == "0"
+    assert rd(f"{p}/pids.max") == "50"
+    assert rd(f"{p}/cpu.weight") == "20"  # 1 + 510 * 9999 / 262142
+    res = {
+        "memory": {"limit": 48 * MiB, "swap": 64 * MiB},
+        "cpu": {"quota": 20000, "period": 50000},
+        "pids": {"limit": 0},
+    }
+    ok(box.rt, "update", "-r", "-", box.id, input=json.dumps(res))
+    assert rd(f"{p}/memory.max") == str(48 * MiB)
+    assert rd(f"{p}/memory.swap.max") == str(16 * MiB)
+    assert rd(f"{p}/cpu.max") == "20000 50000"
+    assert rd(f"{p}/pids.max") == "max"
+
+
+def test_delete_leaves_nothing(box):
+    assert os.path.isdir(box.path)
+    ok(box.rt, "delete", "--force", box.id)
+    assert not os.path.exists(box.path)
+    assert leftovers(box.rt, box.bundle, (box.id,)) == []
+
+
+# ---- a container of its own ----------------------------------------------------------
+
+
+def test_pids_limit_stops_fork(tmp_path, busybox_rootfs):
+    state = tmp_path / "state"
+    state.mkdir()
+    rt = Runtime(str(state))
+    script = "for i in $(seq 10); do sleep 2 & done; echo loop-done"
+    b = make_bundle(tmp_path, busybox_rootfs, "pids", ["sh", "-c", script], {"pids": {"limit": 5}})
+    cid = rt.new_id("pids")
+    try:
+        r = cli(rt, "run", "--bundle", b.path, cid)
+        assert "can't fork" in r.stderr, r.stdout + r.stderr
+        assert not os.path.exists(f"{ROOT}/ociruntime/{cid}")
+        assert leftovers(rt, b, (cid,)) == []
+    finally:
+        rt.cleanup()

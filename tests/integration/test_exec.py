@@ -1,0 +1,970 @@
+"""``ociruntime exec``: a new process inside a running container.
+
+Each test starts a container whose init is ``sleep 1000`` and runs processes
+in it the way containerd, podman and people do: plain argv with runc's
+override flags, ``--process process.json``, detached with a pid file, with a
+terminal over a console socket, and interactively in a real terminal (tmux).
+What the exec'd process sees is compared with what the container's init
+sees, read from the host through ``/proc/<init pid>``.
+
+The detached init and detached exec'd processes inherit the caller's stdio,
+so commands are run with stdio on temporary files (``cli``), never on pipes
+that a test would then wait on forever.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import select
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import uuid
+
+import pytest
+from conftest import OCI, default_config, leftovers
+
+CAP_NET_RAW = 13
+INIT_ARGS = ["sleep", "1000"]
+ONE_LINE_ERROR = re.compile(r"ociruntime: [^\n]+\n?")
+
+
+# ---- helpers ------------------------------------------------------------------
+
+
+def cli(
+    oci, *args: str, timeout: float = 30, input: bytes = b"", **popen
+) -> subprocess.CompletedProcess:
+    """The CLI with stdin, stdout and stderr on temporary files."""
+    with (
+        tempfile.TemporaryFile() as fin,
+        tempfile.TemporaryFile() as fout,
+        tempfile.TemporaryFile() as ferr,
+    ):
+        fin.write(input)
+        fin.seek(0)
+        p = subprocess.run(
+            [*OCI, "--root", oci.root, *args],
+            stdin=fin,
+            stdout=fout,
+            stderr=ferr,
+            timeout=timeout,
+            **popen,
+        )
+        fout.seek(0)
+        ferr.seek(0)
+        out = fout.read().decode(errors="replace")
+        err = ferr.read().decode(errors="replace")
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
+    r = cli(oci, *args, **kw)
+    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r
+
+
+def wait_for(pred, what: str, timeout: float = 10.0, every: float = 0.02):
+    end = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def proc_field(pid: int, name: str) -> str:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key == name:
+                return value.strip()
+    raise KeyError(name)
+
+
+def alive(pid: int) -> bool:
+    """Running or sleeping; a zombie (our host's pid 1 reaps lazily) counts as gone."""
+    try:
+        return proc_field(pid, "State")[0] not in "ZX"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def ns_members(init_pid: int) -> list[int]:
+    """Live host pids in the pid namespace of the container's init."""
+    ns = os.stat(f"/proc/{init_pid}/ns/pid").st_ino
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            same = os.stat(f"/proc/{name}/ns/pid").st_ino == ns
+        except OSError:
+            continue
+        if same and alive(int(name)):
+            found.append(int(name))
+    return sorted(found)
+
+
+def with_marker(marker: str) -> list[str]:
+    """Live processes whose command line contains ``marker``."""
+    me = os.getpid()
+    hits = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if marker.encode() in cmd and alive(int(name)):
+            text = cmd.replace(b"\0", b" ").decode(errors="replace")
+            hits.append(f"{name}: {text}")
+    return hits
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
+    assert ONE_LINE_ERROR.fullmatch(r.stderr), f"not one clear line: {r.stderr!r}"
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    for n in needles:
+        assert n in r.stderr, r.stderr
+
+
+def sh(script: str) -> list[str]:
+    return ["sh", "-c", script]
+
+
+class Running:
+    """A started container: ``.cid``, ``.bundle``, ``.pid`` (host pid of its init)."""
+
+    def __init__(self, oci, bundle) -> None:
+        self.oci = oci
+        self.bundle = bundle
+        self.cid = oci.new_id("exec")
+        ok(oci, "run", "-d", "-b", bundle.path, self.cid)
+        self.pid = oci.state(self.cid)["pid"]
+        assert alive(self.pid)
+
+    def run(self, argv: list[str], *flags: str, **kw) -> subprocess.CompletedProcess:
+        """``exec [flags] ID argv...``"""
+        return cli(self.oci, "exec", *flags, self.cid, *argv, **kw)
+
+    def out(self, argv: list[str], *flags: str, **kw) -> str:
+        r = self.run(argv, *flags, **kw)
+        assert r.returncode == 0, f"exec {argv}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r.stdout
+
+
+@pytest.fixture
+def running(oci, make_bundle):
+    """running(process={...}, **config overrides) -> Running; the init is ``sleep 1000``."""
+
+    def start(process: dict | None = None, **overrides) -> Running:
+        b = make_bundle(list(INIT_ARGS), **overrides)
+        if process:
+            b.config["process"].update(process)
+            b.save()
+        return Running(oci, b)
+
+    return start
+
+
+def read_until(fd: int, pattern: bytes, timeout: float = 10.0) -> bytes:
+    """Read a pty master until ``pattern`` (a regex) matches what arrived."""
+    buf = b""
+    end = time.monotonic() + timeout
+    while not re.search(pattern, buf):
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {pattern!r} from the terminal; got {buf!r}")
+        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the slave side is closed
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"terminal closed before {pattern!r}; got {buf!r}")
+            buf += chunk
+    return buf
+
+
+def pty_closed(fd: int, timeout: float = 10.0) -> bool:
+    """True once reading the master hits EOF/EIO (every slave fd closed)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                if not os.read(fd, 4096):
+                    return True
+            except OSError:
+                return True
+    return False
+
+
+@pytest.fixture
+def console_socket():
+    """A listening AF_UNIX socket at a short path (sun_path is 108 bytes)."""
+    d = tempfile.mkdtemp(prefix="ocics-", dir="/tmp")
+    path = os.path.join(d, "console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(4)
+    opened: list = []
+    yield path, listener, opened
+    for x in opened:
+        try:
+            x.close() if hasattr(x, "close") else os.close(x)
+        except OSError:
+            pass
+    listener.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def receive_master(listener, opened: list, wait: bool = True) -> tuple[bytes, int]:
+    """Accept one connection and take exactly one fd from it: (data, fd)."""
+    listener.settimeout(10 if wait else 0)
+    conn, _ = listener.accept()
+    opened.append(conn)
+    flags = 0 if wait else socket.MSG_DONTWAIT
+    conn.settimeout(10)
+    data, fds, msg_flags, _ = socket.recv_fds(conn, 4096, 8, flags)
+    opened.extend(fds)
+    assert not msg_flags & socket.MSG_CTRUNC, "control data truncated"
+    assert len(fds) == 1, f"expected exactly one fd, got {fds}"
+    return data, fds[0]
+
+
+def set_winsize(master: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+# ---- output, status, signals -------------------------------------------------------
+
+
+def test_exec_output_and_exit_status(running):
+    c = running()
+    r = c.run(sh("echo hi; exit 3"))
+    assert (r.returncode, r.stdout) == (3, "hi\n"), r.stderr
+    assert c.out(["true"]) == ""
+
+
+def test_exec_stderr_and_stdin_reach_the_caller(running):
+    c = running()
+    r = c.run(sh("cat; echo oops >&2"), input=b"from stdin\n")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "from stdin\n", "oops\n")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGUSR1])
+def test_exec_killed_by_a_signal_exits_128_plus_n(running, sig):
+    c = running()
+    r = c.run(sh(f"kill -{int(sig)} $$"))
+    assert r.returncode == 128 + sig, r.stderr
+
+
+def test_foreground_exec_forwards_sigterm(running, oci):
+    c = running()
+    p = subprocess.Popen(
+        [
+            *OCI,
+            "--root",
+            oci.root,
+            "exec",
+            c.cid,
+            *sh('trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        time.sleep(0.3)  # the runtime installs its forwarding handlers after the ACK
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=10) == 42
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+    assert ns_members(c.pid) == [c.pid]
+
+
+# ---- the container's namespaces, hostname, mounts --------------------------------------
+
+
+def test_exec_sees_the_containers_hostname(running):
+    name = f"exec-{uuid.uuid4().hex[:8]}"
+    c = running(hostname=name)
+    assert c.out(["hostname"]).strip() == name
+    assert c.out(["cat", "/proc/sys/kernel/hostname"]).strip() == name
+
+
+def test_exec_sees_the_containers_mounts(running):
+    c = running()
+    out = c.out(sh("cat /proc/self/mounts; echo ====; cat /proc/1/mounts"))
+    mine, init = out.split("====\n")
+    assert mine == init
+    with open(f"/proc/{c.pid}/mounts") as f:
+        assert mine == f.read()
+    with open("/proc/self/mounts") as f:
+        assert mine != f.read()
+    assert c.bundle.rootfs not in mine
+
+
+def test_exec_into_a_no_pivot_container_lands_in_its_rootfs(oci, make_bundle):
+    """With --no-pivot the rootfs is moved over / of the mount namespace; joining
+    that namespace must still put the process at the rootfs (setns looks down)."""
+    b = make_bundle(list(INIT_ARGS))
+    cid = oci.new_id("nopivot")
+    ok(oci, "run", "-d", "--no-pivot", "-b", b.path, cid)
+    out = cli(oci, "exec", cid, *sh("pwd; ls /bin/busybox; cat /etc/group"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "/\n/bin/busybox\nroot:x:0:\nnobody:x:65534:\n"
+
+
+@pytest.mark.parametrize("kind", ["net", "pid", "mnt", "uts", "ipc", "cgroup"])
+def test_exec_joins_every_namespace_of_the_init(running, kind):
+    c = running()
+    out = c.out(sh(f"readlink /proc/self/ns/{kind}; readlink /proc/1/ns/{kind}"))
+    mine, init = out.split()
+    assert mine == init
+    assert mine == os.readlink(f"/proc/{c.pid}/ns/{kind}")
+    assert mine != os.readlink(f"/proc/self/ns/{kind}"), "the container should have its own"
+
+
+def test_exec_is_in_the_containers_pid_namespace(running):
+    c = running()
+    out = c.out(sh("tr '\\0' ' ' </proc/1/cmdline; echo; echo $$"))
+    cmdline, pid = out.splitlines()
+    assert cmdline.split() == INIT_ARGS
+    assert int(pid) != 1
+    # everything in the container: the init and this exec'd process's sh
+    ps = c.out(["ps", "-o", "pid,args"])
+    assert re.search(r"^\s*1\s+sleep 1000$", ps, re.M), ps
+
+
+def test_exec_shares_ipc_with_the_init(running):
+    c = running()
+    c.out(sh("echo kept >/dev/shm/probe"))
+    assert c.out(["cat", "/dev/shm/probe"]) == "kept\n"
+    with open(f"/proc/{c.pid}/root/dev/shm/probe") as f:
+        assert f.read() == "kept\n"
+
+
+# ---- runc's override flags -----------------------------------------------------------------
+
+
+def test_exec_env_is_the_containers_plus_overrides(running):
+    c = running(
+        process={
+            "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FOO=container", "KEEP=yes"],
+        }
+    )
+    env = c.out(["env"], "-e", "FOO=override", "-e", "NEW=1").splitlines()
+    assert "KEEP=yes" in env
+    assert "NEW=1" in env
+    assert [e for e in env if e.startswith("FOO=")] == ["FOO=override"]
+    assert "PATH=/usr/sbin:/usr/bin:/sbin:/bin" in env
+    # without flags: exactly the container's environment (plus HOME)
+    plain = c.out(["env"]).splitlines()
+    assert "FOO=container" in plain and not any(e.startswith("NEW=") for e in plain)
+
+
+def test_exec_cwd(running):
+    c = running()
+    assert c.out(["pwd"], "--cwd", "/tmp") == "/tmp\n"
+    assert c.out(["pwd"]) == "/\n"
+
+
+def test_exec_missing_cwd_is_a_setup_failure(running):
+    c = running()
+    r = c.run(["pwd"], "--cwd", "/does/not/exist")
+    assert r.returncode == 255, r
+    assert_one_line_error(r, "/does/not/exist")
+    assert ns_members(c.pid) == [c.pid]
+
+
+def test_exec_user_and_additional_gids(running):
+    c = running()
+    assert c.out(["id"], "-u", "65534:65534").strip() == "uid=65534(nobody) gid=65534(nobody)"
+    out = c.out(["id"], "-u", "65534:65534", "-g", "10").strip()
+    assert out == "uid=65534(nobody) gid=65534(nobody) groups=10", out
+    assert c.out(["id", "-G"], "-g", "10").split() == ["0", "10"]
+
+
+def cap_eff(text: str) -> int:
+    m = re.search(r"^CapEff:\s*([0-9a-f]+)$", text, re.M)
+    assert m, text
+    return int(m.group(1), 16)
+
+
+def test_exec_cap_adds_a_capability(running):
+    c = running()
+    before = cap_eff(c.out(["cat", "/proc/self/status"]))
+    assert not before & (1 << CAP_NET_RAW)
+    after = cap_eff(c.out(["cat", "/proc/self/status"], "--cap", "CAP_NET_RAW"))
+    assert after == before | (1 << CAP_NET_RAW)
+
+
+def test_exec_unknown_cap_is_rejected(running):
+    c = running()
+    r = c.run(["true"], "--cap", "CAP_NOT_A_THING")
+    assert r.returncode == 255, r
+    assert_one_line_error(r, "CAP_NOT_A_THING")
+
+
+def test_exec_no_new_privs(running):
+    c = running(process={"noNewPrivileges": False})
+    assert proc_field(c.pid, "NoNewPrivs") == "0"
+    plain = c.out(["grep", "NoNewPrivs", "/proc/self/status"]).split()
+    assert plain == ["NoNewPrivs:", "0"]
+    nnp = c.out(["grep", "NoNewPrivs", "/proc/self/status"], "--no-new-privs").split()
+    assert nnp == ["NoNewPrivs:", "1"]
+
+
+# ---- seccomp ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nnp", [True, False], ids=["nnp", "no-nnp"])
+def test_the_containers_seccomp_profile_applies_to_exec(running, nnp):
+    seccomp = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+        ],
+    }
+    linux = default_config()["linux"]
+    linux["seccomp"] = seccomp
+    c = running(process={"noNewPrivileges": nnp}, linux=linux)
+    r = c.run(["mkdir", "/x"])
+    assert r.returncode != 0
+    assert "Operation not permitted" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(c.bundle.rootfs, "x"))
+    # everything else still works
+    c.out(["touch", "/y"])
+    assert os.path.exists(os.path.join(c.bundle.rootfs, "y"))
+    assert proc_field(c.pid, "Seccomp") == "2"
+
+
+# ---- --process process.json --------------------------------------------------------------------
+
+
+def containerd_process(args: list[str]) -> dict:
+    """A process object as containerd's shim writes process.json for runc exec."""
+    caps = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID"]
+    return {
+        "terminal": False,
+        "user": {"uid": 65534, "gid": 65534, "additionalGids": [10]},
+        "args": args,
+        "env": [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOSTNAME=ctr",
+            "FROM_JSON=1",
+        ],
+        "cwd": "/tmp",
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 77, "soft": 77}],
+        "noNewPrivileges": True,
+    }
+
+
+def test_exec_process_json(running, tmp_path):
+    c = running(process={"noNewPrivileges": False})
+    script = (
+        "id; pwd; ulimit -n; echo $FROM_JSON; grep -E '^(Cap...|NoNewPrivs):' /proc/self/status"
+    )
+    path = tmp_path / "process.json"
+    path.write_text(json.dumps(containerd_process(sh(script))))
+    r = cli(c.oci, "exec", "--process", str(path), c.cid)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "uid=65534(nobody) gid=65534(nobody) groups=10"
+    assert lines[1:4] == ["/tmp", "77", "1"]
+    # the bounding set is the file's; a non-root user keeps no effective
+    # capabilities across execve without ambient ones (as with runc)
+    bnd = re.search(r"^CapBnd:\s*([0-9a-f]+)$", r.stdout, re.M)
+    assert int(bnd.group(1), 16) == (1 << 0) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << CAP_NET_RAW)
+    assert cap_eff(r.stdout) == 0
+    assert re.search(r"^NoNewPrivs:\s*1$", r.stdout, re.M)
+
+
+def test_exec_process_json_exit_status_and_detach(running, tmp_path):
+    c = running()
+    path = tmp_path / "p.json"
+    proc = containerd_process(sh("exit 9"))
+    path.write_text(json.dumps(proc))
+    assert cli(c.oci, "exec", "-p", str(path), c.cid).returncode == 9
+    proc["args"] = ["sleep", "7"]
+    path.write_text(json.dumps(proc))
+    pidfile = tmp_path / "exec.pid"
+    ok(c.oci, "exec", "-d", "--pid-file", str(pidfile), "-p", str(path), c.cid)
+    pid = int(pidfile.read_text())
+    assert alive(pid) and proc_field(pid, "Uid").split()[0] == "65534"
+    os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        ("{not json", "process.json"),
+        ('{"args": "sh", "cwd": "/"}', "/args"),
+        ('{"args": ["sh"], "cwd": "/", "user": {"uid": "root"}}', "/user/uid"),
+        ("[]", "process.json"),
+        ('{"cwd": "/"}', "args"),
+    ],
+    ids=["invalid-json", "args-not-array", "uid-not-number", "not-an-object", "no-args"],
+)
+def test_exec_bad_process_json(running, tmp_path, content, needle):
+    c = running()
+    path = tmp_path / "process.json"
+    path.write_text(content)
+    r = cli(c.oci, "exec", "--process", str(path), c.cid)
+    assert r.returncode == 255, r
+    assert_one_line_error(r, needle)
+    assert ns_members(c.pid) == [c.pid]
+
+
+def test_exec_missing_process_json(running, tmp_path):
+    c = running()
+    r = cli(c.oci, "exec", "--process", str(tmp_path / "nope.json"), c.cid)
+    assert r.returncode == 255, r
+    assert_one_line_error(r, "nope.json")
+
+
+# ---- detached ---------------------------------------------------------------------------------------
+
+
+def test_exec_detached_with_pid_file(running, tmp_path):
+    c = running()
+    pidfile = tmp_path / "exec.pid"
+    t0 = time.monotonic()
+    ok(c.oci, "exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "5")
+    took = time.monotonic() - t0
+    text = pidfile.read_text()
+    assert re.fullmatch(r"[1-9][0-9]*", text), repr(text)
+    pid = int(text)
+    try:
+        assert alive(pid), "exec -d must return while the process runs"
+        assert took < 4.5, f"exec -d took {took:.1f}s"
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            assert f.read() == b"sleep\x005\x00"
+        assert os.stat(f"/proc/{pid}/ns/pid").st_ino == os.stat(f"/proc/{c.pid}/ns/pid").st_ino
+        assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink(f"/proc/{c.pid}/ns/mnt")
+        assert pid in ns_members(c.pid)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not alive(pid), "the detached process to die")
+
+
+def test_exec_joins_the_containers_cgroup(running, tmp_path):
+    c = running()
+    pidfile = tmp_path / "exec.pid"
+    ok(c.oci, "exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "5")
+    pid = int(pidfile.read_text())
+    try:
+        with open(f"/proc/{pid}/cgroup") as mine, open(f"/proc/{c.pid}/cgroup") as init:
+            of_init = init.read()
+            assert mine.read() == of_init
+        with open("/proc/self/cgroup") as host:
+            assert of_init != host.read(), "the container should have a cgroup of its own"
+        # and inside, through the cgroup namespace, both are at its root
+        out = c.out(sh("cat /proc/self/cgroup; echo ====; cat /proc/1/cgroup"))
+        inside, of_init = out.split("====\n")
+        assert inside == of_init
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_exec_detached_relative_pid_file(running, tmp_path):
+    c = running()
+    ok(c.oci, "exec", "-d", "--pid-file", "rel.pid", c.cid, "sleep", "5", cwd=tmp_path)
+    pid = int((tmp_path / "rel.pid").read_text())
+    assert alive(pid)
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_detached_exec_outlives_the_runtime_and_exits_with_the_container(oci, running, tmp_path):
+    c = running()
+    pidfile = tmp_path / "exec.pid"
+    ok(oci, "exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "300")
+    pid = int(pidfile.read_text())
+    assert alive(pid)
+    ok(oci, "delete", "--force", c.cid)
+    # the init was pid 1 of the namespace: the kernel kills the rest
+    wait_for(lambda: not alive(pid), "the exec'd process to die with the container")
+
+
+# ---- failures -------------------------------------------------------------------------------------------
+
+
+def test_exec_in_a_stopped_container(oci, make_bundle):
+    b = make_bundle(["true"])
+    cid = oci.new_id("exec")
+    ok(oci, "run", "-d", "-b", b.path, cid)
+    wait_for(lambda: oci.state(cid)["status"] == "stopped", "the container to stop")
+    marker = f"mark-{uuid.uuid4().hex}"
+    r = cli(oci, "exec", cid, "sleep", "100", marker)
+    assert r.returncode == 255, r
+    assert_one_line_error(r, "cannot exec in a stopped container")
+    assert with_marker(marker) == []
+    ok(oci, "delete", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_exec_unknown_id(oci):
+    cid = oci.new_id("nope")
+    r = cli(oci, "exec", cid, "true")
+    assert_one_line_error(r, "does not exist", cid)
+    assert r.returncode == 255, "runc exits 255 for every failed exec"
+    assert os.listdir(oci.root) == []
+
+
+@pytest.mark.parametrize(
+    "argv, why",
+    [
+        (["no-such-binary"], 'exec: "no-such-binary": executable file not found in $PATH'),
+        (["/no/such/binary"], "no such file or directory"),
+        (["/etc"], "permission denied"),
+        (["/etc/passwd"], "permission denied"),
+    ],
+    ids=["path-lookup", "absolute", "directory", "not-executable"],
+)
+def test_exec_missing_binary(running, argv, why):
+    c = running()
+    r = c.run(argv)
+    assert r.returncode == 255, r
+    assert_one_line_error(r, why)
+    assert ns_members(c.pid) == [c.pid]
+    assert c.oci.state(c.cid)["status"] == "running"
+
+
+def test_exec_without_a_command(running):
+    c = running()
+    r = cli(c.oci, "exec", c.cid)
+    assert r.returncode == 255, r
+    assert_one_line_error(r)
+
+
+def test_failed_execs_leave_nothing_behind(running):
+    c = running()
+    marker = f"mark-{uuid.uuid4().hex}"
+    for flags in ([], ["-d"], ["-u", "65534"], ["--cwd", "/nowhere"]):
+        argv = ["/no/such/binary", marker] if "--cwd" not in flags else ["sleep", "100", marker]
+        r = c.run(argv, *flags)
+        assert r.returncode == 255, (flags, r)
+    assert with_marker(marker) == []
+    assert ns_members(c.pid) == [c.pid]
+    ok(c.oci, "delete", "--force", c.cid)
+    assert leftovers(c.oci, c.bundle, (c.cid,)) == []
+
+
+def pause_implemented() -> bool:
+    r = subprocess.run([*OCI, "pause", "--help"], capture_output=True, timeout=30)
+    return r.returncode == 0
+
+
+def test_exec_in_a_paused_container(running):
+    if not pause_implemented():
+        pytest.skip("ociruntime pause is not implemented yet")
+    c = running()
+    ok(c.oci, "pause", c.cid)
+    try:
+        marker = f"mark-{uuid.uuid4().hex}"
+        r = c.run(["sleep", "100", marker])
+        assert r.returncode == 255, r
+        assert_one_line_error(r, "paused")
+        assert with_marker(marker) == []
+    finally:
+        ok(c.oci, "resume", c.cid)
+    assert c.out(["echo", "back"]) == "back\n"
+
+
+# ---- terminals through a console socket -------------------------------------------------------------------
+
+
+def test_exec_tty_detached_through_the_console_socket(running, console_socket, tmp_path):
+    path, listener, opened = console_socket
+    c = running()
+    pidfile = tmp_path / "sh.pid"
+    r = cli(
+        c.oci, "exec", "-t", "-d", "--console-socket", path, "--pid-file", str(pidfile), c.cid, "sh"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and r.stderr == ""
+    data, master = receive_master(listener, opened)
+    assert re.fullmatch(rb"/dev/pts/[0-9]+", data), data
+    pid = int(pidfile.read_text())
+    assert alive(pid)
+    assert os.readlink(f"/proc/{pid}/fd/0").startswith("/dev/pts/")
+
+    os.write(master, b"echo $((6*7))\n")
+    read_until(master, rb"\r\n42\r\n")
+
+    set_winsize(master, 33, 77)
+    os.write(master, b"stty size\n")
+    read_until(master, rb"\r\n33 77\r\n")
+
+    os.write(master, b"tty; readlink /proc/self/ns/pid\n")
+    out = read_until(master, rb"pid:\[[0-9]+\]")
+    assert data in out
+    assert os.readlink(f"/proc/{c.pid}/ns/pid").encode() in out
+
+    os.write(master, b"exit\n")
+    assert pty_closed(master), "the pty stays open after exit"
+    wait_for(lambda: not alive(pid), "the shell to exit")
+    assert ns_members(c.pid) == [c.pid]
+
+
+def test_exec_tty_console_size_from_process_json(running, console_socket, tmp_path):
+    path, listener, opened = console_socket
+    c = running()
+    proc = containerd_process(["sh"])
+    proc.update(terminal=True, consoleSize={"height": 21, "width": 61}, user={"uid": 0, "gid": 0})
+    pfile = tmp_path / "process.json"
+    pfile.write_text(json.dumps(proc))
+    ok(c.oci, "exec", "-d", "--console-socket", path, "-p", str(pfile), c.cid)
+    _, master = receive_master(listener, opened)
+    os.write(master, b"stty size; exit\n")
+    read_until(master, rb"\r\n21 61\r\n")
+
+
+def test_create_with_a_console_socket(oci, make_bundle, console_socket):
+    path, listener, opened = console_socket
+    b = make_bundle(sh("tty; echo out-$((2+3)); exec sleep 1000"))
+    b.config["process"]["terminal"] = True
+    b.save()
+    cid = oci.new_id("tty")
+    r = cli(oci, "create", "--console-socket", path, "-b", b.path, cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    # create has returned: the master must be waiting already, no blocking allowed
+    data, master = receive_master(listener, opened, wait=False)
+    assert re.fullmatch(rb"/dev/pts/[0-9]+", data), data
+    assert oci.state(cid)["status"] == "created"
+    ok(oci, "start", cid)
+    out = read_until(master, rb"out-5\r\n")
+    assert data + b"\r\n" in out  # tty names the pty that was sent
+    pid = oci.state(cid)["pid"]
+    assert os.readlink(f"/proc/{pid}/fd/1") == data.decode()
+    ok(oci, "delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_create_terminal_without_a_console_socket(oci, make_bundle):
+    b = make_bundle(["sh"])
+    b.config["process"]["terminal"] = True
+    b.save()
+    cid = oci.new_id("tty")
+    r = cli(oci, "create", "-b", b.path, cid)
+    assert r.returncode != 0
+    assert_one_line_error(r, "console-socket")
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_exec_tty_detached_without_a_console_socket(running):
+    c = running()
+    marker = f"mark-{uuid.uuid4().hex}"
+    r = c.run(["sleep", "100", marker], "-t", "-d")
+    assert r.returncode == 255, r
+    assert_one_line_error(r, "console-socket")
+    assert with_marker(marker) == []
+    assert ns_members(c.pid) == [c.pid]
+
+
+def test_exec_console_socket_that_does_not_listen(running, tmp_path):
+    c = running()
+    r = c.run(["sh"], "-t", "-d", "--console-socket", str(tmp_path / "none.sock"))
+    assert r.returncode == 255, r
+    assert_one_line_error(r, "none.sock")
+    assert ns_members(c.pid) == [c.pid]
+
+
+# ---- a person's interactive terminal (tmux) -----------------------------------------------------------------
+
+
+class Tmux:
+    """One detached tmux session on a private server (its socket in a temp dir)."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="ocitmux-", dir="/tmp")
+        self.server = os.path.join(self.dir, "sock")
+        self.name = f"exec-{uuid.uuid4().hex[:10]}"
+        self.env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["tmux", "-S", self.server, *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=self.env,
+        )
+
+    def start(self, command: str, cols: int, rows: int) -> None:
+        r = self.tmux(
+            "new-session", "-d", "-s", self.name, "-x", str(cols), "-y", str(rows), command
+        )
+        assert r.returncode == 0, r.stderr
+
+    def send(self, line: str) -> None:
+        assert self.tmux("send-keys", "-t", self.name, "-l", line).returncode == 0
+        assert self.tmux("send-keys", "-t", self.name, "Enter").returncode == 0
+
+    def screen(self) -> str:
+        r = self.tmux("capture-pane", "-p", "-t", self.name)
+        return r.stdout if r.returncode == 0 else f"(capture-pane failed: {r.stderr.strip()})"
+
+    def wait(self, pattern: str, timeout: float = 15.0) -> re.Match:
+        end = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            m = re.search(pattern, screen, re.M)
+            if m:
+                return m
+            if time.monotonic() > end:
+                raise AssertionError(f"no {pattern!r} on the screen after {timeout}s:\n{screen}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if os.path.exists(self.server):
+            self.tmux("kill-session", "-t", self.name)
+            self.tmux("kill-server")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def tmux():
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    sessions: list[Tmux] = []
+
+    def new() -> Tmux:
+        t = Tmux()
+        sessions.append(t)
+        return t
+
+    yield new
+    for t in sessions:
+        t.kill()
+
+
+def test_interactive_run_in_a_terminal(oci, make_bundle, tmux):
+    b = make_bundle(["sh"])
+    b.config["process"]["terminal"] = True
+    b.save()
+    cid = oci.new_id("tty")
+    t = tmux()
+    cmd = shlex.join([*OCI, "--root", oci.root, "run", "-b", b.path, cid])
+    t.start(f"{cmd}; echo EXIT=$?; sleep 60", cols=100, rows=30)
+    t.wait(r"^/ #")
+    t.send("stty size")
+    t.wait(r"^30 100$")
+    t.send("echo $((6*7)) $(hostname)")
+    t.wait(r"^42 ociruntime$")
+    t.send("exit 5")
+    t.wait(r"^EXIT=5$")
+    t.kill()
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_interactive_exec_into_a_running_container(running, tmux):
+    c = running()
+    t = tmux()
+    cmd = shlex.join([*OCI, "--root", c.oci.root, "exec", "-t", c.cid, "/bin/sh"])
+    t.start(f"{cmd}; echo EXIT=$?; sleep 60", cols=90, rows=25)
+    t.wait(r"^/ #")
+    t.send("stty size; tty")
+    t.wait(r"^25 90$")
+    t.wait(r"^/dev/pts/[0-9]+$")
+    t.send("tr '\\0' ' ' </proc/1/cmdline; echo")
+    t.wait(r"^sleep 1000 ?$")
+    t.send("exit 7")
+    t.wait(r"^EXIT=7$")
+    t.kill()
+    assert ns_members(c.pid) == [c.pid]
+
+
+def test_interactive_exec_follows_a_window_resize(running, tmux):
+    c = running()
+    t = tmux()
+    cmd = shlex.join([*OCI, "--root", c.oci.root, "exec", "-t", c.cid, "/bin/sh"])
+    t.start(f"{cmd}; echo EXIT=$?; sleep 60", cols=80, rows=24)
+    t.wait(r"^/ #")
+    assert t.tmux("resize-window", "-t", t.name, "-x", "70", "-y", "20").returncode == 0
+    # SIGWINCH reaches the runtime asynchronously: ask until the new size shows
+    end = time.monotonic() + 15
+    while True:
+        t.send("stty size")
+        try:
+            t.wait(r"^20 70$", timeout=1)
+            break
+        except AssertionError:
+            if time.monotonic() > end:
+                raise
+    t.send("exit")
+    t.wait(r"^EXIT=0$")
+
+
+# ---- --preserve-fds ------------------------------------------------------------------------------------------------
+
+
+def as_fd_3(argv: list[str], fd: int) -> list[str]:
+    """argv run with ``fd`` as its fd 3 (dash cannot redirect fds above 9)."""
+    move = (
+        "import os, sys; fd = int(sys.argv[1]); os.dup2(fd, 3); fd != 3 and os.close(fd); "
+        "os.execvp(sys.argv[2], sys.argv[2:])"
+    )
+    return [sys.executable, "-c", move, str(fd), *argv]
+
+
+def test_exec_preserve_fds_passes_a_pipe_as_fd_3(running):
+    c = running()
+    r, w = os.pipe()
+    try:
+        argv = [*OCI, "--root", c.oci.root, "exec", "--preserve-fds", "1", c.cid]
+        argv += sh("echo hi >&3; ls /proc/self/fd")
+        p = subprocess.run(
+            as_fd_3(argv, w), pass_fds=(w,), capture_output=True, text=True, timeout=30
+        )
+        os.close(w)
+        w = -1
+        assert p.returncode == 0, p.stderr
+        with os.fdopen(r, "rb") as f:
+            r = -1
+            assert f.read() == b"hi\n"
+        # 0-2, the preserved 3, and the fd ls opened for /proc/self/fd
+        assert sorted(map(int, p.stdout.split())) == [0, 1, 2, 3, 4]
+    finally:
+        for fd in (r, w):
+            if fd >= 0:
+                os.close(fd)
+
+
+def test_exec_does_not_pass_fds_without_preserve(running):
+    c = running()
+    r, w = os.pipe()
+    try:
+        argv = [*OCI, "--root", c.oci.root, "exec", c.cid, *sh("echo hi >&3")]
+        p = subprocess.run(
+            as_fd_3(argv, w), pass_fds=(w,), capture_output=True, text=True, timeout=30
+        )
+        assert p.returncode != 0
+        assert "Bad file descriptor" in p.stderr, p.stderr
+    finally:
+        os.close(r)
+        os.close(w)
