@@ -2,7 +2,10 @@
 #
 #   make bundle                         build bundles/busybox (rootfs + config.json)
 #   make bundle-demo                    same, process prints hostname/pid/mounts
-#   make bench [RUNS=50] [BENCH_JSON=bench/out/run.json]
+#   make bench [RUNS=50] [CASES=run,state,...] [BENCH_JSON=bench/out/run.json]
+#                                       ociruntime vs runc vs crun: the table on
+#                                       stdout, JSON, bench/out/bench.png and a
+#                                       copy in docs/bench.png for the README
 #   make lint
 #
 # OCIRUNTIME is the command used for `spec` and as the runtime under test, e.g.
@@ -13,6 +16,9 @@ RUFF       ?= ruff
 OCIRUNTIME ?= ociruntime
 RUNS       ?= 50
 BENCH_JSON ?= bench/out/run.json
+BENCH_PNG  ?= bench/out/bench.png
+# empty: every case (run,lifecycle,state,exec,parallel,features,rss)
+CASES      ?=
 BUNDLE     ?= bundles/busybox
 LINT_PATHS := ociruntime tests bench
 
@@ -27,7 +33,8 @@ bundle-demo:
 	OCIRUNTIME="$(OCIRUNTIME)" sh bundles/build-busybox.sh --demo $(BUNDLE)
 
 bench:
-	$(PYTHON) bench/bench_run.py --ociruntime "$(OCIRUNTIME)" --runs $(RUNS) --with-crun --json $(BENCH_JSON)
+	$(PYTHON) bench/bench_run.py --ociruntime "$(OCIRUNTIME)" --runs $(RUNS) --with-crun \
+		$(if $(CASES),--cases $(CASES)) --json $(BENCH_JSON) --png $(BENCH_PNG) --readme-png
 
 lint:
 	$(RUFF) check $(LINT_PATHS)
