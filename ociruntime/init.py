@@ -16,7 +16,7 @@ import struct
 
 from . import hooks, jsonio, sync, trace
 from .errors import OCIError
-from .linux import capabilities, console, namespaces, process, seccomp, security
+from .linux import capabilities, namespaces, process, seccomp, security
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import RESOLVE, Rootfs
@@ -170,6 +170,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         create_runtime(a, nss)
         root.mount_deferred()
         if a.console is not None:
+            from .linux import console
+
             ptmx = root.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
             slave = terminal(a, ptmx, proc)
             root.bind_console(slave)
@@ -207,6 +209,8 @@ def create_runtime(a: InitArgs, nss: dict) -> None:
 def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     """exec: join the init's namespaces (its pid namespace was chosen at fork)."""
     proc = a.config["process"]
+    if a.console is not None:
+        from .linux import console  # before joining: the container has no Python library
     with trace.span("join namespaces"):
         namespaces.join(a.join_pid, namespaces.of(a.config))
     # joining the mount namespace moved root and cwd to the container's root
@@ -225,6 +229,7 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
 
 def terminal(a: InitArgs, ptmx: int, proc: dict) -> int:
     """Make the pty, send its master to the console socket; returns the slave."""
+    from .linux import console  # already imported by the caller, before pivot_root
     st = os.fstat(ptmx)
     if (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
         os.close(ptmx)

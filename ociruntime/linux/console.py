@@ -14,7 +14,6 @@ of a socketpair instead and :func:`relay` the master to their own stdio.
 from __future__ import annotations
 
 import _socket
-import array
 import fcntl
 import os
 import struct
@@ -61,6 +60,8 @@ def send_master(sock: _socket.socket, master: int, name: str) -> None:
 
 
 def recv_master(sock: _socket.socket) -> int:
+    import array
+
     fds = array.array("i")
     msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(fds.itemsize))
     for level, kind, data in anc:
