@@ -420,13 +420,15 @@ def exec_process(c, args: list[str], o: dict) -> dict:
     if o["user"]:
         uid, _, gid = o["user"].partition(":")
         try:
-            user = {"uid": int(uid), "gid": int(gid) if gid else 0}
+            user["uid"] = int(uid)
+            if gid:
+                user["gid"] = int(gid)
         except ValueError:
             raise OCIError(
                 f"exec: --user {o['user']}: expected UID[:GID] as numbers", exit_code=255
             ) from None
     if o["additional_gids"]:
-        user["additionalGids"] = o["additional_gids"]
+        user["additionalGids"] = list(user.get("additionalGids") or []) + o["additional_gids"]
     proc["user"] = user
     if o["cap"]:
         caps = proc.setdefault("capabilities", {})

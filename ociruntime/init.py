@@ -211,6 +211,8 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     proc = a.config["process"]
     if a.console is not None:
         from .linux import console  # before joining: the container has no Python library
+    if "oomScoreAdj" in proc:
+        process.set_oom_score_adj(proc["oomScoreAdj"])
     with trace.span("join namespaces"):
         namespaces.join(a.join_pid, namespaces.of(a.config))
     # joining the mount namespace moved root and cwd to the container's root
@@ -230,6 +232,7 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
 def terminal(a: InitArgs, ptmx: int, proc: dict) -> int:
     """Make the pty, send its master to the console socket; returns the slave."""
     from .linux import console  # already imported by the caller, before pivot_root
+
     st = os.fstat(ptmx)
     if (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
         os.close(ptmx)

@@ -105,9 +105,9 @@ def relay(master: int, pid: int) -> int:
     fds = [master, 0]
     status = None
     try:
-        while True:
+        while master in fds or status is None:
             try:
-                ready, _, _ = select.select(fds, [], [], 0.2)
+                ready, _, _ = select.select(fds, [], [], 0.1)
             except InterruptedError:
                 continue
             if master in ready:
@@ -115,10 +115,10 @@ def relay(master: int, pid: int) -> int:
                     data = os.read(master, 65536)
                 except OSError:  # EIO: every slave fd is closed
                     data = b""
-                if not data:
-                    fds.remove(master)
-                else:
+                if data:
                     os.write(1, data)
+                else:
+                    fds.remove(master)
             if 0 in ready:
                 data = os.read(0, 65536)
                 if data:
@@ -129,10 +129,18 @@ def relay(master: int, pid: int) -> int:
                 wpid, st = os.waitpid(pid, os.WNOHANG)
                 if wpid:
                     status = st
-            if status is not None and master not in fds:
-                return status
-            if status is not None and master in fds and master not in ready:
-                return status
+                    if 0 in fds:
+                        fds.remove(0)
+            elif master in fds and master not in ready:
+                # it has exited and a select found nothing more: drain the rest, stop
+                os.set_blocking(master, False)
+                try:
+                    while data := os.read(master, 65536):
+                        os.write(1, data)
+                except OSError:
+                    pass
+                fds.remove(master)
+        return status
     finally:
         if saved is not None:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)

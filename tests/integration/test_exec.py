@@ -293,7 +293,6 @@ def test_foreground_exec_forwards_sigterm(running, oci):
     )
     try:
         assert p.stdout.readline() == b"ready\n"
-        time.sleep(0.3)  # the runtime installs its forwarding handlers after the ACK
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=10) == 42
     finally:
@@ -405,6 +404,32 @@ def test_exec_user_and_additional_gids(running):
     out = c.out(["id"], "-u", "65534:65534", "-g", "10").strip()
     assert out == "uid=65534(nobody) gid=65534(nobody) groups=10", out
     assert c.out(["id", "-G"], "-g", "10").split() == ["0", "10"]
+
+
+@pytest.mark.parametrize(
+    "flags, want",
+    [
+        ((), "uid=0(root) gid=10 groups=20"),
+        (("-u", "65534"), "uid=65534(nobody) gid=10 groups=20"),
+        (("-u", "65534:65534"), "uid=65534(nobody) gid=65534(nobody) groups=20"),
+        (("-g", "30"), "uid=0(root) gid=10 groups=20,30"),
+        (("-u", "65534", "-g", "30"), "uid=65534(nobody) gid=10 groups=20,30"),
+    ],
+    ids=["none", "uid", "uid-gid", "add-gid", "uid-add-gid"],
+)
+def test_exec_user_flags_change_only_what_they_name(running, flags, want):
+    """runc 1.1: -u sets the uid (and the gid when given), keeping the container's
+    gid and additionalGids; -g appends to additionalGids."""
+    c = running(process={"user": {"uid": 0, "gid": 10, "additionalGids": [20]}})
+    assert c.out(["id"], *flags).strip() == want
+
+
+def test_exec_gets_the_containers_oom_score_adj(running):
+    """runc writes the container's oomScoreAdj for exec'd processes too."""
+    c = running(process={"oomScoreAdj": 123})
+    with open(f"/proc/{c.pid}/oom_score_adj") as f:
+        assert f.read().strip() == "123"
+    assert c.out(["cat", "/proc/self/oom_score_adj"]).strip() == "123"
 
 
 def cap_eff(text: str) -> int:
@@ -694,6 +719,32 @@ def test_exec_in_a_paused_container(running):
     assert c.out(["echo", "back"]) == "back\n"
 
 
+def test_exec_ignore_paused_runs_once_resumed(running, oci, tmp_path):
+    if not pause_implemented():
+        pytest.skip("ociruntime pause is not implemented yet")
+    c = running()
+    ok(oci, "pause", c.cid)
+    out = tmp_path / "out"
+    with open(out, "wb") as f:
+        p = subprocess.Popen(
+            [*OCI, "--root", oci.root, "exec", "--ignore-paused", c.cid, "echo", "thawed"],
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        time.sleep(0.5)
+        assert p.poll() is None, f"exec into a frozen container returned: {out.read_text()}"
+        ok(oci, "resume", c.cid)
+        assert p.wait(timeout=10) == 0
+        assert out.read_text() == "thawed\n"
+    finally:
+        if p.poll() is None:
+            cli(oci, "resume", c.cid)
+            p.kill()
+            p.wait()
+
+
 # ---- terminals through a console socket -------------------------------------------------------------------
 
 
@@ -877,7 +928,7 @@ def test_interactive_run_in_a_terminal(oci, make_bundle, tmux):
     t.send("echo $((6*7)) $(hostname)")
     t.wait(r"^42 ociruntime$")
     t.send("exit 5")
-    t.wait(r"^EXIT=5$")
+    t.wait(r"EXIT=5$")
     t.kill()
     assert leftovers(oci, b, (cid,)) == []
 
@@ -894,7 +945,7 @@ def test_interactive_exec_into_a_running_container(running, tmux):
     t.send("tr '\\0' ' ' </proc/1/cmdline; echo")
     t.wait(r"^sleep 1000 ?$")
     t.send("exit 7")
-    t.wait(r"^EXIT=7$")
+    t.wait(r"EXIT=7$")
     t.kill()
     assert ns_members(c.pid) == [c.pid]
 
@@ -917,7 +968,51 @@ def test_interactive_exec_follows_a_window_resize(running, tmux):
             if time.monotonic() > end:
                 raise
     t.send("exit")
-    t.wait(r"^EXIT=0$")
+    t.wait(r"EXIT=0$")
+
+
+def test_foreground_tty_relay_delivers_the_last_output(running):
+    """exec -t in the foreground, on a terminal of ours: whatever the process
+    writes just before it exits must reach our side.  The process answers one
+    line of input and exits at once; if the runtime sees the exit before it
+    has read the pty's last bytes, they are lost.  (A race: tried a few times.)"""
+    c = running()
+    for attempt in range(12):
+        master, slave = os.openpty()
+        p = subprocess.Popen(
+            [*OCI, "--root", c.oci.root, "exec", "-t", c.cid, *sh("read x; echo got-$x")],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+        )
+        os.close(slave)
+        try:
+            # the relay runs once the runtime has put our terminal in raw mode
+            wait_for(
+                lambda m=master: not termios.tcgetattr(m)[3] & termios.ECHO,
+                "raw mode on the caller's terminal",
+            )
+            time.sleep(0.25)  # let the relay go idle in select
+            os.write(master, b"hi\r")
+            out = b""
+            while True:
+                ready, _, _ = select.select([master], [], [], 10)
+                if not ready:
+                    break
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the runtime has exited
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            assert p.wait(timeout=10) == 0
+            assert b"got-hi\r\n" in out, f"attempt {attempt}: the output was lost: {out!r}"
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            os.close(master)
 
 
 # ---- --preserve-fds ------------------------------------------------------------------------------------------------
