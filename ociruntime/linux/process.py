@@ -116,7 +116,9 @@ def chdir(cwd: str) -> None:
 
 
 def reset_signals() -> None:
-    """CPython ignores SIGPIPE and SIGXFSZ; a container must start with defaults."""
+    """CPython ignores SIGPIPE and SIGXFSZ, and a caller may have ignored any
+    signal, glibc's reserved 32 and 33 included (which Go and musl programs
+    use): a container starts with every disposition at default, none blocked."""
     for s in _signal.valid_signals():
         if s in (_signal.SIGKILL, _signal.SIGSTOP):
             continue
@@ -124,6 +126,8 @@ def reset_signals() -> None:
             _signal.signal(s, _signal.SIG_DFL)
         except (OSError, ValueError):
             pass
+    for s in range(32, _signal.SIGRTMIN):
+        sc.default_signal(s)  # glibc refuses these; the kernel does not
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 

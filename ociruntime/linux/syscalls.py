@@ -28,6 +28,7 @@ _NR = {
         "fsopen": 430,
         "fsconfig": 431,
         "fsmount": 432,
+        "rt_sigaction": 13,
     },
     "aarch64": {
         "pivot_root": 41,
@@ -39,6 +40,7 @@ _NR = {
         "fsopen": 430,
         "fsconfig": 431,
         "fsmount": 432,
+        "rt_sigaction": 134,
     },
 }[os.uname().machine]
 
@@ -310,3 +312,9 @@ def statfs_type(path: str) -> int:
     buf = _Statfs()
     _check(_libc.statfs(_b(path), ctypes.byref(buf)), "statfs", path)
     return buf.f_type
+
+
+def default_signal(sig: int) -> None:
+    """rt_sigaction(sig, SIG_DFL) straight to the kernel (glibc guards 32 and 33)."""
+    act = (ctypes.c_ulong * 4)(0, 0, 0, 0)  # handler SIG_DFL, flags, restorer, mask
+    _syscall(ctypes.c_long(_NR["rt_sigaction"]), ctypes.c_int(sig), act, None, ctypes.c_size_t(8))
