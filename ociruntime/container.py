@@ -104,6 +104,7 @@ class Container:
         with trace.span("check security settings"):
             sec = _plan(b.config)
         term = _Terminal(b.config["process"], console_socket, _foreground)
+        preserve_fds += _socket_activation(b.config["process"])
         lock = c.store.make(cid)
         cg = None
         try:
@@ -574,6 +575,18 @@ def _plan(config: dict):
             f"seccomp: syscalls unknown to libseccomp skipped: {', '.join(sec.seccomp.skipped)}"
         )
     return sec
+
+
+def _socket_activation(proc: dict) -> int:
+    """systemd socket activation, as runc passes it on: with LISTEN_FDS=N in our
+    environment, fds 3..3+N-1 go to the container, before any --preserve-fds,
+    and its process gets LISTEN_FDS=N and LISTEN_PID=1."""
+    n = os.environ.get("LISTEN_FDS")
+    if not n or not n.isdigit() or int(n) <= 0:
+        return 0
+    env = [e for e in proc.get("env") or [] if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+    proc["env"] = env + [f"LISTEN_FDS={n}", "LISTEN_PID=1"]
+    return int(n)
 
 
 def _owner() -> str:
