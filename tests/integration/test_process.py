@@ -562,26 +562,43 @@ def test_stdin_eof_reaches_container(oci, make_bundle):
 def test_socket_activation_fds_pass_through(oci, make_bundle):
     """LISTEN_FDS=N in the runtime's environment: fds 3..3+N-1 reach the container,
     which gets LISTEN_FDS=N and LISTEN_PID=1 (runc's behaviour)."""
-    b = make_bundle(["sh", "-c", 'echo "$LISTEN_FDS $LISTEN_PID"; ls /proc/$$/fd; echo via-fd3 >&3'])
+    b = make_bundle(
+        ["sh", "-c", 'echo "$LISTEN_FDS $LISTEN_PID"; ls /proc/$$/fd; echo via-fd3 >&3']
+    )
     r, w = os.pipe()
-    keep = [os.dup(r), os.dup(w)]
+    rd, wr = os.dup(r), os.dup(w)  # both above 3, so fd 3 can be the one passed
     os.close(r)
     os.close(w)
-    rd, wr = keep
-    env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
-    p = subprocess.run(
-        [*OCI, "--root", oci.root, "run", "-b", b.path, oci.new_id()],
-        pass_fds=(wr,),
-        preexec_fn=lambda: os.dup2(wr, 3),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    saved = os.dup(3) if _fd_open(3) else None
+    os.dup2(wr, 3)
     os.close(wr)
+    env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+    try:
+        p = subprocess.run(
+            [*OCI, "--root", oci.root, "run", "-b", b.path, oci.new_id()],
+            pass_fds=(3,),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        if saved is not None:
+            os.dup2(saved, 3)
+            os.close(saved)
+        else:
+            os.close(3)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.split("\n")
     assert lines[0] == "1 1"
     assert sorted(int(x) for x in lines[1:] if x.strip()) == [0, 1, 2, 3]
     assert os.read(rd, 100) == b"via-fd3\n"
     os.close(rd)
+
+
+def _fd_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
