@@ -145,6 +145,11 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         [],
     ),
     "features": ("print what this runtime supports (runtime-spec features.md JSON)", [], []),
+    "check": (
+        "check what this host supports; exit 1 if something required is missing",
+        [Flag("-f --format", "table or json", "str", "table")],
+        [],
+    ),
     "spec": (
         "write a default config.json",
         [
@@ -654,6 +659,23 @@ def cmd_list(a: Args) -> int:
         for r in rows:
             print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     return 0
+
+
+def cmd_check(a: Args) -> int:
+    from . import jsonio
+    from .check import checks, table
+
+    if a.opts["format"] not in ("table", "json"):
+        raise OCIError(f"invalid format {a.opts['format']!r}: expected table or json")
+    results = checks()
+    bad = [r for r in results if r.required and not r.ok]
+    if a.opts["format"] == "json":
+        print(jsonio.dumps({"ok": not bad, "checks": [r.as_dict() for r in results]}, indent=2))
+    else:
+        print(table(results))
+        for r in bad:
+            sys.stderr.write(f"ociruntime: required: {r.name}: {r.detail} (fix: {r.fix})\n")
+    return 1 if bad else 0
 
 
 def cmd_features(a: Args) -> int:
