@@ -156,7 +156,12 @@ class Container:
                 lsock.listen(1)
             args.exec_sock = lsock
             args.console = term.child_end()
-            pid, sock = _launch(args, namespaces.of(b.config).get("pid", ""))
+            nss = namespaces.of(b.config)
+            pid, sock = _launch(
+                args,
+                {k: nss[k] for k in ("pid", "time") if k in nss},
+                (b.config.get("linux") or {}).get("timeOffsets"),
+            )
             self.pid = pid  # for _abort, should anything below fail
             lsock.close()
             start = proc_start_time(pid)
@@ -535,10 +540,10 @@ class Container:
             console=term.child_end(),
             join_pid=rec["pid"],
         )
-        pidns = f"/proc/{rec['pid']}/ns/pid" if "pid" in nss else ""
+        forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in ("pid", "time") if t in nss}
         held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
         try:
-            pid, sock = _launch(args, pidns)
+            pid, sock = _launch(args, forked)
             try:
                 _await_ready(sock, "exec: the process exited during set-up")
                 from . import cgroups
@@ -603,15 +608,16 @@ def _ns_types(config: dict) -> list[str]:
     return [ns["type"] for ns in (config.get("linux") or {}).get("namespaces") or []]
 
 
-def _launch(args, pidns: str | None) -> tuple[int, object]:
-    """Fork the child that becomes the container process; (pid, our sync end)."""
+def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
+    """Fork the child that becomes the container process, in the pid and time
+    namespaces of ``nss``; (pid, our sync end)."""
     from . import init
     from .linux import namespaces
 
     parent, child = sync.pair()
     args.sync = child
     try:
-        with trace.span("fork"), namespaces.for_children({"pid": pidns} if pidns != "" else {}):
+        with trace.span("fork"), namespaces.for_children(nss, offsets):
             pid = os.fork()
             if pid == 0:
                 parent.close()

@@ -67,7 +67,7 @@ def features() -> dict:
         ],
         "mountOptions": mount_options,
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
             "capabilities": sorted(capabilities.CAPS, key=capabilities.CAPS.get),
             "cgroup": {
                 "v1": True,

@@ -54,25 +54,38 @@ def _open(path: str, nstype: str) -> int:
 
 
 class for_children:  # noqa: N801 - used like a function: with for_children(nss): fork()
-    """Put the next forked child in the configured pid namespace, then undo."""
+    """Put the next forked child in the configured pid and time namespaces, then undo.
 
-    def __init__(self, nss: dict[str, str | None]) -> None:
-        self.path = nss.get("pid", "")
-        self.own = -1
+    Both kinds apply to children only.  A new time namespace takes its clock
+    offsets (linux.timeOffsets) here, before any process is in it, which is
+    the only time the kernel allows writing them.
+    """
+
+    KINDS = (("pid", sc.CLONE_NEWPID), ("time", sc.CLONE_NEWTIME))
+
+    def __init__(self, nss: dict[str, str | None], offsets: dict | None = None) -> None:
+        self.nss = nss
+        self.offsets = offsets or {}
+        self.own: list[tuple[int, int, str]] = []
 
     def __enter__(self) -> None:
-        if self.path == "":
-            return
-        self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            if self.path is None:
-                sc.unshare(sc.CLONE_NEWPID)
-            else:
-                fd = _open(self.path, "pid")
+            for kind, flag in self.KINDS:
+                if kind not in self.nss:
+                    continue
+                name = f"/proc/self/ns/{kind}"
+                self.own.append((os.open(name, os.O_RDONLY | os.O_CLOEXEC), flag, name))
+                path = self.nss[kind]
+                if path is None:
+                    sc.unshare(flag)
+                    if kind == "time" and self.offsets:
+                        _write_offsets(self.offsets)
+                    continue
+                fd = _open(path, kind)
                 try:
-                    sc.setns(fd, sc.CLONE_NEWPID, self.path)
+                    sc.setns(fd, flag, path)
                 except OSError as e:
-                    raise OCIError(f"joining pid namespace {self.path}: {e.strerror}") from None
+                    raise OCIError(f"joining {kind} namespace {path}: {e.strerror}") from None
                 finally:
                     os.close(fd)
         except BaseException:
@@ -80,16 +93,30 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
             raise
 
     def __exit__(self, *exc: object) -> None:
-        if self.own >= 0:
-            sc.setns(self.own, sc.CLONE_NEWPID, "/proc/self/ns/pid")
-            os.close(self.own)
-            self.own = -1
+        while self.own:
+            fd, flag, name = self.own.pop()
+            sc.setns(fd, flag, name)
+            os.close(fd)
+
+
+def _write_offsets(offsets: dict) -> None:
+    lines = "".join(
+        f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}\n" for clock, o in offsets.items()
+    )
+    try:
+        with open("/proc/self/timens_offsets", "w") as f:
+            f.write(lines)
+    except OSError as e:
+        raise OCIError(
+            f"time offsets {lines.strip()!r}: {e.strerror}", "config.json: /linux/timeOffsets"
+        ) from None
 
 
 def enter(nss: dict[str, str | None], skip: tuple[str, ...] = ()) -> None:
     """In the init: join the namespaces given by path, then unshare the new ones
-    (but those in ``skip``: a new cgroup namespace waits for the cgroup join)."""
-    fds = [(t, nss[t], _open(nss[t], t)) for t in JOIN_ORDER if nss.get(t)]
+    (but those in ``skip``: a new cgroup namespace waits for the cgroup join;
+    and pid and time, which the runtime set up for us before the fork)."""
+    fds = [(t, nss[t], _open(nss[t], t)) for t in JOIN_ORDER if nss.get(t) and t != "time"]
     try:
         for t, path, fd in fds:
             try:
@@ -101,7 +128,7 @@ def enter(nss: dict[str, str | None], skip: tuple[str, ...] = ()) -> None:
             os.close(fd)
     flags = 0
     for t, path in nss.items():
-        if path is None and t != "pid" and t not in skip:
+        if path is None and t not in ("pid", "time") and t not in skip:
             flags |= FLAGS[t]
     if flags:
         try:
@@ -119,7 +146,7 @@ def join(pid: int, nss: dict[str, str | None]) -> None:
     fds = []
     try:
         for t in JOIN_ORDER:
-            if t in nss:
+            if t in nss and t != "time":  # time: entered at fork, like pid
                 fds.append((t, _open(f"/proc/{pid}/ns/{NS_PROC[t]}", t)))
         for t, fd in fds:
             try:

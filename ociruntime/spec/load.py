@@ -18,7 +18,7 @@ NS_PROC_NAME = {
     "user": "user",
     "time": "time",
 }
-UNSUPPORTED_NS = ("user", "time")
+UNSUPPORTED_NS = ("user",)
 
 
 class Bundle:
@@ -60,6 +60,10 @@ def load_bundle(bundle: str) -> Bundle:
     return Bundle(bundle, config, rootfs)
 
 
+def nss_of(linux: dict) -> dict:
+    return {ns["type"]: ns.get("path") or None for ns in linux.get("namespaces") or []}
+
+
 def check_config(config: dict) -> None:
     """Rules beyond the schema that must fail before any process exists."""
     if "process" not in config:
@@ -82,6 +86,10 @@ def check_config(config: dict) -> None:
                 raise SpecError(ptr + "/path", f"{p}: expected an absolute path")
             if not os.path.exists(p):
                 raise SpecError(ptr + "/path", f"{p}: no such file or directory")
+    if linux.get("timeOffsets") and nss_of(linux).get("time", "") is not None:
+        raise SpecError(
+            "/linux/timeOffsets", "time offsets need a new time namespace in /linux/namespaces"
+        )
     for key in ("hostname", "domainname"):
         if config.get(key) and "uts" not in seen:
             raise SpecError(

@@ -394,3 +394,54 @@ def test_bad_path_with_create_leaves_nothing(oci, make_bundle, tmp_path):
     assert_clean_failure(oci, b, cid, r, str(not_ns))
     r = oci("state", cid)
     assert r.returncode != 0
+
+
+def _uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+def test_time_namespace_offsets(oci, make_bundle):
+    """linux.timeOffsets shift CLOCK_BOOTTIME and CLOCK_MONOTONIC in a new time
+    namespace, for the init and for processes exec'd into it; the host keeps its clocks."""
+    b = make_bundle(sh("cat /proc/uptime; cat /proc/self/timens_offsets"))
+    b.config["linux"]["namespaces"].append({"type": "time"})
+    b.config["linux"]["timeOffsets"] = {
+        "boottime": {"secs": 86400},
+        "monotonic": {"secs": 3600, "nanosecs": 5},
+    }
+    b.save()
+    before = _uptime()
+    r = oci.ok("run", "-b", b.path, oci.new_id())
+    lines = r.stdout.splitlines()
+    inside = float(lines[0].split()[0])
+    assert 86400 + before - 1 < inside < 86400 + _uptime() + 1
+    offsets = {ln.split()[0]: (int(ln.split()[1]), int(ln.split()[2])) for ln in lines[1:]}
+    assert offsets == {"monotonic": (3600, 5), "boottime": (86400, 0)}
+    assert os.readlink("/proc/self/ns/time") == os.readlink("/proc/self/ns/time_for_children")
+
+
+def test_time_namespace_is_joined_by_exec(oci, make_bundle):
+    b = make_bundle(["sleep", "100"])
+    b.config["linux"]["namespaces"].append({"type": "time"})
+    b.config["linux"]["timeOffsets"] = {"boottime": {"secs": 86400}}
+    b.save()
+    cid = oci.new_id()
+    run_detached(oci, b, cid)
+    r = oci.ok("exec", cid, "cat", "/proc/uptime")
+    assert float(r.stdout.split()[0]) > 86400 + _uptime() - 5
+    oci.ok("delete", "--force", cid)
+
+
+def test_time_offsets_without_a_time_namespace_are_refused(oci, make_bundle):
+    b = make_bundle(["true"])
+    b.config["linux"]["timeOffsets"] = {"boottime": {"secs": 1}}
+    b.save()
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert r.returncode == 1
+    assert (
+        r.stderr
+        == "ociruntime: config.json: /linux/timeOffsets: time offsets need a new time namespace in /linux/namespaces\n"
+    )
+    assert leftovers(oci, b, (cid,)) == []

@@ -326,13 +326,28 @@ def test_duplicate_namespace_one_with_path():
     assert "duplicate" in str(e)
 
 
-@pytest.mark.parametrize("ns", ["user", "time"])
+@pytest.mark.parametrize("ns", ["user"])
 def test_unsupported_namespace(ns):
     cfg = default_config()
     cfg["linux"]["namespaces"].insert(2, {"type": ns})
     e = spec_error(check_config, cfg)
     assert e.pointer == "/linux/namespaces/2"
     assert str(e) == f'config.json: /linux/namespaces/2: namespace "{ns}" is not supported yet'
+
+
+def test_time_namespace_is_supported():
+    cfg = default_config()
+    cfg["linux"]["namespaces"].append({"type": "time"})
+    cfg["linux"]["timeOffsets"] = {"boottime": {"secs": 5}}
+    check_config(cfg)
+
+
+def test_time_offsets_need_a_new_time_namespace():
+    cfg = default_config()
+    cfg["linux"]["timeOffsets"] = {"boottime": {"secs": 5}}
+    assert spec_error(check_config, cfg).pointer == "/linux/timeOffsets"
+    cfg["linux"]["namespaces"].append({"type": "time", "path": "/proc/self/ns/time"})
+    assert spec_error(check_config, cfg).pointer == "/linux/timeOffsets"
 
 
 def test_rootless_default_config_is_refused():
