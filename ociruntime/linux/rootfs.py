@@ -84,6 +84,29 @@ def fdpath(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
+def clone_tree(source: int | str, recursive: bool = False, display: str | None = None) -> int:
+    """A detached copy of the mount at ``source`` (an fd, or a host path)."""
+    flags = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | (sc.AT_RECURSIVE if recursive else 0)
+    if isinstance(source, int):
+        return sc.open_tree(source, "", flags | sc.AT_EMPTY_PATH, display=display)
+    return sc.open_tree(-100, source, flags, display=display)
+
+
+def attach(tree: int, target: int, display: str | None = None) -> None:
+    """Mount a detached tree on the inode ``target`` refers to; closes ``tree``."""
+    try:
+        sc.move_mount(
+            tree,
+            "",
+            target,
+            "",
+            sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
+            display=display,
+        )
+    finally:
+        os.close(tree)
+
+
 def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
     """(mount flags, propagation flags, fs data options, recursive read-only)."""
     flags = 0
@@ -244,9 +267,7 @@ class Rootfs:
         except FileNotFoundError:
             raise OCIError(f"mount source {src}: no such file or directory") from None
         rec = flags & sc.MS_REC
-        tree = sc.open_tree(
-            -100, src, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | (sc.AT_RECURSIVE if rec else 0)
-        )
+        tree = clone_tree(src, bool(rec), display=src)
         try:
             attrs = 0
             for f, a in _ATTRS.items():
@@ -269,19 +290,13 @@ class Rootfs:
                     tree, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY, display=src
                 )
             tfd = self.make(m["destination"], stat.S_ISDIR(st.st_mode))
-            try:
-                sc.move_mount(
-                    tree,
-                    "",
-                    tfd,
-                    "",
-                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
-                    display=m["destination"],
-                )
-            finally:
-                os.close(tfd)
-        finally:
+        except BaseException:
             os.close(tree)
+            raise
+        try:
+            attach(tree, tfd, display=m["destination"])
+        finally:
+            os.close(tfd)
         if prop:
             self.propagate(m["destination"], prop)
 
@@ -378,15 +393,11 @@ class Rootfs:
                 name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dirfd
             )
             os.close(f)
-            tree = sc.open_tree(-100, f"/dev/{name}", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
             tfd = sc.openat2(dirfd, name, sc.O_PATH, RESOLVE)
             try:
-                sc.move_mount(
-                    tree, "", tfd, "", sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH
-                )
+                attach(clone_tree(f"/dev/{name}"), tfd, display=f"/dev/{name}")
             finally:
                 os.close(tfd)
-                os.close(tree)
             return
         os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
 
@@ -394,20 +405,7 @@ class Rootfs:
         """The pty slave, bind-mounted at /dev/console as runc does."""
         tfd = self.make("/dev/console", is_dir=False)
         try:
-            tree = sc.open_tree(
-                slave, "", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_EMPTY_PATH
-            )
-            try:
-                sc.move_mount(
-                    tree,
-                    "",
-                    tfd,
-                    "",
-                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
-                    display="/dev/console",
-                )
-            finally:
-                os.close(tree)
+            attach(clone_tree(slave), tfd, display="/dev/console")
         finally:
             os.close(tfd)
 
@@ -426,22 +424,10 @@ class Rootfs:
                 st = os.fstat(null)
                 if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
                     raise OCIError("/dev/null is not the null device: refusing to mask with it")
-                tree = sc.open_tree(
-                    null, "", sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_EMPTY_PATH
-                )
+                tree = clone_tree(null)
             finally:
                 os.close(null)
-            try:
-                sc.move_mount(
-                    tree,
-                    "",
-                    fd,
-                    "",
-                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
-                    display=path,
-                )
-            finally:
-                os.close(tree)
+            attach(tree, fd, display=path)
         finally:
             os.close(fd)
 
@@ -451,22 +437,15 @@ class Rootfs:
         except (FileNotFoundError, NotADirectoryError):
             return
         try:
-            flags = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | sc.AT_EMPTY_PATH | sc.AT_RECURSIVE
-            tree = sc.open_tree(fd, "", flags, display=path)
+            tree = clone_tree(fd, recursive=True, display=path)
             try:
                 sc.mount_setattr(
                     tree, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY, display=path
                 )
-                sc.move_mount(
-                    tree,
-                    "",
-                    fd,
-                    "",
-                    sc.MOVE_MOUNT_F_EMPTY_PATH | sc.MOVE_MOUNT_T_EMPTY_PATH,
-                    display=path,
-                )
-            finally:
+            except BaseException:
                 os.close(tree)
+                raise
+            attach(tree, fd, display=path)
         finally:
             os.close(fd)
 
