@@ -130,6 +130,7 @@ class Container:
                 log._debug,
                 keyring=None if no_new_keyring else cid,
             )
+            args.cgroup = cg.record()
             c._spawn(args, term, cg, pid_file, _exec_now)
         except BaseException:
             term.close()
@@ -402,6 +403,11 @@ class Container:
 
     # ---- delete ---------------------------------------------------------------
     def delete(self, force: bool = False) -> None:
+        """Remove the container; a running one only with ``force``.  An unknown id
+        is an error (runtime spec), but not with ``force``: runc's extension,
+        which podman and containerd use to clean up after a failed create."""
+        if force and not self.store.exists(self.id):
+            return
         with self.store.locked(self.id):
             try:
                 rec = self._record()

@@ -55,6 +55,7 @@ class InitArgs:
         self.listener: _socket.socket | None = None
         self.committed = False
         self.state: dict = {}
+        self.cgroup: dict | None = None  # the cgroup record, for binding it without a cgroup ns
 
 
 def main(a: InitArgs) -> None:
@@ -158,6 +159,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     if a.sec.seccomp and a.sec.seccomp.notify:
         a.listener = connect_listener(a.sec.seccomp.listener_path)
     root = Rootfs(a.rootfs, cfg, a.bundle)
+    root.cgroup = a.cgroup
+    root.cgroup_ns = nss.get("cgroup", "") is None
     if "mount" in nss:
         with trace.span("rootfs and mounts"):
             root.prepare()

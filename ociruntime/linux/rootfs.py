@@ -137,6 +137,8 @@ class Rootfs:
         self.bundle = bundle
         self.fd = -1
         self.deferred: list[tuple[int, dict]] = []
+        self.cgroup: dict | None = None  # the container's cgroup record (cgroups.*.record())
+        self.cgroup_ns = False  # a new cgroup namespace: cgroupfs shows the container's cgroup
 
     # ---- resolution -------------------------------------------------
     def open(self, dest: str, flags: int = sc.O_PATH) -> int:
@@ -308,20 +310,36 @@ class Rootfs:
             os.close(fd)
 
     def mount_cgroup(self, dest: str, flags: int) -> None:
-        """cgroupfs as the host has it: cgroup2, or a tmpfs of v1 hierarchies."""
+        """cgroupfs as the host has it: cgroup2, or a tmpfs of v1 hierarchies.
+
+        In a cgroup namespace a fresh cgroupfs shows the container's cgroup as
+        its root.  Without one, it would show the host's whole tree; then, as
+        runc does, the container's own cgroup directories are bound instead.
+        """
+        own = None if self.cgroup_ns else self.cgroup
         tfd = self.make(dest, True)
         try:
             if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-                sc.mount("cgroup2", fdpath(tfd), "cgroup2", flags, display=dest)
+                if own and own.get("layout") == "v2":
+                    self._bind_ro(own["path"], tfd, flags, dest)
+                else:
+                    sc.mount("cgroup2", fdpath(tfd), "cgroup2", flags, display=dest)
                 return
             sc.mount("tmpfs", fdpath(tfd), "tmpfs", flags & ~sc.MS_RDONLY, "mode=755", display=dest)
         finally:
             os.close(tfd)
+        paths = (own or {}).get("paths") or {}
         for name, fstype, opts in host_cgroup_mounts():
             sub = os.path.join(dest, name)
+            mine = (own or {}).get("unified") if fstype == "cgroup2" else None
+            for ctl in (opts or "").split(","):
+                mine = mine or paths.get(ctl)
             sfd = self.make(sub, True)
             try:
-                sc.mount("cgroup", fdpath(sfd), fstype, flags, opts, display=sub)
+                if mine and own:
+                    self._bind_ro(mine, sfd, flags, sub)
+                else:
+                    sc.mount("cgroup", fdpath(sfd), fstype, flags, opts, display=sub)
             finally:
                 os.close(sfd)
         if flags & sc.MS_RDONLY:
@@ -330,6 +348,21 @@ class Rootfs:
                 sc.mount(None, fdpath(fd), None, sc.MS_REMOUNT | sc.MS_BIND | flags, display=dest)
             finally:
                 os.close(fd)
+
+    @staticmethod
+    def _bind_ro(host_dir: str, target: int, flags: int, display: str) -> None:
+        tree = clone_tree(host_dir, display=host_dir)
+        attrs = 0
+        for f, a in _ATTRS.items():
+            if flags & f:
+                attrs |= a
+        try:
+            if attrs:
+                sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH, attrs, display=display)
+        except BaseException:
+            os.close(tree)
+            raise
+        attach(tree, target, display=display)
 
     # ---- /dev ---------------------------------------------------------
     def populate_dev(self, devices: list[dict]) -> None:
