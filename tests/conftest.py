@@ -4,6 +4,9 @@ Integration tests drive ``ociruntime`` as a subprocess, the way containerd
 and podman do.  ``OCIRUNTIME`` overrides the command (default: the installed
 ``ociruntime``, which ``make test`` installs first).  Every test gets its own
 ``--root`` and unique ids: other runtimes may run on the same machine.
+
+Below the fixtures: the helpers the integration tests share (running the CLI
+with stdio on files, one-line errors, waiting, /proc readers).
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
+import time
 import uuid
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OCI = shlex.split(os.environ.get("OCIRUNTIME", "ociruntime"))
+ERROR_PREFIX = "ociruntime: "
 
 
 def pytest_collection_modifyitems(config, items):
@@ -71,6 +77,25 @@ class Bundle:
             json.dump(self.config, f, indent=2)
         return self
 
+    def add_caps(self, *caps: str) -> None:
+        """Grant capabilities beyond the default set (bounding, effective, permitted); saves."""
+        c = self.config["process"].setdefault("capabilities", {})
+        for kind in ("bounding", "effective", "permitted"):
+            c[kind] = sorted(set(c.get(kind) or []) | set(caps))
+        self.save()
+
+
+def new_bundle(path, rootfs: str, args: list[str] | None = None, **overrides: object) -> Bundle:
+    """A saved bundle at ``path`` (made here) with a hard-linked copy of ``rootfs``."""
+    path.mkdir()
+    # hard links: cheap, and the busybox binary is never written to
+    subprocess.run(["cp", "-al", rootfs, str(path / "rootfs")], check=True)
+    cfg = default_config()
+    cfg["process"]["args"] = args or ["true"]
+    cfg["root"]["readonly"] = False
+    cfg.update(overrides)
+    return Bundle(str(path), cfg).save()
+
 
 @pytest.fixture
 def make_bundle(tmp_path, busybox_rootfs):
@@ -79,15 +104,7 @@ def make_bundle(tmp_path, busybox_rootfs):
 
     def make(args: list[str] | None = None, **overrides: object) -> Bundle:
         n[0] += 1
-        path = tmp_path / f"bundle{n[0]}"
-        path.mkdir()
-        # hard links: cheap, and the busybox binary is never written to
-        subprocess.run(["cp", "-al", busybox_rootfs, str(path / "rootfs")], check=True)
-        cfg = default_config()
-        cfg["process"]["args"] = args or ["true"]
-        cfg["root"]["readonly"] = False
-        cfg.update(overrides)
-        return Bundle(str(path), cfg).save()
+        return new_bundle(tmp_path / f"bundle{n[0]}", busybox_rootfs, args, **overrides)
 
     return make
 
@@ -98,10 +115,17 @@ def bundle(make_bundle) -> Bundle:
 
 
 class Runtime:
-    """Runs the CLI with a private --root; remembers ids to clean up after."""
+    """Runs the CLI with a private --root; remembers ids to clean up after.
 
-    def __init__(self, root: str) -> None:
+    ``rt(...)``/``rt.ok(...)`` capture stdout and stderr through pipes: fine
+    for commands that end with their container.  ``rt.cli(...)``/``rt.cli_ok(...)``
+    put stdio on files instead, for commands whose container outlives them.
+    ``cli_timeout``: the default timeout of ``cli`` (a slow VM wants more).
+    """
+
+    def __init__(self, root: str, cli_timeout: float = 30) -> None:
         self.root = root
+        self.cli_timeout = cli_timeout
         self.ids: set[str] = set()
 
     def new_id(self, prefix: str = "t") -> str:
@@ -129,8 +153,104 @@ class Runtime:
         )
         return r
 
+    def cli(
+        self,
+        *args: str,
+        input: str | bytes | None = None,
+        timeout: float | None = None,
+        root: str | None = None,
+        global_args: tuple[str, ...] = (),
+        fd3: str | None = None,
+        **popen,
+    ) -> subprocess.CompletedProcess:
+        """The CLI with stdio on temporary files, never pipes.
+
+        A container that outlives the call (``run -d``, ``create``, ``exec -d``)
+        keeps the stdio it is given: on a pipe, reading to EOF would wait for it
+        to exit.  stdin is /dev/null, or a file holding ``input``.  ``root``
+        replaces this runtime's --root; ``fd3``: a file the CLI gets open on
+        fd 3 (for --preserve-fds); ``popen``: more ``subprocess.run`` arguments
+        (cwd, env, preexec_fn).
+        """
+        cmd = [*OCI, "--root", root or self.root, *global_args, *args]
+        if fd3 is not None:
+            cmd = ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', fd3, *cmd]
+        with (
+            tempfile.TemporaryFile() as fin,
+            tempfile.TemporaryFile() as fout,
+            tempfile.TemporaryFile() as ferr,
+        ):
+            if input is not None:
+                fin.write(input.encode() if isinstance(input, str) else input)
+                fin.seek(0)
+            p = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL if input is None else fin,
+                stdout=fout,
+                stderr=ferr,
+                timeout=self.cli_timeout if timeout is None else timeout,
+                **popen,
+            )
+            fout.seek(0)
+            ferr.seek(0)
+            out = fout.read().decode(errors="replace")
+            err = ferr.read().decode(errors="replace")
+        return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+    def popen(self, *args: str, **popen) -> subprocess.Popen:
+        """The CLI started in the background; stdin, stdout and stderr are
+        /dev/null unless ``popen`` says otherwise.  See :func:`stop`."""
+        std = dict.fromkeys(("stdin", "stdout", "stderr"), subprocess.DEVNULL)
+        return subprocess.Popen([*OCI, "--root", self.root, *args], **{**std, **popen})
+
+    def cli_ok(self, *args: str, **kw) -> subprocess.CompletedProcess:
+        """:meth:`cli`, which must exit 0."""
+        r = self.cli(*args, **kw)
+        assert r.returncode == 0, (
+            f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        )
+        return r
+
+    def fails(self, *args: str, contains: tuple[str, ...] | str = (), **kw) -> str:
+        """:meth:`cli` for a command that must fail with one error line naming
+        ``contains``; that line (see :func:`assert_one_line_error`)."""
+        r = self.cli(*args, **kw)
+        needles = (contains,) if isinstance(contains, str) else contains
+        return assert_one_line_error(r, *needles)
+
+    def create_fails(self, bundle: Bundle, *needles: str, code: int | None = None) -> str:
+        """``create`` must fail with one line naming ``needles`` (exit ``code``
+        if given) and leave nothing behind; that line."""
+        cid = self.new_id()
+        r = self.cli("create", "--bundle", bundle.path, cid)
+        return assert_clean_failure(self, bundle, cid, r, *needles, code=code)
+
+    def run_detached(self, bundle: Bundle, cid: str, *flags: str) -> int:
+        """``run -d [flags] -b BUNDLE ID`` with stdio on files; the init's host pid."""
+        self.cli_ok("run", "-d", *flags, "-b", bundle.path, cid)
+        return self.state(cid)["pid"]
+
+    def run_bundle(
+        self, bundle: Bundle, *flags: str, **kw
+    ) -> tuple[str, subprocess.CompletedProcess]:
+        """``run [flags] -b BUNDLE`` in the foreground under a new id: (id, result)."""
+        cid = self.new_id()
+        return cid, self("run", *flags, "-b", bundle.path, cid, **kw)
+
+    def run_out(self, bundle: Bundle, *flags: str, **kw) -> str:
+        """``run [flags] -b BUNDLE`` in the foreground, which must exit 0; its stdout."""
+        return self.ok("run", *flags, "-b", bundle.path, self.new_id(), **kw).stdout
+
     def state(self, cid: str) -> dict:
         return json.loads(self.ok("state", cid).stdout)
+
+    def wait_status(self, cid: str, want: str, timeout: float = 10.0) -> dict:
+        """Poll ``state`` until the status is ``want``; that state."""
+        return wait_for(
+            lambda: (s := self.state(cid))["status"] == want and s,
+            f"{cid} to be {want}",
+            timeout,
+        )
 
     def cleanup(self) -> None:
         for cid in list(self.ids):
@@ -173,3 +293,99 @@ def leftovers(rt: Runtime, bundle: Bundle | None = None, ids: tuple[str, ...] = 
             text = cmd.replace(b"\0", b" ").decode(errors="replace")
             out.append(f"process {pid}: {text}")
     return out
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def sh(script: str) -> list[str]:
+    """Process args running ``script`` with the container's sh."""
+    return ["sh", "-c", script]
+
+
+def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
+    """Call ``pred`` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def stop(p: subprocess.Popen) -> None:
+    """Kill ``p`` if it is still running, and reap it."""
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+
+
+def assert_one_line_error(
+    r: subprocess.CompletedProcess, *needles: str, code: int | None = None
+) -> str:
+    """``r`` failed (with exit ``code`` if given) and said why the way callers
+    rely on: exactly one line ``ociruntime: ...`` on stderr, no traceback, no
+    "internal error", naming every one of ``needles``.  Returns that line."""
+    assert r.returncode != 0, f"expected a failure\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    if code is not None:
+        assert r.returncode == code, f"exit {r.returncode}, not {code}\nstderr: {r.stderr}"
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.endswith("\n") and len(r.stderr.splitlines()) == 1, (
+        f"expected one line on stderr, got: {r.stderr!r}"
+    )
+    line = r.stderr[:-1]
+    assert line.startswith(ERROR_PREFIX) and line != ERROR_PREFIX, line
+    assert "internal error" not in line, line
+    for n in needles:
+        assert n in line, f"{n!r} not in {line!r}"
+    return line
+
+
+def assert_clean_failure(
+    rt: Runtime, bundle: Bundle, cid: str, r, *needles: str, code: int | None = None
+) -> str:
+    """:func:`assert_one_line_error`, and container ``cid`` left nothing behind."""
+    line = assert_one_line_error(r, *needles, code=code)
+    assert leftovers(rt, bundle, (cid,)) == []
+    return line
+
+
+def status_fields(text: str) -> dict[str, str]:
+    """'Key:\\tvalue' lines of /proc/PID/status (other lines are ignored)."""
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(":")
+        if sep and k and " " not in k:
+            out[k] = v.strip()
+    return out
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return status_fields(f.read())
+
+
+def alive(pid: int) -> bool:
+    """Running or sleeping; a zombie (our host's pid 1 reaps lazily) counts as gone."""
+    try:
+        return proc_status(pid)["State"][0] not in "ZX"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def ns_members(pid: int) -> list[int]:
+    """Live host pids in the pid namespace of ``pid``, sorted."""
+    ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            same = os.stat(f"/proc/{name}/ns/pid").st_ino == ns
+        except OSError:
+            continue
+        if same and alive(int(name)):
+            found.append(int(name))
+    return sorted(found)

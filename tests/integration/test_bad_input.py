@@ -12,75 +12,11 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 
 import pytest
-from conftest import OCI, leftovers
-
-
-def cli(oci, *args: str, global_args: tuple[str, ...] = (), timeout: float = 30):
-    """Run the CLI with stdio on files: a leaked init holding a pipe cannot hang the test."""
-    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
-        p = subprocess.run(
-            [*OCI, "--root", oci.root, *global_args, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=fout,
-            stderr=ferr,
-            timeout=timeout,
-        )
-        fout.seek(0)
-        ferr.seek(0)
-        return subprocess.CompletedProcess(
-            p.args,
-            p.returncode,
-            fout.read().decode(errors="replace"),
-            ferr.read().decode(errors="replace"),
-        )
-
-
-def ok(oci, *args: str) -> subprocess.CompletedProcess:
-    r = cli(oci, *args)
-    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
-def fails(oci, *args: str, contains: tuple[str, ...] | str = (), **kw) -> str:
-    """Run a command that must fail; return its one stderr line (without the prefix)."""
-    r = cli(oci, *args, **kw)
-    assert r.returncode != 0, f"{args} succeeded\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    assert "Traceback" not in r.stderr, r.stderr
-    assert r.stderr.endswith("\n") and len(r.stderr.splitlines()) == 1, repr(r.stderr)
-    line = r.stderr.rstrip("\n")
-    assert line.startswith("ociruntime: "), line
-    assert "internal error" not in line, line
-    for c in (contains,) if isinstance(contains, str) else contains:
-        assert c in line, f"{c!r} not in {line!r}"
-    return line[len("ociruntime: ") :]
-
-
-def create_fails(oci, b, *contains: str) -> str:
-    cid = oci.new_id()
-    msg = fails(oci, "create", "--bundle", b.path, cid, contains=contains)
-    assert leftovers(oci, b, (cid,)) == []
-    return msg
-
-
-def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def wait_status(oci, cid: str, want: str) -> dict:
-    return wait_for(lambda: (s := oci.state(cid))["status"] == want and s, f"{cid} to be {want}")
-
+from conftest import ERROR_PREFIX, leftovers, stop, wait_for
 
 LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
 
@@ -105,48 +41,48 @@ LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
 def test_malformed_json(oci, bundle, text):
     with open(os.path.join(bundle.path, "config.json"), "w", encoding="latin-1") as f:
         f.write(text)
-    msg = create_fails(oci, bundle, "config.json")
+    msg = oci.create_fails(bundle, "config.json")
     assert "JSON" in msg
 
 
 def test_config_json_missing(oci, bundle):
     os.unlink(os.path.join(bundle.path, "config.json"))
-    create_fails(oci, bundle, "config.json", "no such file or directory")
+    oci.create_fails(bundle, "config.json", "no such file or directory")
 
 
 def test_schema_violation_names_the_pointer(oci, make_bundle):
     b = make_bundle()
     b.config["process"]["args"] = []
     b.save()
-    create_fails(oci, b, "config.json: /process/args: expected a non-empty array")
+    oci.create_fails(b, "config.json: /process/args: expected a non-empty array")
 
 
 def test_schema_wrong_type(oci, make_bundle):
     b = make_bundle()
     b.config["process"]["cwd"] = 7
     b.save()
-    create_fails(oci, b, "config.json: /process/cwd")
+    oci.create_fails(b, "config.json: /process/cwd")
 
 
 def test_unsupported_oci_version(oci, make_bundle):
     b = make_bundle(ociVersion="2.0.0")
-    create_fails(oci, b, "/ociVersion", "2.0.0")
+    oci.create_fails(b, "/ociVersion", "2.0.0")
 
 
 def test_missing_rootfs(oci, bundle):
     shutil.rmtree(bundle.rootfs)
-    create_fails(oci, bundle, "/root/path", bundle.rootfs)
+    oci.create_fails(bundle, "/root/path", bundle.rootfs)
 
 
 def test_root_path_elsewhere_missing(oci, make_bundle):
     b = make_bundle(root={"path": "no-such-rootfs"})
-    create_fails(oci, b, "/root/path", "no-such-rootfs")
+    oci.create_fails(b, "/root/path", "no-such-rootfs")
 
 
 def test_missing_bundle_directory(oci, tmp_path):
     cid = oci.new_id()
     missing = str(tmp_path / "no-such-bundle")
-    fails(oci, "create", "--bundle", missing, cid, contains=missing)
+    oci.fails("create", "--bundle", missing, cid, contains=missing)
     assert leftovers(oci, None, (cid,)) == []
 
 
@@ -155,12 +91,12 @@ def test_missing_bundle_directory(oci, tmp_path):
 
 def test_missing_executable_absolute(oci, make_bundle):
     b = make_bundle(["/bin/nope"])
-    create_fails(oci, b, "/bin/nope", "no such file or directory")
+    oci.create_fails(b, "/bin/nope", "no such file or directory")
 
 
 def test_missing_executable_in_path(oci, make_bundle):
     b = make_bundle(["nope"])
-    create_fails(oci, b, '"nope"', "executable file not found in $PATH")
+    oci.create_fails(b, '"nope"', "executable file not found in $PATH")
 
 
 def test_non_executable_file(oci, make_bundle):
@@ -168,7 +104,7 @@ def test_non_executable_file(oci, make_bundle):
     with open(os.path.join(b.rootfs, "bin", "data"), "w") as f:
         f.write("#!/bin/sh\necho hi\n")
     os.chmod(os.path.join(b.rootfs, "bin", "data"), 0o644)
-    create_fails(oci, b, "/bin/data", "permission denied")
+    oci.create_fails(b, "/bin/data", "permission denied")
 
 
 def test_failed_create_writes_no_pid_file(oci, make_bundle, tmp_path):
@@ -176,7 +112,7 @@ def test_failed_create_writes_no_pid_file(oci, make_bundle, tmp_path):
     cid = oci.new_id()
     pidf = tmp_path / "pids" / "init.pid"
     pidf.parent.mkdir()
-    fails(oci, "create", "--bundle", b.path, "--pid-file", str(pidf), cid)
+    oci.fails("create", "--bundle", b.path, "--pid-file", str(pidf), cid)
     assert os.listdir(pidf.parent) == []
     assert leftovers(oci, b, (cid,)) == []
 
@@ -184,7 +120,7 @@ def test_failed_create_writes_no_pid_file(oci, make_bundle, tmp_path):
 def test_run_with_missing_executable(oci, make_bundle):
     b = make_bundle(["/bin/nope"])
     cid = oci.new_id()
-    fails(oci, "run", "--bundle", b.path, cid, contains="no such file or directory")
+    oci.fails("run", "--bundle", b.path, cid, contains="no such file or directory")
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -196,7 +132,7 @@ def test_run_with_missing_executable(oci, make_bundle):
 )
 def test_invalid_id(oci, bundle, cid):
     before = set(os.listdir(os.path.dirname(oci.root)))
-    fails(oci, "create", "--bundle", bundle.path, cid, contains="container id")
+    oci.fails("create", "--bundle", bundle.path, cid, contains="container id")
     assert leftovers(oci, bundle) == []
     # nothing was created beside the state root either (".." and "../escape")
     assert set(os.listdir(os.path.dirname(oci.root))) == before
@@ -204,23 +140,23 @@ def test_invalid_id(oci, bundle, cid):
 
 def test_overlong_id_refused_by_state(oci, bundle):
     """1024 is the documented limit; longer ids are refused before anything happens."""
-    fails(oci, "state", "y" * 1025, contains="container id")
+    oci.fails("state", "y" * 1025, contains="container id")
 
 
 def test_duplicate_id(oci, make_bundle):
     b1 = make_bundle(["touch", "/tmp/first"])
     b2 = make_bundle(["touch", "/tmp/second"])
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b1.path, cid)
+    oci.cli_ok("create", "--bundle", b1.path, cid)
     st = oci.state(cid)
-    fails(oci, "create", "--bundle", b2.path, cid, contains="container with id exists")
+    oci.fails("create", "--bundle", b2.path, cid, contains="container with id exists")
     # the first container is untouched and still works
     assert oci.state(cid) == st
-    ok(oci, "start", cid)
+    oci.cli_ok("start", cid)
     wait_for(lambda: os.path.exists(os.path.join(b1.rootfs, "tmp", "first")), "first to run")
-    wait_status(oci, cid, "stopped")
+    oci.wait_status(cid, "stopped")
     assert not os.path.exists(os.path.join(b2.rootfs, "tmp", "second"))
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b1, (cid,)) == []
     assert leftovers(oci, b2, (cid,)) == []
 
@@ -231,23 +167,23 @@ def test_duplicate_id(oci, make_bundle):
 def test_start_twice(oci, make_bundle):
     b = make_bundle(LOOP)
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    wait_status(oci, cid, "running")
-    fails(oci, "start", cid, contains="cannot start an already running container")
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    oci.wait_status(cid, "running")
+    oci.fails("start", cid, contains="cannot start an already running container")
     assert oci.state(cid)["status"] == "running"
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_start_stopped(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    wait_status(oci, cid, "stopped")
-    fails(oci, "start", cid, contains="cannot start a container that has stopped")
-    ok(oci, "delete", cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    oci.wait_status(cid, "stopped")
+    oci.fails("start", cid, contains="cannot start a container that has stopped")
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -257,61 +193,68 @@ def test_start_stopped(oci, make_bundle):
         ("kill", ()),
         ("kill", ("KILL",)),
         ("delete", ()),
-        ("delete --force", ()),
         ("state", ()),
         ("start", ()),
     ],
 )
 def test_unknown_id(oci, cmd, after):
     cid = oci.new_id("missing")
-    fails(oci, *cmd.split(), cid, *after, contains=f'container "{cid}" does not exist')
+    oci.fails(*cmd.split(), cid, *after, contains=f'container "{cid}" does not exist')
+    assert leftovers(oci, None, (cid,)) == []
+
+
+def test_delete_force_unknown_id_succeeds(oci):
+    """runc's --force extension: nothing to delete is not an error (see test_cli_contract)."""
+    cid = oci.new_id("missing")
+    r = oci.cli("delete", "--force", cid)
+    assert (r.returncode, r.stderr) == (0, "")
     assert leftovers(oci, None, (cid,)) == []
 
 
 def test_kill_stopped(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    wait_status(oci, cid, "stopped")
-    fails(oci, "kill", cid, "KILL", contains="container not running")
-    fails(oci, "kill", cid, contains="container not running")
-    ok(oci, "delete", cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    oci.wait_status(cid, "stopped")
+    oci.fails("kill", cid, "KILL", contains="container not running")
+    oci.fails("kill", cid, contains="container not running")
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_kill_invalid_signal(oci, make_bundle):
     b = make_bundle(LOOP)
     cid = oci.new_id()
-    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
     for sig in ("NOPE", "99999", "SIG", "RTMAX+1", "SIGKILLX"):
-        fails(oci, "kill", cid, sig, contains="signal")
+        oci.fails("kill", cid, sig, contains="signal")
     assert oci.state(cid)["status"] == "running"
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_delete_running_without_force(oci, make_bundle):
     b = make_bundle(LOOP)
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    pid = wait_status(oci, cid, "running")["pid"]
-    fails(oci, "delete", cid, contains="not stopped")
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    pid = oci.wait_status(cid, "running")["pid"]
+    oci.fails("delete", cid, contains="not stopped")
     st = oci.state(cid)
     assert (st["status"], st["pid"]) == ("running", pid)
     assert os.path.exists(f"/proc/{pid}")
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_delete_created_without_force(oci, make_bundle):
     b = make_bundle(LOOP)
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    fails(oci, "delete", cid, contains="not stopped")
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.fails("delete", cid, contains="not stopped")
     assert oci.state(cid)["status"] == "created"
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -369,7 +312,7 @@ def test_bind_source_missing(oci, make_bundle, tmp_path):
     )
     b.save()
     n = len(b.config["mounts"]) - 1
-    create_fails(oci, b, missing, f"/mounts/{n}")
+    oci.create_fails(b, missing, f"/mounts/{n}")
 
 
 def test_mount_destination_relative(oci, make_bundle):
@@ -377,7 +320,7 @@ def test_mount_destination_relative(oci, make_bundle):
     b.config["mounts"].append({"destination": "data", "type": "tmpfs", "source": "tmpfs"})
     b.save()
     n = len(b.config["mounts"]) - 1
-    create_fails(oci, b, f"/mounts/{n}")
+    oci.create_fails(b, f"/mounts/{n}")
 
 
 def test_mount_unknown_filesystem(oci, make_bundle):
@@ -385,7 +328,7 @@ def test_mount_unknown_filesystem(oci, make_bundle):
     b.config["mounts"].append({"destination": "/data", "type": "nosuchfs", "source": "x"})
     b.save()
     n = len(b.config["mounts"]) - 1
-    create_fails(oci, b, f"/mounts/{n}", "/data")
+    oci.create_fails(b, f"/mounts/{n}", "/data")
 
 
 # ---- namespaces --------------------------------------------------------------------
@@ -399,7 +342,7 @@ def test_duplicate_namespace(oci, make_bundle):
     b = make_bundle()
     _namespaces(b).append({"type": "pid"})
     b.save()
-    create_fails(oci, b, "/linux/namespaces/", "duplicate", "pid")
+    oci.create_fails(b, "/linux/namespaces/", "duplicate", "pid")
 
 
 def test_unknown_namespace_type(oci, make_bundle):
@@ -407,7 +350,7 @@ def test_unknown_namespace_type(oci, make_bundle):
     _namespaces(b).append({"type": "bogus"})
     b.save()
     n = len(_namespaces(b)) - 1
-    create_fails(oci, b, f"/linux/namespaces/{n}")
+    oci.create_fails(b, f"/linux/namespaces/{n}")
 
 
 def test_namespace_path_missing(oci, make_bundle, tmp_path):
@@ -417,7 +360,7 @@ def test_namespace_path_missing(oci, make_bundle, tmp_path):
         if ns["type"] == "network":
             ns["path"] = missing
     b.save()
-    create_fails(oci, b, missing, "/linux/namespaces/")
+    oci.create_fails(b, missing, "/linux/namespaces/")
 
 
 def test_user_namespace_rejected(oci, make_bundle):
@@ -426,7 +369,7 @@ def test_user_namespace_rejected(oci, make_bundle):
     b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     b.save()
-    create_fails(oci, b, "user", "not supported")
+    oci.create_fails(b, "user", "not supported")
 
 
 # ---- a create killed half-way ------------------------------------------------------
@@ -444,12 +387,7 @@ def test_create_killed_half_way_then_delete_force(oci, make_bundle, when):
     cid = oci.new_id()
     d = os.path.join(oci.root, cid)
     probe = d if when == "state dir" else os.path.join(d, "init.pid")
-    p = subprocess.Popen(
-        [*OCI, "--root", oci.root, "create", "--bundle", b.path, cid],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    p = oci.popen("create", "--bundle", b.path, cid)
     try:
         deadline = time.monotonic() + 20
         while not os.path.exists(probe) and p.poll() is None and time.monotonic() < deadline:
@@ -457,16 +395,14 @@ def test_create_killed_half_way_then_delete_force(oci, make_bundle, when):
         p.send_signal(signal.SIGKILL)
         p.wait(timeout=10)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        stop(p)
     assert p.returncode == -signal.SIGKILL, "create finished before it could be killed"
     assert os.path.isdir(d)
     r = oci("delete", "--force", cid)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     wait_for(lambda: leftovers(oci, b, (cid,)) == [], "no leftovers")
-    fails(oci, "state", cid, contains="does not exist")
+    oci.fails("state", cid, contains="does not exist")
 
 
 # ---- the log -------------------------------------------------------------------------
@@ -479,14 +415,10 @@ def test_log_json_has_one_error_record(oci, make_bundle, tmp_path, fmt_args):
     bundle.save()
     logf = tmp_path / "log.json"
     cid = oci.new_id()
-    msg = fails(
-        oci,
-        "create",
-        "--bundle",
-        bundle.path,
-        cid,
-        global_args=("--log", str(logf), *fmt_args),
+    line = oci.fails(
+        "create", "--bundle", bundle.path, cid, global_args=("--log", str(logf), *fmt_args)
     )
+    msg = line[len(ERROR_PREFIX) :]
     text = logf.read_text()
     assert len(text.splitlines()) == 1, text
     rec = json.loads(text)  # podman parses the whole file as one object
@@ -501,7 +433,8 @@ def test_log_json_has_one_error_record(oci, make_bundle, tmp_path, fmt_args):
 def test_log_json_on_unknown_id(oci, tmp_path):
     logf = tmp_path / "log.json"
     cid = oci.new_id("missing")
-    msg = fails(oci, "kill", cid, "9", global_args=("--log", str(logf), "--log-format", "json"))
+    line = oci.fails("kill", cid, "9", global_args=("--log", str(logf), "--log-format", "json"))
+    msg = line[len(ERROR_PREFIX) :]
     rec = json.loads(logf.read_text())
     assert (rec["level"], rec["msg"]) == ("error", msg)
     assert f'container "{cid}" does not exist' in rec["msg"]
@@ -524,5 +457,5 @@ def test_log_json_on_unknown_id(oci, tmp_path):
     ],
 )
 def test_usage_errors(oci, argv, contains):
-    fails(oci, *argv, contains=contains)
+    oci.fails(*argv, contains=contains)
     assert os.listdir(oci.root) == []

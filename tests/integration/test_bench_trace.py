@@ -19,7 +19,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 from conftest import OCI
@@ -142,31 +141,16 @@ def test_trace_file_has_spans_from_both_sides(oci, bundle, tmp_path):
         assert start <= e["ts"] and e["ts"] + e["dur"] <= end, (e, start, end)
 
 
-def ok(oci, *args: str, env: dict) -> None:
-    """The CLI with stdio on files: the init that `create` leaves must not hold a pipe."""
-    with tempfile.TemporaryFile() as out:
-        r = subprocess.run(
-            [*OCI, "--root", oci.root, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            env=env,
-            timeout=30,
-        )
-        out.seek(0)
-        assert r.returncode == 0, f"{args}: exit {r.returncode}\n{out.read().decode()}"
-
-
 def test_trace_dir_gets_one_file_per_command(oci, bundle, tmp_path):
     trace_dir = tmp_path / "traces"
     trace_dir.mkdir()
     env = dict(os.environ, OCIRUNTIME_TRACE=str(trace_dir))
     cid = oci.new_id("tracedir")
     commands = ["create", "start", "state", "delete"]
-    ok(oci, "create", "-b", bundle.path, cid, env=env)
-    ok(oci, "start", cid, env=env)
-    ok(oci, "state", cid, env=env)
-    ok(oci, "delete", "--force", cid, env=env)
+    oci.cli_ok("create", "-b", bundle.path, cid, env=env)
+    oci.cli_ok("start", cid, env=env)
+    oci.cli_ok("state", cid, env=env)
+    oci.cli_ok("delete", "--force", cid, env=env)
 
     files = sorted(os.listdir(trace_dir))
     assert len(files) == len(commands), files

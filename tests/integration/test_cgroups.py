@@ -15,12 +15,11 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
-from conftest import OCI, leftovers
+from conftest import leftovers, stop, wait_for
 
 from ociruntime.cgroups import layout
 from ociruntime.cgroups.v1 import hierarchies
@@ -39,54 +38,6 @@ MiB = 1 << 20
 # ---- helpers ------------------------------------------------------------------
 
 
-def cli(oci, *args: str, input: str | None = None, timeout: float = 30, global_args=()):
-    """The CLI with stdout/stderr on files: a container holding a pipe cannot hang us."""
-    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
-        p = subprocess.run(
-            [*OCI, "--root", oci.root, *global_args, *args],
-            input=input.encode() if input is not None else None,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            stdout=fout,
-            stderr=ferr,
-            timeout=timeout,
-        )
-        fout.seek(0)
-        ferr.seek(0)
-        return subprocess.CompletedProcess(
-            p.args, p.returncode, fout.read().decode(errors="replace"), ferr.read().decode()
-        )
-
-
-def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
-    r = cli(oci, *args, **kw)
-    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
-def fails(oci, *args: str, contains=(), **kw) -> str:
-    """A command that must fail with one ``ociruntime: ...`` line; that line."""
-    r = cli(oci, *args, **kw)
-    assert r.returncode != 0, f"{args} succeeded\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
-    assert len(r.stderr.splitlines()) == 1, repr(r.stderr)
-    line = r.stderr.strip()
-    assert line.startswith("ociruntime: "), line
-    for c in (contains,) if isinstance(contains, str) else contains:
-        assert c in line, f"{c!r} not in {line!r}"
-    return line
-
-
-def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def rd(path: str) -> str:
     with open(path) as f:
         return f.read().strip()
@@ -100,14 +51,13 @@ def bundle(make_bundle, args, resources=None, caps=(), no_pidns=False, **linux):
     lin.update(linux)
     if no_pidns:
         lin["namespaces"] = [n for n in lin["namespaces"] if n["type"] != "pid"]
-    for s in ("bounding", "effective", "permitted"):
-        b.config["process"]["capabilities"][s] += list(caps)
-    return b.save()
+    b.add_caps(*caps)
+    return b
 
 
 def start(oci, b, prefix: str = "cg") -> str:
     cid = oci.new_id(prefix)
-    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
     return cid
 
 
@@ -135,7 +85,7 @@ def assert_nothing_left(oci, b, cid: str, cg_dirs: list[str] | None = None) -> N
 
 
 def stats(oci, cid: str) -> dict:
-    out = json.loads(ok(oci, "events", "--stats", cid).stdout)
+    out = json.loads(oci.cli_ok("events", "--stats", cid).stdout)
     assert out["type"] == "stats" and out["id"] == cid
     return out["data"]
 
@@ -271,11 +221,11 @@ echo zero=$(head -c1 /dev/zero | wc -c)
 """
     b = bundle(make_bundle, ["sh", "-c", script], {"devices": rules}, caps=("CAP_MKNOD",))
     cid = oci.new_id("dev")
-    r = ok(oci, "run", "--keep", "--bundle", b.path, cid)
+    r = oci.cli_ok("run", "--keep", "--bundle", b.path, cid)
     try:
         listed = rd(record(oci, cid)["paths"]["devices"] + "/devices.list").splitlines()
     finally:
-        ok(oci, "delete", cid)
+        oci.cli_ok("delete", cid)
     assert "a *:* rwm" not in listed
     for want in ("c 10:237 r", "c 1:3 rwm", "c 1:5 rwm", "c 136:* rwm", "c *:* m"):
         assert want in listed, listed
@@ -295,7 +245,7 @@ def test_linux_devices_are_not_allowed_implicitly(oci, make_bundle):
     node = {"path": "/dev/lc", "type": "c", "major": 10, "minor": 237, "fileMode": 0o666}
     script = "ls -l /dev/lc; (exec 3</dev/lc) && echo open-ok || echo open-refused"
     b = bundle(make_bundle, ["sh", "-c", script], devices=[node])
-    r = ok(oci, "run", "--bundle", b.path, oci.new_id("dev"))
+    r = oci.cli_ok("run", "--bundle", b.path, oci.new_id("dev"))
     assert "10, 237" in r.stdout
     assert "open-refused" in r.stdout, r.stdout + r.stderr
     assert "Operation not permitted" in r.stderr
@@ -331,12 +281,7 @@ def test_oom_kill_is_reported(oci, make_bundle, tmp_path):
     d = record(oci, cid)["paths"]["memory"]
     out = tmp_path / "events.out"
     with open(out, "wb") as f:
-        ev = subprocess.Popen(
-            [*OCI, "--root", oci.root, "events", "--interval", "100ms", cid],
-            stdin=subprocess.DEVNULL,
-            stdout=f,
-            stderr=subprocess.STDOUT,
-        )
+        ev = oci.popen("events", "--interval", "100ms", cid, stdout=f, stderr=subprocess.STDOUT)
     try:
 
         def lines():
@@ -344,8 +289,7 @@ def test_oom_kill_is_reported(oci, make_bundle, tmp_path):
 
         wait_for(lambda: lines(), "the first events record")
         # dd allocates its whole block (64 MiB) and fills it from /dev/zero
-        r = ok(
-            oci,
+        r = oci.cli_ok(
             "exec",
             cid,
             "sh",
@@ -363,12 +307,10 @@ def test_oom_kill_is_reported(oci, make_bundle, tmp_path):
         assert int(counters["oom_kill"]) >= 1
         assert oci.state(cid)["status"] == "running"
         # the stream ends by itself once the container is gone
-        ok(oci, "delete", "--force", cid)
+        oci.cli_ok("delete", "--force", cid)
         ev.wait(timeout=5)
     finally:
-        if ev.poll() is None:
-            ev.kill()
-            ev.wait()
+        stop(ev)
     assert not os.path.exists(d)
 
 
@@ -376,7 +318,7 @@ def test_pids_limit_stops_fork(oci, make_bundle):
     script = "for i in $(seq 10); do sleep 5 & done; echo loop-done"
     b = bundle(make_bundle, ["sh", "-c", script], {"pids": {"limit": 5}})
     cid = oci.new_id("pids")
-    r = cli(oci, "run", "--bundle", b.path, cid)
+    r = oci.cli("run", "--bundle", b.path, cid)
     assert "can't fork" in r.stderr, r.stdout + r.stderr
     # foreground run deletes the container: its cgroup too
     assert_nothing_left(oci, b, cid)
@@ -390,14 +332,14 @@ def test_pause_freezes_and_resume_thaws(oci, make_bundle):
     u1 = cpu_total(oci, cid)
     assert u1 > u0
 
-    ok(oci, "pause", cid)
+    oci.cli_ok("pause", cid)
     assert oci.state(cid)["status"] == "paused"
     assert rd(f"{freezer}/freezer.state") == "FROZEN"
     a = cpu_total(oci, cid)
     time.sleep(0.3)
     assert cpu_total(oci, cid) == a
 
-    ok(oci, "resume", cid)
+    oci.cli_ok("resume", cid)
     assert oci.state(cid)["status"] == "running"
     assert rd(f"{freezer}/freezer.state") == "THAWED"
     c = cpu_total(oci, cid)
@@ -408,7 +350,7 @@ def test_pause_freezes_and_resume_thaws(oci, make_bundle):
 def test_update_flags_and_resources_json(oci, make_bundle):
     cid = start(oci, bundle(make_bundle, SLEEP))
     p = record(oci, cid)["paths"]
-    ok(oci, "update", "--memory", "64m", "--pids-limit", "50", "--cpu-shares", "512", cid)
+    oci.cli_ok("update", "--memory", "64m", "--pids-limit", "50", "--cpu-shares", "512", cid)
     assert rd(f"{p['memory']}/memory.limit_in_bytes") == str(64 * MiB)
     assert rd(f"{p['pids']}/pids.max") == "50"
     assert rd(f"{p['cpu']}/cpu.shares") == "512"
@@ -420,7 +362,7 @@ def test_update_flags_and_resources_json(oci, make_bundle):
     }
     if has_memsw():
         res["memory"]["swap"] = 128 * MiB
-    ok(oci, "update", "-r", "-", cid, input=json.dumps(res))
+    oci.cli_ok("update", "-r", "-", cid, input=json.dumps(res))
     assert rd(f"{p['memory']}/memory.limit_in_bytes") == str(128 * MiB)
     assert rd(f"{p['cpu']}/cpu.cfs_quota_us") == "20000"
     assert rd(f"{p['cpu']}/cpu.cfs_period_us") == "100000"
@@ -430,7 +372,7 @@ def test_update_flags_and_resources_json(oci, make_bundle):
         # raising both: the new limit is above the current memsw, so the
         # kernel refuses it until memsw has been raised first
         up = {"memory": {"limit": 256 * MiB, "swap": 256 * MiB}}
-        ok(oci, "update", "--resources", "-", cid, input=json.dumps(up))
+        oci.cli_ok("update", "--resources", "-", cid, input=json.dumps(up))
         assert rd(f"{p['memory']}/memory.limit_in_bytes") == str(256 * MiB)
         assert rd(f"{p['memory']}/memory.memsw.limit_in_bytes") == str(256 * MiB)
     # the new values are remembered (merged into the recorded config)
@@ -443,18 +385,18 @@ def test_update_flags_and_resources_json(oci, make_bundle):
 
 def test_update_bad_input(oci, make_bundle):
     cid = start(oci, bundle(make_bundle, SLEEP))
-    fails(oci, "update", "-r", "-", cid, input="{not json", contains="invalid JSON")
-    fails(oci, "update", "--memory", "lots", cid, contains="invalid size")
-    fails(oci, "update", cid, contains="nothing to change")
+    oci.fails("update", "-r", "-", cid, input="{not json", contains="invalid JSON")
+    oci.fails("update", "--memory", "lots", cid, contains="invalid size")
+    oci.fails("update", cid, contains="nothing to change")
 
 
 def test_ps_json_lists_host_pids(oci, make_bundle, tmp_path):
     cid = start(oci, bundle(make_bundle, SLEEP))
     init = oci.state(cid)["pid"]
     pidfile = tmp_path / "exec.pid"
-    ok(oci, "exec", "-d", "--pid-file", str(pidfile), cid, "sleep", "61")
+    oci.cli_ok("exec", "-d", "--pid-file", str(pidfile), cid, "sleep", "61")
     child = int(pidfile.read_text())
-    pids = json.loads(ok(oci, "ps", "--format", "json", cid).stdout)
+    pids = json.loads(oci.cli_ok("ps", "--format", "json", cid).stdout)
     assert isinstance(pids, list) and all(isinstance(p, int) for p in pids)
     assert init in pids and child in pids
     mem = record(oci, cid)["paths"]["memory"]
@@ -473,13 +415,13 @@ def test_kill_all_kills_every_process(oci, make_bundle):
     rec = record(oci, cid)
     try:
         wait_for(
-            lambda: len(json.loads(ok(oci, "ps", "--format", "json", cid).stdout)) >= 2,
+            lambda: len(json.loads(oci.cli_ok("ps", "--format", "json", cid).stdout)) >= 2,
             "2 processes",
         )
-        ok(oci, "kill", "--all", cid, "KILL")
+        oci.cli_ok("kill", "--all", cid, "KILL")
         procs = rec["paths"]["pids"] + "/cgroup.procs"
         wait_for(lambda: rd(procs) == "", "an empty cgroup", timeout=5)
-        ok(oci, "delete", cid)
+        oci.cli_ok("delete", cid)
     finally:
         kill_cgroup(rec)
     assert_nothing_left(oci, b, cid, dirs(rec))
@@ -495,7 +437,7 @@ def test_delete_force_without_pid_namespace_kills_every_process(oci, make_bundle
         wait_for(
             lambda: len(rd(rec["paths"]["pids"] + "/cgroup.procs").split()) >= 2, "2 processes"
         )
-        r = cli(oci, "delete", "--force", cid)
+        r = oci.cli("delete", "--force", cid)
         assert r.returncode == 0, r.stderr
     finally:
         kill_cgroup(rec)
@@ -510,7 +452,7 @@ def test_delete_removes_every_cgroup_dir(oci, make_bundle):
     ds = dirs(rec)
     assert ds == default_dirs(cid)
     assert all(os.path.isdir(d) for d in ds)
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert_nothing_left(oci, b, cid, ds)
 
 
@@ -558,7 +500,7 @@ def test_cgroups_path_absolute(oci, make_bundle):
         if LAYOUT == "hybrid":
             assert rec["unified"] == f"{UNIFIED}{top}/c1"
         _in_cgroups(oci.state(cid)["pid"], rec)
-        ok(oci, "delete", "--force", cid)
+        oci.cli_ok("delete", "--force", cid)
         assert_nothing_left(oci, b, cid, dirs(rec))
     finally:
         kill_cgroup(rec)
@@ -578,7 +520,7 @@ def test_cgroups_path_relative(oci, make_bundle):
         if LAYOUT == "hybrid":
             assert rec["unified"] == os.path.normpath(f"{UNIFIED}{own['']}/{rel}")
         _in_cgroups(oci.state(cid)["pid"], rec)
-        ok(oci, "delete", "--force", cid)
+        oci.cli_ok("delete", "--force", cid)
         assert_nothing_left(oci, b, cid, dirs(rec))
     finally:
         kill_cgroup(rec)
@@ -592,7 +534,7 @@ def test_cgroup_namespace(oci, make_bundle):
     )
     b = bundle(make_bundle, ["sh", "-c", script], {"memory": {"limit": 48 * MiB}})
     assert {"type": "cgroup"} in b.config["linux"]["namespaces"]
-    r = ok(oci, "run", "--bundle", b.path, oci.new_id("ns"))
+    r = oci.cli_ok("run", "--bundle", b.path, oci.new_id("ns"))
     cg, _, rest = r.stdout.partition("---\n")
     lines = cg.splitlines()
     assert lines, r.stdout
@@ -611,14 +553,14 @@ def test_network_class_id_without_net_cls(oci, make_bundle):
         pytest.skip("this host mounts net_cls")
     b = bundle(make_bundle, SLEEP, {"network": {"classID": 1048577}})
     cid = oci.new_id("bad")
-    fails(oci, "run", "-d", "--bundle", b.path, cid, contains="net_cls")
+    oci.fails("run", "-d", "--bundle", b.path, cid, contains="net_cls")
     assert_nothing_left(oci, b, cid)
 
 
 def test_bad_unified_name(oci, make_bundle):
     b = bundle(make_bundle, SLEEP, {"unified": {"nodot": "1"}})
     cid = oci.new_id("bad")
-    fails(oci, "run", "-d", "--bundle", b.path, cid, contains=("/linux/resources/unified/nodot",))
+    oci.fails("run", "-d", "--bundle", b.path, cid, contains=("/linux/resources/unified/nodot",))
     assert_nothing_left(oci, b, cid)
 
 
@@ -629,22 +571,21 @@ def test_unified_file_the_hierarchy_lacks(oci, make_bundle):
         pytest.skip("the memory controller is in the cgroup2 mount here")
     b = bundle(make_bundle, SLEEP, {"unified": {"memory.high": "1000000"}})
     cid = oci.new_id("bad")
-    fails(oci, "run", "-d", "--bundle", b.path, cid, contains=("memory.high", "does not exist"))
+    oci.fails("run", "-d", "--bundle", b.path, cid, contains=("memory.high", "does not exist"))
     assert_nothing_left(oci, b, cid)
 
 
 def test_swap_below_limit(oci, make_bundle):
     b = bundle(make_bundle, SLEEP, {"memory": {"limit": 64 * MiB, "swap": 32 * MiB}})
     cid = oci.new_id("bad")
-    fails(oci, "run", "-d", "--bundle", b.path, cid, contains="/linux/resources/memory/swap")
+    oci.fails("run", "-d", "--bundle", b.path, cid, contains="/linux/resources/memory/swap")
     assert_nothing_left(oci, b, cid)
 
 
 def test_systemd_cgroup_flag(oci, make_bundle):
     b = bundle(make_bundle, SLEEP)
     cid = oci.new_id("bad")
-    fails(
-        oci,
+    oci.fails(
         "run",
         "-d",
         "--bundle",
@@ -659,5 +600,5 @@ def test_systemd_cgroup_flag(oci, make_bundle):
 def test_systemd_cgroups_path(oci, make_bundle):
     cid = oci.new_id("bad")
     b = bundle(make_bundle, SLEEP, cgroupsPath=f"system.slice:ociruntime:{cid}")
-    fails(oci, "run", "-d", "--bundle", b.path, cid, contains=("systemd", "cgroupsPath"))
+    oci.fails("run", "-d", "--bundle", b.path, cid, contains=("systemd", "cgroupsPath"))
     assert_nothing_left(oci, b, cid)

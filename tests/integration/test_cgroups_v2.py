@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import tempfile
 
 import pytest
-from conftest import OCI, Bundle, Runtime, default_config, leftovers
+from conftest import Bundle, Runtime, leftovers, new_bundle
 
 ROOT = "/sys/fs/cgroup"
 MiB = 1 << 20
+SLOW = 120  # the CLI's timeout: the guest is 20-40x slower
 
 
 def _fstype(mountpoint: str) -> str | None:
@@ -45,29 +44,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def cli(rt, *args: str, input: str | None = None, timeout: float = 120):
-    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
-        p = subprocess.run(
-            [*OCI, "--root", rt.root, *args],
-            input=input.encode() if input is not None else None,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            stdout=fout,
-            stderr=ferr,
-            timeout=timeout,
-        )
-        fout.seek(0)
-        ferr.seek(0)
-        return subprocess.CompletedProcess(
-            p.args, p.returncode, fout.read().decode(errors="replace"), ferr.read().decode()
-        )
-
-
-def ok(rt, *args: str, **kw) -> subprocess.CompletedProcess:
-    r = cli(rt, *args, **kw)
-    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
 def rd(path: str) -> str:
     with open(path) as f:
         return f.read().strip()
@@ -78,14 +54,9 @@ def kv(path: str) -> dict[str, str]:
 
 
 def make_bundle(base, rootfs: str, name: str, args: list[str], resources: dict) -> Bundle:
-    path = base / name
-    path.mkdir()
-    subprocess.run(["cp", "-al", rootfs, str(path / "rootfs")], check=True)
-    cfg = default_config()
-    cfg["process"]["args"] = args
-    cfg["root"]["readonly"] = False
-    cfg["linux"].setdefault("resources", {}).update(resources)
-    return Bundle(str(path), cfg).save()
+    b = new_bundle(base / name, rootfs, args)
+    b.config["linux"].setdefault("resources", {}).update(resources)
+    return b.save()
 
 
 # ---- the shared container ------------------------------------------------------------
@@ -117,14 +88,11 @@ def box(tmp_path_factory, busybox_rootfs):
     state = base / "state"
     state.mkdir()
     b = Box()
-    b.rt = Runtime(str(state))
+    b.rt = Runtime(str(state), cli_timeout=SLOW)
     b.bundle = make_bundle(base, busybox_rootfs, "bundle", ["sleep", "600"], RESOURCES)
-    caps = b.bundle.config["process"]["capabilities"]
-    for s in ("bounding", "effective", "permitted"):
-        caps[s].append("CAP_MKNOD")
-    b.bundle.save()
+    b.bundle.add_caps("CAP_MKNOD")
     b.id = b.rt.new_id("v2")
-    ok(b.rt, "run", "-d", "--bundle", b.bundle.path, b.id)
+    b.rt.cli_ok("run", "-d", "--bundle", b.bundle.path, b.id)
     with open(os.path.join(b.rt.root, b.id, "state.json")) as f:
         rec = json.load(f)["cgroup"]
     assert rec["layout"] == "v2"
@@ -148,8 +116,8 @@ def test_files(box):
 
 
 def test_cgroup_namespace(box):
-    r = ok(
-        box.rt, "exec", box.id, "sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max"
+    r = box.rt.cli_ok(
+        "exec", box.id, "sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory.max"
     )
     assert r.stdout.split() == ["0::/", str(64 * MiB)]
 
@@ -163,7 +131,7 @@ mknod /dev/lc c 10 237 && mknod /dev/km c 1 11 || exit 9
 echo zero=$(head -c1 /dev/zero | wc -c)
 rm /dev/lc /dev/km
 """
-    r = ok(box.rt, "exec", box.id, "sh", "-c", script)
+    r = box.rt.cli_ok("exec", box.id, "sh", "-c", script)
     for want in ("lc-read-ok", "lc-write-refused", "km-refused", "zero=1"):
         assert want in r.stdout, r.stdout + r.stderr
     assert "can't open /dev/km: Operation not permitted" in r.stderr
@@ -172,8 +140,7 @@ rm /dev/lc /dev/km
 def test_oom_kill_counted(box):
     before = int(kv(f"{box.path}/memory.events").get("oom_kill", "0"))
     # dd allocates its 128 MiB block and fills it: over memory.max, no swap device
-    r = ok(
-        box.rt,
+    r = box.rt.cli_ok(
         "exec",
         box.id,
         "sh",
@@ -187,11 +154,11 @@ def test_oom_kill_counted(box):
 
 
 def test_pause_and_resume(box):
-    ok(box.rt, "pause", box.id)
+    box.rt.cli_ok("pause", box.id)
     assert rd(f"{box.path}/cgroup.freeze") == "1"
     assert kv(f"{box.path}/cgroup.events")["frozen"] == "1"
     assert box.rt.state(box.id)["status"] == "paused"
-    ok(box.rt, "resume", box.id)
+    box.rt.cli_ok("resume", box.id)
     assert rd(f"{box.path}/cgroup.freeze") == "0"
     assert kv(f"{box.path}/cgroup.events")["frozen"] == "0"
     assert box.rt.state(box.id)["status"] == "running"
@@ -199,8 +166,7 @@ def test_pause_and_resume(box):
 
 def test_update(box):
     p = box.path
-    ok(
-        box.rt,
+    box.rt.cli_ok(
         "update",
         "--memory",
         "128m",
@@ -221,7 +187,7 @@ def test_update(box):
         "cpu": {"quota": 20000, "period": 50000},
         "pids": {"limit": 0},
     }
-    ok(box.rt, "update", "-r", "-", box.id, input=json.dumps(res))
+    box.rt.cli_ok("update", "-r", "-", box.id, input=json.dumps(res))
     assert rd(f"{p}/memory.max") == str(48 * MiB)
     assert rd(f"{p}/memory.swap.max") == str(16 * MiB)
     assert rd(f"{p}/cpu.max") == "20000 50000"
@@ -230,7 +196,7 @@ def test_update(box):
 
 def test_delete_leaves_nothing(box):
     assert os.path.isdir(box.path)
-    ok(box.rt, "delete", "--force", box.id)
+    box.rt.cli_ok("delete", "--force", box.id)
     assert not os.path.exists(box.path)
     assert leftovers(box.rt, box.bundle, (box.id,)) == []
 
@@ -241,12 +207,12 @@ def test_delete_leaves_nothing(box):
 def test_pids_limit_stops_fork(tmp_path, busybox_rootfs):
     state = tmp_path / "state"
     state.mkdir()
-    rt = Runtime(str(state))
+    rt = Runtime(str(state), cli_timeout=SLOW)
     script = "for i in $(seq 10); do sleep 2 & done; echo loop-done"
     b = make_bundle(tmp_path, busybox_rootfs, "pids", ["sh", "-c", script], {"pids": {"limit": 5}})
     cid = rt.new_id("pids")
     try:
-        r = cli(rt, "run", "--bundle", b.path, cid)
+        r = rt.cli("run", "--bundle", b.path, cid)
         assert "can't fork" in r.stderr, r.stdout + r.stderr
         assert not os.path.exists(f"{ROOT}/ociruntime/{cid}")
         assert leftovers(rt, b, (cid,)) == []

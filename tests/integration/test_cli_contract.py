@@ -11,42 +11,14 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from datetime import datetime
 
 import pytest
-from conftest import OCI, REPO, leftovers
+from conftest import OCI, REPO, leftovers, ns_members, wait_for
 
 RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
-
-
-def cli(oci, *args: str, root: str | None = None, cwd=None, timeout: float = 30):
-    """Run the CLI with stdio on files (a created init keeps the runtime's stdio)."""
-    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
-        p = subprocess.run(
-            [*OCI, "--root", root or oci.root, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=fout,
-            stderr=ferr,
-            cwd=cwd,
-            timeout=timeout,
-        )
-        fout.seek(0)
-        ferr.seek(0)
-        return subprocess.CompletedProcess(
-            p.args,
-            p.returncode,
-            fout.read().decode(errors="replace"),
-            ferr.read().decode(errors="replace"),
-        )
-
-
-def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
-    r = cli(oci, *args, **kw)
-    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
 
 
 def plain(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -54,21 +26,6 @@ def plain(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*OCI, *args], capture_output=True, text=True, cwd=cwd, timeout=30, stdin=subprocess.DEVNULL
     )
-
-
-def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def wait_status(oci, cid: str, want: str) -> dict:
-    return wait_for(lambda: (s := oci.state(cid))["status"] == want and s, f"{cid} to be {want}")
 
 
 def parse_rfc3339(s: str) -> datetime:
@@ -88,25 +45,6 @@ def schema_validator(name: str):
     return cls(schema)
 
 
-def ns_members(pid: int) -> set[int]:
-    """Host pids of every live process in ``pid``'s pid namespace."""
-    ns = os.stat(f"/proc/{pid}/ns/pid").st_ino
-    out = set()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{name}/ns/pid").st_ino != ns:
-                continue
-            with open(f"/proc/{name}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] in "ZX":
-                    continue
-        except OSError:
-            continue
-        out.add(int(name))
-    return out
-
-
 # ---- state ----------------------------------------------------------------------
 
 
@@ -115,7 +53,7 @@ def test_state_fields(oci, make_bundle):
     cid = oci.new_id()
     before = time.time()
     # a relative --bundle, as a user in the bundle's parent would type it
-    ok(oci, "create", "--bundle", os.path.basename(b.path), cid, cwd=os.path.dirname(b.path))
+    oci.cli_ok("create", "--bundle", os.path.basename(b.path), cid, cwd=os.path.dirname(b.path))
     after = time.time()
     r = oci.ok("state", cid)
     st = json.loads(r.stdout)
@@ -132,28 +70,28 @@ def test_state_fields(oci, make_bundle):
     assert st["annotations"] == {"org.example.key": "value", "io.kubernetes.x": "1"}
     schema_validator("state-schema.json").validate(st)
 
-    ok(oci, "start", cid)
-    running = wait_status(oci, cid, "running")
+    oci.cli_ok("start", cid)
+    running = oci.wait_status(cid, "running")
     schema_validator("state-schema.json").validate(running)
     assert {k: v for k, v in running.items() if k != "status"} == {
         k: v for k, v in st.items() if k != "status"
     }
-    ok(oci, "kill", cid, "KILL")
-    stopped = wait_status(oci, cid, "stopped")
+    oci.cli_ok("kill", cid, "KILL")
+    stopped = oci.wait_status(cid, "stopped")
     schema_validator("state-schema.json").validate(stopped)
     assert stopped["pid"] == 0
     assert stopped["created"] == st["created"]
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_bundle_defaults_to_the_current_directory(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id()
-    ok(oci, "create", cid, cwd=b.path)
+    oci.cli_ok("create", cid, cwd=b.path)
     st = oci.state(cid)
     assert (st["bundle"], st["rootfs"]) == (b.path, b.rootfs)
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -161,11 +99,11 @@ def test_list_json_owner_is_the_user_name(oci, make_bundle):
     """runc's list reports the owner of the state directory by name ("root" here)."""
     b = make_bundle(LOOP)
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
     (entry,) = json.loads(oci.ok("list", "--format", "json").stdout)
     assert entry["id"] == cid
     assert entry["owner"] == "root"
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
 
 
 # ---- the argv shapes of containerd and podman ---------------------------------------------
@@ -177,15 +115,15 @@ def test_containerd_argv_shape(oci, make_bundle, tmp_path):
     logf = tmp_path / "log.json"
     pidf = tmp_path / "init.pid"
     g = ("--log", str(logf), "--log-format", "json")
-    ok(oci, *g, "create", "--bundle", b.path, "--pid-file", str(pidf), cid)
+    oci.cli_ok(*g, "create", "--bundle", b.path, "--pid-file", str(pidf), cid)
     pid = int(pidf.read_text())
     assert oci.state(cid)["pid"] == pid
-    ok(oci, *g, "start", cid)
-    st = json.loads(ok(oci, *g, "state", cid).stdout)
+    oci.cli_ok(*g, "start", cid)
+    st = json.loads(oci.cli_ok(*g, "state", cid).stdout)
     assert (st["status"], st["pid"]) == ("running", pid)
-    ok(oci, *g, "kill", "--all", cid, "9")
-    wait_status(oci, cid, "stopped")
-    ok(oci, *g, "delete", cid)
+    oci.cli_ok(*g, "kill", "--all", cid, "9")
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok(*g, "delete", cid)
     # nothing failed, so the log holds no error record (and every line is JSON)
     if logf.exists():
         for line in logf.read_text().splitlines():
@@ -199,13 +137,13 @@ def test_podman_argv_shape(oci, make_bundle, tmp_path):
     logf = tmp_path / "oci-log"
     pidf = tmp_path / "pidfile"
     g = (f"--log={logf}", "--log-format=json")
-    ok(oci, *g, "create", f"--bundle={b.path}", f"--pid-file={pidf}", "--no-new-keyring", cid)
+    oci.cli_ok(*g, "create", f"--bundle={b.path}", f"--pid-file={pidf}", "--no-new-keyring", cid)
     assert oci.state(cid)["pid"] == int(pidf.read_text())
-    ok(oci, *g, "start", cid)
-    wait_status(oci, cid, "running")
-    ok(oci, *g, "kill", cid, "KILL")
-    wait_status(oci, cid, "stopped")
-    ok(oci, *g, "delete", "--force", cid)
+    oci.cli_ok(*g, "start", cid)
+    oci.wait_status(cid, "running")
+    oci.cli_ok(*g, "kill", cid, "KILL")
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok(*g, "delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -213,18 +151,18 @@ def test_go_style_single_dash_flags(oci, make_bundle, tmp_path):
     b = make_bundle(LOOP)
     cid = oci.new_id()
     pidf = tmp_path / "pid"
-    ok(oci, "create", "-bundle", b.path, "-pid-file", str(pidf), cid)
+    oci.cli_ok("create", "-bundle", b.path, "-pid-file", str(pidf), cid)
     assert oci.state(cid)["pid"] == int(pidf.read_text())
-    ok(oci, "delete", "-force", cid)
+    oci.cli_ok("delete", "-force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_relative_pid_file_is_relative_to_cwd(oci, make_bundle, tmp_path):
     b = make_bundle(LOOP)
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, "--pid-file", "rel.pid", cid, cwd=tmp_path)
+    oci.cli_ok("create", "--bundle", b.path, "--pid-file", "rel.pid", cid, cwd=tmp_path)
     assert int((tmp_path / "rel.pid").read_text()) == oci.state(cid)["pid"]
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
 
 
 def test_root_is_created_when_missing(oci, make_bundle, tmp_path):
@@ -232,12 +170,12 @@ def test_root_is_created_when_missing(oci, make_bundle, tmp_path):
     cid = oci.new_id()
     root = str(tmp_path / "new" / "root")
     try:
-        ok(oci, "create", "--bundle", b.path, cid, root=root)
-        st = json.loads(ok(oci, "state", cid, root=root).stdout)
+        oci.cli_ok("create", "--bundle", b.path, cid, root=root)
+        st = json.loads(oci.cli_ok("state", cid, root=root).stdout)
         assert st["status"] == "created"
         assert oci("state", cid).returncode != 0  # another root does not see it
     finally:
-        cli(oci, "delete", "--force", cid, root=root)
+        oci.cli("delete", "--force", cid, root=root)
     assert os.listdir(root) == []
     assert leftovers(oci, b, (cid,)) == []
 
@@ -248,11 +186,11 @@ def test_root_is_created_when_missing(oci, make_bundle, tmp_path):
 def test_kill_all_9(oci, make_bundle):
     b = make_bundle(["sh", "-c", "sleep 1000 & sleep 1000 & while :; do sleep 0.1; done"])
     cid = oci.new_id()
-    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
     pid = oci.state(cid)["pid"]
     procs = wait_for(lambda: len(m := ns_members(pid)) >= 3 and m, "the children to start")
-    ok(oci, "kill", "--all", cid, "9")
-    wait_status(oci, cid, "stopped")
+    oci.cli_ok("kill", "--all", cid, "9")
+    oci.wait_status(cid, "stopped")
     wait_for(
         lambda: (
             not any(
@@ -262,7 +200,7 @@ def test_kill_all_9(oci, make_bundle):
         ),
         "every process of the container to die",
     )
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -270,15 +208,15 @@ def test_kill_all_reaches_the_children(oci, make_bundle):
     """TERM to a pid-namespace init without a handler is dropped; --all still ends the children."""
     b = make_bundle(["sh", "-c", "sleep 1000 & sleep 1000 & wait"])
     cid = oci.new_id()
-    ok(oci, "run", "-d", "--bundle", b.path, cid)
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
     pid = oci.state(cid)["pid"]
     wait_for(lambda: len(ns_members(pid)) >= 3, "the children to start")
-    ok(oci, "kill", cid, "TERM")  # the init alone: dropped, nothing changes
+    oci.cli_ok("kill", cid, "TERM")  # the init alone: dropped, nothing changes
     time.sleep(0.1)
     assert len(ns_members(pid)) >= 3
-    ok(oci, "kill", "--all", cid, "TERM")  # the sleeps die, so `wait` returns and sh exits
-    wait_status(oci, cid, "stopped")
-    ok(oci, "delete", cid)
+    oci.cli_ok("kill", "--all", cid, "TERM")  # the sleeps die, so `wait` returns and sh exits
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -288,7 +226,7 @@ def test_kill_all_reaches_the_children(oci, make_bundle):
 def test_delete_unknown_id(oci):
     """The runtime spec: deleting a container that does not exist is an error."""
     cid = oci.new_id("missing")
-    r = cli(oci, "delete", cid)
+    r = oci.cli("delete", cid)
     assert r.returncode != 0
     assert r.stderr == f'ociruntime: container "{cid}" does not exist\n'
 
@@ -298,7 +236,7 @@ def test_delete_force_unknown_id_is_quiet(oci):
     unknown id, since podman and containerd call it to clean up after a failed
     create and would report the error."""
     cid = oci.new_id("missing")
-    r = cli(oci, "delete", "--force", cid)
+    r = oci.cli("delete", "--force", cid)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
 
@@ -306,12 +244,12 @@ def test_delete_force_unknown_id_is_quiet(oci):
 def test_not_running_wording(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id()
-    ok(oci, "run", "-d", "--bundle", b.path, cid)
-    wait_status(oci, cid, "stopped")
-    r = cli(oci, "kill", cid, "15")
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
+    oci.wait_status(cid, "stopped")
+    r = oci.cli("kill", cid, "15")
     assert r.returncode != 0
     assert "container not running" in r.stderr
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
 
 
 # ---- --version and --help ----------------------------------------------------------------

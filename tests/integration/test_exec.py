@@ -8,7 +8,7 @@ What the exec'd process sees is compared with what the container's init
 sees, read from the host through ``/proc/<init pid>``.
 
 The detached init and detached exec'd processes inherit the caller's stdio,
-so commands are run with stdio on temporary files (``cli``), never on pipes
+so commands are run with stdio on temporary files (``oci.cli``), never on pipes
 that a test would then wait on forever.
 """
 
@@ -32,90 +32,25 @@ import time
 import uuid
 
 import pytest
-from conftest import OCI, default_config, leftovers
+from conftest import (
+    OCI,
+    alive,
+    assert_clean_failure,
+    assert_one_line_error,
+    default_config,
+    leftovers,
+    ns_members,
+    proc_status,
+    sh,
+    stop,
+    wait_for,
+)
 
 CAP_NET_RAW = 13
 INIT_ARGS = ["sleep", "1000"]
-ONE_LINE_ERROR = re.compile(r"ociruntime: [^\n]+\n?")
 
 
 # ---- helpers ------------------------------------------------------------------
-
-
-def cli(
-    oci, *args: str, timeout: float = 30, input: bytes = b"", **popen
-) -> subprocess.CompletedProcess:
-    """The CLI with stdin, stdout and stderr on temporary files."""
-    with (
-        tempfile.TemporaryFile() as fin,
-        tempfile.TemporaryFile() as fout,
-        tempfile.TemporaryFile() as ferr,
-    ):
-        fin.write(input)
-        fin.seek(0)
-        p = subprocess.run(
-            [*OCI, "--root", oci.root, *args],
-            stdin=fin,
-            stdout=fout,
-            stderr=ferr,
-            timeout=timeout,
-            **popen,
-        )
-        fout.seek(0)
-        ferr.seek(0)
-        out = fout.read().decode(errors="replace")
-        err = ferr.read().decode(errors="replace")
-    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
-
-
-def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
-    r = cli(oci, *args, **kw)
-    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
-def wait_for(pred, what: str, timeout: float = 10.0, every: float = 0.02):
-    end = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"gave up after {timeout}s waiting for {what}")
-        time.sleep(every)
-
-
-def proc_field(pid: int, name: str) -> str:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key == name:
-                return value.strip()
-    raise KeyError(name)
-
-
-def alive(pid: int) -> bool:
-    """Running or sleeping; a zombie (our host's pid 1 reaps lazily) counts as gone."""
-    try:
-        return proc_field(pid, "State")[0] not in "ZX"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def ns_members(init_pid: int) -> list[int]:
-    """Live host pids in the pid namespace of the container's init."""
-    ns = os.stat(f"/proc/{init_pid}/ns/pid").st_ino
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            same = os.stat(f"/proc/{name}/ns/pid").st_ino == ns
-        except OSError:
-            continue
-        if same and alive(int(name)):
-            found.append(int(name))
-    return sorted(found)
 
 
 def with_marker(marker: str) -> list[str]:
@@ -136,17 +71,6 @@ def with_marker(marker: str) -> list[str]:
     return hits
 
 
-def assert_one_line_error(r: subprocess.CompletedProcess, *needles: str) -> None:
-    assert ONE_LINE_ERROR.fullmatch(r.stderr), f"not one clear line: {r.stderr!r}"
-    assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
-    for n in needles:
-        assert n in r.stderr, r.stderr
-
-
-def sh(script: str) -> list[str]:
-    return ["sh", "-c", script]
-
-
 class Running:
     """A started container: ``.cid``, ``.bundle``, ``.pid`` (host pid of its init)."""
 
@@ -154,13 +78,12 @@ class Running:
         self.oci = oci
         self.bundle = bundle
         self.cid = oci.new_id("exec")
-        ok(oci, "run", "-d", "-b", bundle.path, self.cid)
-        self.pid = oci.state(self.cid)["pid"]
+        self.pid = oci.run_detached(bundle, self.cid)
         assert alive(self.pid)
 
     def run(self, argv: list[str], *flags: str, **kw) -> subprocess.CompletedProcess:
         """``exec [flags] ID argv...``"""
-        return cli(self.oci, "exec", *flags, self.cid, *argv, **kw)
+        return self.oci.cli("exec", *flags, self.cid, *argv, **kw)
 
     def out(self, argv: list[str], *flags: str, **kw) -> str:
         r = self.run(argv, *flags, **kw)
@@ -278,27 +201,14 @@ def test_exec_killed_by_a_signal_exits_128_plus_n(running, sig):
 
 def test_foreground_exec_forwards_sigterm(running, oci):
     c = running()
-    p = subprocess.Popen(
-        [
-            *OCI,
-            "--root",
-            oci.root,
-            "exec",
-            c.cid,
-            *sh('trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    script = 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'
+    p = oci.popen("exec", c.cid, *sh(script), stdout=subprocess.PIPE)
     try:
         assert p.stdout.readline() == b"ready\n"
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=10) == 42
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        stop(p)
         p.stdout.close()
     assert ns_members(c.pid) == [c.pid]
 
@@ -330,8 +240,8 @@ def test_exec_into_a_no_pivot_container_lands_in_its_rootfs(oci, make_bundle):
     that namespace must still put the process at the rootfs (setns looks down)."""
     b = make_bundle(list(INIT_ARGS))
     cid = oci.new_id("nopivot")
-    ok(oci, "run", "-d", "--no-pivot", "-b", b.path, cid)
-    out = cli(oci, "exec", cid, *sh("pwd; ls /bin/busybox; cat /etc/group"))
+    oci.run_detached(b, cid, "--no-pivot")
+    out = oci.cli("exec", cid, *sh("pwd; ls /bin/busybox; cat /etc/group"))
     assert out.returncode == 0, out.stderr
     assert out.stdout == "/\n/bin/busybox\nroot:x:0:\nnobody:x:65534:\n"
 
@@ -393,8 +303,7 @@ def test_exec_cwd(running):
 def test_exec_missing_cwd_is_a_setup_failure(running):
     c = running()
     r = c.run(["pwd"], "--cwd", "/does/not/exist")
-    assert r.returncode == 255, r
-    assert_one_line_error(r, "/does/not/exist")
+    assert_one_line_error(r, "/does/not/exist", code=255)
     assert ns_members(c.pid) == [c.pid]
 
 
@@ -449,13 +358,12 @@ def test_exec_cap_adds_a_capability(running):
 def test_exec_unknown_cap_is_rejected(running):
     c = running()
     r = c.run(["true"], "--cap", "CAP_NOT_A_THING")
-    assert r.returncode == 255, r
-    assert_one_line_error(r, "CAP_NOT_A_THING")
+    assert_one_line_error(r, "CAP_NOT_A_THING", code=255)
 
 
 def test_exec_no_new_privs(running):
     c = running(process={"noNewPrivileges": False})
-    assert proc_field(c.pid, "NoNewPrivs") == "0"
+    assert proc_status(c.pid)["NoNewPrivs"] == "0"
     plain = c.out(["grep", "NoNewPrivs", "/proc/self/status"]).split()
     assert plain == ["NoNewPrivs:", "0"]
     nnp = c.out(["grep", "NoNewPrivs", "/proc/self/status"], "--no-new-privs").split()
@@ -483,7 +391,7 @@ def test_the_containers_seccomp_profile_applies_to_exec(running, nnp):
     # everything else still works
     c.out(["touch", "/y"])
     assert os.path.exists(os.path.join(c.bundle.rootfs, "y"))
-    assert proc_field(c.pid, "Seccomp") == "2"
+    assert proc_status(c.pid)["Seccomp"] == "2"
 
 
 # ---- --process process.json --------------------------------------------------------------------
@@ -515,7 +423,7 @@ def test_exec_process_json(running, tmp_path):
     )
     path = tmp_path / "process.json"
     path.write_text(json.dumps(containerd_process(sh(script))))
-    r = cli(c.oci, "exec", "--process", str(path), c.cid)
+    r = c.oci.cli("exec", "--process", str(path), c.cid)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == "uid=65534(nobody) gid=65534(nobody) groups=10"
@@ -533,13 +441,13 @@ def test_exec_process_json_exit_status_and_detach(running, tmp_path):
     path = tmp_path / "p.json"
     proc = containerd_process(sh("exit 9"))
     path.write_text(json.dumps(proc))
-    assert cli(c.oci, "exec", "-p", str(path), c.cid).returncode == 9
+    assert c.oci.cli("exec", "-p", str(path), c.cid).returncode == 9
     proc["args"] = ["sleep", "7"]
     path.write_text(json.dumps(proc))
     pidfile = tmp_path / "exec.pid"
-    ok(c.oci, "exec", "-d", "--pid-file", str(pidfile), "-p", str(path), c.cid)
+    c.oci.cli_ok("exec", "-d", "--pid-file", str(pidfile), "-p", str(path), c.cid)
     pid = int(pidfile.read_text())
-    assert alive(pid) and proc_field(pid, "Uid").split()[0] == "65534"
+    assert alive(pid) and proc_status(pid)["Uid"].split()[0] == "65534"
     os.kill(pid, signal.SIGKILL)
 
 
@@ -558,17 +466,15 @@ def test_exec_bad_process_json(running, tmp_path, content, needle):
     c = running()
     path = tmp_path / "process.json"
     path.write_text(content)
-    r = cli(c.oci, "exec", "--process", str(path), c.cid)
-    assert r.returncode == 255, r
-    assert_one_line_error(r, needle)
+    r = c.oci.cli("exec", "--process", str(path), c.cid)
+    assert_one_line_error(r, needle, code=255)
     assert ns_members(c.pid) == [c.pid]
 
 
 def test_exec_missing_process_json(running, tmp_path):
     c = running()
-    r = cli(c.oci, "exec", "--process", str(tmp_path / "nope.json"), c.cid)
-    assert r.returncode == 255, r
-    assert_one_line_error(r, "nope.json")
+    r = c.oci.cli("exec", "--process", str(tmp_path / "nope.json"), c.cid)
+    assert_one_line_error(r, "nope.json", code=255)
 
 
 # ---- detached ---------------------------------------------------------------------------------------
@@ -578,7 +484,7 @@ def test_exec_detached_with_pid_file(running, tmp_path):
     c = running()
     pidfile = tmp_path / "exec.pid"
     t0 = time.monotonic()
-    ok(c.oci, "exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "5")
+    c.oci.cli_ok("exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "5")
     took = time.monotonic() - t0
     text = pidfile.read_text()
     assert re.fullmatch(r"[1-9][0-9]*", text), repr(text)
@@ -599,7 +505,7 @@ def test_exec_detached_with_pid_file(running, tmp_path):
 def test_exec_joins_the_containers_cgroup(running, tmp_path):
     c = running()
     pidfile = tmp_path / "exec.pid"
-    ok(c.oci, "exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "5")
+    c.oci.cli_ok("exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "5")
     pid = int(pidfile.read_text())
     try:
         with open(f"/proc/{pid}/cgroup") as mine, open(f"/proc/{c.pid}/cgroup") as init:
@@ -617,7 +523,7 @@ def test_exec_joins_the_containers_cgroup(running, tmp_path):
 
 def test_exec_detached_relative_pid_file(running, tmp_path):
     c = running()
-    ok(c.oci, "exec", "-d", "--pid-file", "rel.pid", c.cid, "sleep", "5", cwd=tmp_path)
+    c.oci.cli_ok("exec", "-d", "--pid-file", "rel.pid", c.cid, "sleep", "5", cwd=tmp_path)
     pid = int((tmp_path / "rel.pid").read_text())
     assert alive(pid)
     os.kill(pid, signal.SIGKILL)
@@ -626,10 +532,10 @@ def test_exec_detached_relative_pid_file(running, tmp_path):
 def test_detached_exec_outlives_the_runtime_and_exits_with_the_container(oci, running, tmp_path):
     c = running()
     pidfile = tmp_path / "exec.pid"
-    ok(oci, "exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "300")
+    oci.cli_ok("exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "300")
     pid = int(pidfile.read_text())
     assert alive(pid)
-    ok(oci, "delete", "--force", c.cid)
+    oci.cli_ok("delete", "--force", c.cid)
     # the init was pid 1 of the namespace: the kernel kills the rest
     wait_for(lambda: not alive(pid), "the exec'd process to die with the container")
 
@@ -640,20 +546,19 @@ def test_detached_exec_outlives_the_runtime_and_exits_with_the_container(oci, ru
 def test_exec_in_a_stopped_container(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id("exec")
-    ok(oci, "run", "-d", "-b", b.path, cid)
+    oci.cli_ok("run", "-d", "-b", b.path, cid)
     wait_for(lambda: oci.state(cid)["status"] == "stopped", "the container to stop")
     marker = f"mark-{uuid.uuid4().hex}"
-    r = cli(oci, "exec", cid, "sleep", "100", marker)
-    assert r.returncode == 255, r
-    assert_one_line_error(r, "cannot exec in a stopped container")
+    r = oci.cli("exec", cid, "sleep", "100", marker)
+    assert_one_line_error(r, "cannot exec in a stopped container", code=255)
     assert with_marker(marker) == []
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_exec_unknown_id(oci):
     cid = oci.new_id("nope")
-    r = cli(oci, "exec", cid, "true")
+    r = oci.cli("exec", cid, "true")
     assert_one_line_error(r, "does not exist", cid)
     assert r.returncode == 255, "runc exits 255 for every failed exec"
     assert os.listdir(oci.root) == []
@@ -672,17 +577,15 @@ def test_exec_unknown_id(oci):
 def test_exec_missing_binary(running, argv, why):
     c = running()
     r = c.run(argv)
-    assert r.returncode == 255, r
-    assert_one_line_error(r, why)
+    assert_one_line_error(r, why, code=255)
     assert ns_members(c.pid) == [c.pid]
     assert c.oci.state(c.cid)["status"] == "running"
 
 
 def test_exec_without_a_command(running):
     c = running()
-    r = cli(c.oci, "exec", c.cid)
-    assert r.returncode == 255, r
-    assert_one_line_error(r)
+    r = c.oci.cli("exec", c.cid)
+    assert_one_line_error(r, code=255)
 
 
 def test_failed_execs_leave_nothing_behind(running):
@@ -694,7 +597,7 @@ def test_failed_execs_leave_nothing_behind(running):
         assert r.returncode == 255, (flags, r)
     assert with_marker(marker) == []
     assert ns_members(c.pid) == [c.pid]
-    ok(c.oci, "delete", "--force", c.cid)
+    c.oci.cli_ok("delete", "--force", c.cid)
     assert leftovers(c.oci, c.bundle, (c.cid,)) == []
 
 
@@ -707,15 +610,14 @@ def test_exec_in_a_paused_container(running):
     if not pause_implemented():
         pytest.skip("ociruntime pause is not implemented yet")
     c = running()
-    ok(c.oci, "pause", c.cid)
+    c.oci.cli_ok("pause", c.cid)
     try:
         marker = f"mark-{uuid.uuid4().hex}"
         r = c.run(["sleep", "100", marker])
-        assert r.returncode == 255, r
-        assert_one_line_error(r, "paused")
+        assert_one_line_error(r, "paused", code=255)
         assert with_marker(marker) == []
     finally:
-        ok(c.oci, "resume", c.cid)
+        c.oci.cli_ok("resume", c.cid)
     assert c.out(["echo", "back"]) == "back\n"
 
 
@@ -723,24 +625,21 @@ def test_exec_ignore_paused_runs_once_resumed(running, oci, tmp_path):
     if not pause_implemented():
         pytest.skip("ociruntime pause is not implemented yet")
     c = running()
-    ok(oci, "pause", c.cid)
+    oci.cli_ok("pause", c.cid)
     out = tmp_path / "out"
     with open(out, "wb") as f:
-        p = subprocess.Popen(
-            [*OCI, "--root", oci.root, "exec", "--ignore-paused", c.cid, "echo", "thawed"],
-            stdin=subprocess.DEVNULL,
-            stdout=f,
-            stderr=subprocess.STDOUT,
+        p = oci.popen(
+            "exec", "--ignore-paused", c.cid, "echo", "thawed", stdout=f, stderr=subprocess.STDOUT
         )
     try:
         time.sleep(0.5)
         assert p.poll() is None, f"exec into a frozen container returned: {out.read_text()}"
-        ok(oci, "resume", c.cid)
+        oci.cli_ok("resume", c.cid)
         assert p.wait(timeout=10) == 0
         assert out.read_text() == "thawed\n"
     finally:
         if p.poll() is None:
-            cli(oci, "resume", c.cid)
+            oci.cli("resume", c.cid)
             p.kill()
             p.wait()
 
@@ -752,8 +651,8 @@ def test_exec_tty_detached_through_the_console_socket(running, console_socket, t
     path, listener, opened = console_socket
     c = running()
     pidfile = tmp_path / "sh.pid"
-    r = cli(
-        c.oci, "exec", "-t", "-d", "--console-socket", path, "--pid-file", str(pidfile), c.cid, "sh"
+    r = c.oci.cli(
+        "exec", "-t", "-d", "--console-socket", path, "--pid-file", str(pidfile), c.cid, "sh"
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "" and r.stderr == ""
@@ -788,7 +687,7 @@ def test_exec_tty_console_size_from_process_json(running, console_socket, tmp_pa
     proc.update(terminal=True, consoleSize={"height": 21, "width": 61}, user={"uid": 0, "gid": 0})
     pfile = tmp_path / "process.json"
     pfile.write_text(json.dumps(proc))
-    ok(c.oci, "exec", "-d", "--console-socket", path, "-p", str(pfile), c.cid)
+    c.oci.cli_ok("exec", "-d", "--console-socket", path, "-p", str(pfile), c.cid)
     _, master = receive_master(listener, opened)
     os.write(master, b"stty size; exit\n")
     read_until(master, rb"\r\n21 61\r\n")
@@ -800,19 +699,19 @@ def test_create_with_a_console_socket(oci, make_bundle, console_socket):
     b.config["process"]["terminal"] = True
     b.save()
     cid = oci.new_id("tty")
-    r = cli(oci, "create", "--console-socket", path, "-b", b.path, cid)
+    r = oci.cli("create", "--console-socket", path, "-b", b.path, cid)
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     # create has returned: the master must be waiting already, no blocking allowed
     data, master = receive_master(listener, opened, wait=False)
     assert re.fullmatch(rb"/dev/pts/[0-9]+", data), data
     assert oci.state(cid)["status"] == "created"
-    ok(oci, "start", cid)
+    oci.cli_ok("start", cid)
     out = read_until(master, rb"out-5\r\n")
     assert data + b"\r\n" in out  # tty names the pty that was sent
     pid = oci.state(cid)["pid"]
     assert os.readlink(f"/proc/{pid}/fd/1") == data.decode()
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -821,18 +720,16 @@ def test_create_terminal_without_a_console_socket(oci, make_bundle):
     b.config["process"]["terminal"] = True
     b.save()
     cid = oci.new_id("tty")
-    r = cli(oci, "create", "-b", b.path, cid)
+    r = oci.cli("create", "-b", b.path, cid)
     assert r.returncode != 0
-    assert_one_line_error(r, "console-socket")
-    assert leftovers(oci, b, (cid,)) == []
+    assert_clean_failure(oci, b, cid, r, "console-socket")
 
 
 def test_exec_tty_detached_without_a_console_socket(running):
     c = running()
     marker = f"mark-{uuid.uuid4().hex}"
     r = c.run(["sleep", "100", marker], "-t", "-d")
-    assert r.returncode == 255, r
-    assert_one_line_error(r, "console-socket")
+    assert_one_line_error(r, "console-socket", code=255)
     assert with_marker(marker) == []
     assert ns_members(c.pid) == [c.pid]
 
@@ -840,8 +737,7 @@ def test_exec_tty_detached_without_a_console_socket(running):
 def test_exec_console_socket_that_does_not_listen(running, tmp_path):
     c = running()
     r = c.run(["sh"], "-t", "-d", "--console-socket", str(tmp_path / "none.sock"))
-    assert r.returncode == 255, r
-    assert_one_line_error(r, "none.sock")
+    assert_one_line_error(r, "none.sock", code=255)
     assert ns_members(c.pid) == [c.pid]
 
 
@@ -979,11 +875,8 @@ def test_foreground_tty_relay_delivers_the_last_output(running):
     c = running()
     for attempt in range(12):
         master, slave = os.openpty()
-        p = subprocess.Popen(
-            [*OCI, "--root", c.oci.root, "exec", "-t", c.cid, *sh("read x; echo got-$x")],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
+        p = c.oci.popen(
+            "exec", "-t", c.cid, *sh("read x; echo got-$x"), stdin=slave, stdout=slave, stderr=slave
         )
         os.close(slave)
         try:
@@ -1009,9 +902,7 @@ def test_foreground_tty_relay_delivers_the_last_output(running):
             assert p.wait(timeout=10) == 0
             assert b"got-hi\r\n" in out, f"attempt {attempt}: the output was lost: {out!r}"
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            stop(p)
             os.close(master)
 
 

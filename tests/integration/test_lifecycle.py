@@ -2,7 +2,7 @@
 
 The container's init inherits the runtime's stdio (as with runc without a
 terminal), so every command that leaves a container behind is run with its
-stdio on files, never on pipes the test would wait on (see ``cli``).
+stdio on files, never on pipes the test would wait on (see ``oci.cli``).
 """
 
 from __future__ import annotations
@@ -11,85 +11,14 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
-from conftest import OCI, leftovers
-
-
-def cli(
-    oci, *args: str, input: str = "", timeout: float = 30, cwd=None
-) -> subprocess.CompletedProcess:
-    """Run the CLI with stdio on temporary files: a detached init cannot block us."""
-    with (
-        tempfile.TemporaryFile() as fin,
-        tempfile.TemporaryFile() as fout,
-        tempfile.TemporaryFile() as ferr,
-    ):
-        fin.write(input.encode())
-        fin.seek(0)
-        p = subprocess.run(
-            [*OCI, "--root", oci.root, *args],
-            stdin=fin,
-            stdout=fout,
-            stderr=ferr,
-            timeout=timeout,
-            cwd=cwd,
-        )
-        fout.seek(0)
-        ferr.seek(0)
-        return subprocess.CompletedProcess(
-            p.args,
-            p.returncode,
-            fout.read().decode(errors="replace"),
-            ferr.read().decode(errors="replace"),
-        )
-
-
-def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
-    r = cli(oci, *args, **kw)
-    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
-def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+from conftest import alive, leftovers, proc_status, stop, wait_for
 
 
 def status(oci, cid: str) -> str:
     return oci.state(cid)["status"]
-
-
-def wait_status(oci, cid: str, want: str, timeout: float = 10.0) -> dict:
-    return wait_for(
-        lambda: (s := oci.state(cid))["status"] == want and s,
-        f"{cid} to be {want}",
-        timeout,
-    )
-
-
-def proc_status(pid: int) -> dict[str, str]:
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        return proc_status(pid)["State"][0] not in "ZX"
-    except FileNotFoundError:
-        return False
 
 
 def gone(oci, cid: str) -> bool:
@@ -113,7 +42,7 @@ def test_create_start_kill_delete(oci, make_bundle, tmp_path):
     cid = oci.new_id()
     pidfile = tmp_path / "piddir" / "init.pid"
     pidfile.parent.mkdir()
-    ok(oci, "create", "--bundle", b.path, "--pid-file", str(pidfile), cid)
+    oci.cli_ok("create", "--bundle", b.path, "--pid-file", str(pidfile), cid)
 
     st = oci.state(cid)
     assert st["status"] == "created"
@@ -125,16 +54,16 @@ def test_create_start_kill_delete(oci, make_bundle, tmp_path):
     assert pidfile.read_text() == str(pid)
     assert os.listdir(pidfile.parent) == ["init.pid"]
 
-    ok(oci, "start", cid)
-    st = wait_status(oci, cid, "running")
+    oci.cli_ok("start", cid)
+    st = oci.wait_status(cid, "running")
     assert st["pid"] == pid
 
-    ok(oci, "kill", cid)  # TERM by default: the trap makes the process exit
-    st = wait_status(oci, cid, "stopped")
+    oci.cli_ok("kill", cid)  # TERM by default: the trap makes the process exit
+    st = oci.wait_status(cid, "stopped")
     assert st["pid"] == 0
     assert not alive(pid)
 
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert gone(oci, cid)
     assert leftovers(oci, b, (cid,)) == []
 
@@ -143,12 +72,12 @@ def test_create_start_kill_delete(oci, make_bundle, tmp_path):
 def test_kill_signal_forms(oci, make_bundle, sig):
     b = make_bundle(looper())  # no handlers: only SIGKILL can end a pid-namespace init
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    wait_status(oci, cid, "running")
-    ok(oci, "kill", cid, sig)
-    wait_status(oci, cid, "stopped")
-    ok(oci, "delete", cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    oci.wait_status(cid, "running")
+    oci.cli_ok("kill", cid, sig)
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -164,13 +93,13 @@ def test_kill_term_forms_reach_a_trap(oci, make_bundle, tmp_path, sig):
     )
     b.save()
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    wait_status(oci, cid, "running")
-    ok(oci, "kill", cid, sig)
-    wait_status(oci, cid, "stopped")
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    oci.wait_status(cid, "running")
+    oci.cli_ok("kill", cid, sig)
+    oci.wait_status(cid, "stopped")
     assert (out / "term").read_text() == "got\n"
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -178,14 +107,14 @@ def test_created_init_is_blocked_until_start(oci, make_bundle):
     b = make_bundle(["touch", "/tmp/ran"])
     marker = os.path.join(b.rootfs, "tmp", "ran")
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
     time.sleep(0.2)  # give a wrongly unblocked process the time to run
     assert not os.path.exists(marker), "the user process ran before start"
     assert status(oci, cid) == "created"
-    ok(oci, "start", cid)
+    oci.cli_ok("start", cid)
     wait_for(lambda: os.path.exists(marker), "the process to run after start")
-    wait_status(oci, cid, "stopped")
-    ok(oci, "delete", cid)
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -193,12 +122,7 @@ def test_init_is_reparented_after_create(oci, make_bundle, tmp_path):
     b = make_bundle(looper())
     cid = oci.new_id()
     pidfile = tmp_path / "pid"
-    p = subprocess.Popen(
-        [*OCI, "--root", oci.root, "create", "--bundle", b.path, "--pid-file", str(pidfile), cid],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    p = oci.popen("create", "--bundle", b.path, "--pid-file", str(pidfile), cid)
     assert p.wait(timeout=30) == 0  # create returns: the runtime process has exited
     init = int(pidfile.read_text())
     assert alive(init)
@@ -206,22 +130,22 @@ def test_init_is_reparented_after_create(oci, make_bundle, tmp_path):
     assert ppid != p.pid
     assert ppid != os.getpid()
     assert status(oci, cid) == "created"
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_state_stopped_after_process_exits(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
     pid = oci.state(cid)["pid"]
-    ok(oci, "start", cid)
-    st = wait_status(oci, cid, "stopped")
+    oci.cli_ok("start", cid)
+    st = oci.wait_status(cid, "stopped")
     assert st["pid"] == 0
     assert st["id"] == cid
     assert not alive(pid)
     # delete from stopped needs no --force
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert gone(oci, cid)
     assert leftovers(oci, b, (cid,)) == []
 
@@ -232,9 +156,9 @@ def test_state_stopped_after_process_exits(oci, make_bundle):
 def test_delete_force_created(oci, make_bundle):
     b = make_bundle(looper())
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
     pid = oci.state(cid)["pid"]
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
     assert gone(oci, cid)
     assert not alive(pid)
     assert leftovers(oci, b, (cid,)) == []
@@ -243,10 +167,10 @@ def test_delete_force_created(oci, make_bundle):
 def test_delete_force_running(oci, make_bundle):
     b = make_bundle(looper())
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    pid = wait_status(oci, cid, "running")["pid"]
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    pid = oci.wait_status(cid, "running")["pid"]
+    oci.cli_ok("delete", "--force", cid)
     assert gone(oci, cid)
     assert not alive(pid)
     assert leftovers(oci, b, (cid,)) == []
@@ -255,8 +179,8 @@ def test_delete_force_running(oci, make_bundle):
 def test_delete_force_short_flag(oci, make_bundle):
     b = make_bundle(looper())
     cid = oci.new_id()
-    ok(oci, "run", "-d", "--bundle", b.path, cid)
-    ok(oci, "delete", "-f", cid)
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
+    oci.cli_ok("delete", "-f", cid)
     assert gone(oci, cid)
     assert leftovers(oci, b, (cid,)) == []
 
@@ -267,7 +191,7 @@ def test_delete_force_short_flag(oci, make_bundle):
 def test_run_propagates_exit_status(oci, make_bundle):
     b = make_bundle(["sh", "-c", "exit 7"])
     cid = oci.new_id()
-    r = cli(oci, "run", "--bundle", b.path, cid)
+    r = oci.cli("run", "--bundle", b.path, cid)
     assert r.returncode == 7, r.stderr
     assert r.stderr == ""
     # run without --keep deletes the container once it exits
@@ -278,7 +202,7 @@ def test_run_propagates_exit_status(oci, make_bundle):
 def test_run_exit_zero(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id()
-    r = cli(oci, "run", "--bundle", b.path, cid)
+    r = oci.cli("run", "--bundle", b.path, cid)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     assert leftovers(oci, b, (cid,)) == []
 
@@ -286,12 +210,7 @@ def test_run_exit_zero(oci, make_bundle):
 def test_run_killed_by_signal_exits_128_plus_n(oci, make_bundle):
     b = make_bundle(["sh", "-c", "sleep 100"])
     cid = oci.new_id()
-    p = subprocess.Popen(
-        [*OCI, "--root", oci.root, "run", "--bundle", b.path, cid],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    p = oci.popen("run", "--bundle", b.path, cid, stderr=subprocess.PIPE)
     try:
         wait_for(
             lambda: oci("state", cid).returncode == 0 and status(oci, cid) == "running",
@@ -301,9 +220,7 @@ def test_run_killed_by_signal_exits_128_plus_n(oci, make_bundle):
         assert p.wait(timeout=20) == 128 + signal.SIGKILL
         assert p.stderr.read() == b""
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        stop(p)
         p.stderr.close()
     assert gone(oci, cid)
     assert leftovers(oci, b, (cid,)) == []
@@ -312,12 +229,7 @@ def test_run_killed_by_signal_exits_128_plus_n(oci, make_bundle):
 def test_run_forwards_sigterm_to_the_container(oci, make_bundle):
     b = make_bundle(looper(trap_exit=5))
     cid = oci.new_id()
-    p = subprocess.Popen(
-        [*OCI, "--root", oci.root, "run", "--bundle", b.path, cid],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    p = oci.popen("run", "--bundle", b.path, cid)
     try:
         st = wait_for(
             lambda: oci("state", cid).returncode == 0 and oci.state(cid),
@@ -333,9 +245,7 @@ def test_run_forwards_sigterm_to_the_container(oci, make_bundle):
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=20) == 5
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        stop(p)
     assert gone(oci, cid)
     assert leftovers(oci, b, (cid,)) == []
 
@@ -355,12 +265,7 @@ def test_run_forwards_a_signal_that_arrives_right_after_create(oci, make_bundle)
     for _ in range(10):  # the window is narrow: try a few times
         cid = oci.new_id()
         state_json = os.path.join(oci.root, cid, "state.json")
-        p = subprocess.Popen(
-            [*OCI, "--root", oci.root, "run", "--bundle", b.path, cid],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        p = oci.popen("run", "--bundle", b.path, cid)
         try:
             deadline = time.monotonic() + 20
             while not os.path.exists(state_json) and p.poll() is None:
@@ -368,9 +273,7 @@ def test_run_forwards_a_signal_that_arrives_right_after_create(oci, make_bundle)
             p.send_signal(signal.SIGTERM)
             assert p.wait(timeout=20) == 128 + signal.SIGTERM
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            stop(p)
         wait_for(lambda c=cid: leftovers(oci, b, (c,)) == [], "no leftovers", timeout=5)
 
 
@@ -378,12 +281,7 @@ def test_run_exits_137_when_deleted_underneath(oci, make_bundle):
     """``delete --force`` of a foreground container: run reports the SIGKILL, as runc does."""
     b = make_bundle(["sleep", "100"])
     cid = oci.new_id()
-    p = subprocess.Popen(
-        [*OCI, "--root", oci.root, "run", "--bundle", b.path, cid],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    p = oci.popen("run", "--bundle", b.path, cid, stderr=subprocess.PIPE)
     try:
         wait_for(
             lambda: oci("state", cid).returncode == 0 and status(oci, cid) == "running",
@@ -393,9 +291,7 @@ def test_run_exits_137_when_deleted_underneath(oci, make_bundle):
         assert p.wait(timeout=20) == 128 + signal.SIGKILL
         assert p.stderr.read() == b""
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        stop(p)
         p.stderr.close()
     assert leftovers(oci, b, (cid,)) == []
 
@@ -405,26 +301,26 @@ def test_run_detached_leaves_it_running(oci, make_bundle, tmp_path):
     cid = oci.new_id()
     pidfile = tmp_path / "run.pid"
     t0 = time.monotonic()
-    ok(oci, "run", "--detach", "--bundle", b.path, "--pid-file", str(pidfile), cid)
+    oci.cli_ok("run", "--detach", "--bundle", b.path, "--pid-file", str(pidfile), cid)
     assert time.monotonic() - t0 < 10
     st = oci.state(cid)
     assert st["status"] == "running"
     assert st["pid"] == int(pidfile.read_text())
     assert alive(st["pid"])
-    ok(oci, "kill", cid, "KILL")
-    wait_status(oci, cid, "stopped")
-    ok(oci, "delete", cid)
+    oci.cli_ok("kill", cid, "KILL")
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
 def test_run_keep_keeps_the_stopped_container(oci, make_bundle):
     b = make_bundle(["sh", "-c", "exit 4"])
     cid = oci.new_id()
-    r = cli(oci, "run", "--keep", "--bundle", b.path, cid)
+    r = oci.cli("run", "--keep", "--bundle", b.path, cid)
     assert r.returncode == 4, r.stderr
     st = oci.state(cid)
     assert st["status"] == "stopped"
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
 
 
@@ -449,8 +345,11 @@ def test_run_passes_the_callers_fds_through(oci, make_bundle):
     """fds 0-2 are the caller's own pipes (no copying in between), and nothing else leaks."""
     b = make_bundle(["cat"])
     cid = oci.new_id()
-    p = subprocess.Popen(
-        [*OCI, "--root", oci.root, "run", "--bundle", b.path, cid],
+    p = oci.popen(
+        "run",
+        "--bundle",
+        b.path,
+        cid,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -485,8 +384,8 @@ def test_list_formats(oci, make_bundle):
     b1 = make_bundle(looper())
     b2 = make_bundle(looper())
     c1, c2 = oci.new_id("la"), oci.new_id("lb")
-    ok(oci, "create", "--bundle", b1.path, c1)
-    ok(oci, "run", "-d", "--bundle", b2.path, c2)
+    oci.cli_ok("create", "--bundle", b1.path, c1)
+    oci.cli_ok("run", "-d", "--bundle", b2.path, c2)
     pid1, pid2 = oci.state(c1)["pid"], oci.state(c2)["pid"]
 
     table = oci.ok("list").stdout.splitlines()
@@ -515,8 +414,8 @@ def test_list_formats(oci, make_bundle):
     assert sorted(oci.ok("list", "-q").stdout.split()) == sorted([c1, c2])
     assert sorted(oci.ok("list", "--quiet").stdout.split()) == sorted([c1, c2])
 
-    ok(oci, "delete", "--force", c1)
-    ok(oci, "delete", "--force", c2)
+    oci.cli_ok("delete", "--force", c1)
+    oci.cli_ok("delete", "--force", c2)
     assert oci.ok("list", "-q").stdout == ""
     assert json.loads(oci.ok("list", "-f", "json").stdout) in ([], None)
     assert leftovers(oci, b1, (c1,)) == []
@@ -526,9 +425,9 @@ def test_list_formats(oci, make_bundle):
 def test_list_shows_stopped(oci, make_bundle):
     b = make_bundle(["true"])
     cid = oci.new_id()
-    ok(oci, "create", "--bundle", b.path, cid)
-    ok(oci, "start", cid)
-    wait_status(oci, cid, "stopped")
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    oci.cli_ok("start", cid)
+    oci.wait_status(cid, "stopped")
     data = json.loads(oci.ok("list", "-f", "json").stdout)
     assert [(s["id"], s["status"], s["pid"]) for s in data] == [(cid, "stopped", 0)]
-    ok(oci, "delete", cid)
+    oci.cli_ok("delete", cid)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
-from conftest import OCI, leftovers
+from conftest import leftovers, sh, wait_for
 
 CHAR_DEVICES = {
     "null": (1, 3),
@@ -31,33 +30,11 @@ CHAR_DEVICES = {
 # ---- helpers ----------------------------------------------------------------------
 
 
-def sh(script: str) -> list[str]:
-    return ["sh", "-c", script]
-
-
-def add_caps(b, *caps: str) -> None:
-    """Grant capabilities beyond the default set (bounding, effective, permitted)."""
-    c = b.config["process"].setdefault("capabilities", {})
-    for kind in ("bounding", "effective", "permitted"):
-        c[kind] = sorted(set(c.get(kind) or []) | set(caps))
-    b.save()
-
-
 def add_mount(b, destination: str, source: str, options: list[str], type: str = "bind") -> None:
     b.config["mounts"].append(
         {"destination": destination, "type": type, "source": source, "options": options}
     )
     b.save()
-
-
-def run(oci, b, *flags: str) -> str:
-    return oci.ok("run", *flags, "-b", b.path, oci.new_id()).stdout
-
-
-def fails(oci, b, *flags: str):
-    cid = oci.new_id()
-    r = oci("run", *flags, "-b", b.path, cid)
-    return cid, r
 
 
 def parse_mounts(text: str) -> dict[str, tuple[str, str, set[str]]]:
@@ -73,7 +50,7 @@ def parse_mounts(text: str) -> dict[str, tuple[str, str, set[str]]]:
 def mounts_in(oci, b, script: str = "") -> dict[str, tuple[str, str, set[str]]]:
     b.config["process"]["args"] = sh(f"{script}cat /proc/self/mounts")
     b.save()
-    return parse_mounts(run(oci, b))
+    return parse_mounts(oci.run_out(b))
 
 
 def mountinfo_fields(text: str) -> dict[str, list[str]]:
@@ -83,33 +60,6 @@ def mountinfo_fields(text: str) -> dict[str, list[str]]:
         pre = line.split(" - ")[0].split()
         out[pre[4]] = pre[6:]
     return out
-
-
-def run_detached(oci, b, cid: str) -> int:
-    """``run -d`` with stdio on files (a detached container keeps its stdio:
-    pipes would never reach EOF); returns the init's host pid."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        r = subprocess.run(
-            [*OCI, "--root", oci.root, "run", "-d", "-b", b.path, cid],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            timeout=30,
-        )
-        err.seek(0)
-        assert r.returncode == 0, f"run -d: exit {r.returncode}: {err.read().decode()}"
-    return oci.state(cid)["pid"]
-
-
-def wait_for(pred, what: str, timeout: float = 10.0):
-    end = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > end:
-            raise AssertionError(f"gave up after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 def host_mountpoints() -> list[str]:
@@ -202,12 +152,12 @@ def test_cgroup_v1_hierarchies_mirror_the_host(oci, bundle):
 
 def test_shm_mode_and_writable(oci, make_bundle):
     b = make_bundle(sh("stat -c %a /dev/shm; echo x > /dev/shm/f && cat /dev/shm/f"))
-    assert run(oci, b).split() == ["1777", "x"]
+    assert oci.run_out(b).split() == ["1777", "x"]
 
 
 def test_proc_is_the_containers(oci, make_bundle):
     b = make_bundle(sh("readlink /proc/self; readlink /proc/1/exe 2>/dev/null; echo $$"))
-    out = run(oci, b).split()
+    out = oci.run_out(b).split()
     assert out[-1] == "1"
     assert out[0].isdigit() and int(out[0]) < 10, out
 
@@ -221,8 +171,8 @@ def test_sys_is_read_only(oci, make_bundle):
             "cat /sys/class/net/lo/mtu; ip link set lo mtu 1400 && cat /sys/class/net/lo/mtu"
         )
     )
-    add_caps(b, "CAP_NET_ADMIN", "CAP_DAC_OVERRIDE", "CAP_SYS_ADMIN")
-    out = run(oci, b).split()
+    b.add_caps("CAP_NET_ADMIN", "CAP_DAC_OVERRIDE", "CAP_SYS_ADMIN")
+    out = oci.run_out(b).split()
     assert "WROTE" not in out, out
     # the control: with these capabilities the same change through netlink works
     assert out[0] != "1500" and out[1] == "1400", out
@@ -237,7 +187,7 @@ def test_bind_mount_host_dir(oci, make_bundle, tmp_path):
     (vol / "hello.txt").write_text("from the host\n")
     b = make_bundle(sh("cat /data/hello.txt; echo new > /data/made-inside"))
     add_mount(b, "/data", str(vol), ["rbind"])
-    assert run(oci, b) == "from the host\n"
+    assert oci.run_out(b) == "from the host\n"
     assert (vol / "made-inside").read_text() == "new\n"
 
 
@@ -247,7 +197,7 @@ def test_bind_mount_type_bind_without_option(oci, make_bundle, tmp_path):
     (vol / "f").write_text("typed\n")
     b = make_bundle(sh("cat /typed/f"))
     add_mount(b, "/typed", str(vol), [], type="bind")
-    assert run(oci, b) == "typed\n"
+    assert oci.run_out(b) == "typed\n"
 
 
 def test_bind_mount_relative_source_is_bundle_relative(oci, make_bundle):
@@ -256,7 +206,7 @@ def test_bind_mount_relative_source_is_bundle_relative(oci, make_bundle):
     with open(os.path.join(b.path, "reldir", "inner"), "w") as f:
         f.write("bundle relative\n")
     add_mount(b, "/rel", "reldir", ["bind"])
-    assert run(oci, b) == "bundle relative\n"
+    assert oci.run_out(b) == "bundle relative\n"
 
 
 def test_read_only_bind(oci, make_bundle, tmp_path):
@@ -270,7 +220,7 @@ def test_read_only_bind(oci, make_bundle, tmp_path):
         )
     )
     add_mount(b, "/ro", str(vol), ["rbind", "ro"])
-    out = run(oci, b)
+    out = oci.run_out(b)
     assert out.startswith("keep\n"), out
     assert "WROTE" not in out and "APPENDED" not in out, out
     assert " ro," in out or " ro " in out, out
@@ -286,7 +236,7 @@ def test_nosuid_nodev_noexec_on_bind(oci, make_bundle, tmp_path):
     script.chmod(0o755)
     b = make_bundle(sh("grep ' /opts ' /proc/self/mounts; /opts/run.sh 2>&1; echo rc=$?"))
     add_mount(b, "/opts", str(vol), ["bind", "nosuid", "nodev", "noexec"])
-    out = run(oci, b)
+    out = oci.run_out(b)
     line = out.splitlines()[0]
     opts = set(line.split()[3].split(","))
     assert {"nosuid", "nodev", "noexec"} <= opts, line
@@ -302,7 +252,7 @@ def test_bind_without_noexec_can_exec(oci, make_bundle, tmp_path):
     script.chmod(0o755)
     b = make_bundle(sh("/opts/run.sh"))
     add_mount(b, "/opts", str(vol), ["bind"])
-    assert run(oci, b) == "EXECUTED\n"
+    assert oci.run_out(b) == "EXECUTED\n"
 
 
 def test_file_bind_mount(oci, make_bundle, tmp_path):
@@ -310,7 +260,7 @@ def test_file_bind_mount(oci, make_bundle, tmp_path):
     f.write_text("setting=1\n")
     b = make_bundle(sh("cat /etc/foo; [ -f /etc/foo ] && echo is-file"))
     add_mount(b, "/etc/foo", str(f), ["bind", "ro"])
-    assert run(oci, b) == "setting=1\nis-file\n"
+    assert oci.run_out(b) == "setting=1\nis-file\n"
     # the mount point was created in the rootfs as a file, not a directory
     assert os.path.isfile(os.path.join(b.rootfs, "etc", "foo"))
 
@@ -320,7 +270,7 @@ def test_file_bind_over_existing_file(oci, make_bundle, tmp_path):
     f.write_text("someone:x:1234:1234::/:/bin/sh\n")
     b = make_bundle(sh("cat /etc/passwd"))
     add_mount(b, "/etc/passwd", str(f), ["bind"])
-    assert run(oci, b) == "someone:x:1234:1234::/:/bin/sh\n"
+    assert oci.run_out(b) == "someone:x:1234:1234::/:/bin/sh\n"
     with open(os.path.join(b.rootfs, "etc", "passwd")) as fh:
         assert fh.read().startswith("root:"), "the rootfs file itself must not change"
 
@@ -329,7 +279,7 @@ def test_missing_bind_source_fails_cleanly(oci, make_bundle, tmp_path):
     b = make_bundle()
     missing = str(tmp_path / "does-not-exist")
     add_mount(b, "/data", missing, ["bind"])
-    cid, r = fails(oci, b)
+    cid, r = oci.run_bundle(b)
     assert r.returncode != 0
     assert missing in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -343,7 +293,7 @@ def test_missing_mount_point_dirs_created(oci, make_bundle, tmp_path):
     b = make_bundle(sh("cat /a/b/c/x; grep ' /t1/t2/t3 ' /proc/self/mounts"))
     add_mount(b, "/a/b/c", str(vol), ["bind"])
     add_mount(b, "/t1/t2/t3", "tmpfs", [], type="tmpfs")
-    out = run(oci, b)
+    out = oci.run_out(b)
     assert out.startswith("deep\n"), out
     assert " tmpfs " in out, out
     assert os.path.isdir(os.path.join(b.rootfs, "a", "b", "c"))
@@ -358,7 +308,7 @@ def test_host_never_sees_container_mounts(oci, make_bundle, tmp_path):
     add_mount(b, "/scratch", "tmpfs", ["size=1m"], type="tmpfs")
     before = host_mountpoints()
     cid = oci.new_id()
-    pid = run_detached(oci, b, cid)
+    pid = oci.run_detached(b, cid)
     # the container does have them, in its own mount namespace
     with open(f"/proc/{pid}/mountinfo") as f:
         theirs = mountinfo_fields(f.read())
@@ -383,7 +333,7 @@ def test_rbind_brings_submounts_bind_does_not(oci, make_bundle, tmp_path):
         b = make_bundle(sh("ls /r/sub; echo --; ls /nr/sub"))
         add_mount(b, "/r", str(vol), ["rbind"])
         add_mount(b, "/nr", str(vol), ["bind"])
-        out = run(oci, b)
+        out = oci.run_out(b)
         rec, nonrec = out.split("--\n")
         assert rec.split() == ["in-submount"], out
         assert nonrec.split() == [], out
@@ -400,7 +350,7 @@ def test_tmpfs_size_and_mode(oci, make_bundle):
         )
     )
     add_mount(b, "/scratch", "tmpfs", ["nosuid", "nodev", "size=1m", "mode=1770"], type="tmpfs")
-    out = run(oci, b).splitlines()
+    out = oci.run_out(b).splitlines()
     opts = set(out[0].split()[3].split(","))
     assert {"nosuid", "nodev", "size=1024k", "mode=1770"} <= opts, out[0]
     assert out[1] == "1770"
@@ -416,7 +366,7 @@ def test_bind_propagation_option_accepted(oci, make_bundle, tmp_path, prop):
     (vol / "f").write_text("p\n")
     b = make_bundle(sh("cat /p/f; cat /proc/self/mountinfo"))
     add_mount(b, "/p", str(vol), ["rbind", prop])
-    out = run(oci, b)
+    out = oci.run_out(b)
     assert out.startswith("p\n"), out
     fields = mountinfo_fields(out.split("\n", 1)[1])
     tags = " ".join(fields["/p"])
@@ -440,7 +390,7 @@ def test_rslave_volume_receives_later_host_mounts(oci, make_bundle, tmp_path):
         b.config["linux"]["rootfsPropagation"] = "slave"
         add_mount(b, "/hostvol", str(vol), ["rbind", "rslave"])
         cid = oci.new_id()
-        pid = run_detached(oci, b, cid)
+        pid = oci.run_detached(b, cid)
         late = vol / "late"
         late.mkdir()
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(late)], check=True)
@@ -463,7 +413,7 @@ def test_private_volume_does_not_receive_later_host_mounts(oci, make_bundle, tmp
         b = make_bundle(["sleep", "60"])
         add_mount(b, "/hostvol", str(vol), ["rbind", "rprivate"])
         cid = oci.new_id()
-        pid = run_detached(oci, b, cid)
+        pid = oci.run_detached(b, cid)
         late = vol / "late"
         late.mkdir()
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(late)], check=True)
@@ -481,7 +431,7 @@ def test_rootfs_propagation_accepted(oci, make_bundle, prop):
     b = make_bundle(sh("cat /proc/self/mountinfo"))
     b.config["linux"]["rootfsPropagation"] = prop
     b.save()
-    fields = mountinfo_fields(run(oci, b))
+    fields = mountinfo_fields(oci.run_out(b))
     tags = " ".join(fields["/"])
     if prop == "private":
         assert "shared:" not in tags and "master:" not in tags, tags
@@ -499,7 +449,7 @@ def test_rootfs_propagation_recursive_forms_accepted_like_runc(oci, make_bundle,
     b = make_bundle(sh("cat /proc/self/mountinfo"))
     b.config["linux"]["rootfsPropagation"] = prop
     b.save()
-    fields = mountinfo_fields(run(oci, b))
+    fields = mountinfo_fields(oci.run_out(b))
     tags = " ".join(fields["/"])
     if prop == "rprivate":
         assert "shared:" not in tags and "master:" not in tags, tags
@@ -519,7 +469,7 @@ def test_readonly_root(oci, make_bundle):
     )
     b.config["root"]["readonly"] = True
     b.save()
-    out = run(oci, b)
+    out = oci.run_out(b)
     assert "WROTE" not in out, out
     root_line = out.splitlines()[0]
     assert "ro" in root_line.split()[3].split(","), root_line
@@ -531,7 +481,7 @@ def test_writable_root(oci, make_bundle):
     b = make_bundle(sh("touch /x && echo WROTE"))
     b.config["root"]["readonly"] = False
     b.save()
-    assert run(oci, b) == "WROTE\n"
+    assert oci.run_out(b) == "WROTE\n"
     assert os.path.exists(os.path.join(b.rootfs, "x"))
 
 
@@ -539,7 +489,7 @@ def test_readonly_root_does_not_touch_host_mount(oci, make_bundle):
     b = make_bundle(["true"])
     b.config["root"]["readonly"] = True
     b.save()
-    run(oci, b)
+    oci.run_out(b)
     # the host's view of the bundle stays writable
     probe = os.path.join(b.rootfs, "probe")
     with open(probe, "w") as f:
@@ -549,7 +499,7 @@ def test_readonly_root_does_not_touch_host_mount(oci, make_bundle):
 
 def test_pivot_root_hides_host_root(oci, make_bundle):
     b = make_bundle(sh("ls /; echo --; cat /proc/self/mountinfo"))
-    listing, info = run(oci, b).split("--\n")
+    listing, info = oci.run_out(b).split("--\n")
     assert sorted(listing.split()) == sorted(os.listdir(b.rootfs)), listing
     points = list(mountinfo_fields(info))
     assert points[0] == "/", info
@@ -560,7 +510,7 @@ def test_pivot_root_hides_host_root(oci, make_bundle):
 
 def test_no_pivot(oci, make_bundle):
     b = make_bundle(sh("echo $$; ls /; hostname; cat /etc/passwd | head -1"))
-    out = run(oci, b, "--no-pivot").split()
+    out = oci.run_out(b, "--no-pivot").split()
     assert out[0] == "1"
     assert "bin" in out and "proc" in out and "usr" not in out, out
     assert "ociruntime" in out
@@ -574,17 +524,7 @@ def test_no_pivot_host_unaffected(oci, make_bundle, tmp_path):
     add_mount(b, "/vol", str(vol), ["bind"])
     before = host_mountpoints()
     cid = oci.new_id()
-    with tempfile.TemporaryFile() as out:
-        r = subprocess.run(
-            [*OCI, "--root", oci.root, "run", "-d", "--no-pivot", "-b", b.path, cid],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            timeout=30,
-        )
-        out.seek(0)
-        assert r.returncode == 0, out.read()
-    pid = oci.state(cid)["pid"]
+    pid = oci.run_detached(b, cid, "--no-pivot")
     assert os.readlink(f"/proc/{pid}/root") == b.rootfs or os.path.exists(
         f"/proc/{pid}/root/bin/busybox"
     )
@@ -599,7 +539,7 @@ def test_no_pivot_host_unaffected(oci, make_bundle, tmp_path):
 def test_masked_files_read_empty(oci, make_bundle):
     b = make_bundle(sh('for f in /proc/timer_list /proc/keys; do echo "$f:$(wc -c < $f)"; done'))
     assert "/proc/timer_list" in b.config["linux"]["maskedPaths"]
-    out = run(oci, b).split()
+    out = oci.run_out(b).split()
     assert out == ["/proc/timer_list:0", "/proc/keys:0"], out
 
 
@@ -608,7 +548,7 @@ def test_unmasked_file_is_not_empty(oci, make_bundle):
     b = make_bundle(sh("wc -c < /proc/timer_list"))
     b.config["linux"]["maskedPaths"] = []
     b.save()
-    assert int(run(oci, b)) > 0
+    assert int(oci.run_out(b)) > 0
 
 
 def test_masked_dir_is_empty_readonly_tmpfs(oci, make_bundle):
@@ -619,8 +559,8 @@ def test_masked_dir_is_empty_readonly_tmpfs(oci, make_bundle):
             "if touch /sys/firmware/x 2>/dev/null; then echo WROTE; fi"
         )
     )
-    add_caps(b, "CAP_DAC_OVERRIDE")
-    out = run(oci, b)
+    b.add_caps("CAP_DAC_OVERRIDE")
+    out = oci.run_out(b)
     listing, mounts = out.split("--\n")
     assert listing.split() == ["/proc/acpi:", "/sys/firmware:"], listing
     m = parse_mounts(mounts)
@@ -640,7 +580,7 @@ def test_masked_paths_in_rootfs(oci, make_bundle):
         f.write("k\n")
     b.config["linux"]["maskedPaths"] = ["/etc/secret", "/private", "/does/not/exist"]
     b.save()
-    assert run(oci, b) == "end\n"
+    assert oci.run_out(b) == "end\n"
 
 
 def test_readonly_proc_sys(oci, make_bundle):
@@ -652,8 +592,8 @@ def test_readonly_proc_sys(oci, make_bundle):
             "hostname; grep ' /proc/sys ' /proc/self/mounts"
         )
     )
-    add_caps(b, "CAP_SYS_ADMIN")
-    out = run(oci, b).splitlines()
+    b.add_caps("CAP_SYS_ADMIN")
+    out = oci.run_out(b).splitlines()
     assert "WROTE" not in out, out
     assert out[0] == "ociruntime"
     assert "ro" in out[1].split()[3].split(","), out[1]
@@ -664,8 +604,8 @@ def test_proc_sys_writable_without_readonly_paths(oci, make_bundle):
     b = make_bundle(sh("echo changed > /proc/sys/kernel/hostname && hostname"))
     b.config["linux"]["readonlyPaths"] = []
     b.save()
-    add_caps(b, "CAP_SYS_ADMIN")
-    assert run(oci, b) == "changed\n"
+    b.add_caps("CAP_SYS_ADMIN")
+    assert oci.run_out(b) == "changed\n"
 
 
 def test_readonly_paths_in_rootfs(oci, make_bundle):
@@ -683,7 +623,7 @@ def test_readonly_paths_in_rootfs(oci, make_bundle):
         f.write("conf\n")
     b.config["linux"]["readonlyPaths"] = ["/data", "/etc/conf", "/missing/ro"]
     b.save()
-    out = run(oci, b).split()
+    out = oci.run_out(b).split()
     assert "WROTE" not in out and "APPENDED" not in out, out
     assert out == ["old", "conf", "other-ok"], out
 
@@ -694,7 +634,7 @@ def test_readonly_paths_in_rootfs(oci, make_bundle):
 def test_dev_char_devices(oci, make_bundle):
     names = " ".join(f"/dev/{n}" for n in CHAR_DEVICES)
     b = make_bundle(sh(f"stat -c '%n|%F|%t:%T|%a|%u:%g' {names}"))
-    out = run(oci, b).splitlines()
+    out = oci.run_out(b).splitlines()
     assert len(out) == len(CHAR_DEVICES), out
     for line in out:
         name, kind, majmin, mode, owner = line.split("|")
@@ -714,14 +654,14 @@ def test_dev_devices_work(oci, make_bundle):
             "echo x > /dev/full 2>/dev/null || echo full-ok"
         )
     )
-    out = run(oci, b).split()
+    out = oci.run_out(b).split()
     assert out == ["null-ok", "00", "00", "00", "00", "16", "full-ok"], out
 
 
 def test_dev_symlinks(oci, make_bundle):
     links = ("fd", "stdin", "stdout", "stderr", "ptmx")
     b = make_bundle(sh("; ".join(f"echo {n}=$(readlink /dev/{n})" for n in links)))
-    got = dict(line.split("=", 1) for line in run(oci, b).splitlines())
+    got = dict(line.split("=", 1) for line in oci.run_out(b).splitlines())
     assert got == {
         "fd": "/proc/self/fd",
         "stdin": "/proc/self/fd/0",
@@ -733,14 +673,14 @@ def test_dev_symlinks(oci, make_bundle):
 
 def test_dev_fd_resolves(oci, make_bundle):
     b = make_bundle(sh("echo via-dev-stdout > /dev/stdout; ls /dev/fd/ | sort | head -3"))
-    out = run(oci, b).split()
+    out = oci.run_out(b).split()
     assert out[0] == "via-dev-stdout"
     assert out[1:] == ["0", "1", "2"], out
 
 
 def test_dev_has_nothing_from_the_host(oci, make_bundle):
     b = make_bundle(sh("ls -A /dev"))
-    got = set(run(oci, b).split())
+    got = set(oci.run_out(b).split())
     expected = set(CHAR_DEVICES) | {
         "fd",
         "stdin",
@@ -789,7 +729,7 @@ def test_linux_devices_entry(oci, make_bundle):
         {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
     ]
     b.save()
-    out = run(oci, b).splitlines()
+    out = oci.run_out(b).splitlines()
     assert out[0] == "/dev/mynull|character special file|1:3|600|0:0", out
     assert out[1] == "/dev/sub/owned|character special file|1:5|640|1000:1001", out
     assert out[2] == "write-ok"
@@ -802,7 +742,7 @@ def test_linux_devices_fifo_and_block(oci, make_bundle):
         {"path": "/dev/myblk", "type": "b", "major": 7, "minor": 200, "fileMode": 0o600},
     ]
     b.save()
-    out = run(oci, b).splitlines()
+    out = oci.run_out(b).splitlines()
     assert out[0] == "/dev/myfifo|fifo|620", out
     assert out[1] == "/dev/myblk|block special file|7:c8", out
 
@@ -824,7 +764,7 @@ def test_symlink_to_root_keeps_mount_inside(oci, make_bundle, tmp_path):
     b = make_bundle(sh(f"grep ' /{name} ' /proc/self/mounts; ls -A /{name}"))
     os.symlink("/", os.path.join(b.rootfs, "evil"))
     add_mount(b, f"/evil/{name}", "tmpfs", ["size=1m"], type="tmpfs")
-    out = run(oci, b)
+    out = oci.run_out(b)
     assert " tmpfs " in out, out
     assert not os.path.exists(f"/{name}"), "a mount point was created in the host's /"
     assert os.path.isdir(os.path.join(b.rootfs, name))
@@ -942,7 +882,7 @@ def test_masked_path_through_symlink_stays_inside(oci, make_bundle, hostdir):
     b.config["linux"]["maskedPaths"] = ["/link"]
     b.config["linux"]["readonlyPaths"] = ["/link/canary"]
     b.save()
-    out = run(oci, b)
+    out = oci.run_out(b)
     assert "untouched" not in out, "the host directory was reachable inside"
     assert snapshot(str(hostdir)) == before
     assert_not_mounted_on_host(str(hostdir))

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import tempfile
 import time
 
 import pytest
-from conftest import OCI, leftovers
+from conftest import assert_clean_failure, leftovers, sh
 
 # linux.namespaces[].type -> the name under /proc/PID/ns
 PROC_NAME = {
@@ -27,18 +25,6 @@ PROC_NAME = {
 }
 
 
-def sh(script: str) -> list[str]:
-    return ["sh", "-c", script]
-
-
-def add_caps(b, *caps: str) -> None:
-    """Grant capabilities beyond the default set (bounding, effective, permitted)."""
-    c = b.config["process"].setdefault("capabilities", {})
-    for kind in ("bounding", "effective", "permitted"):
-        c[kind] = sorted(set(c.get(kind) or []) | set(caps))
-    b.save()
-
-
 def set_namespaces(b, entries: list[dict]) -> None:
     b.config["linux"]["namespaces"] = entries
     b.save()
@@ -48,16 +34,12 @@ def without(b, *types: str) -> list[dict]:
     return [ns for ns in b.config["linux"]["namespaces"] if ns["type"] not in types]
 
 
-def run_out(oci, b) -> str:
-    return oci.ok("run", "-b", b.path, oci.new_id()).stdout
-
-
 def ns_links(oci, b, kinds) -> dict[str, str]:
     """{proc ns name: link} as seen by a process in the container."""
     script = "; ".join(f"echo {k}=$(readlink /proc/self/ns/{k})" for k in kinds)
     b.config["process"]["args"] = sh(script)
     b.save()
-    out = run_out(oci, b)
+    out = oci.run_out(b)
     got = dict(line.split("=", 1) for line in out.splitlines())
     assert set(got) == set(kinds), out
     return got
@@ -67,40 +49,13 @@ def host_ns(kind: str, pid: int | str = "self") -> str:
     return os.readlink(f"/proc/{pid}/ns/{kind}")
 
 
-def run_detached(oci, b, cid: str) -> None:
-    """``run -d``: the container keeps the stdio it is given, so give it files,
-    not the pipes capture_output would wait on until the container exits."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        r = subprocess.run(
-            [*OCI, "--root", oci.root, "run", "-d", "-b", b.path, cid],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            timeout=30,
-        )
-        err.seek(0)
-        assert r.returncode == 0, f"run -d: exit {r.returncode}: {err.read().decode()}"
-
-
 def start_detached(oci, make_bundle, **overrides):
     """A ``run -d`` container sleeping; returns (id, init pid)."""
     b = make_bundle(["sleep", "60"], **overrides)
     cid = oci.new_id("a")
-    run_detached(oci, b, cid)
-    pid = oci.state(cid)["pid"]
+    pid = oci.run_detached(b, cid)
     assert pid > 0
     return cid, pid
-
-
-def assert_clean_failure(oci, b, cid: str, r, *needles: str) -> None:
-    assert r.returncode != 0, f"expected failure\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    err = r.stderr.strip()
-    assert err, "a failure must say why on stderr"
-    assert len(err.splitlines()) == 1, f"expected one line of error, got:\n{r.stderr}"
-    assert "Traceback" not in r.stderr
-    for n in needles:
-        assert n in err, f"{n!r} not in error: {err}"
-    assert leftovers(oci, b, (cid,)) == []
 
 
 # ---- pid namespace ----------------------------------------------------------
@@ -108,18 +63,18 @@ def assert_clean_failure(oci, b, cid: str, r, *needles: str) -> None:
 
 def test_container_process_is_pid_1(oci, make_bundle):
     b = make_bundle(sh("echo $$"))
-    assert run_out(oci, b).strip() == "1"
+    assert oci.run_out(b).strip() == "1"
 
 
 def test_proc_shows_only_container_processes(oci, make_bundle):
     # the glob is expanded by sh itself (pid 1): no child process to count
     b = make_bundle(sh("for p in /proc/[0-9]*; do echo ${p#/proc/}; done"))
-    assert run_out(oci, b).split() == ["1"]
+    assert oci.run_out(b).split() == ["1"]
 
 
 def test_proc_sees_children_in_container_numbering(oci, make_bundle):
     b = make_bundle(sh("sleep 5 & echo $!; ls -d /proc/[0-9]* | sort; kill $!"))
-    out = run_out(oci, b).split()
+    out = oci.run_out(b).split()
     child = out[0]
     assert child == "2", out
     listed = {p.rsplit("/", 1)[1] for p in out[1:]}
@@ -132,13 +87,13 @@ def test_proc_sees_children_in_container_numbering(oci, make_bundle):
 
 def test_hostname_from_config(oci, make_bundle):
     b = make_bundle(sh("hostname; cat /proc/sys/kernel/hostname"), hostname="box-one")
-    assert run_out(oci, b).split() == ["box-one", "box-one"]
+    assert oci.run_out(b).split() == ["box-one", "box-one"]
     assert socket.gethostname() != "box-one"
 
 
 def test_domainname_from_config(oci, make_bundle):
     b = make_bundle(sh("cat /proc/sys/kernel/domainname"), hostname="h", domainname="example.test")
-    assert run_out(oci, b).strip() == "example.test"
+    assert oci.run_out(b).strip() == "example.test"
     with open("/proc/sys/kernel/domainname") as f:
         assert f.read().strip() != "example.test"
 
@@ -146,8 +101,8 @@ def test_domainname_from_config(oci, make_bundle):
 def test_hostname_change_inside_stays_inside(oci, make_bundle):
     before = socket.gethostname()
     b = make_bundle(sh("hostname changed-inside && hostname"))
-    add_caps(b, "CAP_SYS_ADMIN")  # sethostname needs it
-    assert run_out(oci, b).strip() == "changed-inside"
+    b.add_caps("CAP_SYS_ADMIN")  # sethostname needs it
+    assert oci.run_out(b).strip() == "changed-inside"
     assert socket.gethostname() == before
 
 
@@ -185,7 +140,7 @@ def test_two_containers_get_different_namespaces(oci, make_bundle):
 
 def test_only_loopback_and_it_is_up(oci, make_bundle):
     b = make_bundle(sh("ls /sys/class/net; cat /sys/class/net/lo/flags"))
-    out = run_out(oci, b).split()
+    out = oci.run_out(b).split()
     assert out[0] == "lo", f"interfaces in a new netns: {out[:-1]}"
     assert len(out) == 2, f"interfaces in a new netns: {out[:-1]}"
     flags = int(out[1], 16)
@@ -194,7 +149,7 @@ def test_only_loopback_and_it_is_up(oci, make_bundle):
 
 def test_ip_link_lists_lo_up(oci, make_bundle):
     b = make_bundle(sh("ip -o link"))
-    lines = run_out(oci, b).strip().splitlines()
+    lines = oci.run_out(b).strip().splitlines()
     assert len(lines) == 1, lines
     assert ": lo:" in lines[0] and "UP" in lines[0], lines
 
@@ -236,7 +191,7 @@ def test_omitted_namespace_is_shared_with_host(oci, make_bundle, ns_type):
 def test_no_network_namespace_sees_host_interfaces(oci, make_bundle):
     b = make_bundle(sh("ls /sys/class/net"))
     set_namespaces(b, without(b, "network"))
-    inside = sorted(run_out(oci, b).split())
+    inside = sorted(oci.run_out(b).split())
     assert inside == sorted(os.listdir("/sys/class/net"))
 
 
@@ -244,7 +199,7 @@ def test_no_uts_namespace_sees_host_hostname(oci, make_bundle):
     b = make_bundle(sh("hostname"))
     b.config.pop("hostname", None)
     set_namespaces(b, without(b, "uts"))
-    assert run_out(oci, b).strip() == socket.gethostname()
+    assert oci.run_out(b).strip() == socket.gethostname()
 
 
 @pytest.mark.parametrize("field", ["hostname", "domainname"])
@@ -258,8 +213,7 @@ def test_uts_names_without_uts_namespace_are_refused(oci, make_bundle, field):
     b.config.pop("hostname", None)
     b.config[field] = current
     set_namespaces(b, without(b, "uts"))
-    cid = oci.new_id()
-    r = oci("run", "-b", b.path, cid)
+    cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r)
     assert "uts" in r.stderr.lower() or field in r.stderr.lower(), r.stderr
     with open(f"/proc/sys/kernel/{field}") as f:
@@ -284,7 +238,7 @@ def test_join_network_and_uts_by_path(oci, make_bundle):
         {"type": "uts", "path": f"/proc/{apid}/ns/uts"},
     ]
     set_namespaces(b, nss)
-    got = dict(line.split("=", 1) for line in run_out(oci, b).splitlines())
+    got = dict(line.split("=", 1) for line in oci.run_out(b).splitlines())
     assert got["net"] == host_ns("net", apid)
     assert got["uts"] == host_ns("uts", apid)
     assert got["net"] != host_ns("net")
@@ -296,7 +250,7 @@ def test_join_ipc_by_path_shares_sysv_objects(oci, make_bundle):
     acid, apid = start_detached(oci, make_bundle)
     b = make_bundle(sh("readlink /proc/self/ns/ipc"))
     set_namespaces(b, without(b, "ipc") + [{"type": "ipc", "path": f"/proc/{apid}/ns/ipc"}])
-    assert run_out(oci, b).strip() == host_ns("ipc", apid)
+    assert oci.run_out(b).strip() == host_ns("ipc", apid)
     oci.ok("delete", "--force", acid)
 
 
@@ -304,7 +258,7 @@ def test_join_pid_namespace_by_path(oci, make_bundle):
     acid, apid = start_detached(oci, make_bundle)
     b = make_bundle(sh("readlink /proc/self/ns/pid; echo $$"))
     set_namespaces(b, without(b, "pid") + [{"type": "pid", "path": f"/proc/{apid}/ns/pid"}])
-    out = run_out(oci, b).split()
+    out = oci.run_out(b).split()
     assert out[0] == host_ns("pid", apid)
     assert out[1] != "1", "a process joining a pid namespace is not its init"
     oci.ok("delete", "--force", acid)
@@ -314,7 +268,7 @@ def test_joined_network_namespace_sees_listener(oci, make_bundle):
     # A listens on its loopback; B, in A's netns, can reach it
     b_a = make_bundle(sh("nc -l -p 5555 > /dev/null; sleep 60"))
     acid = oci.new_id("a")
-    run_detached(oci, b_a, acid)
+    oci.run_detached(b_a, acid)
     apid = oci.state(acid)["pid"]
     b = make_bundle(
         sh(
@@ -334,8 +288,7 @@ def test_missing_namespace_path_fails_cleanly(oci, make_bundle):
     b = make_bundle()
     bad = "/proc/999999999/ns/net"
     set_namespaces(b, without(b, "network") + [{"type": "network", "path": bad}])
-    cid = oci.new_id()
-    r = oci("run", "-b", b.path, cid)
+    cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r, bad)
 
 
@@ -344,8 +297,7 @@ def test_regular_file_as_namespace_path_fails_cleanly(oci, make_bundle, tmp_path
     not_ns = tmp_path / "not-a-namespace"
     not_ns.write_text("hello\n")
     set_namespaces(b, without(b, "network") + [{"type": "network", "path": str(not_ns)}])
-    cid = oci.new_id()
-    r = oci("run", "-b", b.path, cid)
+    cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r, str(not_ns))
     assert not_ns.read_text() == "hello\n"
 
@@ -355,8 +307,7 @@ def test_wrong_kind_of_namespace_fails_cleanly(oci, make_bundle):
     b = make_bundle()
     wrong = f"/proc/{os.getpid()}/ns/uts"
     set_namespaces(b, without(b, "network") + [{"type": "network", "path": wrong}])
-    cid = oci.new_id()
-    r = oci("run", "-b", b.path, cid)
+    cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r, wrong)
 
 
@@ -365,8 +316,7 @@ def test_directory_as_namespace_path_fails_cleanly(oci, make_bundle, tmp_path):
     set_namespaces(b, without(b, "uts") + [{"type": "uts", "path": str(tmp_path)}])
     b.config.pop("hostname", None)
     b.save()
-    cid = oci.new_id()
-    r = oci("run", "-b", b.path, cid)
+    cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r, str(tmp_path))
 
 
@@ -379,8 +329,7 @@ def test_namespace_of_exited_container_fails_cleanly(oci, make_bundle):
         time.sleep(0.05)
     b = make_bundle()
     set_namespaces(b, without(b, "network") + [{"type": "network", "path": path}])
-    cid = oci.new_id()
-    r = oci("run", "-b", b.path, cid)
+    cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r, path)
 
 
@@ -427,7 +376,7 @@ def test_time_namespace_is_joined_by_exec(oci, make_bundle):
     b.config["linux"]["timeOffsets"] = {"boottime": {"secs": 86400}}
     b.save()
     cid = oci.new_id()
-    run_detached(oci, b, cid)
+    oci.run_detached(b, cid)
     r = oci.ok("exec", cid, "cat", "/proc/uptime")
     assert float(r.stdout.split()[0]) > 86400 + _uptime() - 5
     oci.ok("delete", "--force", cid)
@@ -437,8 +386,7 @@ def test_time_offsets_without_a_time_namespace_are_refused(oci, make_bundle):
     b = make_bundle(["true"])
     b.config["linux"]["timeOffsets"] = {"boottime": {"secs": 1}}
     b.save()
-    cid = oci.new_id()
-    r = oci("run", "-b", b.path, cid)
+    cid, r = oci.run_bundle(b)
     assert r.returncode == 1
     assert (
         r.stderr

@@ -15,39 +15,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import OCI, leftovers
-
-
-def sh(script: str) -> list[str]:
-    return ["sh", "-c", script]
-
-
-def run(oci, b, *flags: str, **kw) -> str:
-    return oci.ok("run", *flags, "-b", b.path, oci.new_id(), **kw).stdout
-
-
-def run_raw(oci, b, *flags: str, **kw) -> tuple[str, subprocess.CompletedProcess]:
-    cid = oci.new_id()
-    return cid, oci("run", *flags, "-b", b.path, cid, **kw)
-
-
-def proc_status(text: str) -> dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        out[k] = v.strip()
-    return out
-
-
-def assert_one_line_error(r, *needles: str) -> str:
-    assert r.returncode != 0, f"expected failure\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    err = r.stderr.strip()
-    assert len(err.splitlines()) == 1, f"expected one line:\n{r.stderr}"
-    assert "Traceback" not in err and "internal error" not in err, err
-    for n in needles:
-        assert n in err, f"{n!r} not in: {err}"
-    return err
-
+from conftest import OCI, assert_clean_failure, assert_one_line_error, leftovers, sh, status_fields
 
 # ---- args --------------------------------------------------------------------------------
 
@@ -56,16 +24,16 @@ def test_args_passed_verbatim(oci, make_bundle):
     b = make_bundle(
         ["sh", "-c", 'for a in "$@"; do echo "[$a]"; done', "argv0", "a b", "", "*", "$HOME", "-n"]
     )
-    assert run(oci, b).splitlines() == ["[a b]", "[]", "[*]", "[$HOME]", "[-n]"]
+    assert oci.run_out(b).splitlines() == ["[a b]", "[]", "[*]", "[$HOME]", "[-n]"]
 
 
 def test_argv0_is_kept(oci, make_bundle):
     # busybox picks the applet from argv[0]: /bin/echo (a link to busybox)
     # echoing proves argv[0] arrived as given
     b = make_bundle(["/bin/echo", "abs-path"])
-    assert run(oci, b) == "abs-path\n"
+    assert oci.run_out(b) == "abs-path\n"
     b = make_bundle(["/bin/busybox", "echo", "via-busybox"])
-    assert run(oci, b) == "via-busybox\n"
+    assert oci.run_out(b) == "via-busybox\n"
 
 
 def test_args_resolved_through_path(oci, make_bundle):
@@ -75,19 +43,18 @@ def test_args_resolved_through_path(oci, make_bundle):
     os.symlink("/bin/busybox", os.path.join(b.rootfs, "opt", "bin", "echo"))
     b.config["process"]["env"] = ["PATH=/opt/bin"]
     b.save()
-    assert run(oci, b) == "from-opt\n"
+    assert oci.run_out(b) == "from-opt\n"
 
 
 def test_missing_executable_fails_cleanly(oci, make_bundle):
     b = make_bundle(["no-such-binary"])
-    cid, r = run_raw(oci, b)
-    assert_one_line_error(r, "no-such-binary")
-    assert leftovers(oci, b, (cid,)) == []
+    cid, r = oci.run_bundle(b)
+    assert_clean_failure(oci, b, cid, r, "no-such-binary")
 
 
 def test_exit_status_passes_through(oci, make_bundle):
     b = make_bundle(sh("exit 7"))
-    cid, r = run_raw(oci, b)
+    cid, r = oci.run_bundle(b)
     assert r.returncode == 7, r.stderr
 
 
@@ -144,7 +111,7 @@ def test_no_env_at_all(oci, make_bundle):
     b = make_bundle(["/bin/cat", "/proc/self/environ"])
     b.config["process"].pop("env", None)
     b.save()
-    got = [e for e in run(oci, b).split("\0") if e]
+    got = [e for e in oci.run_out(b).split("\0") if e]
     assert got == ["HOME=/root"]
 
 
@@ -155,14 +122,14 @@ def test_cwd_existing(oci, make_bundle):
     b = make_bundle(["pwd"])
     b.config["process"]["cwd"] = "/tmp"
     b.save()
-    assert run(oci, b) == "/tmp\n"
+    assert oci.run_out(b) == "/tmp\n"
 
 
 def test_cwd_missing_is_created(oci, make_bundle):
     b = make_bundle(sh("pwd; touch here"))
     b.config["process"]["cwd"] = "/work/deep/dir"
     b.save()
-    assert run(oci, b) == "/work/deep/dir\n"
+    assert oci.run_out(b) == "/work/deep/dir\n"
     assert os.path.isfile(os.path.join(b.rootfs, "work", "deep", "dir", "here"))
 
 
@@ -171,18 +138,16 @@ def test_cwd_missing_from_config_fails_cleanly(oci, make_bundle):
     b = make_bundle(["pwd"])
     b.config["process"].pop("cwd", None)
     b.save()
-    cid, r = run_raw(oci, b)
-    assert_one_line_error(r, "cwd")
-    assert leftovers(oci, b, (cid,)) == []
+    cid, r = oci.run_bundle(b)
+    assert_clean_failure(oci, b, cid, r, "cwd")
 
 
 def test_relative_cwd_fails_cleanly(oci, make_bundle):
     b = make_bundle(["pwd"])
     b.config["process"]["cwd"] = "tmp"
     b.save()
-    cid, r = run_raw(oci, b)
-    assert_one_line_error(r, "/process/cwd")
-    assert leftovers(oci, b, (cid,)) == []
+    cid, r = oci.run_bundle(b)
+    assert_clean_failure(oci, b, cid, r, "/process/cwd")
 
 
 def test_cwd_through_symlink_stays_inside(oci, make_bundle, tmp_path):
@@ -193,7 +158,7 @@ def test_cwd_through_symlink_stays_inside(oci, make_bundle, tmp_path):
     os.makedirs(os.path.join(b.rootfs, str(hostdir).lstrip("/")))
     b.config["process"]["cwd"] = "/escape"
     b.save()
-    cid, r = run_raw(oci, b)
+    cid, r = oci.run_bundle(b)
     assert os.listdir(hostdir) == [], "the process ran in the host's directory"
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(hostdir)
@@ -207,11 +172,11 @@ def test_user_uid_gid_additional_gids(oci, make_bundle):
     b = make_bundle(sh("id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status"))
     b.config["process"]["user"] = {"uid": 65534, "gid": 65534, "additionalGids": [5, 100, 4000]}
     b.save()
-    out = run(oci, b).splitlines()
+    out = oci.run_out(b).splitlines()
     assert out[0] == "65534"
     assert out[1] == "65534"
     assert sorted(out[2].split(), key=int) == ["5", "100", "4000", "65534"]
-    st = proc_status("\n".join(out[3:]))
+    st = status_fields("\n".join(out[3:]))
     assert st["Uid"].split() == ["65534"] * 4, st
     assert st["Gid"].split() == ["65534"] * 4, st
     assert sorted(st["Groups"].split(), key=int) == ["5", "100", "4000"], st
@@ -221,7 +186,7 @@ def test_user_without_additional_gids_has_no_groups(oci, make_bundle):
     b = make_bundle(["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"])
     b.config["process"]["user"] = {"uid": 1000, "gid": 2000}
     b.save()
-    st = proc_status(run(oci, b))
+    st = status_fields(oci.run_out(b))
     assert st["Uid"].split() == ["1000"] * 4
     assert st["Gid"].split() == ["2000"] * 4
     assert st["Groups"] == "", "the runtime's own groups leaked in"
@@ -229,7 +194,7 @@ def test_user_without_additional_gids_has_no_groups(oci, make_bundle):
 
 def test_root_user_has_no_extra_groups(oci, make_bundle):
     b = make_bundle(["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"])
-    st = proc_status(run(oci, b))
+    st = status_fields(oci.run_out(b))
     assert st["Uid"].split() == ["0"] * 4
     assert st["Groups"] == ""
 
@@ -238,7 +203,7 @@ def test_non_root_user_cannot_write_root_files(oci, make_bundle):
     b = make_bundle(sh("if touch /etc/owned 2>/dev/null; then echo WROTE; fi; echo done"))
     b.config["process"]["user"] = {"uid": 65534, "gid": 65534}
     b.save()
-    assert run(oci, b) == "done\n"
+    assert oci.run_out(b) == "done\n"
 
 
 # ---- umask ----------------------------------------------------------------------------------
@@ -248,19 +213,19 @@ def test_umask_from_config(oci, make_bundle):
     b = make_bundle(sh("umask; touch /tmp/f; mkdir /tmp/d; stat -c %a /tmp/f /tmp/d"))
     b.config["process"]["user"] = {"uid": 0, "gid": 0, "umask": 0o027}
     b.save()
-    assert run(oci, b).split() == ["0027", "640", "750"]
+    assert oci.run_out(b).split() == ["0027", "640", "750"]
 
 
 def test_umask_default(oci, make_bundle):
     b = make_bundle(sh("umask"))
-    assert run(oci, b) == "0022\n"
+    assert oci.run_out(b) == "0022\n"
 
 
 def test_umask_zero(oci, make_bundle):
     b = make_bundle(sh("umask"))
     b.config["process"]["user"] = {"uid": 0, "gid": 0, "umask": 0}
     b.save()
-    assert run(oci, b) == "0000\n"
+    assert oci.run_out(b) == "0000\n"
 
 
 # ---- rlimits --------------------------------------------------------------------------------------
@@ -276,7 +241,7 @@ def test_rlimit_nofile(oci, make_bundle):
     b = make_bundle(sh("ulimit -n; ulimit -Hn; grep 'Max open files' /proc/self/limits"))
     b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": soft, "hard": hard}]
     b.save()
-    out = run(oci, b).splitlines()
+    out = oci.run_out(b).splitlines()
     assert out[0] == str(soft)
     assert out[1] == str(hard)
     assert out[2].split()[3:5] == [str(soft), str(hard)], out[2]
@@ -292,7 +257,7 @@ def test_several_rlimits(oci, make_bundle):
     ]
     b.save()
     limits = {}
-    for line in run(oci, b).splitlines()[1:]:
+    for line in oci.run_out(b).splitlines()[1:]:
         name = line[:26].strip()
         limits[name] = line[26:].split()[:2]
     assert limits["Max open files"] == ["100", "200"]
@@ -305,15 +270,14 @@ def test_rlimit_soft_above_hard_fails_cleanly(oci, make_bundle):
     b = make_bundle()
     b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 300, "hard": 200}]
     b.save()
-    cid, r = run_raw(oci, b)
-    assert_one_line_error(r, "/process/rlimits/0")
-    assert leftovers(oci, b, (cid,)) == []
+    cid, r = oci.run_bundle(b)
+    assert_clean_failure(oci, b, cid, r, "/process/rlimits/0")
 
 
 def test_rlimit_above_host_hard_limit_fails_cleanly(oci, make_bundle):
     # root without CAP_SYS_RESOURCE cannot raise a hard limit
     with open("/proc/self/status") as f:
-        caps = int(proc_status(f.read())["CapEff"], 16)
+        caps = int(status_fields(f.read())["CapEff"], 16)
     if caps & (1 << 24):
         pytest.skip("CAP_SYS_RESOURCE is held here: any hard limit can be raised")
     too_high = host_hard_nofile() + 1
@@ -323,7 +287,7 @@ def test_rlimit_above_host_hard_limit_fails_cleanly(oci, make_bundle):
         {"type": "RLIMIT_NOFILE", "soft": too_high, "hard": too_high},
     ]
     b.save()
-    cid, r = run_raw(oci, b)
+    cid, r = oci.run_bundle(b)
     err = assert_one_line_error(r, "/process/rlimits/1", "RLIMIT_NOFILE")
     assert "/process/rlimits/0" not in err
     assert leftovers(oci, b, (cid,)) == []
@@ -333,9 +297,8 @@ def test_unknown_rlimit_type_fails_cleanly(oci, make_bundle):
     b = make_bundle()
     b.config["process"]["rlimits"] = [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]
     b.save()
-    cid, r = run_raw(oci, b)
-    assert_one_line_error(r, "RLIMIT_BOGUS")
-    assert leftovers(oci, b, (cid,)) == []
+    cid, r = oci.run_bundle(b)
+    assert_clean_failure(oci, b, cid, r, "RLIMIT_BOGUS")
 
 
 # ---- oomScoreAdj -------------------------------------------------------------------------------------
@@ -345,14 +308,14 @@ def test_oom_score_adj(oci, make_bundle):
     b = make_bundle(["cat", "/proc/self/oom_score_adj"])
     b.config["process"]["oomScoreAdj"] = 500
     b.save()
-    assert run(oci, b) == "500\n"
+    assert oci.run_out(b) == "500\n"
 
 
 def test_oom_score_adj_max(oci, make_bundle):
     b = make_bundle(["cat", "/proc/self/oom_score_adj"])
     b.config["process"]["oomScoreAdj"] = 1000
     b.save()
-    assert run(oci, b) == "1000\n"
+    assert oci.run_out(b) == "1000\n"
 
 
 def test_oom_score_adj_unset_inherits(oci, make_bundle):
@@ -361,7 +324,7 @@ def test_oom_score_adj_unset_inherits(oci, make_bundle):
     b = make_bundle(["cat", "/proc/self/oom_score_adj"])
     b.config["process"].pop("oomScoreAdj", None)
     b.save()
-    assert run(oci, b) == mine
+    assert oci.run_out(b) == mine
 
 
 def test_oom_score_adj_does_not_touch_runtime(oci, make_bundle):
@@ -370,7 +333,7 @@ def test_oom_score_adj_does_not_touch_runtime(oci, make_bundle):
     b = make_bundle(["true"])
     b.config["process"]["oomScoreAdj"] = 700
     b.save()
-    run(oci, b)
+    oci.run_out(b)
     with open("/proc/self/oom_score_adj") as f:
         assert f.read() == mine
 
@@ -391,7 +354,7 @@ def hostile_signal_state() -> None:
 def test_signals_reset(oci, make_bundle):
     b = make_bundle(["grep", "-E", "^Sig(Ign|Blk|Cgt):", "/proc/self/status"])
     out = oci.ok("run", "-b", b.path, oci.new_id(), preexec_fn=hostile_signal_state).stdout
-    st = proc_status(out)
+    st = status_fields(out)
     assert st["SigIgn"] == "0" * 16, st
     assert st["SigBlk"] == "0" * 16, st
     assert st["SigCgt"] == "0" * 16, st
@@ -400,7 +363,7 @@ def test_signals_reset(oci, make_bundle):
 def test_signals_reset_with_plain_caller(oci, make_bundle):
     # Python itself (the runtime) ignores SIGPIPE and SIGXFSZ
     b = make_bundle(["grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status"])
-    st = proc_status(run(oci, b))
+    st = status_fields(oci.run_out(b))
     assert st["SigIgn"] == "0" * 16, st
     assert st["SigBlk"] == "0" * 16, st
 
@@ -440,7 +403,7 @@ def test_kill_reaches_container_with_blocked_signals_in_runtime(oci, make_bundle
 def test_only_stdio_fds(oci, make_bundle):
     # "; exit 0": a lone command would be exec'd by sh, and ls would list its own dir fd
     b = make_bundle(sh("ls /proc/$$/fd; exit 0"))
-    assert run(oci, b).split() == ["0", "1", "2"]
+    assert oci.run_out(b).split() == ["0", "1", "2"]
 
 
 def test_extra_fds_of_the_caller_do_not_leak(oci, make_bundle):
@@ -549,7 +512,7 @@ def test_stdio_are_the_callers_files(oci, make_bundle, tmp_path):
 
 def test_large_output_not_truncated(oci, make_bundle):
     b = make_bundle(sh("head -c 1048576 /dev/zero | tr '\\0' 'a'"))
-    out = run(oci, b)
+    out = oci.run_out(b)
     assert len(out) == 1048576 and set(out) == {"a"}
 
 

@@ -37,10 +37,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 import pytest
-from conftest import OCI, leftovers
+from conftest import OCI, assert_one_line_error, leftovers, sh, status_fields, wait_for
 
 # linux/capability.h: the numbers the kernel's masks are made of
 CAP_NUMBERS = {
@@ -64,25 +63,11 @@ MKDIR = ["mkdir", "mkdirat"]  # busybox may use either
 FAILED_OPEN = ("EPERM", "ETXTBSY", "EACCES", "EROFS")
 
 
-def sh(script: str) -> list[str]:
-    return ["sh", "-c", script]
-
-
 def capmask(*names: str) -> int:
     m = 0
     for n in names:
         m |= 1 << CAP_NUMBERS[n]
     return m
-
-
-def status_fields(text: str) -> dict[str, str]:
-    """'Key:\\tvalue' lines of /proc/PID/status (other lines are ignored)."""
-    out = {}
-    for line in text.splitlines():
-        k, sep, v = line.partition(":")
-        if sep and k and " " not in k:
-            out[k] = v.strip()
-    return out
 
 
 def own_caps() -> dict[str, int]:
@@ -91,90 +76,13 @@ def own_caps() -> dict[str, int]:
     return {k: int(st[k], 16) for k in CAP_FIELDS}
 
 
-def cli(
-    oci,
-    *args: str,
-    timeout: float = 30,
-    fd3: str | None = None,
-    preexec=None,
-) -> subprocess.CompletedProcess:
-    """The CLI with stdin from /dev/null and stdout/stderr on files.
-
-    fd3: a file the CLI gets open on fd 3 (for --preserve-fds).
-    """
-    cmd = [*OCI, "--root", oci.root, *args]
-    if fd3 is not None:
-        cmd = ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', fd3, *cmd]
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
-        p = subprocess.run(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=fo,
-            stderr=fe,
-            timeout=timeout,
-            preexec_fn=preexec,
-        )
-        fo.seek(0)
-        fe.seek(0)
-        out = fo.read().decode(errors="replace")
-        err = fe.read().decode(errors="replace")
-    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
-
-
-def ok(oci, *args: str, **kw) -> subprocess.CompletedProcess:
-    r = cli(oci, *args, **kw)
-    assert r.returncode == 0, f"{args}: exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    return r
-
-
 def run_out(oci, b, **kw) -> str:
-    """Run the bundle in the foreground; its stdout."""
-    return ok(oci, "run", "--bundle", b.path, oci.new_id(), **kw).stdout
-
-
-def one_line_error(r: subprocess.CompletedProcess, *needles: str) -> str:
-    assert r.returncode != 0, f"expected a failure\nstdout: {r.stdout}\nstderr: {r.stderr}"
-    assert "Traceback" not in r.stderr, r.stderr
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{r.stderr}"
-    line = lines[0]
-    assert line.startswith("ociruntime: "), line
-    assert "internal error" not in line, line
-    for n in needles:
-        assert n in line, f"{n!r} not in {line!r}"
-    return line
-
-
-def create_fails(oci, b, *needles: str) -> str:
-    """``create`` must exit 1 with one line naming ``needles``, leaving nothing."""
-    cid = oci.new_id("bad")
-    r = cli(oci, "create", "--bundle", b.path, cid)
-    line = one_line_error(r, *needles)
-    assert r.returncode == 1, f"exit {r.returncode}: {line}"
-    assert leftovers(oci, b, (cid,)) == []
-    return line
-
-
-def wait_for(pred, what: str, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """Run the bundle in the foreground, stdio on files (``oci.cli``); its stdout."""
+    return oci.cli_ok("run", "--bundle", b.path, oci.new_id(), **kw).stdout
 
 
 def set_caps(b, **sets: list[str]) -> None:
     b.config["process"]["capabilities"] = {k: list(v) for k, v in sets.items()}
-    b.save()
-
-
-def add_caps(b, *caps: str) -> None:
-    c = b.config["process"]["capabilities"]
-    for kind in ("bounding", "effective", "permitted"):
-        c[kind] = sorted(set(c.get(kind) or []) | set(caps))
     b.save()
 
 
@@ -271,7 +179,7 @@ def test_unknown_capability_is_a_clean_error(oci, make_bundle):
         effective=["CAP_KILL"],
         permitted=["CAP_KILL"],
     )
-    create_fails(oci, b, "/process/capabilities/bounding/2", "CAP_MAKE_COFFEE")
+    oci.create_fails(b, "/process/capabilities/bounding/2", "CAP_MAKE_COFFEE", code=1)
 
 
 # ---- 2. no_new_privs ----------------------------------------------------------------
@@ -389,7 +297,7 @@ def test_seccomp_argument_condition(oci, make_bundle):
 def test_seccomp_kill_process(oci, make_bundle):
     b = make_bundle(["mkdir", "/made-by-test"])
     set_seccomp(b, [{"names": MKDIR, "action": "SCMP_ACT_KILL_PROCESS"}])
-    r = cli(oci, "run", "--bundle", b.path, oci.new_id())
+    r = oci.cli("run", "--bundle", b.path, oci.new_id())
     assert r.returncode == 128 + signal.SIGSYS, (r.returncode, r.stderr)
     assert not os.path.exists(os.path.join(b.rootfs, "made-by-test"))
 
@@ -455,7 +363,7 @@ def test_seccomp_unknown_syscall_is_skipped(oci, make_bundle):
 def test_seccomp_bad_rule_is_a_clean_error(oci, make_bundle, rule, pointer):
     b = make_bundle()
     set_seccomp(b, [rule])
-    create_fails(oci, b, pointer)
+    oci.create_fails(b, pointer, code=1)
 
 
 class Agent:
@@ -513,7 +421,7 @@ def test_seccomp_notify_sends_fd_and_state_to_listener(oci, make_bundle, nnp):
             listenerMetadata="agent-metadata-42",
         )
         cid = oci.new_id("notify")
-        r = cli(oci, "run", "--bundle", b.path, cid)
+        r = oci.cli("run", "--bundle", b.path, cid)
     finally:
         agent.close()
     assert agent.error is None, repr(agent.error)
@@ -558,7 +466,7 @@ def test_lsm_requested_on_host_without_it(oci, make_bundle, key, value, lsm):
     b = make_bundle()
     b.config["process"][key] = value
     b.save()
-    create_fails(oci, b, f"/process/{key}")
+    oci.create_fails(b, f"/process/{key}", code=1)
 
 
 # ---- 5. sysctl ---------------------------------------------------------------------------
@@ -593,7 +501,7 @@ def test_sysctl_not_namespaced_is_refused(oci, make_bundle):
     b = make_bundle()
     b.config["linux"]["sysctl"] = {"kernel.pid_max": "32768"}
     b.save()
-    create_fails(oci, b, "/linux/sysctl/kernel.pid_max")
+    oci.create_fails(b, "/linux/sysctl/kernel.pid_max", code=1)
     assert read_host("/proc/sys/kernel/pid_max") == host
 
 
@@ -604,7 +512,7 @@ def test_sysctl_net_without_network_namespace_is_refused(oci, make_bundle):
     b.config["linux"]["namespaces"] = [ns for ns in nss if ns["type"] != "network"]
     b.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
     b.save()
-    create_fails(oci, b, "/linux/sysctl/net.ipv4.ip_forward")
+    oci.create_fails(b, "/linux/sysctl/net.ipv4.ip_forward", code=1)
     assert read_host("/proc/sys/net/ipv4/ip_forward") == host
 
 
@@ -614,10 +522,10 @@ def test_sysctl_name_cannot_walk_out_of_its_namespace(oci, make_bundle):
     b = make_bundle()
     b.config["linux"]["sysctl"] = {"net/../kernel/core_pattern": "|/bin/false"}
     b.save()
-    create_fails(oci, b, "/linux/sysctl/")
+    oci.create_fails(b, "/linux/sysctl/", code=1)
     b.config["linux"]["sysctl"] = {"net.ipv4/../../kernel.core_pattern": "|/bin/false"}
     b.save()
-    create_fails(oci, b, "/linux/sysctl/")
+    oci.create_fails(b, "/linux/sysctl/", code=1)
     assert read_host("/proc/sys/kernel/core_pattern") == host
 
 
@@ -685,7 +593,7 @@ def test_negative_oom_score_adj(oci, make_bundle):
     if host_can_lower_oom_score_adj():
         assert run_out(oci, b).strip() == "-500"
     else:
-        create_fails(oci, b, "/process/oomScoreAdj")
+        oci.create_fails(b, "/process/oomScoreAdj", code=1)
 
 
 # ---- 7. known escapes ---------------------------------------------------------------------
@@ -768,10 +676,10 @@ def test_cve_2019_5736_runtime_interpreter_is_immutable(oci, make_bundle):
     # and it really is the init's /proc/self/exe
     b = make_bundle(["sleep", "30"])
     cid = oci.new_id("exe")
-    ok(oci, "create", "--bundle", b.path, cid)
-    pid = json.loads(ok(oci, "state", cid).stdout)["pid"]
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    pid = json.loads(oci.cli_ok("state", cid).stdout)["pid"]
     assert os.stat(f"/proc/{pid}/exe").st_ino == os.stat(interp).st_ino
-    ok(oci, "delete", "--force", cid)
+    oci.cli_ok("delete", "--force", cid)
 
 
 # Runs inside the container under the runtime's interpreter.  Every attempt is
@@ -818,11 +726,11 @@ def test_cve_2019_5736_container_cannot_overwrite_runtime_interpreter(oci, make_
     cid = oci.new_id("exe")
     result = os.path.join(b.rootfs, "tmp", "result")
     try:
-        ok(oci, "run", "--detach", "--bundle", b.path, cid)  # the runtime has exited
+        oci.cli_ok("run", "--detach", "--bundle", b.path, cid)  # the runtime has exited
         open(os.path.join(b.rootfs, "tmp", "go"), "w").close()
         text = read_when(result, "done")
     finally:
-        cli(oci, "delete", "--force", cid)
+        oci.cli("delete", "--force", cid)
     got = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
     assert "error" not in got, text
     if int(got["ino"]) != ino or os.stat(interp).st_ino != ino:
@@ -865,10 +773,10 @@ def test_cve_2019_5736_cap_linux_immutable_cannot_unlock_interpreter(oci, make_b
     interp = runtime_interpreter()
     before = sha256(interp)
     b = make_bundle()
-    add_caps(b, "CAP_LINUX_IMMUTABLE")
+    b.add_caps("CAP_LINUX_IMMUTABLE")
     python_in_container(b, "clear-immutable", CLEAR_IMMUTABLE)
     try:
-        ok(oci, "run", "--bundle", b.path, oci.new_id("exe"))
+        oci.cli_ok("run", "--bundle", b.path, oci.new_id("exe"))
         text = read_when(os.path.join(b.rootfs, "tmp", "result"), "done")
     finally:
         if "i" not in lsattr_flags(interp):  # the probe died between clear and restore
@@ -920,17 +828,17 @@ def test_init_is_not_dumpable_until_exec(oci, make_bundle):
     # CVE-2016-9962: the init holds host resources until execve; nothing may ptrace it
     b = make_bundle(["sleep", "30"])
     cid = oci.new_id("dump")
-    ok(oci, "create", "--bundle", b.path, cid)
+    oci.cli_ok("create", "--bundle", b.path, cid)
     try:
-        pid = json.loads(ok(oci, "state", cid).stdout)["pid"]
+        pid = json.loads(oci.cli_ok("state", cid).stdout)["pid"]
         created_exe = os.readlink(f"/proc/{pid}/exe")
         assert ptrace_seize_as_plain_root(pid) == "EPERM"
-        ok(oci, "start", cid)
+        oci.cli_ok("start", cid)
         wait_for(lambda: os.readlink(f"/proc/{pid}/exe") != created_exe, "the exec")
         # the probe itself works: the exec'd program is dumpable again
         assert ptrace_seize_as_plain_root(pid) == "SEIZED"
     finally:
-        cli(oci, "delete", "--force", cid)
+        oci.cli("delete", "--force", cid)
 
 
 @pytest.mark.parametrize("link", ["absolute", "relative"])
@@ -977,19 +885,19 @@ def test_cve_2024_21626_preserve_fds_adds_exactly_fd_3(oci, make_bundle, tmp_pat
     passed = tmp_path / "passed"
     passed.write_text("preserved\n")
     b = make_bundle(sh("ls /proc/$$/fd; cat <&3; true"))
-    r = ok(oci, "run", "--preserve-fds", "1", "--bundle", b.path, oci.new_id(), fd3=str(passed))
+    r = oci.cli_ok("run", "--preserve-fds", "1", "--bundle", b.path, oci.new_id(), fd3=str(passed))
     assert r.stdout.split() == ["0", "1", "2", "3", "preserved"]
 
 
 def test_cve_2024_21626_exec_gets_only_stdio(oci, make_bundle):
     b = make_bundle(["sleep", "30"])
     cid = oci.new_id("fds")
-    ok(oci, "run", "--detach", "--bundle", b.path, cid)
+    oci.cli_ok("run", "--detach", "--bundle", b.path, cid)
     try:
-        r = ok(oci, "exec", cid, "sh", "-c", "ls /proc/$$/fd; true")
+        r = oci.cli_ok("exec", cid, "sh", "-c", "ls /proc/$$/fd; true")
         assert r.stdout.split() == ["0", "1", "2"]
     finally:
-        cli(oci, "delete", "--force", cid)
+        oci.cli("delete", "--force", cid)
 
 
 # inside the root iff the cwd is the directory that `pwd -P` names from "/"
@@ -1002,29 +910,29 @@ def test_cve_2024_21626_cwd_through_proc_self_fd(oci, make_bundle):
         b.config["process"]["cwd"] = f"/proc/self/fd/{n}"
         b.save()
         cid = oci.new_id("cwd")
-        r = cli(oci, "run", "--bundle", b.path, cid)
+        r = oci.cli("run", "--bundle", b.path, cid)
         if r.returncode == 0:
             assert r.stdout.startswith("inside /"), (n, r.stdout, r.stderr)
         else:
             # named as the config names it, whatever step refused it
-            one_line_error(r, "/process/cwd", f"/proc/self/fd/{n}")
+            assert_one_line_error(r, "/process/cwd", f"/proc/self/fd/{n}")
             assert leftovers(oci, b, (cid,)) == []
 
 
 def test_cve_2024_21626_exec_cwd_through_proc_self_fd(oci, make_bundle):
     b = make_bundle(["sleep", "30"])
     cid = oci.new_id("cwd")
-    ok(oci, "run", "--detach", "--bundle", b.path, cid)
+    oci.cli_ok("run", "--detach", "--bundle", b.path, cid)
     try:
         for n in range(3, 10):
-            r = cli(oci, "exec", "--cwd", f"/proc/self/fd/{n}", cid, "sh", "-c", CWD_CHECK)
+            r = oci.cli("exec", "--cwd", f"/proc/self/fd/{n}", cid, "sh", "-c", CWD_CHECK)
             if r.returncode == 0:
                 assert r.stdout.startswith("inside /"), (n, r.stdout, r.stderr)
             else:
-                one_line_error(r, "cwd", f"/proc/self/fd/{n}")
+                assert_one_line_error(r, "cwd", f"/proc/self/fd/{n}")
         assert oci.state(cid)["status"] == "running"
     finally:
-        cli(oci, "delete", "--force", cid)
+        oci.cli("delete", "--force", cid)
 
 
 def test_cwd_symlink_climbing_out_stays_at_container_root(oci, make_bundle):
@@ -1057,11 +965,11 @@ def test_cve_2019_16884_sysctl_not_redirected_by_proc_symlink(oci, make_bundle, 
     b.save()
     host = read_host("/proc/sys/net/ipv4/ip_forward")
     cid = oci.new_id("proc")
-    r = cli(oci, "run", "--bundle", b.path, cid)
+    r = oci.cli("run", "--bundle", b.path, cid)
     if r.returncode == 0:
         assert r.stdout.strip() == "1"  # procfs landed inside, the sysctl went to our netns
     else:
-        one_line_error(r)  # refusing a symlinked /proc is fine too
+        assert_one_line_error(r)  # refusing a symlinked /proc is fine too
         assert leftovers(oci, b, (cid,)) == []
     assert host_decoy.read_text() == "decoy on the host\n"
     with open(root_decoy) as f:
@@ -1121,7 +1029,7 @@ def test_signals_ignored_by_the_caller_do_not_leak(oci, make_bundle):
 
     # grep itself is pid 1: busybox sh, as pid 1, would ignore SIGQUIT for what it execs
     b = make_bundle(["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"])
-    st = status_fields(run_out(oci, b, preexec=ignore))
+    st = status_fields(run_out(oci, b, preexec_fn=ignore))
     assert st["SigIgn"] == "0000000000000000"
     assert st["SigBlk"] == "0000000000000000"
 
@@ -1129,9 +1037,9 @@ def test_signals_ignored_by_the_caller_do_not_leak(oci, make_bundle):
 def test_exec_process_signals_are_default(oci, make_bundle):
     b = make_bundle(["sleep", "30"])
     cid = oci.new_id("sig")
-    ok(oci, "run", "--detach", "--bundle", b.path, cid)
+    oci.cli_ok("run", "--detach", "--bundle", b.path, cid)
     try:
-        r = ok(oci, "exec", cid, "sh", "-c", "grep SigIgn /proc/self/status; yes | head -n 1")
+        r = oci.cli_ok("exec", cid, "sh", "-c", "grep SigIgn /proc/self/status; yes | head -n 1")
         assert r.stdout.split() == ["SigIgn:", "0000000000000000", "y"]
     finally:
-        cli(oci, "delete", "--force", cid)
+        oci.cli("delete", "--force", cid)
