@@ -426,6 +426,8 @@ class Container:
                 if fd is not None:
                     try:
                         _signal.pidfd_send_signal(fd, SIGKILL)
+                        if status == "paused":
+                            self._cgroup(rec).thaw()  # a frozen task acts on SIGKILL only once thawed
                         if not _wait_exit(rec["pid"], fd, 10):
                             raise OCIError(f"container {self.id}: init did not exit after SIGKILL")
                     except ProcessLookupError:

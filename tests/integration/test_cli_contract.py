@@ -334,3 +334,108 @@ def test_spec_output_runs(oci, make_bundle):
     r = oci("run", "--bundle", b.path, cid)
     assert (r.returncode, r.stdout, r.stderr) == (0, "ok\n", "")
     assert leftovers(oci, b, (cid,)) == []
+
+
+# ---- what containerd's shim, conmon, podman and CRI-O parse ------------------------
+
+
+def test_json_log_failure_is_one_error_record(oci, make_bundle, tmp_path):
+    """containerd reads the last "level":"error" record; podman unmarshals the file
+    as one object: a failing command leaves exactly one record, RFC 3339 time."""
+    b = make_bundle(["/bin/nope"])
+    log = tmp_path / "log.json"
+    cid = oci.new_id()
+    r = oci.cli("--log", str(log), "--log-format", "json", "create", "--bundle", b.path, cid)
+    assert r.returncode == 1
+    rec = json.loads(log.read_text())
+    assert set(rec) == {"level", "msg", "time"} and rec["level"] == "error"
+    assert rec["msg"] == r.stderr.removeprefix("ociruntime: ").rstrip("\n")
+    assert RFC3339.match(rec["time"]), rec["time"]
+    assert leftovers(oci, b, (cid,)) == []
+
+
+@pytest.mark.parametrize(
+    "args, wording",
+    [
+        (["nope"], 'exec: "nope": executable file not found in $PATH'),
+        (["/bin/nope"], 'exec: "/bin/nope": stat /bin/nope: no such file or directory'),
+        (["/etc/passwd"], 'exec: "/etc/passwd": permission denied'),
+    ],
+)
+def test_exec_error_wordings(oci, make_bundle, args, wording):
+    """podman maps these to exit 127 and 126 by matching runc's words."""
+    b = make_bundle(args)
+    cid = oci.new_id()
+    r = oci.cli("create", "--bundle", b.path, cid)
+    assert (r.returncode, r.stderr) == (1, f"ociruntime: {wording}\n")
+
+
+def test_features_document(oci):
+    """runtime-spec features.md: what the shim's -info and CRI read."""
+    r = oci.cli_ok("features")
+    doc = json.loads(r.stdout)
+    assert doc["ociVersionMin"] == "1.0.0" and doc["ociVersionMax"] == "1.2.0"
+    assert doc["hooks"] == [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ]
+    assert {"bind", "rbind", "ro", "rro", "nosuid", "rprivate"} <= set(doc["mountOptions"])
+    linux = doc["linux"]
+    assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time", "uts"}
+    assert (
+        "CAP_SYS_ADMIN" in linux["capabilities"]
+        and "CAP_CHECKPOINT_RESTORE" in linux["capabilities"]
+    )
+    assert linux["cgroup"]["v1"] and linux["cgroup"]["v2"] and not linux["cgroup"]["systemd"]
+    assert linux["seccomp"]["enabled"] and "SCMP_ACT_NOTIFY" in linux["seccomp"]["actions"]
+    assert linux["mountExtensions"]["idmap"]["enabled"] is False
+
+
+def test_ps_json_is_an_array_of_host_pids(oci, make_bundle):
+    b = make_bundle(["sh", "-c", "sleep 100 & sleep 100"])
+    cid = oci.new_id()
+    pid = oci.run_detached(b, cid)
+    pids = wait_for(
+        lambda: (
+            (p := json.loads(oci.cli_ok("ps", "--format", "json", cid).stdout))
+            and len(p) == 2
+            and p
+        ),
+        "both processes in ps",
+    )
+    assert all(isinstance(p, int) for p in pids) and pid in pids
+    assert all(os.path.exists(f"/proc/{p}") for p in pids)
+    oci.cli_ok("delete", "--force", cid)
+
+
+@pytest.mark.parametrize(
+    "sig", ["9", "KILL", "SIGKILL", "kill", "15", "TERM", "SIGTERM", "sigterm"]
+)
+def test_every_signal_form(oci, make_bundle, sig):
+    """containerd and podman pass numbers, CRI-O "KILL", runtime-tools "TERM"."""
+    b = make_bundle(["sh", "-c", 'trap "exit 0" TERM; while :; do sleep 0.1; done'])
+    cid = oci.new_id()
+    oci.run_detached(b, cid)
+    oci.cli_ok("kill", cid, sig)
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok("delete", cid)
+
+
+@pytest.mark.parametrize("status", ["created", "running", "paused", "stopped"])
+def test_delete_force_from_any_state(oci, make_bundle, status):
+    b = make_bundle(LOOP if status != "stopped" else ["true"])
+    cid = oci.new_id()
+    if status == "created":
+        oci.cli_ok("create", "--bundle", b.path, cid)
+    else:
+        oci.run_detached(b, cid)
+    if status == "paused":
+        oci.cli_ok("pause", cid)
+    oci.wait_status(cid, status)
+    oci.cli_ok("delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+    assert oci.cli("state", cid).returncode == 1
