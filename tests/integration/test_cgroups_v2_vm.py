@@ -1,4 +1,4 @@
-"""Run test_cgroups_v2.py in the pure cgroup v2 QEMU guest, from a v1/hybrid host.
+"""Run the cgroup v2 test files (limits, and the eBPF device filter) in the pure cgroup v2 QEMU guest, from a v1/hybrid host.
 
 One boot, one pytest invocation.  vm-run lives in shared/tools beside the
 repository clone (``<repo>/../shared/tools/vm-run``; VM_RUN overrides it).
@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VM_RUN = os.environ.get("VM_RUN") or os.path.join(
     os.path.dirname(REPO), "shared", "tools", "vm-run"
 )
-TARGET = "tests/integration/test_cgroups_v2.py"
+TARGETS = ["tests/integration/test_cgroups_v2.py", "tests/integration/test_cgroup_v2_devices.py"]
 TIMEOUT = 600
 
 
@@ -57,7 +57,7 @@ def test_cgroups_v2_in_the_guest():
         "-p",
         "no:cacheprovider",
         "-rs",
-        TARGET,
+        *TARGETS,
     ]
     t0 = time.monotonic()
     r = subprocess.run(
