@@ -11,7 +11,6 @@ from . import SPEC_VERSION
 
 
 def features() -> dict:
-    from .cgroups.controllers import ALL  # noqa: F401 - the controllers exist as modules
     from .linux import capabilities, rootfs, seccomp
 
     mount_options = sorted(set(rootfs._FLAGS) | set(rootfs._PROPAGATION) | {"rro", "tmpcopyup"})
