@@ -183,6 +183,12 @@ class Container:
             def create_runtime() -> dict:
                 from . import hooks
 
+                netdevs = (b.config.get("linux") or {}).get("netDevices")
+                if netdevs:
+                    from .linux import netdev
+
+                    with trace.span("move netDevices"):
+                        creating["netDevices"] = netdev.move(netdevs, pid)
                 for kind in ("prestart", "createRuntime"):
                     if (b.config.get("hooks") or {}).get(kind):
                         with trace.span(f"{kind} hooks"):
@@ -427,7 +433,9 @@ class Container:
                     try:
                         _signal.pidfd_send_signal(fd, SIGKILL)
                         if status == "paused":
-                            self._cgroup(rec).thaw()  # a frozen task acts on SIGKILL only once thawed
+                            self._cgroup(
+                                rec
+                            ).thaw()  # a frozen task acts on SIGKILL only once thawed
                         if not _wait_exit(rec["pid"], fd, 10):
                             raise OCIError(f"container {self.id}: init did not exit after SIGKILL")
                     except ProcessLookupError:

@@ -147,6 +147,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     if nss.get("network", "") is None:
         with trace.span("loopback up"):
             loopback_up()
+    if (cfg.get("linux") or {}).get("netDevices"):
+        import pyroute2  # noqa: F401 - now, while the host's Python library is reachable
     if "hostname" in cfg:
         sc.sethostname(cfg["hostname"])
     if "domainname" in cfg:
@@ -204,6 +206,11 @@ def create_runtime(a: InitArgs, nss: dict) -> None:
     if nss.get("cgroup", "") is None:
         sc.unshare(sc.CLONE_NEWCGROUP)
     a.state = msg.get("state") or {}
+    moved = a.state.pop("netDevices", None)
+    if moved:
+        from .linux.netdev import restore
+
+        restore(moved)
     if (a.config.get("hooks") or {}).get("createContainer"):
         with trace.span("createContainer hooks"):
             hooks.run_all(a.config["hooks"], "createContainer", dict(a.state, status="creating"))

@@ -86,6 +86,10 @@ def check_config(config: dict) -> None:
                 raise SpecError(ptr + "/path", f"{p}: expected an absolute path")
             if not os.path.exists(p):
                 raise SpecError(ptr + "/path", f"{p}: no such file or directory")
+    if linux.get("netDevices"):
+        from ..linux.netdev import check
+
+        check(linux["netDevices"], nss_of(linux))
     if linux.get("timeOffsets") and nss_of(linux).get("time", "") is not None:
         raise SpecError(
             "/linux/timeOffsets", "time offsets need a new time namespace in /linux/namespaces"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import time
 
 import pytest
@@ -391,5 +392,54 @@ def test_time_offsets_without_a_time_namespace_are_refused(oci, make_bundle):
     assert (
         r.stderr
         == "ociruntime: config.json: /linux/timeOffsets: time offsets need a new time namespace in /linux/namespaces\n"
+    )
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def _veth(name: str, peer: str) -> None:
+    subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", peer], check=True)
+
+
+def test_net_device_is_moved_renamed_and_keeps_its_address(oci, make_bundle):
+    """linux.netDevices: a host interface moves into the container's network
+    namespace under its new name, with its address, up; a virtual one is gone
+    with the container."""
+    host, peer = "ocit" + os.urandom(3).hex(), "ocip" + os.urandom(3).hex()
+    _veth(host, peer)
+    try:
+        subprocess.run(["ip", "addr", "add", "192.0.2.7/24", "dev", host], check=True)
+        subprocess.run(["ip", "link", "set", host, "up"], check=True)
+        b = make_bundle(sh("ip -o addr show ctr0; ip -o link show ctr0"))
+        b.config["linux"]["netDevices"] = {host: {"name": "ctr0"}}
+        b.save()
+        out = oci.run_out(b)
+        assert "inet 192.0.2.7/24" in out
+        assert ",UP" in out or "<UP" in out
+        assert not os.path.exists(f"/sys/class/net/{host}")
+        assert not os.path.exists(f"/sys/class/net/{peer}"), "the veth went away with the namespace"
+    finally:
+        subprocess.run(["ip", "link", "del", host], capture_output=True)
+        subprocess.run(["ip", "link", "del", peer], capture_output=True)
+
+
+def test_net_device_errors(oci, make_bundle):
+    b = make_bundle(["true"])
+    b.config["linux"]["netDevices"] = {"nosuchdev0": {}}
+    b.save()
+    cid = oci.new_id()
+    r = oci("run", "-b", b.path, cid)
+    assert (r.returncode, r.stderr) == (
+        1,
+        'ociruntime: config.json: /linux/netDevices/nosuchdev0: no network device "nosuchdev0" on the host\n',
+    )
+    b.config["linux"]["namespaces"] = [
+        n for n in b.config["linux"]["namespaces"] if n["type"] != "network"
+    ]
+    b.config["linux"]["netDevices"] = {"lo": {}}
+    b.save()
+    r = oci("run", "-b", b.path, cid)
+    assert (r.returncode, r.stderr) == (
+        1,
+        "ociruntime: config.json: /linux/netDevices: moving network devices needs a new network namespace\n",
     )
     assert leftovers(oci, b, (cid,)) == []
