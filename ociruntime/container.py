@@ -158,9 +158,17 @@ class Container:
             args.exec_sock = lsock
             args.console = term.child_end()
             nss = namespaces.of(b.config)
+            # a new user namespace must own the new pid namespace: the init makes
+            # that one itself, after the user namespace, and forks the real init
+            at_fork = ("time",) if nss.get("user", "") is None else ("pid", "time")
+            if nss.get("user", "") is None and nss.get("pid", "") is None:
+                from .linux import syscalls as sc
+
+                # the real init is our grandchild: become its parent when the first child exits
+                sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
             pid, sock = _launch(
                 args,
-                {k: nss[k] for k in ("pid", "time") if k in nss},
+                {k: nss[k] for k in at_fork if k in nss},
                 (b.config.get("linux") or {}).get("timeOffsets"),
             )
             self.pid = pid  # for _abort, should anything below fail
@@ -195,7 +203,28 @@ class Container:
                             hooks.run_all(b.config["hooks"], kind, creating)
                 return creating
 
-            _await_ready(sock, "container init exited during set-up", create_runtime)
+            def write_maps(msg: dict) -> None:
+                from .linux import userns
+
+                userns.write_maps(self.pid, b.config.get("linux") or {})
+
+            def new_init(msg: dict) -> None:
+                """The first child has forked the real init and exits: follow it."""
+                nonlocal pid, start
+                first, pid = self.pid, msg["pid"]
+                os.waitpid(first, 0)
+                self.pid = creating["pid"] = pid
+                start = proc_start_time(pid)
+                atomic_write(
+                    os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n"
+                )
+
+            _await_ready(
+                sock,
+                "container init exited during set-up",
+                create_runtime,
+                {sync.USERNS: write_maps, sync.PID: new_init},
+            )
             term.receive()
             rec = {
                 "ociVersion": SPEC_VERSION,
@@ -643,15 +672,24 @@ def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
     return pid, parent
 
 
-def _await_ready(sock, gone: str, create_runtime=None) -> None:
+def _await_ready(sock, gone: str, create_runtime=None, other: dict | None = None) -> None:
     """Until READY (or ERROR); the CREATE_RUNTIME point on the way runs ``create_runtime``
-    (which returns the state for the createContainer hooks)."""
+    (which returns the state for the createContainer hooks); USERNS is answered
+    after ``other[USERNS]`` wrote the maps, PID handed to ``other[PID]``."""
+    other = other or {}
     try:
         with trace.span("wait for set-up in the container"):
             msg = sync.recv(sock)
-            while msg["type"] == sync.CREATE_RUNTIME and create_runtime is not None:
-                state = create_runtime()
-                sync.send(sock, sync.CREATE_RUNTIME_DONE, state=state)
+            while True:
+                if msg["type"] == sync.CREATE_RUNTIME and create_runtime is not None:
+                    sync.send(sock, sync.CREATE_RUNTIME_DONE, state=create_runtime())
+                elif msg["type"] == sync.USERNS and sync.USERNS in other:
+                    other[sync.USERNS](msg)
+                    sync.send(sock, sync.USERNS_DONE)
+                elif msg["type"] == sync.PID and sync.PID in other:
+                    other[sync.PID](msg)
+                else:
+                    break
                 msg = sync.recv(sock)
     except sync.PeerGone:
         raise OCIError(gone) from None

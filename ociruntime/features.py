@@ -66,7 +66,7 @@ def features() -> dict:
         ],
         "mountOptions": mount_options,
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": sorted(capabilities.CAPS, key=capabilities.CAPS.get),
             "cgroup": {
                 "v1": True,

@@ -140,8 +140,13 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     proc = cfg["process"]
     nss = namespaces.of(cfg)
     os.umask(0)
+    if nss.get("user", "") is None:
+        with trace.span("user namespace"):
+            new_user_namespace(a, nss)
     with trace.span("namespaces"):
-        namespaces.enter(nss, skip=("cgroup",))
+        namespaces.enter(
+            nss, skip=("cgroup", "user") if nss.get("user", "") is None else ("cgroup",)
+        )
     if a.keyring:
         join_keyring(a.keyring)
     if nss.get("network", "") is None:
@@ -162,7 +167,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         a.listener = connect_listener(a.sec.seccomp.listener_path)
     root = Rootfs(a.rootfs, cfg, a.bundle)
     root.cgroup = a.cgroup
-    root.cgroup_ns = nss.get("cgroup", "") is None
+    # in a user namespace cgroupfs cannot be mounted (v1): bind the container's cgroups
+    root.cgroup_ns = nss.get("cgroup", "") is None and "user" not in nss
     if "mount" in nss:
         with trace.span("rootfs and mounts"):
             root.prepare()
@@ -190,6 +196,33 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         os.chdir("/")
     with trace.span("process: limits, security, user, cwd, executable"):
         return finish_process(a, proc)
+
+
+def new_user_namespace(a: InitArgs, nss: dict) -> None:
+    """unshare(CLONE_NEWUSER), have the runtime write the maps from outside, become
+    the namespace's root; then, for a new pid namespace, make it here (so the user
+    namespace owns it, as mounting /proc requires) and fork the real init, pid 1,
+    into it.  This process then exits: the runtime follows the new pid."""
+    sc.unshare(sc.CLONE_NEWUSER)
+    sync.send(a.sync, sync.USERNS)
+    if sync.recv(a.sync)["type"] != sync.USERNS_DONE:
+        raise OCIError("unexpected reply to the user namespace request")
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as e:
+        raise OCIError(
+            f"becoming root in the user namespace: {e.strerror} (map container uid and gid 0)",
+            "config.json: /linux/uidMappings",
+        ) from None
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)  # a credential change resets it
+    if nss.get("pid", "") is None:
+        sc.unshare(sc.CLONE_NEWPID)
+        pid = os.fork()
+        if pid:
+            sync.send(a.sync, sync.PID, pid=pid)
+            os._exit(0)
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
 
 
 def create_runtime(a: InitArgs, nss: dict) -> None:

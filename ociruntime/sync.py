@@ -16,6 +16,11 @@ ERROR = "error"  # init -> runtime: setup failed; "msg" says why
 COMMIT = "commit"  # runtime -> init: state recorded, drop PDEATHSIG, wait for start
 EXEC = "exec"  # runtime -> init: (run) state recorded, exec now
 ACK = "ack"  # init -> runtime: PDEATHSIG cleared, the runtime may exit
+USERNS = "userns"  # init -> runtime: in my new user namespace; write my uid/gid maps
+USERNS_DONE = "userns-done"  # runtime -> init: mapped
+PID = (
+    "pid"  # init -> runtime: the init is now my child "pid" (pid 1 of a pid ns made in the user ns)
+)
 # init -> runtime: mounts done, before pivot_root; (wait until) I am in the cgroup,
 # and run the prestart and createRuntime hooks
 CREATE_RUNTIME = "create-runtime"

@@ -18,7 +18,7 @@ NS_PROC_NAME = {
     "user": "user",
     "time": "time",
 }
-UNSUPPORTED_NS = ("user",)
+UNSUPPORTED_NS: tuple[str, ...] = ()
 
 
 class Bundle:
@@ -86,6 +86,10 @@ def check_config(config: dict) -> None:
                 raise SpecError(ptr + "/path", f"{p}: expected an absolute path")
             if not os.path.exists(p):
                 raise SpecError(ptr + "/path", f"{p}: no such file or directory")
+    if nss_of(linux).get("user", "") is None:
+        for key in ("uidMappings", "gidMappings"):
+            if not linux.get(key):
+                raise SpecError(f"/linux/{key}", "a new user namespace needs uid and gid mappings")
     if linux.get("netDevices"):
         from ..linux.netdev import check
 

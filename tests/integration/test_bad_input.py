@@ -363,13 +363,24 @@ def test_namespace_path_missing(oci, make_bundle, tmp_path):
     oci.create_fails(b, missing, "/linux/namespaces/")
 
 
-def test_user_namespace_rejected(oci, make_bundle):
+def test_user_namespace_without_mappings(oci, make_bundle):
+    b = make_bundle()
+    _namespaces(b).append({"type": "user"})
+    b.save()
+    oci.create_fails(b, "config.json: /linux/uidMappings", "needs uid and gid mappings")
+
+
+def test_user_namespace_mapping_the_kernel_refuses(oci, make_bundle):
     b = make_bundle()
     _namespaces(b).append({"type": "user"})
     b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    # overlapping ranges: the kernel refuses the gid map
+    b.config["linux"]["gidMappings"] = [
+        {"containerID": 0, "hostID": 100000, "size": 10},
+        {"containerID": 5, "hostID": 200000, "size": 10},
+    ]
     b.save()
-    oci.create_fails(b, "user", "not supported")
+    oci.create_fails(b, "config.json: /linux/gidMappings", "the kernel refused gid_map")
 
 
 # ---- a create killed half-way ------------------------------------------------------

@@ -443,3 +443,71 @@ def test_net_device_errors(oci, make_bundle):
         "ociruntime: config.json: /linux/netDevices: moving network devices needs a new network namespace\n",
     )
     assert leftovers(oci, b, (cid,)) == []
+
+
+def _userns(b, mapping=(0, 100000, 65536)):
+    """A user namespace; the bundle's path must be searchable by the mapped root
+    (pytest makes its temp dirs 0700), as with runc."""
+    d = b.path
+    while d not in ("/", "/tmp"):
+        os.chmod(d, os.stat(d).st_mode | 0o011)
+        d = os.path.dirname(d)
+    b.config["linux"]["namespaces"].append({"type": "user"})
+    c, h, n = mapping
+    b.config["linux"]["uidMappings"] = [{"containerID": c, "hostID": h, "size": n}]
+    b.config["linux"]["gidMappings"] = [{"containerID": c, "hostID": h, "size": n}]
+    b.save()
+
+
+def test_user_namespace_maps_root(oci, make_bundle):
+    """Root inside is host uid 100000; the user namespace owns the pid namespace
+    (so /proc mounts) and /dev, sysfs and mqueue work as usual."""
+    b = make_bundle(
+        sh(
+            "id -u; cat /proc/self/uid_map /proc/self/gid_map; echo $$; "
+            "readlink /proc/self/ns/user; ls /dev/null /dev/zero; cat /proc/self/mounts | grep -c ' /sys '"
+        )
+    )
+    _userns(b)
+    out = oci.run_out(b).split("\n")
+    assert out[0] == "0"
+    assert out[1].split() == ["0", "100000", "65536"] and out[2].split() == ["0", "100000", "65536"]
+    assert out[3] == "1"
+    assert out[4] != os.readlink("/proc/self/ns/user")
+    assert out[5:7] == ["/dev/null", "/dev/zero"]
+    assert out[7] == "1"
+
+
+def test_user_namespace_init_runs_as_the_mapped_host_uid(oci, make_bundle):
+    b = make_bundle(["sleep", "100"])
+    _userns(b)
+    cid = oci.new_id()
+    pid = oci.run_detached(b, cid)
+    st = os.stat(f"/proc/{pid}")
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
+    r = oci.ok(
+        "exec",
+        cid,
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; readlink /proc/1/ns/pid; readlink /proc/self/ns/pid",
+    )
+    lines = r.stdout.split("\n")
+    assert lines[0] == "0" and lines[1].split() == ["0", "100000", "65536"]
+    assert lines[2] == lines[3], "exec joins the init's pid namespace"
+    oci.ok("delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_user_namespace_create_start_delete(oci, make_bundle):
+    b = make_bundle(["sleep", "100"])
+    _userns(b)
+    cid = oci.new_id()
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    assert oci.state(cid)["status"] == "created"
+    oci.cli_ok("start", cid)
+    assert oci.state(cid)["status"] == "running"
+    oci.cli_ok("kill", cid, "KILL")
+    oci.wait_status(cid, "stopped")
+    oci.cli_ok("delete", cid)
+    assert leftovers(oci, b, (cid,)) == []

@@ -326,15 +326,6 @@ def test_duplicate_namespace_one_with_path():
     assert "duplicate" in str(e)
 
 
-@pytest.mark.parametrize("ns", ["user"])
-def test_unsupported_namespace(ns):
-    cfg = default_config()
-    cfg["linux"]["namespaces"].insert(2, {"type": ns})
-    e = spec_error(check_config, cfg)
-    assert e.pointer == "/linux/namespaces/2"
-    assert str(e) == f'config.json: /linux/namespaces/2: namespace "{ns}" is not supported yet'
-
-
 def test_time_namespace_is_supported():
     cfg = default_config()
     cfg["linux"]["namespaces"].append({"type": "time"})
@@ -350,10 +341,18 @@ def test_time_offsets_need_a_new_time_namespace():
     assert spec_error(check_config, cfg).pointer == "/linux/timeOffsets"
 
 
-def test_rootless_default_config_is_refused():
-    # the rootless default has a user namespace, not supported yet
-    e = spec_error(check_config, default_config(rootless=True))
-    assert 'namespace "user" is not supported yet' in str(e)
+def test_user_namespace_needs_mappings():
+    cfg = default_config()
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    assert spec_error(check_config, cfg).pointer == "/linux/uidMappings"
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    assert spec_error(check_config, cfg).pointer == "/linux/gidMappings"
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+    check_config(cfg)
+
+
+def test_rootless_default_config_is_accepted():
+    check_config(default_config(rootless=True))
 
 
 def test_relative_namespace_path():
