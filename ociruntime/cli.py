@@ -403,6 +403,7 @@ def _exec(a: Args) -> int:
         console_socket=o["console_socket"],
         preserve_fds=o["preserve_fds"],
         ignore_paused=o["ignore_paused"],
+        sub_cgroup=o["cgroup"],
     )
 
 

@@ -541,8 +541,12 @@ class Container:
         console_socket: str | None = None,
         preserve_fds: int = 0,
         ignore_paused: bool = False,
+        sub_cgroup: str | None = None,
     ) -> int:
         """Run ``proc`` (a runtime-spec process) inside the container.
+
+        ``sub_cgroup`` (runc's ``--cgroup``): a sub-cgroup of the container's to
+        join instead, ``PATH`` for every controller or ``CTL[,CTL]:PATH`` (v1).
 
         Foreground: the process's exit status.  Detached: 0 once it runs.
         Set-up failures raise OCIError with exit code 255, as runc's do.
@@ -595,7 +599,7 @@ class Container:
 
                 cg = cgroups.from_record(rec.get("cgroup"))
                 if cg is not None:
-                    cg.add(pid)
+                    cg.add(pid, sub_cgroup)
                 term.receive()
                 if pid_file:
                     atomic_write(os.path.abspath(pid_file), str(pid))

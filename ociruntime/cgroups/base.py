@@ -57,6 +57,22 @@ def kv(path: str) -> dict[str, int]:
     return out
 
 
+def sub_paths(spec: str | None, controllers: list[str]) -> dict[str, str]:
+    """runc's exec --cgroup: "PATH" for every controller, or "CTL[,CTL]:PATH" (repeatable
+    with ";"); {controller or "": relative path}.  No "..": it must stay below."""
+    out: dict[str, str] = {}
+    for part in (spec or "").split(";"):
+        if not part:
+            continue
+        ctls, sep, path = part.rpartition(":")
+        path = path.strip("/")
+        if not path or ".." in path.split("/"):
+            raise OCIError(f"--cgroup {spec!r}: expected a sub-cgroup path without '..'")
+        for c in ctls.split(",") if sep else ["", *controllers]:
+            out[c] = path
+    return out
+
+
 def procs(path: str) -> list[int]:
     return [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]
 

@@ -118,9 +118,19 @@ class V1:
         for path, value in deferred:
             base.write(path, value)
 
-    def add(self, pid: int) -> None:
-        for d in self.dirs():
-            base.write(os.path.join(d, "cgroup.procs"), str(pid))
+    def add(self, pid: int, sub: str | None = None) -> None:
+        """Into every hierarchy's directory, or the sub-cgroups ``sub`` names."""
+        subs = base.sub_paths(sub, list(self.paths))
+        targets = {d: d for d in self.dirs()}
+        for ctl, d in self.paths.items():
+            if ctl in subs:
+                targets[d] = os.path.join(d, subs[ctl])
+        if self.unified and "" in subs:
+            targets[self.unified] = os.path.join(self.unified, subs[""])
+        for t in targets.values():
+            if not os.path.isdir(t):
+                raise OCIError(f"--cgroup: {t} does not exist")
+            base.write(os.path.join(t, "cgroup.procs"), str(pid))
 
     def freeze(self) -> None:
         self._freezer("FROZEN")

@@ -65,8 +65,12 @@ class V2:
 
             ebpf.set_device_filter(self.path, rules)
 
-    def add(self, pid: int) -> None:
-        base.write(os.path.join(self.path, "cgroup.procs"), str(pid))
+    def add(self, pid: int, sub: str | None = None) -> None:
+        subs = base.sub_paths(sub, [])
+        target = os.path.join(self.path, subs[""]) if "" in subs else self.path
+        if not os.path.isdir(target):
+            raise OCIError(f"--cgroup: {target} does not exist")
+        base.write(os.path.join(target, "cgroup.procs"), str(pid))
 
     def freeze(self) -> None:
         self._freeze("1")

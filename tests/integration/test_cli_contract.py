@@ -385,7 +385,16 @@ def test_features_document(oci):
     ]
     assert {"bind", "rbind", "ro", "rro", "nosuid", "rprivate"} <= set(doc["mountOptions"])
     linux = doc["linux"]
-    assert set(linux["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}
+    assert set(linux["namespaces"]) == {
+        "cgroup",
+        "ipc",
+        "mount",
+        "network",
+        "pid",
+        "time",
+        "user",
+        "uts",
+    }
     assert (
         "CAP_SYS_ADMIN" in linux["capabilities"]
         and "CAP_CHECKPOINT_RESTORE" in linux["capabilities"]

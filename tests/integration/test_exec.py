@@ -954,3 +954,22 @@ def test_exec_does_not_pass_fds_without_preserve(running):
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_exec_into_a_sub_cgroup(oci, make_bundle):
+    """runc's --cgroup: join a sub-cgroup of the container's (CTL:PATH or PATH)."""
+    b = make_bundle(["sleep", "100"])
+    cid = oci.new_id()
+    oci.run_detached(b, cid)
+    with open(os.path.join(oci.root, cid, "state.json")) as f:
+        cg = json.load(f)["cgroup"]
+    mem = cg["path"] if cg["layout"] == "v2" else cg["paths"]["memory"]
+    os.mkdir(os.path.join(mem, "sub"))
+    spec = "sub" if cg["layout"] == "v2" else "memory:sub"
+    r = oci.ok("exec", "--cgroup", spec, cid, "cat", "/proc/self/cgroup")
+    line = next(x for x in r.stdout.splitlines() if (":memory:" in x or x.startswith("0::")))
+    assert line.endswith(":/sub"), r.stdout
+    r = oci.cli("exec", "--cgroup", "nope", cid, "true")
+    assert r.returncode == 255 and "--cgroup" in r.stderr and "does not exist" in r.stderr
+    oci.ok("delete", "--force", cid)
+    assert not os.path.exists(mem)
