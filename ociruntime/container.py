@@ -131,7 +131,14 @@ class Container:
                 keyring=None if no_new_keyring else cid,
             )
             args.cgroup = cg.record()
-            c._spawn(args, term, cg, pid_file, _exec_now)
+            from .linux import idmap
+
+            args.idmaps = idmap.prepare(b.config, b.path)
+            try:
+                c._spawn(args, term, cg, pid_file, _exec_now)
+            finally:
+                for fd in args.idmaps.values():
+                    os.close(fd)
         except BaseException:
             term.close()
             c._abort(c.pid, cg)

@@ -79,7 +79,7 @@ def features() -> dict:
             "apparmor": {"enabled": security.apparmor_enabled()},
             "selinux": {"enabled": security.selinux_enabled()},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
         },
         "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false"},
     }

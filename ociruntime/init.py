@@ -56,6 +56,7 @@ class InitArgs:
         self.committed = False
         self.state: dict = {}
         self.cgroup: dict | None = None  # the cgroup record, for binding it without a cgroup ns
+        self.idmaps: dict[int, int] = {}  # mount index -> detached idmapped tree the runtime made
 
 
 def main(a: InitArgs) -> None:
@@ -96,6 +97,7 @@ def close_inherited(a: InitArgs) -> None:
     for sock in (a.exec_sock, a.console):
         if sock is not None and sock.fileno() >= 0:
             keep.add(sock.fileno())
+    keep.update(a.idmaps.values())
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= 3 + a.preserve_fds and fd not in keep:
@@ -167,6 +169,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         a.listener = connect_listener(a.sec.seccomp.listener_path)
     root = Rootfs(a.rootfs, cfg, a.bundle)
     root.cgroup = a.cgroup
+    root.trees = a.idmaps
     # in a user namespace cgroupfs cannot be mounted (v1): bind the container's cgroups
     root.cgroup_ns = nss.get("cgroup", "") is None and "user" not in nss
     if "mount" in nss:

@@ -67,8 +67,8 @@ _ATTRS = {
     sc.MS_NODIRATIME: sc.MOUNT_ATTR_NODIRATIME,
     sc.MS_NOSYMFOLLOW: sc.MOUNT_ATTR_NOSYMFOLLOW,
 }
-_IGNORED = {"tmpcopyup", "copy-symlink", "rro", "rrw"}
-_UNSUPPORTED = {"idmap", "ridmap"}
+_IGNORED = {"tmpcopyup", "copy-symlink", "rro", "rrw", "idmap", "ridmap"}  # idmap: see idmap.py
+_UNSUPPORTED: set[str] = set()
 DEFAULT_DEVICES = (
     ("null", 1, 3),
     ("zero", 1, 5),
@@ -128,6 +128,60 @@ def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
     return flags, prop, data, rro
 
 
+def source_path(m: dict, bundle: str) -> str:
+    src = m.get("source") or ""
+    return src if os.path.isabs(src) else os.path.join(bundle, src)
+
+
+def _stat_source(src: str) -> os.stat_result:
+    try:
+        return os.stat(src)
+    except FileNotFoundError:
+        raise OCIError(f"mount source {src}: no such file or directory") from None
+
+
+def bind_tree(src: str, flags: int, rro: bool, m: dict, userns_fd: int = -1) -> int:
+    """A detached copy of ``src`` with the mount's attributes (and idmapping) set."""
+    _stat_source(src)
+    rec = flags & sc.MS_REC
+    tree = clone_tree(src, bool(rec), display=src)
+    try:
+        attrs = 0
+        for f, a in _ATTRS.items():
+            if flags & f:
+                attrs |= a
+        if flags & sc.MS_NOATIME:
+            attrs |= sc.MOUNT_ATTR_NOATIME
+        elif flags & sc.MS_STRICTATIME:
+            attrs |= sc.MOUNT_ATTR_STRICTATIME
+        clear = (
+            sc.MOUNT_ATTR__ATIME
+            if flags & (sc.MS_NOATIME | sc.MS_STRICTATIME | sc.MS_RELATIME)
+            else 0
+        )
+        if attrs or clear:
+            # "ro" on a bind is the top mount only, as mount(2) does; "rro" recurses
+            sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH, attrs, clear, display=src)
+        if userns_fd >= 0:
+            recursive = "ridmap" in (m.get("options") or [])
+            sc.mount_setattr(
+                tree,
+                "",
+                sc.AT_EMPTY_PATH | (sc.AT_RECURSIVE if recursive else 0),
+                sc.MOUNT_ATTR_IDMAP,
+                userns_fd=userns_fd,
+                display=src,
+            )
+        if rro and rec:
+            sc.mount_setattr(
+                tree, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY, display=src
+            )
+    except BaseException:
+        os.close(tree)
+        raise
+    return tree
+
+
 class Rootfs:
     """Builds the container's view under ``path``; then :meth:`pivot`."""
 
@@ -139,6 +193,8 @@ class Rootfs:
         self.deferred: list[tuple[int, dict]] = []
         self.cgroup: dict | None = None  # the container's cgroup record (cgroups.*.record())
         self.cgroup_ns = False  # a new cgroup namespace: cgroupfs shows the container's cgroup
+        self.trees: dict[int, int] = {}  # mount index -> detached tree the runtime made (idmapped)
+        self.index = -1
 
     # ---- resolution -------------------------------------------------
     def open(self, dest: str, flags: int = sc.O_PATH) -> int:
@@ -165,11 +221,19 @@ class Rootfs:
                     st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
                 except FileNotFoundError:
                     last = i == len(parts) - 1
-                    if is_dir or not last:
-                        os.mkdir(name, 0o755, dir_fd=dfd)
-                    else:
-                        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-                        os.close(os.open(name, flags, 0o644, dir_fd=dfd))
+                    where = "/" + "/".join([*done, name])
+                    try:
+                        if is_dir or not last:
+                            os.mkdir(name, 0o755, dir_fd=dfd)
+                        else:
+                            flags = (
+                                os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+                            )
+                            os.close(os.open(name, flags, 0o644, dir_fd=dfd))
+                    except OSError as e:
+                        raise OSError(
+                            e.errno, f"creating {where} in the rootfs: {e.strerror}"
+                        ) from None
                     done.append(name)
                     continue
                 if stat.S_ISLNK(st.st_mode):
@@ -213,6 +277,7 @@ class Rootfs:
             self.readonly(p)
 
     def _mount_at(self, i: int, m: dict) -> None:
+        self.index = i
         try:
             self.mount(m)
         except OSError as e:
@@ -261,37 +326,16 @@ class Rootfs:
             self.propagate(dest, prop)
 
     def bind(self, m: dict, flags: int, prop: int, rro: bool) -> None:
-        src = m.get("source") or ""
-        if not os.path.isabs(src):
-            src = os.path.join(self.bundle, src)
+        src = source_path(m, self.bundle)
+        if self.index in self.trees:
+            # made by the runtime (idmapped: that needs the host's privileges)
+            tree = self.trees.pop(self.index)
+            is_dir = stat.S_ISDIR(os.fstat(tree).st_mode)
+        else:
+            is_dir = stat.S_ISDIR(_stat_source(src).st_mode)
+            tree = bind_tree(src, flags, rro, m)
         try:
-            st = os.stat(src)
-        except FileNotFoundError:
-            raise OCIError(f"mount source {src}: no such file or directory") from None
-        rec = flags & sc.MS_REC
-        tree = clone_tree(src, bool(rec), display=src)
-        try:
-            attrs = 0
-            for f, a in _ATTRS.items():
-                if flags & f:
-                    attrs |= a
-            if flags & sc.MS_NOATIME:
-                attrs |= sc.MOUNT_ATTR_NOATIME
-            elif flags & sc.MS_STRICTATIME:
-                attrs |= sc.MOUNT_ATTR_STRICTATIME
-            clear = (
-                sc.MOUNT_ATTR__ATIME
-                if flags & (sc.MS_NOATIME | sc.MS_STRICTATIME | sc.MS_RELATIME)
-                else 0
-            )
-            if attrs or clear:
-                # "ro" on a bind is the top mount only, as mount(2) does; "rro" recurses
-                sc.mount_setattr(tree, "", sc.AT_EMPTY_PATH, attrs, clear, display=src)
-            if rro and rec:
-                sc.mount_setattr(
-                    tree, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, sc.MOUNT_ATTR_RDONLY, display=src
-                )
-            tfd = self.make(m["destination"], stat.S_ISDIR(st.st_mode))
+            tfd = self.make(m["destination"], is_dir)
         except BaseException:
             os.close(tree)
             raise

@@ -401,7 +401,7 @@ def test_features_document(oci):
     )
     assert linux["cgroup"]["v1"] and linux["cgroup"]["v2"] and not linux["cgroup"]["systemd"]
     assert linux["seccomp"]["enabled"] and "SCMP_ACT_NOTIFY" in linux["seccomp"]["actions"]
-    assert linux["mountExtensions"]["idmap"]["enabled"] is False
+    assert linux["mountExtensions"]["idmap"]["enabled"] is True
 
 
 def test_ps_json_is_an_array_of_host_pids(oci, make_bundle):

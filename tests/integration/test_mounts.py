@@ -901,3 +901,66 @@ def test_device_path_through_symlink_stays_inside(oci, make_bundle, hostdir):
     cid = oci.new_id()
     oci("run", "-b", b.path, cid)
     assert snapshot(str(hostdir)) == before, "a device node was created on the host"
+
+
+def _idmapped_bind(b, src: str, mappings: bool = True, opts=("bind",)) -> None:
+    m = {"destination": "/data", "type": "bind", "source": src, "options": list(opts)}
+    if mappings:
+        m["uidMappings"] = [{"containerID": 0, "hostID": 1000, "size": 1}]
+        m["gidMappings"] = [{"containerID": 0, "hostID": 2000, "size": 1}]
+    b.config["mounts"].append(m)
+    b.save()
+
+
+def test_idmapped_bind_mount(oci, make_bundle, tmp_path):
+    """mounts[].uidMappings: files owned by 0:0 on disk show as 1000:2000 through the
+    mount (the kernel's idmapped mounts); the host's view is unchanged."""
+    src = tmp_path / "idsrc"
+    src.mkdir()
+    (src / "f").write_text("x")
+    os.chown(src / "f", 0, 0)
+    b = make_bundle(["sh", "-c", "stat -c '%u %g' /data/f; grep ' /data ' /proc/self/mountinfo"])
+    _idmapped_bind(b, str(src))
+    out = oci.run_out(b).splitlines()
+    assert out[0] == "1000 2000"
+    assert "idmapped" in out[1]
+    st = os.stat(src / "f")
+    assert (st.st_uid, st.st_gid) == (0, 0)
+
+
+def test_idmap_option_uses_the_container_user_namespace(oci, make_bundle, tmp_path):
+    src = tmp_path / "idsrc2"
+    src.mkdir()
+    (src / "f").write_text("x")
+    b = make_bundle(["sh", "-c", "stat -c '%u' /data/f; id -u"])
+    d = b.path
+    while d not in ("/", "/tmp"):
+        os.chmod(d, os.stat(d).st_mode | 0o011)
+        d = os.path.dirname(d)
+    os.chmod(tmp_path, 0o755)
+    b.config["linux"]["namespaces"].append({"type": "user"})
+    b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    os.mkdir(
+        os.path.join(b.rootfs, "data")
+    )  # the mapped root cannot create it in a root-owned rootfs
+    _idmapped_bind(b, str(src), mappings=False, opts=("bind", "idmap"))
+    # root-owned on disk, so the container's root (host 100000) owns it in the mount
+    assert oci.run_out(b).splitlines() == ["0", "0"]
+
+
+def test_idmap_on_a_non_bind_mount_is_refused(oci, make_bundle):
+    b = make_bundle(["true"])
+    b.config["mounts"].append(
+        {
+            "destination": "/x",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        }
+    )
+    b.save()
+    n = len(b.config["mounts"]) - 1
+    oci.create_fails(b, f"config.json: /mounts/{n}", "idmapped mounts must be bind mounts")
