@@ -325,8 +325,11 @@ def dispatch(a: Args) -> int:
         raise OCIError(f"invalid --log-format {a.g['log_format']!r}: expected text or json")
     if a.g["systemd_cgroup"]:
         raise OCIError("--systemd-cgroup is not supported yet (no systemd on this host)")
-    if a.g["rootless"] not in ("auto", "false"):
-        raise OCIError(f"--rootless={a.g['rootless']} is not supported yet")
+    if a.g["rootless"] not in ("auto", "true", "false"):
+        raise OCIError(f"invalid --rootless={a.g['rootless']}: expected auto, true or false")
+    from . import container
+
+    container.ROOTLESS = a.g["rootless"]
     return globals()["cmd_" + a.cmd](a)
 
 

@@ -112,7 +112,7 @@ class Container:
 
             linux = b.config.get("linux") or {}
             with trace.span("cgroup: create and apply resources"):
-                cg = cgroups.for_config(linux, cid)
+                cg = cgroups.for_config(linux, cid, rootless=_rootless())
                 # recorded before it exists, so that delete --force finds it after a crash
                 atomic_write(os.path.join(c.dir, "cgroup.json"), jsonio.dumps(cg.record()))
                 cg.create()
@@ -596,12 +596,28 @@ class Container:
             console=term.child_end(),
             join_pid=rec["pid"],
         )
-        forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in ("pid", "time") if t in nss}
+        # rootless, the pid namespace can only be joined from inside the user
+        # namespace: the child does it and forks the process (see init.setup_exec)
+        inside = os.geteuid() != 0 and "user" in nss
+        at_fork = ("time",) if inside else ("pid", "time")
+        forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in at_fork if t in nss}
+        if inside:
+            from .linux import syscalls as sc
+
+            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
         try:
             pid, sock = _launch(args, forked)
             try:
-                _await_ready(sock, "exec: the process exited during set-up")
+
+                def follow(msg: dict) -> None:
+                    nonlocal pid
+                    os.waitpid(pid, 0)
+                    pid = msg["pid"]
+
+                _await_ready(
+                    sock, "exec: the process exited during set-up", None, {sync.PID: follow}
+                )
                 from . import cgroups
 
                 cg = cgroups.from_record(rec.get("cgroup"))
@@ -636,6 +652,13 @@ def _plan(config: dict):
             f"seccomp: syscalls unknown to libseccomp skipped: {', '.join(sec.seccomp.skipped)}"
         )
     return sec
+
+
+ROOTLESS = "auto"  # --rootless: auto, true or false (set by the CLI)
+
+
+def _rootless() -> bool:
+    return ROOTLESS == "true" or (ROOTLESS == "auto" and os.geteuid() != 0)
 
 
 def _socket_activation(proc: dict) -> int:

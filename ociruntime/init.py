@@ -16,7 +16,7 @@ import struct
 
 from . import hooks, jsonio, sync, trace
 from .errors import OCIError
-from .linux import capabilities, namespaces, process, seccomp, security
+from .linux import capabilities, namespaces, process, seccomp, security, userns
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import RESOLVE, Rootfs
@@ -206,10 +206,18 @@ def new_user_namespace(a: InitArgs, nss: dict) -> None:
     the namespace's root; then, for a new pid namespace, make it here (so the user
     namespace owns it, as mounting /proc requires) and fork the real init, pid 1,
     into it.  This process then exits: the runtime follows the new pid."""
+    rootless = os.geteuid() != 0
     sc.unshare(sc.CLONE_NEWUSER)
-    sync.send(a.sync, sync.USERNS)
-    if sync.recv(a.sync)["type"] != sync.USERNS_DONE:
-        raise OCIError("unexpected reply to the user namespace request")
+    if rootless:
+        # /proc/self of a non-dumpable process belongs to root, whom an unprivileged
+        # user cannot write as: dumpable just for the maps (no container process yet)
+        sc.prctl(sc.PR_SET_DUMPABLE, 1)
+        userns.write_maps("self", a.config.get("linux") or {}, deny_setgroups=True)
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    else:
+        sync.send(a.sync, sync.USERNS)
+        if sync.recv(a.sync)["type"] != sync.USERNS_DONE:
+            raise OCIError("unexpected reply to the user namespace request")
     try:
         os.setresgid(0, 0, 0)
         os.setresuid(0, 0, 0)
@@ -259,8 +267,21 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         from .linux import console  # before joining: the container has no Python library
     if "oomScoreAdj" in proc:
         process.set_oom_score_adj(proc["oomScoreAdj"])
+    nss = namespaces.of(a.config)
+    if os.geteuid() != 0 and "user" in nss and "pid" in nss:
+        # rootless: user namespace first, then its pid namespace, then a fork into it
+        pidns = os.open(f"/proc/{a.join_pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        namespaces.join(a.join_pid, {"user": None})
+        sc.setns(pidns, sc.CLONE_NEWPID, "pid namespace")
+        os.close(pidns)
+        pid = os.fork()
+        if pid:
+            sync.send(a.sync, sync.PID, pid=pid)
+            os._exit(0)
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        nss = {t: p for t, p in nss.items() if t != "user"}
     with trace.span("join namespaces"):
-        namespaces.join(a.join_pid, namespaces.of(a.config))
+        namespaces.join(a.join_pid, nss)
     # joining the mount namespace moved root and cwd to the container's root
     if a.console is not None:
         root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -28,6 +28,16 @@ from . import jsonio
 from .errors import NotFound, OCIError
 
 DEFAULT_ROOT = "/run/ociruntime"
+
+
+def default_root() -> str:
+    """/run/ociruntime for root; $XDG_RUNTIME_DIR/ociruntime for anyone else (rootless)."""
+    if os.geteuid() == 0:
+        return DEFAULT_ROOT
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    return os.path.join(xdg, "ociruntime") if xdg else f"/tmp/ociruntime-{os.geteuid()}"
+
+
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+.-")
 PUBLIC_FIELDS = (
     "ociVersion",
@@ -88,7 +98,7 @@ class Store:
     """State directories under one root; see the module docstring."""
 
     def __init__(self, root: str | None = None) -> None:
-        self.root = os.path.abspath(root or DEFAULT_ROOT)
+        self.root = os.path.abspath(root or default_root())
 
     def dir(self, cid: str) -> str:
         validate_id(cid)

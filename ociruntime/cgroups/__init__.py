@@ -70,7 +70,41 @@ def resolve(cgroups_path: str | None, cid: str, own: str) -> str:
     return p
 
 
-def for_config(linux: dict, cid: str):
+class NoCgroup:
+    """Rootless without a writable (delegated) cgroup: nothing to create or join."""
+
+    layout = "none"
+
+    def create(self) -> None:
+        pass
+
+    def apply(self, res: dict, devs: list | None = None, update: bool = False) -> None:
+        pass
+
+    def add(self, pid: int, sub: str | None = None) -> None:
+        pass
+
+    def record(self) -> None:
+        return None
+
+    def destroy(self) -> None:
+        pass
+
+
+def for_config(linux: dict, cid: str, rootless: bool = False):
+    """The manager for this host; rootless, NoCgroup unless the cgroup can be made
+    (a delegated, writable subtree), with a warning if resources were asked for."""
+    if rootless:
+        m = for_config(linux, cid)
+        try:
+            m.create()
+        except OCIError as e:
+            if linux.get("resources"):
+                from .. import log
+
+                log.warn(f"rootless: linux.resources not applied: no writable cgroup ({e.text})")
+            return NoCgroup()
+        return m
     kind = layout()
     if kind == "v2":
         from .v2 import V2
@@ -82,7 +116,7 @@ def for_config(linux: dict, cid: str):
 
 
 def from_record(rec: dict | None):
-    if not rec:
+    if not rec or rec.get("layout") == "none":
         return None
     if rec.get("layout") == "v2":
         from .v2 import V2

@@ -48,7 +48,7 @@ def protect(directory: str) -> None:
 
 def ensure_readonly() -> None:
     exe = os.readlink("/proc/self/exe")
-    if os.path.dirname(exe) != PRIVATE_DIR or exe_is_readonly():
+    if os.geteuid() != 0 or os.path.dirname(exe) != PRIVATE_DIR or exe_is_readonly():
         return  # a development run (python -m ociruntime) or already safe
     if os.environ.get("OCIRUNTIME_REEXEC") == "1":
         from ..errors import OCIError

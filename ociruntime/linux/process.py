@@ -60,10 +60,26 @@ def set_rlimits(rlimits: list[dict]) -> None:
             ) from None
 
 
+def setgroups_denied() -> bool:
+    """A rootless user namespace denies setgroups(2) (the kernel requires it)."""
+    try:
+        with open("/proc/self/setgroups", "rb") as f:
+            return f.read().strip() == b"deny"
+    except OSError:
+        return False
+
+
 def set_user(user: dict) -> None:
     uid, gid = user.get("uid", 0), user.get("gid", 0)
+    groups = user.get("additionalGids") or []
     try:
-        os.setgroups(user.get("additionalGids") or [])
+        if not setgroups_denied():
+            os.setgroups(groups)
+        elif groups:
+            raise SpecError(
+                "/process/user/additionalGids",
+                "additional groups need setgroups, which a rootless user namespace denies",
+            )
         os.setgid(gid)
         os.setuid(uid)
     except OSError as e:

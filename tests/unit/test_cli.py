@@ -597,10 +597,16 @@ def test_main_systemd_cgroup_not_supported(tmp_path, capsys):
     assert "--systemd-cgroup is not supported" in one_error_line(err)
 
 
-def test_main_rootless_true_not_supported(tmp_path, capsys):
+def test_main_rootless_true_accepted(tmp_path, capsys):
     code, _, err = run_main(["--root", str(tmp_path), "--rootless", "true", "state", "x"], capsys)
     assert code == 1
-    assert "--rootless=true is not supported" in one_error_line(err)
+    assert one_error_line(err) == 'container "x" does not exist'
+
+
+def test_main_rootless_bad_value(tmp_path, capsys):
+    code, _, err = run_main(["--root", str(tmp_path), "--rootless", "maybe", "state", "x"], capsys)
+    assert code == 1
+    assert one_error_line(err) == "invalid --rootless=maybe: expected auto, true or false"
 
 
 def test_main_rootless_false_accepted(tmp_path, capsys):
