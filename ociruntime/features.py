@@ -10,6 +10,19 @@ from __future__ import annotations
 from . import SPEC_VERSION
 
 
+def _has_mount_setattr() -> bool:
+    """Idmapped mounts need mount_setattr(2) (Linux 5.12)."""
+    import errno
+
+    from .linux import syscalls as sc
+
+    try:
+        sc.mount_setattr(-1, "", 0)
+    except OSError as e:
+        return e.errno != errno.ENOSYS
+    return True
+
+
 def features() -> dict:
     from .linux import capabilities, rootfs, seccomp
 
@@ -79,7 +92,7 @@ def features() -> dict:
             "apparmor": {"enabled": security.apparmor_enabled()},
             "selinux": {"enabled": security.selinux_enabled()},
             "intelRdt": {"enabled": False},
-            "mountExtensions": {"idmap": {"enabled": True}},
+            "mountExtensions": {"idmap": {"enabled": _has_mount_setattr()}},
         },
         "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false"},
     }

@@ -511,3 +511,17 @@ def test_user_namespace_create_start_delete(oci, make_bundle):
     oci.wait_status(cid, "stopped")
     oci.cli_ok("delete", cid)
     assert leftovers(oci, b, (cid,)) == []
+
+
+def test_user_namespace_rootfs_owned_by_the_mapped_ids(oci, make_bundle):
+    """A rootfs chowned to the mapped range is the container root's own: it can write."""
+    b = make_bundle(sh("touch /made-inside && stat -c '%u %g' /made-inside"))
+    b.config["root"]["readonly"] = False
+    _userns(b)
+    for dirpath, dirnames, filenames in os.walk(b.rootfs):
+        for n in [*dirnames, *filenames]:
+            os.lchown(os.path.join(dirpath, n), 100000, 100000)
+    os.lchown(b.rootfs, 100000, 100000)
+    assert oci.run_out(b).strip() == "0 0"
+    st = os.stat(os.path.join(b.rootfs, "made-inside"))
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
