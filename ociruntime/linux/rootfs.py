@@ -68,7 +68,6 @@ _ATTRS = {
     sc.MS_NOSYMFOLLOW: sc.MOUNT_ATTR_NOSYMFOLLOW,
 }
 _IGNORED = {"tmpcopyup", "copy-symlink", "rro", "rrw", "idmap", "ridmap"}  # idmap: see idmap.py
-_UNSUPPORTED: set[str] = set()
 DEFAULT_DEVICES = (
     ("null", 1, 3),
     ("zero", 1, 5),
@@ -121,8 +120,6 @@ def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
             prop = _PROPAGATION[o]
         elif o == "rro":
             rro = True
-        elif o in _UNSUPPORTED:
-            raise OCIError(f'mount option "{o}" is not supported yet')
         elif o not in _IGNORED:
             data.append(o)
     return flags, prop, data, rro

@@ -17,32 +17,21 @@ _syscall.restype = ctypes.c_long
 
 # x86_64 / aarch64 generic numbers for syscalls without a libc wrapper in
 # glibc 2.36.  (unshare/setns/mount/umount2/pivot_root use libc wrappers.)
+# numbers from 424 on are the same on every architecture
 _NR = {
-    "x86_64": {
-        "pivot_root": 155,
-        "open_tree": 428,
-        "move_mount": 429,
-        "openat2": 437,
-        "close_range": 436,
-        "mount_setattr": 442,
-        "fsopen": 430,
-        "fsconfig": 431,
-        "fsmount": 432,
-        "rt_sigaction": 13,
-    },
-    "aarch64": {
-        "pivot_root": 41,
-        "open_tree": 428,
-        "move_mount": 429,
-        "openat2": 437,
-        "close_range": 436,
-        "mount_setattr": 442,
-        "fsopen": 430,
-        "fsconfig": 431,
-        "fsmount": 432,
-        "rt_sigaction": 134,
-    },
-}[os.uname().machine]
+    "open_tree": 428,
+    "move_mount": 429,
+    "openat2": 437,
+    "close_range": 436,
+    "mount_setattr": 442,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    **{
+        "x86_64": {"pivot_root": 155, "rt_sigaction": 13},
+        "aarch64": {"pivot_root": 41, "rt_sigaction": 134},
+    }[os.uname().machine],
+}
 
 # namespaces (sched.h)
 CLONE_NEWNS = 0x00020000

@@ -7,19 +7,6 @@ import os
 from .. import jsonio
 from ..errors import OCIError, SpecError
 
-# linux.namespaces[].type -> /proc/PID/ns name
-NS_PROC_NAME = {
-    "pid": "pid",
-    "network": "net",
-    "mount": "mnt",
-    "ipc": "ipc",
-    "uts": "uts",
-    "cgroup": "cgroup",
-    "user": "user",
-    "time": "time",
-}
-UNSUPPORTED_NS: tuple[str, ...] = ()
-
 
 class Bundle:
     """A loaded bundle: its absolute path, validated config, and rootfs path."""
@@ -78,8 +65,6 @@ def check_config(config: dict) -> None:
         if t in seen:
             raise SpecError(ptr, f'duplicate namespace "{t}"')
         seen.add(t)
-        if t in UNSUPPORTED_NS:
-            raise SpecError(ptr, f'namespace "{t}" is not supported yet')
         p = ns.get("path")
         if p:
             if not os.path.isabs(p):

@@ -8,8 +8,9 @@ import os
 import pytest
 
 from ociruntime.errors import OCIError, SpecError
+from ociruntime.linux.namespaces import NS_PROC as NS_PROC_NAME
 from ociruntime.spec.default import default_config
-from ociruntime.spec.load import NS_PROC_NAME, Bundle, check_config, load_bundle, read_json
+from ociruntime.spec.load import Bundle, check_config, load_bundle, read_json
 
 
 def write_bundle(path, config: dict | None = None, rootfs: bool = True) -> str:
