@@ -565,3 +565,27 @@ def _fd_open(fd: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def _keyring_lines(name: str) -> list[str]:
+    with open("/proc/keys") as f:
+        return [
+            ln for ln in f if ln.split()[7:8] == ["keyring"] and ln.split()[8].rstrip(":") == name
+        ]
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/proc/keys"), reason="no /proc/keys: kernel without keyrings"
+)
+def test_session_keyring_per_container(oci, make_bundle):
+    """Each container gets a session keyring of its own, named after its id
+    (keyrings are not namespaced); --no-new-keyring keeps the caller's."""
+    b = make_bundle(["sleep", "100"])
+    cid = oci.new_id()
+    oci.run_detached(b, cid)
+    assert len(_keyring_lines(cid)) == 1
+    oci.ok("delete", "--force", cid)
+    other = oci.new_id()
+    oci.run_detached(b, other, "--no-new-keyring")
+    assert _keyring_lines(other) == []
+    oci.ok("delete", "--force", other)
