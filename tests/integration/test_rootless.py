@@ -135,3 +135,16 @@ def _gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except FileNotFoundError:
         return True
+
+
+def test_rootless_resources_without_a_writable_cgroup_warn(rootless):
+    as_user, bundle, xdg = rootless
+    p = bundle / "config.json"
+    cfg = json.loads(p.read_text())
+    cfg["process"]["args"] = ["true"]
+    cfg["linux"]["resources"] = {"memory": {"limit": 67108864}}
+    p.write_text(json.dumps(cfg))
+    r = as_user("run", "rl-res")
+    assert r.returncode == 0, r.stderr
+    assert "warning: rootless: linux.resources not applied: no writable cgroup" in r.stderr
+    assert os.listdir(xdg / "ociruntime") == []
