@@ -9,6 +9,7 @@ The lifecycle is usable from Python without the CLI::
 
 __version__ = "0.1.0"
 SPEC_VERSION = "1.2.0"
+ROOTLESS = "auto"  # --rootless: auto (a non-root caller is rootless), true or false
 
 
 def __getattr__(name: str):

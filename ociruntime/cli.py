@@ -8,7 +8,6 @@ Errors become one line on stderr (``ociruntime: ...``), one record in
 ``--log``, and exit status 1; a traceback is shown only with ``--debug``.
 """
 
-from __future__ import annotations
 
 import os
 import sys
@@ -327,9 +326,9 @@ def dispatch(a: Args) -> int:
         raise OCIError("--systemd-cgroup is not supported yet (no systemd on this host)")
     if a.g["rootless"] not in ("auto", "true", "false"):
         raise OCIError(f"invalid --rootless={a.g['rootless']}: expected auto, true or false")
-    from . import container
+    import ociruntime
 
-    container.ROOTLESS = a.g["rootless"]
+    ociruntime.ROOTLESS = a.g["rootless"]
     return globals()["cmd_" + a.cmd](a)
 
 

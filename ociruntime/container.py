@@ -654,11 +654,11 @@ def _plan(config: dict):
     return sec
 
 
-ROOTLESS = "auto"  # --rootless: auto, true or false (set by the CLI)
-
-
 def _rootless() -> bool:
-    return ROOTLESS == "true" or (ROOTLESS == "auto" and os.geteuid() != 0)
+    """--rootless (ociruntime.ROOTLESS): true, false, or auto (a non-root caller)."""
+    import ociruntime
+
+    return ociruntime.ROOTLESS == "true" or (ociruntime.ROOTLESS == "auto" and os.geteuid() != 0)
 
 
 def _socket_activation(proc: dict) -> int:

@@ -6,7 +6,6 @@ binary) raises :class:`OCIError`; the CLI turns it into one line on stderr
 else is a bug and shows a traceback only with ``--debug``.
 """
 
-from __future__ import annotations
 
 
 class OCIError(Exception):

@@ -6,7 +6,6 @@ the way ``json`` does.  Output is identical to ``json.dumps`` (compact or
 indented) for the plain data the runtime writes.
 """
 
-from __future__ import annotations
 
 import _json
 

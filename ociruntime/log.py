@@ -5,7 +5,6 @@ file as one JSON object, so a failing command writes exactly one error
 record, and nothing below warning is written unless ``--debug``.
 """
 
-from __future__ import annotations
 
 import os
 import sys

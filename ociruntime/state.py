@@ -18,7 +18,6 @@ time recorded at create (a reused pid reads as stopped); ``exec.sock`` still
 present means created.
 """
 
-from __future__ import annotations
 
 import errno
 import fcntl
@@ -122,7 +121,7 @@ class Store:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
-    def locked(self, cid: str) -> _Locked:
+    def locked(self, cid: str) -> "_Locked":
         """``with store.locked(id) as dir:`` holds the container's flock."""
         return _Locked(self, cid)
 
