@@ -8,7 +8,6 @@ Errors become one line on stderr (``ociruntime: ...``), one record in
 ``--log``, and exit status 1; a traceback is shown only with ``--debug``.
 """
 
-
 import os
 import sys
 

@@ -7,7 +7,6 @@ else is a bug and shows a traceback only with ``--debug``.
 """
 
 
-
 class OCIError(Exception):
     """A user-facing failure: ``msg`` says what, ``where`` says where.
 

@@ -6,7 +6,6 @@ the way ``json`` does.  Output is identical to ``json.dumps`` (compact or
 indented) for the plain data the runtime writes.
 """
 
-
 import _json
 
 _WS = " \t\n\r"

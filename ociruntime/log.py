@@ -5,7 +5,6 @@ file as one JSON object, so a failing command writes exactly one error
 record, and nothing below warning is written unless ``--debug``.
 """
 
-
 import os
 import sys
 import time

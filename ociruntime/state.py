@@ -18,7 +18,6 @@ time recorded at create (a reused pid reads as stopped); ``exec.sock`` still
 present means created.
 """
 
-
 import errno
 import fcntl
 import os

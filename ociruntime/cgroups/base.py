@@ -131,11 +131,33 @@ def makedirs(path: str) -> list[str]:
         todo.append(p)
         p = os.path.dirname(p)
     for d in reversed(todo):
-        try:
-            os.mkdir(d, 0o755)
-            made.append(d)
-        except FileExistsError:
-            pass
-        except OSError as e:
-            raise OCIError(f"creating cgroup {d}: {e.strerror}") from None
+        for attempt in (1, 2):
+            try:
+                os.mkdir(d, 0o755)
+                made.append(d)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                if attempt == 1:  # a delete removed the shared parent just now: again
+                    makedirs(os.path.dirname(d))
+                    continue
+                raise OCIError(f"creating cgroup {d}: no such parent") from None
+            except OSError as e:
+                raise OCIError(f"creating cgroup {d}: {e.strerror}") from None
+            break
     return made
+
+
+DEFAULT_PARENT = "ociruntime"
+
+
+def rmdir_default_parent(path: str) -> None:
+    """The default cgroupsPath is /ociruntime/<id>: remove /ociruntime once empty
+    (EBUSY or ENOTEMPTY while other containers use it: leave it)."""
+    parent = os.path.dirname(path)
+    if os.path.basename(parent) != DEFAULT_PARENT:
+        return
+    try:
+        os.rmdir(parent)
+    except OSError:
+        pass

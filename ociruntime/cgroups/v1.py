@@ -183,3 +183,4 @@ class V1:
             base.kill_all(self.pids, self.freeze if frz else None, self.thaw if frz else None)
         for d in self.dirs():
             base.rmdir(d)
+            base.rmdir_default_parent(d)

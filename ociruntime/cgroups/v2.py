@@ -113,3 +113,4 @@ class V2:
                 pass  # before Linux 5.14: one by one
             base.kill_all(self.pids, self.freeze, self.thaw)
         base.rmdir(self.path)
+        base.rmdir_default_parent(self.path)
