@@ -59,8 +59,8 @@ def _rfc3339(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
-def _wait_exit(pid: int, pidfd: int, timeout: float) -> bool:
-    """True once ``pid`` has exited (a zombie counts), waiting up to timeout."""
+def _wait_exit(pidfd: int, timeout: float) -> bool:
+    """True once the process has exited (a zombie counts), waiting up to timeout."""
     import select
 
     poll = select.poll()
@@ -153,7 +153,6 @@ class Container:
 
         from .linux import namespaces
 
-        b = args
         dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         lsock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
@@ -164,7 +163,7 @@ class Container:
                 lsock.listen(1)
             args.exec_sock = lsock
             args.console = term.child_end()
-            nss = namespaces.of(b.config)
+            nss = namespaces.of(args.config)
             # a new user namespace must own the new pid namespace: the init makes
             # that one itself, after the user namespace, and forks the real init
             at_fork = ("time",) if nss.get("user", "") is None else ("pid", "time")
@@ -176,7 +175,7 @@ class Container:
             pid, sock = _launch(
                 args,
                 {k: nss[k] for k in at_fork if k in nss},
-                (b.config.get("linux") or {}).get("timeOffsets"),
+                (args.config.get("linux") or {}).get("timeOffsets"),
             )
             self.pid = pid  # for _abort, should anything below fail
             lsock.close()
@@ -191,29 +190,29 @@ class Container:
                 "id": self.id,
                 "status": "creating",
                 "pid": pid,
-                "bundle": b.bundle,
-                "annotations": b.config.get("annotations") or {},
+                "bundle": args.bundle,
+                "annotations": args.config.get("annotations") or {},
             }
 
             def create_runtime() -> dict:
                 from . import hooks
 
-                netdevs = (b.config.get("linux") or {}).get("netDevices")
+                netdevs = (args.config.get("linux") or {}).get("netDevices")
                 if netdevs:
                     from .linux import netdev
 
                     with trace.span("move netDevices"):
                         creating["netDevices"] = netdev.move(netdevs, pid)
                 for kind in ("prestart", "createRuntime"):
-                    if (b.config.get("hooks") or {}).get(kind):
+                    if (args.config.get("hooks") or {}).get(kind):
                         with trace.span(f"{kind} hooks"):
-                            hooks.run_all(b.config["hooks"], kind, creating)
+                            hooks.run_all(args.config["hooks"], kind, creating)
                 return creating
 
             def write_maps(msg: dict) -> None:
                 from .linux import userns
 
-                userns.write_maps(self.pid, b.config.get("linux") or {})
+                userns.write_maps(self.pid, args.config.get("linux") or {})
 
             def new_init(msg: dict) -> None:
                 """The first child has forked the real init and exits: follow it."""
@@ -237,13 +236,13 @@ class Container:
                 "ociVersion": SPEC_VERSION,
                 "id": self.id,
                 "pid": pid,
-                "bundle": b.bundle,
-                "rootfs": b.rootfs,
+                "bundle": args.bundle,
+                "rootfs": args.rootfs,
                 "created": _rfc3339(time.time_ns()),
                 "owner": _owner(),
-                "annotations": b.config.get("annotations") or {},
+                "annotations": args.config.get("annotations") or {},
                 "initStartTime": start[0] if start else 0,
-                "config": b.config,
+                "config": args.config,
                 "cgroup": cg.record(),
             }
             self.store.save(self.id, rec)
@@ -472,7 +471,7 @@ class Container:
                             self._cgroup(
                                 rec
                             ).thaw()  # a frozen task acts on SIGKILL only once thawed
-                        if not _wait_exit(rec["pid"], fd, 10):
+                        if not _wait_exit(fd, 10):
                             raise OCIError(f"container {self.id}: init did not exit after SIGKILL")
                     except ProcessLookupError:
                         pass
@@ -495,7 +494,7 @@ class Container:
             return
         try:
             _signal.pidfd_send_signal(fd, SIGKILL)
-            _wait_exit(rec["pid"], fd, 10)
+            _wait_exit(fd, 10)
         except ProcessLookupError:
             pass
         finally:
