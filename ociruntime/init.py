@@ -62,12 +62,13 @@ class InitArgs:
 def main(a: InitArgs) -> None:
     """Never returns: execs the container process or exits non-zero."""
     try:
+        # non-dumpable first (exec forks straight into the container's pid namespace):
+        # no ptrace, no /proc/PID/fd or /proc/PID/exe for anyone in the container
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
         # (a parent that died before this shows as EOF on the sync socket)
         sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL
         close_inherited(a)
         trace.reset()
-        # non-dumpable before touching the container: no ptrace, no /proc/1/exe
-        sc.prctl(sc.PR_SET_DUMPABLE, 0)
         path, args, env = setup_exec(a) if a.join_pid else setup(a)
         sync.send(a.sync, sync.READY, trace=trace.events())
         msg = sync.recv(a.sync)
