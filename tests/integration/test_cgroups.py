@@ -21,7 +21,7 @@ import uuid
 import pytest
 from conftest import leftovers, stop, wait_for
 
-from ociruntime.cgroups import layout
+from ociruntime.cgroups import layout, own_cgroups
 from ociruntime.cgroups.v1 import hierarchies
 
 LAYOUT = layout()
@@ -467,16 +467,6 @@ def _rmdirs(paths) -> None:
             pass
 
 
-def _own() -> dict[str, str]:
-    out = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, subs, path = line.rstrip("\n").split(":", 2)
-            for s in subs.split(",") if subs else [""]:
-                out[s] = path
-    return out
-
-
 def _in_cgroups(pid: int, rec: dict) -> None:
     """/proc/<pid>/cgroup agrees with the record, hierarchy by hierarchy."""
     with open(f"/proc/{pid}/cgroup") as f:
@@ -513,7 +503,7 @@ def test_cgroups_path_relative(oci, make_bundle):
     b = bundle(make_bundle, SLEEP, cgroupsPath=rel)
     cid = start(oci, b)
     rec = record(oci, cid)
-    own = _own()
+    own = own_cgroups()
     try:
         for ctl, mp in MOUNTS.items():
             assert rec["paths"][ctl] == os.path.normpath(f"{mp}{own.get(ctl, '/')}/{rel}")
