@@ -1,5 +1,3 @@
-import sys
+from ociruntime.entry import main
 
-from ociruntime.cli import main
-
-sys.exit(main())
+main()

@@ -111,12 +111,9 @@ class Container:
             from . import cgroups, init
 
             linux = b.config.get("linux") or {}
-            with trace.span("cgroup: create and apply resources"):
-                cg = cgroups.for_config(linux, cid, rootless=_rootless())
-                # recorded before it exists, so that delete --force finds it after a crash
-                atomic_write(os.path.join(c.dir, "cgroup.json"), jsonio.dumps(cg.record()))
-                cg.create()
-                cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
+            cg = cgroups.for_config(linux, cid, rootless=_rootless())
+            # recorded before it exists, so that delete --force finds it after a crash
+            atomic_write(os.path.join(c.dir, "cgroup.json"), jsonio.dumps(cg.record()))
 
             args = init.InitArgs(
                 b.config,
@@ -181,9 +178,13 @@ class Container:
             lsock.close()
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
-            # The first migration on a v1 host costs ~8 ms (an RCU grace period): do it
-            # while the init sets up; it asks (CREATE_RUNTIME) before it needs to be inside.
-            with trace.span("cgroup: add init"):
+            # Made only now, while the init sets up its namespaces and mounts: mkdir waits
+            # for the grace period cgroups/warmup.py started.  The init asks (CREATE_RUNTIME)
+            # before it needs to be inside.
+            linux = args.config.get("linux") or {}
+            with trace.span("cgroup: create, apply resources, add init"):
+                cg.create()
+                cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
                 cg.add(pid)
             creating = {
                 "ociVersion": SPEC_VERSION,
@@ -674,12 +675,15 @@ def _socket_activation(proc: dict) -> int:
 
 def _owner() -> str:
     """The user who created the container, by name as runc reports it."""
+    uid = os.geteuid()
+    if uid == 0:
+        return "root"  # without reading nsswitch.conf and passwd on every create
     import pwd
 
     try:
-        return pwd.getpwuid(os.geteuid()).pw_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return str(os.geteuid())
+        return str(uid)
 
 
 def _ns_types(config: dict) -> list[str]:

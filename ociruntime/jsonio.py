@@ -37,7 +37,11 @@ class DecodeError(ValueError):
 
 
 def loads(data: bytes | str) -> object:
-    doc = data.decode("utf-8-sig") if isinstance(data, (bytes, bytearray)) else data
+    if isinstance(data, (bytes, bytearray)):
+        # a UTF-8 BOM is allowed (editors write one); "utf-8-sig" would import a codec
+        doc = (data[3:] if data[:3] == b"\xef\xbb\xbf" else data).decode()
+    else:
+        doc = data
     i, n = 0, len(doc)
     while i < n and doc[i] in _WS:
         i += 1

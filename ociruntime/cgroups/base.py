@@ -103,13 +103,10 @@ def kill_all(pids, freeze=None, thaw=None) -> None:
 
 
 def rmdir(path: str, tries: int = 50) -> None:
-    """Remove a cgroup (children first); EBUSY while its last tasks exit: retry briefly."""
-    if not os.path.isdir(path):
-        return
-    for name in os.listdir(path):
-        sub = os.path.join(path, name)
-        if os.path.isdir(sub) and not os.path.islink(sub):
-            rmdir(sub, tries)
+    """Remove a cgroup, children first; EBUSY while its last tasks exit: retry briefly.
+
+    A cgroup with child cgroups also answers EBUSY, so children are looked
+    for (scandir: the directory's d_type, no stat per file) only then."""
     for i in range(tries):
         try:
             os.rmdir(path)
@@ -117,9 +114,21 @@ def rmdir(path: str, tries: int = 50) -> None:
         except FileNotFoundError:
             return
         except OSError as e:
-            if e.errno != errno.EBUSY or i == tries - 1:
+            if e.errno != errno.EBUSY:
                 raise OCIError(f"removing cgroup {path}: {e.strerror}") from None
-            time.sleep(0.01 * (i + 1))
+            err = e
+        try:
+            subs = [d.path for d in os.scandir(path) if d.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return
+        for sub in subs:
+            rmdir(sub, tries)
+        if subs:
+            continue
+        if i == tries - 1:
+            break
+        time.sleep(0.01 * (i + 1))
+    raise OCIError(f"removing cgroup {path}: {err.strerror}")
 
 
 def makedirs(path: str) -> list[str]:

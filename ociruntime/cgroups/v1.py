@@ -11,7 +11,6 @@ import os
 
 from ..errors import OCIError
 from . import ROOT, base, own_cgroups, resolve
-from .controllers import devices, writes_v1
 
 
 def hierarchies() -> dict[str, str]:
@@ -78,6 +77,8 @@ class V1:
                         base.write(os.path.join(m, f), parent)
 
     def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
+        from .controllers import devices, writes_v1
+
         writes = writes_v1(res, self.has)
         rules = devices.effective(res, devs or [])
         if rules is not None:

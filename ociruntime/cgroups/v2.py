@@ -6,7 +6,6 @@ import os
 
 from ..errors import OCIError
 from . import ROOT, base, own_cgroups, resolve
-from .controllers import devices, writes_v2
 
 
 def enable_controllers(root: str, path: str) -> None:
@@ -47,6 +46,8 @@ class V2:
         enable_controllers(ROOT, self.path)
 
     def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
+        from .controllers import devices, writes_v2
+
         if (
             update
             and (res.get("memory") or {}).get("checkBeforeUpdate")

@@ -1,0 +1,89 @@
+"""Start the kernel's cgroup-migration grace period early, beside our imports.
+
+Moving a process into a cgroup (a write to cgroup.procs) takes the kernel's
+global cgroup_threadgroup_rwsem for writing.  When no migration happened in
+the last RCU grace period, that first waits for a whole one (8-20 ms on our
+test VM), holding cgroup_mutex.  Every runtime pays it once per container;
+runc overlaps it with its child re-executing itself.  We overlap it with the
+interpreter importing the runtime: ``start()`` opens cgroup.procs of the
+cgroup this process is already in and a thread writes "0" (this process)
+to it, a migration that moves nothing and bills nothing.  When create, run
+or exec move the container's process a few milliseconds later, the lock is
+in its fast state.  (mkdir of a new cgroup waits for cgroup_mutex until the
+grace period ends, which is why create forks the init first.)
+
+The thread only ever blocks in write(2) holding no Python or libc lock, so
+the runtime may fork while it waits: the child simply has no such thread.
+Nothing depends on the write succeeding; a failure is ignored.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def own_procs_file() -> str | None:
+    """cgroup.procs of this process's own cgroup in a mounted hierarchy that
+    shows that cgroup (mountinfo's root is a prefix of our path), or None."""
+    try:
+        with open("/proc/self/cgroup", "rb") as f:
+            mine = {}
+            for line in f.read().decode().splitlines():
+                _, subs, path = line.split(":", 2)
+                mine[subs] = path
+        with open("/proc/self/mountinfo", "rb") as f:
+            lines = f.read().decode().splitlines()
+    except (OSError, ValueError):
+        return None
+    for line in lines:
+        pre, _, post = line.partition(" - ")
+        fields = post.split(" ")
+        if len(fields) < 3 or fields[0] not in ("cgroup", "cgroup2"):
+            continue
+        pre_f = pre.split(" ")
+        root, mountpoint = pre_f[3], pre_f[4]
+        if fields[0] == "cgroup2":
+            path = mine.get("")
+        else:
+            opts = set(fields[2].split(","))
+            path = next((p for subs, p in mine.items() if subs and subs in opts), None)
+            if path is None:  # "cpu,cpuacct" mounts list each controller as an option
+                path = next(
+                    (p for subs, p in mine.items() if subs and set(subs.split(",")) <= opts),
+                    None,
+                )
+        if path is None or "\\" in mountpoint:
+            continue
+        if root == "/":
+            rel = path
+        elif path == root or path.startswith(root + "/"):
+            rel = path[len(root) :]
+        else:
+            continue
+        return mountpoint + rel.rstrip("/") + "/cgroup.procs"
+    return None
+
+
+def start() -> None:
+    """Begin the no-op migration in a thread (root only; a no-op elsewhere)."""
+    if os.geteuid() != 0:
+        return
+    path = own_procs_file()
+    if path is None:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    import _thread
+
+    _thread.start_new_thread(_write, (fd,))
+
+
+def _write(fd: int) -> None:
+    try:
+        os.write(fd, b"0")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

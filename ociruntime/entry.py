@@ -1,0 +1,32 @@
+"""The command's entry point (the installed launcher and ``python -m ociruntime``).
+
+Two things happen here rather than in the CLI module, because they pay off
+only when done before it is imported: the cgroup-migration grace period of
+create, run and exec starts in the background (cgroups/warmup.py), and the
+process ends with ``os._exit`` once its output is flushed, skipping the
+interpreter's teardown, which frees every object only for the kernel to
+drop the whole address space a moment later.
+"""
+
+import os
+import sys
+
+_ATTACHING = {"create", "run", "exec"}
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    # a false positive (an id or argument spelled "run") costs one no-op migration
+    if not _ATTACHING.isdisjoint(argv) and "--rootless=true" not in argv:
+        from .cgroups import warmup
+
+        warmup.start()
+    from .cli import main as cli_main
+
+    code = cli_main(argv)
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            code = code or 1
+    os._exit(code)
