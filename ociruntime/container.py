@@ -696,6 +696,10 @@ def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
     from . import init
     from .linux import namespaces
 
+    if "time" in nss:
+        from .cgroups import warmup
+
+        warmup.join()  # setns(2) into a time namespace needs a single-threaded process
     parent, child = sync.pair()
     args.sync = child
     try:

@@ -8,7 +8,6 @@ interpreter's teardown, which frees every object only for the kernel to
 drop the whole address space a moment later.
 """
 
-import os
 import sys
 
 _ATTACHING = {"create", "run", "exec"}
@@ -24,6 +23,8 @@ def main() -> None:
     from .cli import main as cli_main
 
     code = cli_main(argv)
+    import os
+
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()

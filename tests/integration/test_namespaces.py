@@ -416,6 +416,11 @@ def test_net_device_is_moved_renamed_and_keeps_its_address(oci, make_bundle):
         assert "inet 192.0.2.7/24" in out
         assert ",UP" in out or "<UP" in out
         assert not os.path.exists(f"/sys/class/net/{host}")
+        # the kernel tears a network namespace down asynchronously (cleanup_net)
+        for _ in range(200):
+            if not os.path.exists(f"/sys/class/net/{peer}"):
+                break
+            time.sleep(0.01)
         assert not os.path.exists(f"/sys/class/net/{peer}"), "the veth went away with the namespace"
     finally:
         subprocess.run(["ip", "link", "del", host], capture_output=True)

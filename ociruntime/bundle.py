@@ -1,0 +1,122 @@
+"""The runtime's modules as one file of compiled code, for the installed launcher.
+
+Every CLI call is a new interpreter that imports 10-40 of our modules.  The
+standard path finder pays per module: a directory listing, stat calls, a
+.pyc opened, checked against its source and read, all through importlib's
+Python code.  ``make install`` (tools/write-launcher) compiles the package
+once into ``ociruntime.bundle`` beside the interpreter copy (under the same
+read-only mount), docstrings stripped (``optimize=2``: less to unmarshal and
+less memory); the launcher puts a finder for it first on ``sys.meta_path``.
+A module is read (one pread) and unmarshalled only when imported.
+
+File layout: ``MAGIC`` (8 bytes), the interpreter's bytecode magic (4), the
+index length (4, little endian), the marshalled index ``{name: (is_package,
+origin, offset, size)}``, then the marshalled code objects.  A bundle made
+by another interpreter version is ignored (the normal import path runs).
+
+This module must not import ``os`` (the launcher uses it before the cgroup
+warm-up, see entry.py); ``posix`` and ``marshal`` are built in.
+"""
+
+import marshal
+import posix
+import sys
+
+MAGIC = b"OCIRTB1\n"
+
+
+def build(package_dir: str, extra: dict[str, str] | None = None) -> bytes:
+    """The bundle of every module under ``package_dir`` (a directory named
+    ``ociruntime``) plus ``extra`` {module name: source path}."""
+    import os
+    from importlib.util import MAGIC_NUMBER
+
+    sources: dict[str, tuple[bool, str]] = {}
+    base = os.path.dirname(os.path.abspath(package_dir))
+    for d, dirs, files in os.walk(package_dir):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        for f in sorted(files):
+            if not f.endswith(".py"):
+                continue
+            path = os.path.join(d, f)
+            parts = os.path.relpath(path, base)[:-3].split(os.sep)
+            is_pkg = parts[-1] == "__init__"
+            if is_pkg:
+                parts.pop()
+            sources[".".join(parts)] = (is_pkg, path)
+    for name, path in (extra or {}).items():
+        sources[name] = (False, path)
+    index, blobs, offset = {}, [], 0
+    for name, (is_pkg, path) in sorted(sources.items()):
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec", dont_inherit=True, optimize=2)
+        blob = marshal.dumps(code)
+        index[name] = (is_pkg, path, offset, len(blob))
+        blobs.append(blob)
+        offset += len(blob)
+    head = marshal.dumps(index)
+    # offsets in the index count from the end of the header
+    return MAGIC + MAGIC_NUMBER + len(head).to_bytes(4, "little") + head + b"".join(blobs)
+
+
+class Finder:
+    """A meta path finder and loader serving the modules of one bundle file."""
+
+    def __init__(self, path: str, index: dict, start: int) -> None:
+        self.path = path
+        self.index = index
+        self.start = start
+
+    def find_spec(self, name: str, path: object = None, target: object = None):
+        entry = self.index.get(name)
+        if entry is None:
+            return None
+        from _frozen_importlib import ModuleSpec
+
+        spec = ModuleSpec(name, self, origin=entry[1], is_package=entry[0])
+        spec.has_location = True
+        if entry[0]:
+            spec.submodule_search_locations = [entry[1].rpartition("/")[0]]
+        return spec
+
+    def create_module(self, spec: object) -> None:
+        return None
+
+    def exec_module(self, module: object) -> None:
+        name = module.__spec__.name
+        _, _, offset, size = self.index[name]
+        try:
+            fd = posix.open(self.path, posix.O_RDONLY | posix.O_CLOEXEC)
+            try:
+                data = posix.pread(fd, size, self.start + offset)
+            finally:
+                posix.close(fd)
+        except OSError as e:  # e.g. in the container after pivot_root
+            raise ImportError(f"{name}: {self.path}: {e.strerror}", name=name) from None
+        exec(marshal.loads(data), module.__dict__)
+
+
+def install(path: str) -> bool:
+    """Put the bundle's finder first on sys.meta_path; False (and nothing
+    changed) when it is missing or made by another interpreter."""
+    try:
+        fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        head = posix.read(fd, 16)
+        from _frozen_importlib_external import MAGIC_NUMBER
+
+        if len(head) != 16 or head[:8] != MAGIC or head[8:12] != MAGIC_NUMBER:
+            return False
+        n = int.from_bytes(head[12:16], "little")
+        index = marshal.loads(posix.pread(fd, n, 16))
+    except (OSError, ValueError, EOFError, TypeError):
+        return False
+    finally:
+        posix.close(fd)
+    for name in list(index):
+        if name in sys.modules:  # already imported the normal way (this module, the package)
+            del index[name]
+    sys.meta_path.insert(0, Finder(path, index, 16 + n))
+    return True
