@@ -1,4 +1,4 @@
-"""Unit tests for ociruntime.linux.ffi."""
+"""Unit tests for ociruntime.linux.ffi and the syscall wrappers built on it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import pytest
 
 from ociruntime.linux import ffi
+from ociruntime.linux import syscalls as sc
 
 
 def test_syscall_returns_long():
@@ -35,3 +36,24 @@ def test_buffer_is_mutable_copy():
     buf[0] = 9
     assert bytes(buf) == b"\x09\x02\x03" and src == b"\x01\x02\x03"
     assert bytes(ffi.buffer(4)) == bytes(4)
+
+
+def test_statfs_out_buffer():
+    assert sc.statfs_type("/proc") == 0x9FA0
+    fd = os.open("/proc", os.O_RDONLY)
+    try:
+        assert sc.fstatfs_type(fd) == 0x9FA0
+    finally:
+        os.close(fd)
+
+
+def test_openat2_struct_and_error_format():
+    root = os.open("/", os.O_PATH)
+    try:
+        fd = sc.openat2(root, "proc/self/../self/stat", os.O_RDONLY, sc.RESOLVE_IN_ROOT)
+        os.close(fd)
+        with pytest.raises(FileNotFoundError) as ei:
+            sc.openat2(root, "no/such/path", os.O_RDONLY, sc.RESOLVE_IN_ROOT, display="/x")
+    finally:
+        os.close(root)
+    assert str(ei.value) == "[Errno 2] openat2 /x: No such file or directory"
