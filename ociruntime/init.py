@@ -15,7 +15,7 @@ import struct
 
 from . import hooks, jsonio, sync, trace
 from .errors import OCIError
-from .linux import capabilities, ffi, namespaces, process, seccomp, security, userns
+from .linux import capabilities, ffi, namespaces, process, security, userns
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import RESOLVE, Rootfs
@@ -367,6 +367,9 @@ def connect_listener(path: str) -> _socket.socket:
 
 
 def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
+    # security.plan imported it before the fork (a.sec.seccomp is its work): no file access here
+    from .linux import seccomp
+
     fd = seccomp.load(a.sec.seccomp)
     if fd < 0 or a.listener is None:
         return

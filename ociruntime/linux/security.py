@@ -18,9 +18,13 @@ import os
 import struct
 
 from ..errors import SpecError
-from . import capabilities, ffi, seccomp
+from . import capabilities, ffi
 from . import syscalls as sc
 from .ffi import c_int, c_long, c_uint, c_ulong
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
+if TYPE_CHECKING:
+    from . import seccomp
 
 PROC_SUPER_MAGIC = 0x9FA0
 IPC_SYSCTLS = {
@@ -108,6 +112,10 @@ def plan(config: dict) -> Plan:
         p.caps = capabilities.parse(proc["capabilities"] or {})
     p.nnp = bool(proc.get("noNewPrivileges"))
     if linux.get("seccomp"):
+        # imported only when needed (it loads ctypes), and here, before any fork:
+        # the init finds it in sys.modules after pivot_root
+        from . import seccomp
+
         p.seccomp = seccomp.compile_profile(linux["seccomp"])
     for key, value in (linux.get("sysctl") or {}).items():
         ptr = "/linux/sysctl/" + _ptr_key(key)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
 from ociruntime.linux import ffi
 from ociruntime.linux import syscalls as sc
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_syscall_returns_long():
@@ -57,3 +61,15 @@ def test_openat2_struct_and_error_format():
     finally:
         os.close(root)
     assert str(ei.value) == "[Errno 2] openat2 /x: No such file or directory"
+
+
+def test_hot_path_does_not_import_ctypes():
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import ociruntime.init, ociruntime.linux.security, ociruntime.linux.syscalls; "
+        "print(sorted(m for m in sys.modules if m in ('ctypes', 'typing')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-IS", "-c", code, REPO], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
