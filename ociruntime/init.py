@@ -10,13 +10,12 @@ sequence is described in docs/create-start.md; keep the two in step.
 from __future__ import annotations
 
 import _socket
-import ctypes
 import os
 import struct
 
 from . import hooks, jsonio, sync, trace
 from .errors import OCIError
-from .linux import capabilities, namespaces, process, seccomp, security, userns
+from .linux import capabilities, ffi, namespaces, process, security, userns
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import RESOLVE, Rootfs
@@ -321,7 +320,7 @@ def join_keyring(name: str) -> None:
         250 if os.uname().machine == "x86_64" else 219, 1, name.encode()
     )  # KEYCTL_JOIN_SESSION_KEYRING
     if r < 0:
-        e = ctypes.get_errno()
+        e = ffi.get_errno()
         if e not in (38, 13, 1):  # ENOSYS, EACCES, EPERM: keyrings off here, as runc tolerates
             raise OSError(e, f"joining a session keyring: {os.strerror(e)}")
 
@@ -368,6 +367,9 @@ def connect_listener(path: str) -> _socket.socket:
 
 
 def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
+    # security.plan imported it before the fork (a.sec.seccomp is its work): no file access here
+    from .linux import seccomp
+
     fd = seccomp.load(a.sec.seccomp)
     if fd < 0 or a.listener is None:
         return

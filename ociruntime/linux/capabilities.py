@@ -1,6 +1,6 @@
 """process.capabilities: the five sets, applied around the user switch.
 
-capset(2) and prctl(2) through ctypes: Debian's python-prctl 1.8 knows
+capset(2) and prctl(2) through :mod:`.ffi`: Debian's python-prctl 1.8 knows
 neither CAP_CHECKPOINT_RESTORE nor the ambient set.  The sequence follows the
 kernel's rules (capabilities(7)): drop the bounding set while still root, keep
 permitted caps across setuid with PR_SET_KEEPCAPS, then set effective,
@@ -11,10 +11,11 @@ unless the config names them (CVE-2022-29162).
 
 from __future__ import annotations
 
-import ctypes
+import struct
 
 from .. import log
 from ..errors import SpecError
+from . import ffi
 from . import syscalls as sc
 
 NAMES = (
@@ -36,16 +37,11 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _Data(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
+# struct __user_cap_header_struct {__u32 version; int pid;}
+_HEADER = struct.Struct("=Ii")
+# struct __user_cap_data_struct {__u32 effective, permitted, inheritable;}, twice for version 3
+_DATA = struct.Struct("=IIIIII")
+_capset = ffi.function("capset")
 
 
 def last_cap() -> int:
@@ -94,9 +90,10 @@ def _mask(nums: set[int]) -> tuple[int, int]:
 def apply(sets: dict[str, set[int]]) -> None:
     """capset(effective, permitted, inheritable), then the ambient set."""
     e, p, i = _mask(sets["effective"]), _mask(sets["permitted"]), _mask(sets["inheritable"])
-    hdr = _Header(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_Data * 2)(_Data(e[0], p[0], i[0]), _Data(e[1], p[1], i[1]))
-    if sc._libc.capset(ctypes.byref(hdr), data) != 0:
+    # the header is writable: on a version mismatch the kernel writes its own version back
+    hdr = ffi.buffer(_HEADER.pack(_LINUX_CAPABILITY_VERSION_3, 0))
+    data = _DATA.pack(e[0], p[0], i[0], e[1], p[1], i[1])
+    if _capset(hdr, data) != 0:
         raise sc._err("capset")
     sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     for n in sorted(sets["ambient"]):

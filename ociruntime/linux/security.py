@@ -14,13 +14,17 @@ in the rootfs (a symlinked or over-mounted /proc) can redirect them
 
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
 
 from ..errors import SpecError
-from . import capabilities, seccomp
+from . import capabilities, ffi
 from . import syscalls as sc
+from .ffi import c_int, c_long, c_uint, c_ulong
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
+if TYPE_CHECKING:
+    from . import seccomp
 
 PROC_SUPER_MAGIC = 0x9FA0
 IPC_SYSCTLS = {
@@ -56,6 +60,7 @@ SCHED_FLAGS = {
 IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 _NR_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
 _NR_IOPRIO_SET = {"x86_64": 251, "aarch64": 30}
+_personality = ffi.function("personality")
 
 
 def _ptr_key(key: str) -> str:
@@ -107,6 +112,10 @@ def plan(config: dict) -> Plan:
         p.caps = capabilities.parse(proc["capabilities"] or {})
     p.nnp = bool(proc.get("noNewPrivileges"))
     if linux.get("seccomp"):
+        # imported only when needed (it loads ctypes), and here, before any fork:
+        # the init finds it in sys.modules after pivot_root
+        from . import seccomp
+
         p.seccomp = seccomp.compile_profile(linux["seccomp"])
     for key, value in (linux.get("sysctl") or {}).items():
         ptr = "/linux/sysctl/" + _ptr_key(key)
@@ -227,14 +236,16 @@ def apply_lsm(p: Plan) -> None:
 def apply_sched(p: Plan) -> None:
     machine = os.uname().machine
     if p.personality is not None:
-        if sc._libc.personality(ctypes.c_ulong(p.personality)) == -1:
-            raise SpecError("/linux/personality", "personality: " + os.strerror(ctypes.get_errno()))
+        if _personality(c_ulong(p.personality)) == -1:
+            raise SpecError("/linux/personality", "personality: " + os.strerror(ffi.get_errno()))
     if p.scheduler is not None:
         s = p.scheduler
         flags = 0
         for f in s.get("flags") or []:
             flags |= SCHED_FLAGS[f]
-        buf = (ctypes.c_uint8 * 56)()  # struct sched_attr, first version
+        # struct sched_attr, first version (56 bytes); writable: the kernel
+        # writes its own size back when it refuses ours (E2BIG)
+        buf = ffi.buffer(56)
         struct.pack_into(
             "=IIQiIQQQII",
             buf,
@@ -250,19 +261,15 @@ def apply_sched(p: Plan) -> None:
             0,
             0,
         )
-        r = sc._syscall(
-            ctypes.c_long(_NR_SCHED_SETATTR[machine]), ctypes.c_int(0), buf, ctypes.c_uint(0)
-        )
+        r = sc._syscall(c_long(_NR_SCHED_SETATTR[machine]), c_int(0), buf, c_uint(0))
         if r < 0:
-            raise SpecError(
-                "/process/scheduler", "sched_setattr: " + os.strerror(ctypes.get_errno())
-            )
+            raise SpecError("/process/scheduler", "sched_setattr: " + os.strerror(ffi.get_errno()))
     if p.ioprio is not None:
         r = sc._syscall(
-            ctypes.c_long(_NR_IOPRIO_SET[machine]),
-            ctypes.c_int(1),
-            ctypes.c_int(0),
-            ctypes.c_int(p.ioprio),
+            c_long(_NR_IOPRIO_SET[machine]),
+            c_int(1),
+            c_int(0),
+            c_int(p.ioprio),
         )
         if r < 0:
-            raise SpecError("/process/ioPriority", "ioprio_set: " + os.strerror(ctypes.get_errno()))
+            raise SpecError("/process/ioPriority", "ioprio_set: " + os.strerror(ffi.get_errno()))

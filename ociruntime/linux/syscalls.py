@@ -1,19 +1,31 @@
-"""ctypes wrappers for the syscalls Python 3.11's ``os`` lacks.
+"""Wrappers for the syscalls Python 3.11's ``os`` lacks, through :mod:`.ffi`.
 
 Each wrapper raises ``OSError(errno, "<op> <path>: <strerror>")`` so that a
-failure names the operation and the path.  Functions are called through
-``PyDLL`` so the GIL stays held: several run right after ``fork`` where no
+failure names the operation and the path.  Functions are called with the GIL
+held (as ``ctypes.PyDLL`` would): several run right after ``fork`` where no
 other thread may exist anyway, and releasing the GIL buys nothing here.
+Structures go to the kernel as ``struct``-packed bytes, or as a mutable
+:func:`ffi.buffer` where the kernel writes back.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
+import struct
 
-_libc = ctypes.PyDLL(None, use_errno=True)
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
+from . import ffi
+from .ffi import c_int, c_long, c_size_t, c_uint, c_ulong
+
+_syscall = ffi.function("syscall", c_long)
+_unshare = ffi.function("unshare")
+_setns = ffi.function("setns")
+_mount = ffi.function("mount")
+_umount2 = ffi.function("umount2")
+_prctl = ffi.function("prctl")
+_sethostname = ffi.function("sethostname")
+_setdomainname = ffi.function("setdomainname")
+_fstatfs = ffi.function("fstatfs")
+_statfs = ffi.function("statfs")
 
 # x86_64 / aarch64 generic numbers for syscalls without a libc wrapper in
 # glibc 2.36.  (unshare/setns/mount/umount2/pivot_root use libc wrappers.)
@@ -106,7 +118,7 @@ PR_SET_NO_NEW_PRIVS = 38
 
 
 def _err(op: str, path: object = None) -> OSError:
-    e = ctypes.get_errno()
+    e = ffi.get_errno()
     where = f"{op} {path}" if path not in (None, "") else op
     return OSError(e, f"{where}: {os.strerror(e)}")
 
@@ -124,11 +136,11 @@ def _b(s: str | bytes | None) -> bytes | None:
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+    _check(_unshare(c_int(flags)), "unshare")
 
 
 def setns(fd: int, nstype: int = 0, path: str | None = None) -> None:
-    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns", path)
+    _check(_setns(c_int(fd), c_int(nstype)), "setns", path)
 
 
 def mount(
@@ -140,46 +152,40 @@ def mount(
     display: str | None = None,
 ) -> None:
     """mount(2); ``display`` names the target in errors when it is a /proc/self/fd path."""
-    ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data))
+    ret = _mount(_b(source), _b(target), _b(fstype), c_ulong(flags), _b(data))
     _check(ret, "mount", display or target)
 
 
 def umount2(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(_b(target), ctypes.c_int(flags)), "umount", target)
+    _check(_umount2(_b(target), c_int(flags)), "umount", target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    ret = _syscall(ctypes.c_long(_NR["pivot_root"]), _b(new_root), _b(put_old))
+    ret = _syscall(c_long(_NR["pivot_root"]), _b(new_root), _b(put_old))
     _check(ret, "pivot_root", new_root)
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [
-        ("flags", ctypes.c_uint64),
-        ("mode", ctypes.c_uint64),
-        ("resolve", ctypes.c_uint64),
-    ]
+# struct open_how: flags, mode, resolve (all __u64)
+_OPEN_HOW = struct.Struct("=QQQ")
 
 
 def openat2(
     dirfd: int, path: str, flags: int, resolve: int, mode: int = 0, display: str | None = None
 ) -> int:
     """openat2(2): the way to resolve a path confined to a root (RESOLVE_IN_ROOT)."""
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    how = _OPEN_HOW.pack(flags | os.O_CLOEXEC, mode, resolve)
     ret = _syscall(
-        ctypes.c_long(_NR["openat2"]),
-        ctypes.c_int(dirfd),
+        c_long(_NR["openat2"]),
+        c_int(dirfd),
         _b(path),
-        ctypes.byref(how),
-        ctypes.c_size_t(ctypes.sizeof(how)),
+        how,
+        c_size_t(len(how)),
     )
     return _check(ret, "openat2", display or path)
 
 
 def open_tree(dirfd: int, path: str, flags: int, display: str | None = None) -> int:
-    ret = _syscall(
-        ctypes.c_long(_NR["open_tree"]), ctypes.c_int(dirfd), _b(path), ctypes.c_uint(flags)
-    )
+    ret = _syscall(c_long(_NR["open_tree"]), c_int(dirfd), _b(path), c_uint(flags))
     return _check(ret, "open_tree", display or path)
 
 
@@ -187,23 +193,18 @@ def move_mount(
     from_fd: int, from_path: str, to_fd: int, to_path: str, flags: int, display: str | None = None
 ) -> None:
     ret = _syscall(
-        ctypes.c_long(_NR["move_mount"]),
-        ctypes.c_int(from_fd),
+        c_long(_NR["move_mount"]),
+        c_int(from_fd),
         _b(from_path),
-        ctypes.c_int(to_fd),
+        c_int(to_fd),
         _b(to_path),
-        ctypes.c_uint(flags),
+        c_uint(flags),
     )
     _check(ret, "move_mount", display)
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [
-        ("attr_set", ctypes.c_uint64),
-        ("attr_clr", ctypes.c_uint64),
-        ("propagation", ctypes.c_uint64),
-        ("userns_fd", ctypes.c_uint64),
-    ]
+# struct mount_attr: attr_set, attr_clr, propagation, userns_fd (all __u64)
+_MOUNT_ATTR = struct.Struct("=QQQQ")
 
 
 def mount_setattr(
@@ -216,94 +217,92 @@ def mount_setattr(
     userns_fd: int = 0,
     display: str | None = None,
 ) -> None:
-    attr = _MountAttr(attr_set, attr_clr, propagation, userns_fd)
+    attr = _MOUNT_ATTR.pack(attr_set, attr_clr, propagation, userns_fd)
     ret = _syscall(
-        ctypes.c_long(_NR["mount_setattr"]),
-        ctypes.c_int(dirfd),
+        c_long(_NR["mount_setattr"]),
+        c_int(dirfd),
         _b(path),
-        ctypes.c_uint(flags),
-        ctypes.byref(attr),
-        ctypes.c_size_t(ctypes.sizeof(attr)),
+        c_uint(flags),
+        attr,
+        c_size_t(len(attr)),
     )
     _check(ret, "mount_setattr", display or path)
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
     ret = _syscall(
-        ctypes.c_long(_NR["close_range"]),
-        ctypes.c_uint(first),
-        ctypes.c_uint(last),
-        ctypes.c_uint(flags),
+        c_long(_NR["close_range"]),
+        c_uint(first),
+        c_uint(last),
+        c_uint(flags),
     )
     _check(ret, "close_range")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
-    ret = _libc.prctl(
-        ctypes.c_int(option),
-        ctypes.c_ulong(arg2),
-        ctypes.c_ulong(arg3),
-        ctypes.c_ulong(0),
-        ctypes.c_ulong(0),
+    ret = _prctl(
+        c_int(option),
+        c_ulong(arg2),
+        c_ulong(arg3),
+        c_ulong(0),
+        c_ulong(0),
     )
     _check(ret, "prctl")
 
 
 def sethostname(name: str) -> None:
     b = name.encode()
-    _check(_libc.sethostname(b, ctypes.c_size_t(len(b))), "sethostname", name)
+    _check(_sethostname(b, c_size_t(len(b))), "sethostname", name)
 
 
 def setdomainname(name: str) -> None:
     b = name.encode()
-    _check(_libc.setdomainname(b, ctypes.c_size_t(len(b))), "setdomainname", name)
+    _check(_setdomainname(b, c_size_t(len(b))), "setdomainname", name)
 
 
 FSCONFIG_CMD_CREATE = 6
 
 
 def fsopen(fstype: str) -> int:
-    ret = _syscall(ctypes.c_long(_NR["fsopen"]), _b(fstype), ctypes.c_uint(1))  # FSOPEN_CLOEXEC
+    ret = _syscall(c_long(_NR["fsopen"]), _b(fstype), c_uint(1))  # FSOPEN_CLOEXEC
     return _check(ret, "fsopen", fstype)
 
 
 def fsconfig_create(fd: int) -> None:
     ret = _syscall(
-        ctypes.c_long(_NR["fsconfig"]),
-        ctypes.c_int(fd),
-        ctypes.c_uint(FSCONFIG_CMD_CREATE),
+        c_long(_NR["fsconfig"]),
+        c_int(fd),
+        c_uint(FSCONFIG_CMD_CREATE),
         None,
         None,
-        ctypes.c_int(0),
+        c_int(0),
     )
     _check(ret, "fsconfig create")
 
 
 def fsmount(fd: int, attrs: int) -> int:
-    ret = _syscall(
-        ctypes.c_long(_NR["fsmount"]), ctypes.c_int(fd), ctypes.c_uint(1), ctypes.c_uint(attrs)
-    )  # FSMOUNT_CLOEXEC
+    ret = _syscall(c_long(_NR["fsmount"]), c_int(fd), c_uint(1), c_uint(attrs))  # FSMOUNT_CLOEXEC
     return _check(ret, "fsmount")
 
 
-class _Statfs(ctypes.Structure):
-    _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_long * 15)]
+# struct statfs starts with ``long f_type``; room for the whole of it (120 bytes on 64-bit)
+_STATFS_SIZE = 16 * ffi.sizeof(c_long)
 
 
 def fstatfs_type(fd: int) -> int:
     """The filesystem magic of fd (what statfs(2) calls f_type)."""
-    buf = _Statfs()
-    _check(_libc.fstatfs(ctypes.c_int(fd), ctypes.byref(buf)), "fstatfs")
-    return buf.f_type
+    buf = ffi.buffer(_STATFS_SIZE)
+    _check(_fstatfs(c_int(fd), buf), "fstatfs")
+    return struct.unpack_from("l", buf)[0]
 
 
 def statfs_type(path: str) -> int:
-    buf = _Statfs()
-    _check(_libc.statfs(_b(path), ctypes.byref(buf)), "statfs", path)
-    return buf.f_type
+    buf = ffi.buffer(_STATFS_SIZE)
+    _check(_statfs(_b(path), buf), "statfs", path)
+    return struct.unpack_from("l", buf)[0]
 
 
 def default_signal(sig: int) -> None:
     """rt_sigaction(sig, SIG_DFL) straight to the kernel (glibc guards 32 and 33)."""
-    act = (ctypes.c_ulong * 4)(0, 0, 0, 0)  # handler SIG_DFL, flags, restorer, mask
-    _syscall(ctypes.c_long(_NR["rt_sigaction"]), ctypes.c_int(sig), act, None, ctypes.c_size_t(8))
+    act = bytes(4 * ffi.sizeof(c_ulong))  # handler SIG_DFL, flags, restorer, mask: all 0
+    _syscall(c_long(_NR["rt_sigaction"]), c_int(sig), act, None, c_size_t(8))
