@@ -595,6 +595,9 @@ def cmd_events(a: Args) -> int:
         print(jsonio.dumps({"type": "stats", "id": c.id, "data": c.stats()}), flush=True)
         return 0
     every = _interval(a.opts["interval"])
+    import gc
+
+    gc.enable()  # entry.py turns it off for short commands; this one may run for hours
     ooms = c.oom_kills()
     while True:
         try:

@@ -108,14 +108,15 @@ class Container:
         lock = c.store.make(cid)
         cg = None
         try:
-            from . import cgroups, init
+            from . import cgroups
+            from .handoff import InitArgs
 
             linux = b.config.get("linux") or {}
             cg = cgroups.for_config(linux, cid, rootless=_rootless())
             # recorded before it exists, so that delete --force finds it after a crash
             atomic_write(os.path.join(c.dir, "cgroup.json"), jsonio.dumps(cg.record()))
 
-            args = init.InitArgs(
+            args = InitArgs(
                 b.config,
                 b.path,
                 b.rootfs,
@@ -196,8 +197,6 @@ class Container:
             }
 
             def create_runtime() -> dict:
-                from . import hooks
-
                 netdevs = (args.config.get("linux") or {}).get("netDevices")
                 if netdevs:
                     from .linux import netdev
@@ -206,6 +205,8 @@ class Container:
                         creating["netDevices"] = netdev.move(netdevs, pid)
                 for kind in ("prestart", "createRuntime"):
                     if (args.config.get("hooks") or {}).get(kind):
+                        from . import hooks
+
                         with trace.span(f"{kind} hooks"):
                             hooks.run_all(args.config["hooks"], kind, creating)
                 return creating
@@ -558,7 +559,7 @@ class Container:
         Foreground: the process's exit status.  Detached: 0 once it runs.
         Set-up failures raise OCIError with exit code 255, as runc's do.
         """
-        from . import init
+        from .handoff import InitArgs
         from .linux.exe import ensure_readonly
 
         ensure_readonly()
@@ -583,7 +584,7 @@ class Container:
             e.exit_code = 255
             raise
         nss = {t: None for t in _ns_types(config)}
-        args = init.InitArgs(
+        args = InitArgs(
             cfg,
             rec["bundle"],
             rec["rootfs"],
@@ -693,7 +694,6 @@ def _ns_types(config: dict) -> list[str]:
 def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
     """Fork the child that becomes the container process, in the pid and time
     namespaces of ``nss``; (pid, our sync end)."""
-    from . import init
     from .linux import namespaces
 
     if "time" in nss:
@@ -707,6 +707,8 @@ def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
             pid = os.fork()
             if pid == 0:
                 parent.close()
+                from . import init  # here: the runtime never needs the container side
+
                 init.main(args)  # never returns
     finally:
         child.close()

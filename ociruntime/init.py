@@ -2,8 +2,10 @@
 
 It runs every set-up step inside the container's namespaces, reports to the
 runtime over the sync socket, waits for ``start`` on the exec socket, and
-execs the user's process.  Every module it needs is imported before the
-fork: after pivot_root the host's Python library is out of reach.  The
+execs the user's process.  The child imports this module right after the
+fork (the runtime itself never loads it, which keeps its memory small), and
+with it every module the set-up needs: after pivot_root the host's Python
+library is out of reach.  The
 sequence is described in docs/create-start.md; keep the two in step.
 """
 
@@ -15,47 +17,11 @@ import struct
 
 from . import hooks, jsonio, sync, trace
 from .errors import OCIError
+from .handoff import InitArgs
 from .linux import capabilities, ffi, namespaces, process, security, userns
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import RESOLVE, Rootfs
-
-
-class InitArgs:
-    """What the runtime hands the init across fork (no pickling needed)."""
-
-    def __init__(
-        self,
-        config: dict,
-        bundle: str,
-        rootfs: str,
-        sync_sock: _socket.socket,
-        exec_sock: _socket.socket | None,
-        sec: security.Plan,
-        no_pivot: bool,
-        preserve_fds: int,
-        debug: bool,
-        console: _socket.socket | None = None,
-        join_pid: int = 0,
-        keyring: str | None = None,
-    ) -> None:
-        self.config = config
-        self.bundle = bundle
-        self.rootfs = rootfs
-        self.sync = sync_sock
-        self.exec_sock = exec_sock
-        self.sec = sec
-        self.no_pivot = no_pivot
-        self.preserve_fds = preserve_fds
-        self.debug = debug
-        self.console = console  # where the pty master goes, if process.terminal
-        self.join_pid = join_pid  # exec: the container's init, whose namespaces we join
-        self.keyring = keyring  # name of a new session keyring, None to keep the caller's
-        self.listener: _socket.socket | None = None
-        self.committed = False
-        self.state: dict = {}
-        self.cgroup: dict | None = None  # the cgroup record, for binding it without a cgroup ns
-        self.idmaps: dict[int, int] = {}  # mount index -> detached idmapped tree the runtime made
 
 
 def main(a: InitArgs) -> None:

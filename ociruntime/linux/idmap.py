@@ -65,14 +65,14 @@ def prepare(config: dict, bundle: str) -> dict[int, int]:
     Made here, in the runtime: setting an idmapping needs CAP_SYS_ADMIN in the
     user namespace of the filesystem (the host's), which an init in a user
     namespace of its own does not have.  It only attaches the tree."""
-    from .rootfs import bind_tree, parse_options, source_path
-
     linux = config.get("linux") or {}
     out: dict[int, int] = {}
     try:
         for i, m in enumerate(config.get("mounts") or []):
             if not wanted(m):
                 continue
+            from .rootfs import bind_tree, parse_options, source_path
+
             where = f"/mounts/{i}"
             opts = m.get("options") or []
             if not (m.get("type") == "bind" or "bind" in opts or "rbind" in opts):
