@@ -276,7 +276,7 @@ class Args:
         return self.pos[0]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, t0: int = 0) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     trace = None
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):
             from . import trace
 
-            trace.enable(a.g["trace"] or os.environ["OCIRUNTIME_TRACE"], a.cmd or "")
+            trace.enable(a.g["trace"] or os.environ["OCIRUNTIME_TRACE"], a.cmd or "", t0)
         return dispatch(a)
     except OCIError as e:
         return _fail(e.text, e.exit_code, debug)

@@ -183,9 +183,11 @@ class Container:
             # for the grace period cgroups/warmup.py started.  The init asks (CREATE_RUNTIME)
             # before it needs to be inside.
             linux = args.config.get("linux") or {}
-            with trace.span("cgroup: create, apply resources, add init"):
+            with trace.span("cgroup: create"):
                 cg.create()
+            with trace.span("cgroup: apply resources"):
                 cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
+            with trace.span("cgroup: add init"):
                 cg.add(pid)
             creating = {
                 "ociVersion": SPEC_VERSION,

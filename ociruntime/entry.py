@@ -18,7 +18,9 @@ def main() -> None:
     # ~0.5-1 ms walking the objects the imports make, to free next to nothing.
     # (events, which can run for hours, turns it back on.)
     import gc
+    import time
 
+    t0 = time.monotonic_ns()  # for --trace: where our code starts
     gc.disable()
     argv = sys.argv[1:]
     # a false positive (an id or argument spelled "run") costs one no-op migration
@@ -28,7 +30,7 @@ def main() -> None:
         warmup.start()
     from .cli import main as cli_main
 
-    code = cli_main(argv)
+    code = cli_main(argv, t0)
     import os
 
     for f in (sys.stdout, sys.stderr):

@@ -59,30 +59,45 @@ def span(name: str, **args: object) -> _Span | _Null:
     return _Span(name, args) if enabled else _NULL
 
 
-def enable(path: str, cmd: str) -> None:
+def enable(path: str, cmd: str, t0: int = 0) -> None:
+    """Start recording; ``t0`` (CLOCK_MONOTONIC ns) is when our first line ran
+    (entry.py), before the imports, which then get a span of their own."""
     global enabled, _path, _cmd
     enabled, _path, _cmd = True, path, cmd
-    # the interpreter's own start-up, up to this point
-    start = _process_start_ns()
+    now = time.monotonic_ns()
+    t0 = t0 or now
+    # The interpreter's own start-up, before t0: the kernel gives the process
+    # start only in clock ticks (10 ms at USER_HZ=100), so this span is coarse.
+    start = _process_start_boottime_ns()
     if start:
-        _events.append(
-            {
-                "name": "python start-up + imports",
-                "ph": "X",
-                "ts": start / 1000,
-                "dur": (time.monotonic_ns() - start) / 1000,
-                "pid": os.getpid(),
-                "tid": os.getpid(),
-            }
+        boot_at_t0 = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - (now - t0)
+        _add(
+            "interpreter start-up (+-10 ms: /proc start time is in ticks)",
+            t0 - max(0, boot_at_t0 - start),
+            t0,
         )
+    _add("imports and argument parsing", t0, now)
 
 
-def _process_start_ns() -> int:
+def _add(name: str, t0: int, t1: int) -> None:
+    _events.append(
+        {
+            "name": name,
+            "ph": "X",
+            "ts": t0 / 1000,
+            "dur": (t1 - t0) / 1000,
+            "pid": os.getpid(),
+            "tid": os.getpid(),
+        }
+    )
+
+
+def _process_start_boottime_ns() -> int:
     try:
         with open("/proc/self/stat", "rb") as f:
             data = f.read()
         ticks = int(data[data.rindex(b")") + 2 :].split()[19])
-        return ticks * 10**9 // os.sysconf("SC_CLK_TCK")  # boot-relative, like CLOCK_BOOTTIME
+        return ticks * 10**9 // os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError):
         return 0
 

@@ -170,3 +170,18 @@ def rmdir_default_parent(path: str) -> None:
         os.rmdir(parent)
     except OSError:
         pass
+
+
+def enable_controllers(root: str, path: str) -> None:
+    """Enable every available controller on the way from ``root`` down to ``path``."""
+    d = root
+    for part in os.path.relpath(path, root).split("/"):
+        ctls = read(os.path.join(d, "cgroup.controllers")).split()
+        have = set(read(os.path.join(d, "cgroup.subtree_control")).split())
+        want = [c for c in ctls if c not in have]
+        if want:
+            try:
+                write(os.path.join(d, "cgroup.subtree_control"), " ".join("+" + c for c in want))
+            except OCIError as e:
+                raise OCIError(f"enabling controllers {' '.join(want)} in {d}: {e.msg}") from None
+        d = os.path.join(d, part)

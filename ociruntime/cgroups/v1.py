@@ -66,9 +66,7 @@ class V1:
             made = base.makedirs(d)
             if d == self.unified:
                 # hybrid: the cgroup2 mount's controllers (hugetlb) enabled on the way down
-                from .v2 import enable_controllers
-
-                enable_controllers(ROOT + "/unified", d)
+                base.enable_controllers(ROOT + "/unified", d)
             if d == self.paths.get("cpuset"):
                 # a new cpuset is empty and refuses tasks: inherit the parent's
                 for m in made:

@@ -6,23 +6,7 @@ import os
 
 from ..errors import OCIError
 from . import ROOT, base, own_cgroups, resolve
-
-
-def enable_controllers(root: str, path: str) -> None:
-    """Enable every available controller on the way from ``root`` down to ``path``."""
-    d = root
-    for part in os.path.relpath(path, root).split("/"):
-        ctls = base.read(os.path.join(d, "cgroup.controllers")).split()
-        have = set(base.read(os.path.join(d, "cgroup.subtree_control")).split())
-        want = [c for c in ctls if c not in have]
-        if want:
-            try:
-                base.write(
-                    os.path.join(d, "cgroup.subtree_control"), " ".join("+" + c for c in want)
-                )
-            except OCIError as e:
-                raise OCIError(f"enabling controllers {' '.join(want)} in {d}: {e.msg}") from None
-        d = os.path.join(d, part)
+from .base import enable_controllers
 
 
 class V2:
