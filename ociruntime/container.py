@@ -162,14 +162,20 @@ class Container:
             args.exec_sock = lsock
             args.console = term.child_end()
             nss = namespaces.of(args.config)
-            # a new user namespace must own the new pid namespace: the init makes
-            # that one itself, after the user namespace, and forks the real init
-            at_fork = ("time",) if nss.get("user", "") is None else ("pid", "time")
-            if nss.get("user", "") is None and nss.get("pid", "") is None:
-                from .linux import syscalls as sc
-
+            if nss.get("user", "") is None:
+                # a new user namespace must own the new pid namespace: the first child
+                # makes that one itself, after the user namespace, and forks the real init
+                at_fork = ("time",)
+                grandchild = nss.get("pid", "") is None
+            else:
+                # pid and time namespaces apply to children only: the first child makes
+                # (or joins) them and forks the real init, so that this process never
+                # loads the FFI (the container side does all the syscalls)
+                at_fork = ()
+                grandchild = args.fork_init = "pid" in nss or "time" in nss
+            if grandchild:
                 # the real init is our grandchild: become its parent when the first child exits
-                sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+                _become_subreaper()
             pid, sock = _launch(
                 args,
                 {k: nss[k] for k in at_fork if k in nss},
@@ -179,6 +185,12 @@ class Container:
             lsock.close()
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
+            if args.fork_init:
+                self.pid = pid = _follow_init(sock, pid)
+                start = proc_start_time(pid)
+                atomic_write(
+                    os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n"
+                )
             # Made only now, while the init sets up its namespaces and mounts: mkdir waits
             # for the grace period cgroups/warmup.py started.  The init asks (CREATE_RUNTIME)
             # before it needs to be inside.
@@ -691,6 +703,34 @@ def _owner() -> str:
 
 def _ns_types(config: dict) -> list[str]:
     return [ns["type"] for ns in (config.get("linux") or {}).get("namespaces") or []]
+
+
+def _become_subreaper() -> None:
+    """PR_SET_CHILD_SUBREAPER, through python-prctl's C module when it is there
+    (cheaper than loading the FFI into the runtime process)."""
+    try:
+        import _prctl
+    except ImportError:
+        from .linux import syscalls as sc
+
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    else:
+        _prctl.prctl(_prctl.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _follow_init(sock, first: int) -> int:
+    """The first child made the pid (and time) namespaces and forked the real
+    init into them, then exits: reap it, and return the init's pid."""
+    try:
+        msg = sync.recv(sock)
+    except sync.PeerGone:
+        raise OCIError("container init exited during set-up") from None
+    if msg["type"] == sync.ERROR:
+        raise OCIError(msg["msg"], msg.get("where"))
+    if msg["type"] != sync.PID:
+        raise OCIError(f"unexpected {msg['type']} from the container's first child")
+    os.waitpid(first, 0)
+    return msg["pid"]
 
 
 def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:

@@ -50,3 +50,5 @@ class InitArgs:
         self.state: dict = {}
         self.cgroup: dict | None = None  # the cgroup record, for binding it without a cgroup ns
         self.idmaps: dict[int, int] = {}  # mount index -> detached idmapped tree the runtime made
+        # create: the first child makes the pid/time namespaces and forks the real init
+        self.fork_init = False

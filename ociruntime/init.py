@@ -111,6 +111,9 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     if nss.get("user", "") is None:
         with trace.span("user namespace"):
             new_user_namespace(a, nss)
+    elif a.fork_init:
+        with trace.span("pid and time namespaces, fork the init"):
+            fork_into_pid_namespace(a, nss)
     with trace.span("namespaces"):
         namespaces.enter(
             nss, skip=("cgroup", "user") if nss.get("user", "") is None else ("cgroup",)
@@ -195,11 +198,49 @@ def new_user_namespace(a: InitArgs, nss: dict) -> None:
     sc.prctl(sc.PR_SET_DUMPABLE, 0)  # a credential change resets it
     if nss.get("pid", "") is None:
         sc.unshare(sc.CLONE_NEWPID)
-        pid = os.fork()
-        if pid:
-            sync.send(a.sync, sync.PID, pid=pid)
-            os._exit(0)
-        sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        fork_real_init(a)
+
+
+def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
+    """Make (or join) the time and pid namespaces, which take effect for
+    children only, and fork the real init into them; this first child then
+    exits, and the runtime (a subreaper) follows the new pid.  Time offsets
+    are written before any process is in the new time namespace, the only
+    time the kernel allows it.  No way back is needed: this process ends."""
+    for kind, flag in (("time", sc.CLONE_NEWTIME), ("pid", sc.CLONE_NEWPID)):
+        if kind not in nss:
+            continue
+        path = nss[kind]
+        if path is None:
+            sc.unshare(flag)
+            offsets = (a.config.get("linux") or {}).get("timeOffsets")
+            if kind == "time" and offsets:
+                namespaces.write_offsets(offsets)
+            continue
+        fd = namespaces.open_ns(path, kind)
+        try:
+            sc.setns(fd, flag, path)
+        except OSError as e:
+            raise OCIError(f"joining {kind} namespace {path}: {e.strerror}") from None
+        finally:
+            os.close(fd)
+    fork_real_init(a)
+
+
+def fork_real_init(a: InitArgs) -> None:
+    """Fork the real init; this first child reports its pid and exits.  The
+    new init waits until the report is out (the pipe's EOF when this process
+    exits): both write to the one sync socket, and the runtime must hear PID
+    before anything the init sends."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid:
+        sync.send(a.sync, sync.PID, pid=pid)
+        os._exit(0)
+    os.close(w)
+    os.read(r, 1)
+    os.close(r)
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)
 
 
 def create_runtime(a: InitArgs, nss: dict) -> None:

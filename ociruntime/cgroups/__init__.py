@@ -1,7 +1,7 @@
 """Cgroups: one manager interface over cgroup v1, v2 and the hybrid layout.
 
-``for_config`` picks the implementation from the host's layout (statfs magic
-of /sys/fs/cgroup and /sys/fs/cgroup/unified) and resolves cgroupsPath:
+``for_config`` picks the implementation from the host's layout (whether
+/sys/fs/cgroup or /sys/fs/cgroup/unified is the root of a cgroup2 mount) and resolves cgroupsPath:
 absolute from each hierarchy's root, relative to the runtime's own cgroup, or
 ``/ociruntime/<id>`` when absent.  ``from_record`` reopens the manager of an
 existing container from the paths saved in its state, so later commands
@@ -19,17 +19,18 @@ CGROUP2_SUPER_MAGIC = 0x63677270
 ROOT = "/sys/fs/cgroup"
 
 
-def layout() -> str:
-    """'v2' (unified), 'hybrid' (v1 controllers + a cgroup2 mount) or 'v1'."""
-    from ..linux.syscalls import statfs_type
+def layout(root: str = ROOT) -> str:
+    """'v2' (unified), 'hybrid' (v1 controllers + a cgroup2 mount) or 'v1'.
 
-    if statfs_type(ROOT) == CGROUP2_SUPER_MAGIC:
+    Told apart by cgroup.controllers, which only the root of a cgroup2 mount
+    has (not tmpfs, not a v1 hierarchy): two stat calls, no statfs through
+    the FFI, which the runtime process does not otherwise load."""
+    import os
+
+    if os.path.exists(root + "/cgroup.controllers"):
         return "v2"
-    try:
-        if statfs_type(ROOT + "/unified") == CGROUP2_SUPER_MAGIC:
-            return "hybrid"
-    except OSError:
-        pass
+    if os.path.exists(root + "/unified/cgroup.controllers"):
+        return "hybrid"
     return "v1"
 
 

@@ -15,8 +15,6 @@ import struct
 
 from .. import log
 from ..errors import SpecError
-from . import ffi
-from . import syscalls as sc
 
 NAMES = (
     "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
@@ -41,7 +39,6 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 _HEADER = struct.Struct("=Ii")
 # struct __user_cap_data_struct {__u32 effective, permitted, inheritable;}, twice for version 3
 _DATA = struct.Struct("=IIIIII")
-_capset = ffi.function("capset")
 
 
 def last_cap() -> int:
@@ -71,12 +68,16 @@ def parse(caps: dict, pointer: str = "/process/capabilities") -> dict[str, set[i
 
 
 def drop_bounding(keep: set[int]) -> None:
+    from . import syscalls as sc
+
     for n in range(last_cap() + 1):
         if n not in keep:
             sc.prctl(PR_CAPBSET_DROP, n)
 
 
 def keep_across_setuid(on: bool) -> None:
+    from . import syscalls as sc
+
     sc.prctl(PR_SET_KEEPCAPS, 1 if on else 0)
 
 
@@ -89,6 +90,11 @@ def _mask(nums: set[int]) -> tuple[int, int]:
 
 def apply(sets: dict[str, set[int]]) -> None:
     """capset(effective, permitted, inheritable), then the ambient set."""
+    from . import ffi
+    from . import syscalls as sc
+
+    _capset = ffi.function("capset")
+
     e, p, i = _mask(sets["effective"]), _mask(sets["permitted"]), _mask(sets["inheritable"])
     # the header is writable: on a version mismatch the kernel writes its own version back
     hdr = ffi.buffer(_HEADER.pack(_LINUX_CAPABILITY_VERSION_3, 0))

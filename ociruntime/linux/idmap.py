@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 
 from ..errors import SpecError
-from . import syscalls as sc
 
 
 def wanted(m: dict) -> bool:
@@ -27,6 +26,8 @@ def _maps(lines: list[dict]) -> str:
 
 
 def userns_fd(uid_maps: list[dict], gid_maps: list[dict], where: str) -> int:
+    from . import syscalls as sc
+
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 
 from ..errors import OCIError
-from . import syscalls as sc
+from . import flags as fl
 
 FLAGS = {
-    "pid": sc.CLONE_NEWPID,
-    "network": sc.CLONE_NEWNET,
-    "mount": sc.CLONE_NEWNS,
-    "ipc": sc.CLONE_NEWIPC,
-    "uts": sc.CLONE_NEWUTS,
-    "cgroup": sc.CLONE_NEWCGROUP,
-    "user": sc.CLONE_NEWUSER,
-    "time": sc.CLONE_NEWTIME,
+    "pid": fl.CLONE_NEWPID,
+    "network": fl.CLONE_NEWNET,
+    "mount": fl.CLONE_NEWNS,
+    "ipc": fl.CLONE_NEWIPC,
+    "uts": fl.CLONE_NEWUTS,
+    "cgroup": fl.CLONE_NEWCGROUP,
+    "user": fl.CLONE_NEWUSER,
+    "time": fl.CLONE_NEWTIME,
 }
 NS_PROC = {
     "pid": "pid",
@@ -46,7 +46,7 @@ def of(config: dict) -> dict[str, str | None]:
     }
 
 
-def _open(path: str, nstype: str) -> int:
+def open_ns(path: str, nstype: str) -> int:
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
@@ -61,7 +61,7 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
     the only time the kernel allows writing them.
     """
 
-    KINDS = (("pid", sc.CLONE_NEWPID), ("time", sc.CLONE_NEWTIME))
+    KINDS = (("pid", fl.CLONE_NEWPID), ("time", fl.CLONE_NEWTIME))
 
     def __init__(self, nss: dict[str, str | None], offsets: dict | None = None) -> None:
         self.nss = nss
@@ -69,6 +69,10 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
         self.own: list[tuple[int, int, str]] = []
 
     def __enter__(self) -> None:
+        if not self.nss:
+            return
+        from . import syscalls as sc
+
         try:
             for kind, flag in self.KINDS:
                 if kind not in self.nss:
@@ -79,9 +83,9 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
                 if path is None:
                     sc.unshare(flag)
                     if kind == "time" and self.offsets:
-                        _write_offsets(self.offsets)
+                        write_offsets(self.offsets)
                     continue
-                fd = _open(path, kind)
+                fd = open_ns(path, kind)
                 try:
                     sc.setns(fd, flag, path)
                 except OSError as e:
@@ -93,6 +97,10 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
             raise
 
     def __exit__(self, *exc: object) -> None:
+        if not self.own:
+            return
+        from . import syscalls as sc
+
         while self.own:
             fd, flag, name = self.own.pop()
             try:
@@ -106,7 +114,7 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
                 os.close(fd)
 
 
-def _write_offsets(offsets: dict) -> None:
+def write_offsets(offsets: dict) -> None:
     lines = "".join(
         f"{clock} {o.get('secs', 0)} {o.get('nanosecs', 0)}\n" for clock, o in offsets.items()
     )
@@ -123,7 +131,9 @@ def enter(nss: dict[str, str | None], skip: tuple[str, ...] = ()) -> None:
     """In the init: join the namespaces given by path, then unshare the new ones
     (but those in ``skip``: a new cgroup namespace waits for the cgroup join;
     and pid and time, which the runtime set up for us before the fork)."""
-    fds = [(t, nss[t], _open(nss[t], t)) for t in JOIN_ORDER if nss.get(t) and t != "time"]
+    from . import syscalls as sc
+
+    fds = [(t, nss[t], open_ns(nss[t], t)) for t in JOIN_ORDER if nss.get(t) and t != "time"]
     try:
         for t, path, fd in fds:
             try:
@@ -150,11 +160,13 @@ def join(pid: int, nss: dict[str, str | None]) -> None:
     All fds are opened first: after joining the mount namespace /proc/PID
     may no longer name the same process.
     """
+    from . import syscalls as sc
+
     fds = []
     try:
         for t in JOIN_ORDER:
             if t in nss and t != "time":  # time: entered at fork, like pid
-                fds.append((t, _open(f"/proc/{pid}/ns/{NS_PROC[t]}", t)))
+                fds.append((t, open_ns(f"/proc/{pid}/ns/{NS_PROC[t]}", t)))
         for t, fd in fds:
             try:
                 sc.setns(fd, FLAGS[t])

@@ -18,9 +18,7 @@ import os
 import struct
 
 from ..errors import SpecError
-from . import capabilities, ffi
-from . import syscalls as sc
-from .ffi import c_int, c_long, c_uint, c_ulong
+from . import capabilities
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
 if TYPE_CHECKING:
@@ -60,7 +58,6 @@ SCHED_FLAGS = {
 IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 _NR_SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}
 _NR_IOPRIO_SET = {"x86_64": 251, "aarch64": 30}
-_personality = ffi.function("personality")
 
 
 def _ptr_key(key: str) -> str:
@@ -177,6 +174,8 @@ def plan(config: dict) -> Plan:
 # ---- applied in the init ------------------------------------------------------
 def private_proc() -> int:
     """A procfs instance of the init's pid namespace that no path can reach."""
+    from . import syscalls as sc
+
     fs = sc.fsopen("proc")
     try:
         sc.fsconfig_create(fs)
@@ -190,6 +189,8 @@ def private_proc() -> int:
 
 
 def write_proc(procfd: int, rel: str, value: str) -> None:
+    from . import syscalls as sc
+
     resolve = (
         sc.RESOLVE_BENEATH | sc.RESOLVE_NO_SYMLINKS | sc.RESOLVE_NO_MAGICLINKS | sc.RESOLVE_NO_XDEV
     )
@@ -234,6 +235,14 @@ def apply_lsm(p: Plan) -> None:
 
 
 def apply_sched(p: Plan) -> None:
+    if p.personality is None and p.scheduler is None and p.ioprio is None:
+        return
+    from . import ffi
+    from . import syscalls as sc
+    from .ffi import c_int, c_long, c_uint, c_ulong
+
+    _personality = ffi.function("personality")
+
     machine = os.uname().machine
     if p.personality is not None:
         if _personality(c_ulong(p.personality)) == -1:

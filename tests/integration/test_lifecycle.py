@@ -431,3 +431,19 @@ def test_list_shows_stopped(oci, make_bundle):
     data = json.loads(oci.ok("list", "-f", "json").stdout)
     assert [(s["id"], s["status"], s["pid"]) for s in data] == [(cid, "stopped", 0)]
     oci.cli_ok("delete", cid)
+
+
+def test_many_creates_at_once_all_succeed(oci, make_bundle):
+    """The first child and the real init share the sync socket for a moment;
+    under load the runtime must still hear PID first (a race the bench's
+    parallel case once lost: "unexpected create-runtime")."""
+    b = make_bundle(["true"])
+    procs = [
+        oci.popen("run", "-b", b.path, oci.new_id(), stderr=subprocess.PIPE) for _ in range(12)
+    ]
+    errors = []
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        if p.returncode != 0:
+            errors.append(err.decode())
+    assert errors == []

@@ -726,35 +726,33 @@ class TestResolve:
 
 
 class TestLayout:
-    @pytest.fixture
-    def magic(self, monkeypatch):
-        from ociruntime.linux import syscalls
+    """The root of a cgroup2 mount has cgroup.controllers; tmpfs and v1 hierarchies do not."""
 
-        table: dict[str, int | None] = {}
+    def test_v2(self, tmp_path):
+        (tmp_path / "cgroup.controllers").write_text("cpu memory\n")
+        assert cgroups.layout(str(tmp_path)) == "v2"
 
-        def statfs_type(path):
-            v = table.get(path)
-            if v is None:
-                raise FileNotFoundError(path)
-            return v
+    def test_hybrid(self, tmp_path):
+        (tmp_path / "unified").mkdir()
+        (tmp_path / "unified" / "cgroup.controllers").write_text("")
+        assert cgroups.layout(str(tmp_path)) == "hybrid"
 
-        monkeypatch.setattr(syscalls, "statfs_type", statfs_type)
-        return table
+    def test_v1(self, tmp_path):
+        assert cgroups.layout(str(tmp_path)) == "v1"
+        (tmp_path / "unified").mkdir()  # a v1 hierarchy mounted there
+        (tmp_path / "unified" / "cgroup.procs").write_text("")
+        assert cgroups.layout(str(tmp_path)) == "v1"
 
-    def test_v2(self, magic):
-        magic["/sys/fs/cgroup"] = cgroups.CGROUP2_SUPER_MAGIC
-        assert cgroups.layout() == "v2"
+    def test_this_host(self):
+        from ociruntime.linux.syscalls import statfs_type
 
-    def test_hybrid(self, magic):
-        magic["/sys/fs/cgroup"] = 0x01021994  # tmpfs
-        magic["/sys/fs/cgroup/unified"] = cgroups.CGROUP2_SUPER_MAGIC
-        assert cgroups.layout() == "hybrid"
-
-    def test_v1(self, magic):
-        magic["/sys/fs/cgroup"] = 0x01021994
-        assert cgroups.layout() == "v1"
-        magic["/sys/fs/cgroup/unified"] = 0x27E0EB  # a v1 hierarchy mounted there
-        assert cgroups.layout() == "v1"
+        want = "v1"
+        if statfs_type("/sys/fs/cgroup") == cgroups.CGROUP2_SUPER_MAGIC:
+            want = "v2"
+        elif os.path.isdir("/sys/fs/cgroup/unified"):
+            if statfs_type("/sys/fs/cgroup/unified") == cgroups.CGROUP2_SUPER_MAGIC:
+                want = "hybrid"
+        assert cgroups.layout() == want
 
 
 class TestManagersForPath:
