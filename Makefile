@@ -60,7 +60,7 @@ PREFIX ?= /usr/local
 install:
 	$(PYTHON) -m pip install --quiet --break-system-packages --no-deps --no-build-isolation --force-reinstall --root-user-action=ignore .
 	rm -rf build ociruntime.egg-info
-	$(PYTHON) tools/write-launcher $(PREFIX)/bin/ociruntime
+	$(PYTHON) -X no_debug_ranges tools/write-launcher $(PREFIX)/bin/ociruntime
 
 # The two commands of README: a container from the default bundle, and the tests.
 demo: deps install

@@ -11,7 +11,10 @@ A module is read (one pread) and unmarshalled only when imported.
 
 File layout: ``MAGIC`` (8 bytes), the interpreter's bytecode magic (4), the
 index length (4, little endian), the marshalled index ``{name: (is_package,
-origin, offset, size)}``, then the marshalled code objects.  A bundle made
+origin, offset, size)}``, then the marshalled code objects.  The standard
+library modules the hot path uses are in it too: pure ones compiled like
+ours, extension modules as their .so path (offset -1), so that no command
+on the hot path lists a sys.path directory.  A bundle made
 by another interpreter version is ignored (the normal import path runs).
 
 This module must not import ``os`` (the launcher uses it before the cgroup
@@ -25,9 +28,12 @@ import sys
 MAGIC = b"OCIRTB1\n"
 
 
-def build(package_dir: str, extra: dict[str, str] | None = None) -> bytes:
+def build(
+    package_dir: str, extra: dict[str, str] | None = None, ext: dict[str, str] | None = None
+) -> bytes:
     """The bundle of every module under ``package_dir`` (a directory named
-    ``ociruntime``) plus ``extra`` {module name: source path}."""
+    ``ociruntime``) plus ``extra`` {module name: source path}; ``ext`` {module
+    name: path of its extension (.so)} are only located, not copied."""
     import os
     from importlib.util import MAGIC_NUMBER
 
@@ -54,6 +60,8 @@ def build(package_dir: str, extra: dict[str, str] | None = None) -> bytes:
         index[name] = (is_pkg, path, offset, len(blob))
         blobs.append(blob)
         offset += len(blob)
+    for name, path in (ext or {}).items():
+        index[name] = (False, path, -1, 0)
     head = marshal.dumps(index)
     # offsets in the index count from the end of the header
     return MAGIC + MAGIC_NUMBER + len(head).to_bytes(4, "little") + head + b"".join(blobs)
@@ -73,6 +81,12 @@ class Finder:
             return None
         from _frozen_importlib import ModuleSpec
 
+        if entry[2] < 0:
+            from _frozen_importlib_external import ExtensionFileLoader
+
+            spec = ModuleSpec(name, ExtensionFileLoader(name, entry[1]), origin=entry[1])
+            spec.has_location = True
+            return spec
         spec = ModuleSpec(name, self, origin=entry[1], is_package=entry[0])
         spec.has_location = True
         if entry[0]:
