@@ -77,6 +77,7 @@ class Container:
         self.dir = self.store.dir(cid)
         self.pid = 0
         self._master: int | None = None
+        self._rec: dict | None = None  # the record, once create has saved it
 
     # ---- create ---------------------------------------------------------
     @classmethod
@@ -262,6 +263,7 @@ class Container:
                 "cgroup": cg.record(),
             }
             self.store.save(self.id, rec)
+            self._rec = rec
             if pid_file:
                 atomic_write(os.path.abspath(pid_file), str(pid))
             _commit(sock, sync.EXEC if exec_now else sync.COMMIT, self.store.public(self.id, rec))
@@ -548,7 +550,11 @@ class Container:
         """Remove what ``run`` made, unless someone (delete --force) already did."""
         try:
             with self.store.locked(self.id):
-                rec = self.store.load(self.id)
+                # the record create made, if its file is still there (no delete --force)
+                if self._rec is not None and os.path.exists(os.path.join(self.dir, "state.json")):
+                    rec = self._rec
+                else:
+                    rec = self.store.load(self.id)
                 self._remove(rec)
         except NotFound:
             return

@@ -27,6 +27,30 @@ def write(path: str, value: str) -> None:
         os.close(fd)
 
 
+def write_each(path: str, values: list[str]) -> None:
+    """Several writes to one cgroup file through one open file (devices.allow
+    takes one rule per write): the same errors as :func:`write`."""
+    if len(values) == 1:
+        write(path, values[0])
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise OCIError(
+            f"cgroup file {path} does not exist: this kernel or hierarchy lacks it"
+        ) from None
+    except OSError as e:
+        raise OCIError(f"cgroup file {path}: {e.strerror}") from None
+    try:
+        for value in values:
+            try:
+                os.write(fd, value.encode())
+            except OSError as e:
+                raise OCIError(f"writing {value!r} to {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
 def read(path: str, default: str = "") -> str:
     try:
         with open(path) as f:

@@ -95,6 +95,7 @@ class V1:
 
     def _write_all(self, writes: list[tuple[str, str, str]]) -> None:
         deferred = []
+        run: tuple[str, list[str]] | None = None  # consecutive writes to one file: one open
         for ctl, file, value in writes:
             if ctl == "hugetlb" and "hugetlb" not in self.paths and self.unified:
                 # hybrid: hugetlb lives in the cgroup2 mount, with v2 file names
@@ -106,6 +107,9 @@ class V1:
                 )
             path = os.path.join(d, file)
             if file in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+                if run:
+                    base.write_each(*run)
+                    run = None
                 try:
                     base.write(path, value)
                 except OCIError:
@@ -113,7 +117,14 @@ class V1:
                         (path, value)
                     )  # memsw < limit mid-update: retry after the other
                 continue
-            base.write(path, value)
+            if run and run[0] == path:
+                run[1].append(value)
+            else:
+                if run:
+                    base.write_each(*run)
+                run = (path, [value])
+        if run:
+            base.write_each(*run)
         for path, value in deferred:
             base.write(path, value)
 

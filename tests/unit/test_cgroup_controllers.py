@@ -872,6 +872,9 @@ class TestV1Apply:
         dev = _fake_cgroup(tmp_path / "devices", "devices.allow", "devices.deny")
         seen = []
         monkeypatch.setattr(base, "write", lambda p, v: seen.append((os.path.basename(p), v)))
+        monkeypatch.setattr(
+            base, "write_each", lambda p, vs: seen.extend((os.path.basename(p), v) for v in vs)
+        )
         v1mod.V1({"devices": dev}, None).apply({"devices": [{"allow": False, "access": "rwm"}]})
         assert seen[:2] == [("devices.deny", "a"), ("devices.deny", "a *:* rwm")]
         assert ("devices.allow", "c 1:3 rwm") in seen
@@ -898,3 +901,18 @@ class TestV2Apply:
         d = _fake_cgroup(tmp_path / "c", "io.bfq.weight")
         v2mod.V2(d).apply({"blockIO": {"weight": 700}})
         assert _read(d, "io.bfq.weight") == "default 700"
+
+
+def test_write_each_sends_one_write_per_value_through_one_open(tmp_path, monkeypatch):
+    from ociruntime.cgroups import base
+
+    f = tmp_path / "devices.allow"
+    f.write_text("")
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(base.os, "open", lambda p, *a: opened.append(p) or real_open(p, *a))
+    base.write_each(str(f), ["c 1:3 rwm", "c 1:5 rwm"])
+    assert opened == [str(f)]
+    assert f.read_text() == "c 1:3 rwmc 1:5 rwm"  # a plain file appends; cgroupfs takes each write
+    with pytest.raises(base.OCIError, match="does not exist"):
+        base.write_each(str(tmp_path / "nope"), ["a", "b"])
