@@ -541,10 +541,12 @@ class Container:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
             raise
         try:
-            return _wait(c.pid, c._master, held)
+            with trace.span("container process runs"):
+                return _wait(c.pid, c._master, held)
         finally:
             if not keep:
-                c._cleanup_after_run()
+                with trace.span("delete (cgroup, state directory)"):
+                    c._cleanup_after_run()
 
     def _cleanup_after_run(self) -> None:
         """Remove what ``run`` made, unless someone (delete --force) already did."""

@@ -52,3 +52,4 @@ class InitArgs:
         self.idmaps: dict[int, int] = {}  # mount index -> detached idmapped tree the runtime made
         # create: the first child makes the pid/time namespaces and forks the real init
         self.fork_init = False
+        self.signals_reset = False  # the init reset its signal dispositions already

@@ -188,6 +188,7 @@ class Rootfs:
         self.bundle = bundle
         self.fd = -1
         self.deferred: list[tuple[int, dict]] = []
+        self.prepared: dict[int, tuple] = {}  # mount index -> what prepare_cgroup made
         self.cgroup: dict | None = None  # the container's cgroup record (cgroups.*.record())
         self.cgroup_ns = False  # a new cgroup namespace: cgroupfs shows the container's cgroup
         self.trees: dict[int, int] = {}  # mount index -> detached tree the runtime made (idmapped)
@@ -260,8 +261,10 @@ class Rootfs:
         bind_dev = False
         for i, m in enumerate(self.config.get("mounts") or []):
             if m.get("type") == "cgroup":
-                # after the init joins its cgroup and cgroup namespace: see mount_deferred
+                # after the init joins its cgroup and cgroup namespace: see mount_deferred;
+                # what does not depend on them is done now (prepare_cgroup)
                 self.deferred.append((i, m))
+                self._at(i, m, self.prepare_cgroup)
                 continue
             self._mount_at(i, m)
             if os.path.normpath(m["destination"]) == "/dev" and self._is_bind(m):
@@ -274,9 +277,13 @@ class Rootfs:
             self.readonly(p)
 
     def _mount_at(self, i: int, m: dict) -> None:
+        self._at(i, m, self.mount)
+
+    def _at(self, i: int, m: dict, do) -> None:
+        """``do(m)`` for /mounts/i; errors name the mount and its JSON pointer."""
         self.index = i
         try:
-            self.mount(m)
+            do(m)
         except OSError as e:
             raise OCIError(
                 f"mounting {m.get('source') or m.get('type')} to {m['destination']}: {e.strerror}",
@@ -305,7 +312,9 @@ class Rootfs:
             return
         fstype = m.get("type") or "none"
         if fstype == "cgroup":
-            self.mount_cgroup(dest, flags)
+            if self.index not in self.prepared:
+                self.prepare_cgroup(m)
+            self.mount_cgroup(dest, flags, self.prepared.pop(self.index))
             return
         tfd = self.make(dest, True)
         try:
@@ -350,15 +359,38 @@ class Rootfs:
         finally:
             os.close(fd)
 
-    def mount_cgroup(self, dest: str, flags: int) -> None:
+    def prepare_cgroup(self, m: dict) -> None:
+        """What a cgroupfs mount needs before the cgroup join: its directory,
+        and on a v1 host the tmpfs and a directory per hierarchy (O_PATH fds
+        kept for :meth:`mount_cgroup`), so that less is left for after it."""
+        dest = m["destination"]
+        flags = parse_options(m.get("options") or [])[0]
+        tfd = self.make(dest, True)
+        subs: list[tuple[str, str, str | None, str, int]] = []
+        try:
+            if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+                sc.mount(
+                    "tmpfs", fdpath(tfd), "tmpfs", flags & ~sc.MS_RDONLY, "mode=755", display=dest
+                )
+                for name, fstype, opts in host_cgroup_mounts():
+                    sub = os.path.join(dest, name)
+                    subs.append((name, fstype, opts, sub, self.make(sub, True)))
+        except BaseException:
+            for sfd in [tfd] + [x[4] for x in subs]:
+                os.close(sfd)
+            raise
+        self.prepared[self.index] = (tfd, subs)
+
+    def mount_cgroup(self, dest: str, flags: int, prepared: tuple) -> None:
         """cgroupfs as the host has it: cgroup2, or a tmpfs of v1 hierarchies.
 
         In a cgroup namespace a fresh cgroupfs shows the container's cgroup as
         its root.  Without one, it would show the host's whole tree; then, as
         runc does, the container's own cgroup directories are bound instead.
+        ``prepared``: what :meth:`prepare_cgroup` made.
         """
         own = None if self.cgroup_ns else self.cgroup
-        tfd = self.make(dest, True)
+        tfd, subs = prepared
         try:
             if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
                 if own and own.get("layout") == "v2":
@@ -366,23 +398,23 @@ class Rootfs:
                 else:
                     sc.mount("cgroup2", fdpath(tfd), "cgroup2", flags, display=dest)
                 return
-            sc.mount("tmpfs", fdpath(tfd), "tmpfs", flags & ~sc.MS_RDONLY, "mode=755", display=dest)
         finally:
             os.close(tfd)
         paths = (own or {}).get("paths") or {}
-        for name, fstype, opts in host_cgroup_mounts():
-            sub = os.path.join(dest, name)
-            mine = (own or {}).get("unified") if fstype == "cgroup2" else None
-            for ctl in (opts or "").split(","):
-                mine = mine or paths.get(ctl)
-            sfd = self.make(sub, True)
-            try:
+        try:
+            while subs:
+                name, fstype, opts, sub, sfd = subs[0]
+                mine = (own or {}).get("unified") if fstype == "cgroup2" else None
+                for ctl in (opts or "").split(","):
+                    mine = mine or paths.get(ctl)
                 if mine and own:
                     self._bind_ro(mine, sfd, flags, sub)
                 else:
                     sc.mount("cgroup", fdpath(sfd), fstype, flags, opts, display=sub)
-            finally:
-                os.close(sfd)
+                os.close(subs.pop(0)[4])
+        finally:
+            for x in subs:
+                os.close(x[4])
         if flags & sc.MS_RDONLY:
             fd = self.open(dest)
             try:
