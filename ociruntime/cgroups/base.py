@@ -184,16 +184,20 @@ def makedirs(path: str) -> list[str]:
 DEFAULT_PARENT = "ociruntime"
 
 
-def rmdir_default_parent(path: str) -> None:
+def rmdir_default_parent(path: str) -> bool:
     """The default cgroupsPath is /ociruntime/<id>: remove /ociruntime once empty
-    (EBUSY or ENOTEMPTY while other containers use it: leave it)."""
+    (EBUSY or ENOTEMPTY while other containers use it: leave it, and say so
+    with False, so that a v1 manager need not try its other hierarchies)."""
     parent = os.path.dirname(path)
     if os.path.basename(parent) != DEFAULT_PARENT:
-        return
+        return True
     try:
         os.rmdir(parent)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError:
+        return False
+    return True
 
 
 def enable_controllers(root: str, path: str) -> None:

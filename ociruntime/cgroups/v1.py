@@ -193,4 +193,6 @@ class V1:
             base.kill_all(self.pids, self.freeze if frz else None, self.thaw if frz else None)
         for d in self.dirs():
             base.rmdir(d)
-            base.rmdir_default_parent(d)
+        for d in self.dirs():
+            if not base.rmdir_default_parent(d):
+                break  # in use (other containers are in every hierarchy's parent)
