@@ -78,6 +78,7 @@ class Container:
         self.pid = 0
         self._master: int | None = None
         self._rec: dict | None = None  # the record, once create has saved it
+        self._cg = None  # create: the cgroup manager, once the paths are known
 
     # ---- create ---------------------------------------------------------
     @classmethod
@@ -107,15 +108,8 @@ class Container:
         term = _Terminal(b.config["process"], console_socket, _foreground)
         preserve_fds += _socket_activation(b.config["process"])
         lock = c.store.make(cid)
-        cg = None
         try:
-            from . import cgroups
             from .handoff import InitArgs
-
-            linux = b.config.get("linux") or {}
-            cg = cgroups.for_config(linux, cid, rootless=_rootless())
-            # recorded before it exists, so that delete --force finds it after a crash
-            atomic_write(os.path.join(c.dir, "cgroup.json"), jsonio.dumps(cg.record()))
 
             args = InitArgs(
                 b.config,
@@ -129,25 +123,24 @@ class Container:
                 log._debug,
                 keyring=None if no_new_keyring else cid,
             )
-            args.cgroup = cg.record()
             from .linux import idmap
 
             args.idmaps = idmap.prepare(b.config, b.path)
             try:
-                c._spawn(args, term, cg, pid_file, _exec_now)
+                c._spawn(args, term, pid_file, _exec_now)
             finally:
                 for fd in args.idmaps.values():
                     os.close(fd)
         except BaseException:
             term.close()
-            c._abort(c.pid, cg)
+            c._abort(c.pid, c._cg)
             raise
         finally:
             os.close(lock)
         c._master = term.take_master()
         return c
 
-    def _spawn(self, args, term: _Terminal, cg, pid_file: str | None, exec_now: bool) -> int:
+    def _spawn(self, args, term: _Terminal, pid_file: str | None, exec_now: bool) -> int:
         import _socket
 
         from .linux import namespaces
@@ -194,8 +187,13 @@ class Container:
                 )
             # Made only now, while the init sets up its namespaces and mounts: mkdir waits
             # for the grace period cgroups/warmup.py started.  The init asks (CREATE_RUNTIME)
-            # before it needs to be inside.
+            # before it needs to be inside; its cgroup record goes with the answer.
+            from . import cgroups
+
             linux = args.config.get("linux") or {}
+            self._cg = cg = cgroups.for_config(linux, self.id, rootless=_rootless())
+            # recorded before it exists, so that delete --force finds it after a crash
+            atomic_write(os.path.join(self.dir, "cgroup.json"), jsonio.dumps(cg.record()))
             with trace.span("cgroup: create"):
                 cg.create()
             with trace.span("cgroup: apply resources"):
@@ -224,7 +222,7 @@ class Container:
 
                         with trace.span(f"{kind} hooks"):
                             hooks.run_all(args.config["hooks"], kind, creating)
-                return creating
+                return {"state": creating, "cgroup": cg.record()}
 
             def write_maps(msg: dict) -> None:
                 from .linux import userns
@@ -775,7 +773,7 @@ def _await_ready(sock, gone: str, create_runtime=None, other: dict | None = None
             msg = sync.recv(sock)
             while True:
                 if msg["type"] == sync.CREATE_RUNTIME and create_runtime is not None:
-                    sync.send(sock, sync.CREATE_RUNTIME_DONE, state=create_runtime())
+                    sync.send(sock, sync.CREATE_RUNTIME_DONE, **create_runtime())
                 elif msg["type"] == sync.USERNS and sync.USERNS in other:
                     other[sync.USERNS](msg)
                     sync.send(sock, sync.USERNS_DONE)

@@ -152,6 +152,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
                     f"cwd {proc.get('cwd')}: {e.strerror}", "config.json: /process/cwd"
                 ) from None
         create_runtime(a, nss)
+        root.cgroup = a.cgroup
         with trace.span("cgroup mounts"):
             root.mount_deferred()
         if a.console is not None:
@@ -264,6 +265,7 @@ def create_runtime(a: InitArgs, nss: dict) -> None:
     if nss.get("cgroup", "") is None:
         sc.unshare(sc.CLONE_NEWCGROUP)
     a.state = msg.get("state") or {}
+    a.cgroup = msg.get("cgroup")
     moved = a.state.pop("netDevices", None)
     if moved:
         from .linux.netdev import restore
