@@ -37,9 +37,11 @@ def layout(root: str = ROOT) -> str:
 def own_cgroups() -> dict[str, str]:
     """{subsystem or "" for v2: path} of this process, from /proc/self/cgroup."""
     out = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, subs, path = line.rstrip("\n").split(":", 2)
+    with open("/proc/self/cgroup", "rb") as f:
+        text = f.read().decode()
+    for line in text.splitlines():
+        if line:
+            _, subs, path = line.split(":", 2)
             for s in subs.split(",") if subs else [""]:
                 out[s] = path
     return out

@@ -16,16 +16,17 @@ from . import ROOT, base, own_cgroups, resolve
 def hierarchies() -> dict[str, str]:
     """{controller: mount point} of the v1 hierarchies, from mountinfo."""
     out = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields = post.split()
-            if fields[0] != "cgroup":
-                continue
-            mp = pre.split()[4]
-            for opt in fields[2].split(","):
-                if opt not in ("rw", "ro") and "=" not in opt:
-                    out[opt] = mp
+    with open("/proc/self/mountinfo", "rb") as f:
+        text = f.read().decode()
+    for line in text.splitlines():
+        pre, _, post = line.partition(" - ")
+        fields = post.split()
+        if fields[0] != "cgroup":
+            continue
+        mp = pre.split()[4]
+        for opt in fields[2].split(","):
+            if opt not in ("rw", "ro") and "=" not in opt:
+                out[opt] = mp
     return out
 
 

@@ -11,8 +11,6 @@ unless the config names them (CVE-2022-29162).
 
 from __future__ import annotations
 
-import struct
-
 from .. import log
 from ..errors import SpecError
 
@@ -36,9 +34,9 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 # struct __user_cap_header_struct {__u32 version; int pid;}
-_HEADER = struct.Struct("=Ii")
+_HEADER = "=Ii"
 # struct __user_cap_data_struct {__u32 effective, permitted, inheritable;}, twice for version 3
-_DATA = struct.Struct("=IIIIII")
+_DATA = "=IIIIII"
 
 
 def last_cap() -> int:
@@ -97,8 +95,10 @@ def apply(sets: dict[str, set[int]]) -> None:
 
     e, p, i = _mask(sets["effective"]), _mask(sets["permitted"]), _mask(sets["inheritable"])
     # the header is writable: on a version mismatch the kernel writes its own version back
-    hdr = ffi.buffer(_HEADER.pack(_LINUX_CAPABILITY_VERSION_3, 0))
-    data = _DATA.pack(e[0], p[0], i[0], e[1], p[1], i[1])
+    import struct  # here: the runtime process, which only parses capabilities, never loads it
+
+    hdr = ffi.buffer(struct.pack(_HEADER, _LINUX_CAPABILITY_VERSION_3, 0))
+    data = struct.pack(_DATA, e[0], p[0], i[0], e[1], p[1], i[1])
     if _capset(hdr, data) != 0:
         raise sc._err("capset")
     sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)

@@ -15,7 +15,6 @@ in the rootfs (a symlinked or over-mounted /proc) can redirect them
 from __future__ import annotations
 
 import os
-import struct
 
 from ..errors import SpecError
 from . import capabilities
@@ -237,6 +236,8 @@ def apply_lsm(p: Plan) -> None:
 def apply_sched(p: Plan) -> None:
     if p.personality is None and p.scheduler is None and p.ioprio is None:
         return
+    import struct
+
     from . import ffi
     from . import syscalls as sc
     from .ffi import c_int, c_long, c_uint, c_ulong
