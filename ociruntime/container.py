@@ -141,14 +141,15 @@ class Container:
         return c
 
     def _spawn(self, args, term: _Terminal, pid_file: str | None, exec_now: bool) -> int:
-        import _socket
-
         from .linux import namespaces
 
         dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        lsock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        lsock = None
         try:
             if not exec_now:
+                import _socket  # only here: run has no exec socket, and the module is big
+
+                lsock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
                 # bind through the dir fd: sun_path is too short for long roots and ids
                 lsock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
                 os.chmod("exec.sock", 0o600, dir_fd=dirfd)
@@ -176,7 +177,8 @@ class Container:
                 (args.config.get("linux") or {}).get("timeOffsets"),
             )
             self.pid = pid  # for _abort, should anything below fail
-            lsock.close()
+            if lsock is not None:
+                lsock.close()
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
             if args.fork_init:

@@ -11,9 +11,7 @@ sequence is described in docs/create-start.md; keep the two in step.
 
 from __future__ import annotations
 
-import _socket
 import os
-import struct
 
 from . import hooks, jsonio, sync, trace
 from .errors import OCIError
@@ -60,7 +58,7 @@ def main(a: InitArgs) -> None:
 
 def close_inherited(a: InitArgs) -> None:
     """Drop every fd fork copied from the runtime (the state lock above all)."""
-    keep = {a.sync.fileno()}
+    keep = set(a.sync.fds())
     for sock in (a.exec_sock, a.console):
         if sock is not None and sock.fileno() >= 0:
             keep.add(sock.fileno())
@@ -369,8 +367,10 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
     return path, proc["args"], env
 
 
-def connect_listener(path: str) -> _socket.socket:
+def connect_listener(path: str):
     """The seccomp agent's socket, connected while its host path is reachable."""
+    import _socket
+
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.connect(path)
@@ -397,6 +397,9 @@ def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
         "metadata": a.sec.seccomp.listener_metadata,
         "state": state,
     }
+    import _socket
+    import struct
+
     fds = struct.pack("i", fd)
     a.listener.sendmsg(
         [jsonio.dumps(msg).encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)]

@@ -1,13 +1,16 @@
 """Typed messages between the runtime and the container's init.
 
-A SOCK_SEQPACKET socketpair keeps message boundaries, so each message is one
-JSON object in one datagram: ``{"type": ..., ...}``.  An empty read means the
-peer died.  See docs/create-start.md for the sequence.
+Each message is one JSON object ``{"type": ..., ...}``, framed by a 4-byte
+length, over a pair of pipes (one each way).  Pipes, not a socketpair:
+``import _socket`` alone makes ~250 KiB of Python objects, which ``run``
+would carry for nothing (it has no exec socket).  An empty read means the
+peer is gone (every copy of its write end is closed).  See
+docs/create-start.md for the sequence.
 """
 
 from __future__ import annotations
 
-import _socket
+import os
 
 from . import jsonio
 
@@ -29,22 +32,57 @@ CREATE_RUNTIME_DONE = "create-runtime-done"
 
 
 class PeerGone(Exception):
-    """The other side closed the socket (it exited or was killed)."""
+    """The other side closed its end (it exited or was killed)."""
 
 
-def pair() -> tuple[_socket.socket, _socket.socket]:
-    """(_socket, not socket: the socket module costs ~5 ms to import.)"""
-    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    return a, b
+class Channel:
+    """One side: read from ``rfd``, write to ``wfd`` (both close-on-exec)."""
+
+    __slots__ = ("rfd", "wfd")
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd = rfd
+        self.wfd = wfd
+
+    def fds(self) -> tuple[int, int]:
+        return self.rfd, self.wfd
+
+    def close(self) -> None:
+        for fd in (self.rfd, self.wfd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.rfd = self.wfd = -1
 
 
-def send(sock: _socket.socket, type_: str, **fields: object) -> None:
+def pair() -> tuple[Channel, Channel]:
+    """(the runtime's end, the child's end); each closes the other's after fork."""
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    return Channel(r1, w2), Channel(r2, w1)
+
+
+def send(ch: Channel, type_: str, **fields: object) -> None:
     fields["type"] = type_
-    sock.send(jsonio.dumps(fields, compact=True).encode())
+    data = jsonio.dumps(fields, compact=True).encode()
+    data = len(data).to_bytes(4, "little") + data
+    while data:
+        data = data[os.write(ch.wfd, data) :]
 
 
-def recv(sock: _socket.socket) -> dict:
-    data = sock.recv(65536)
-    if not data:
-        raise PeerGone()
-    return jsonio.loads(data)
+def _read(fd: int, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = os.read(fd, n)
+        if not chunk:
+            raise PeerGone()
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv(ch: Channel) -> dict:
+    n = int.from_bytes(_read(ch.rfd, 4), "little")
+    return jsonio.loads(_read(ch.rfd, n))

@@ -26,6 +26,7 @@ _sethostname = ffi.function("sethostname")
 _setdomainname = ffi.function("setdomainname")
 _fstatfs = ffi.function("fstatfs")
 _statfs = ffi.function("statfs")
+_socket = ffi.function("socket")
 
 # x86_64 / aarch64 generic numbers for syscalls without a libc wrapper in
 # glibc 2.36.  (unshare/setns/mount/umount2/pivot_root use libc wrappers.)
@@ -181,6 +182,11 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
         c_ulong(0),
     )
     _check(ret, "prctl")
+
+
+def socket(domain: int, type_: int, protocol: int = 0) -> int:
+    """socket(2) as a bare fd (for ioctls: no _socket module needed)."""
+    return _check(_socket(c_int(domain), c_int(type_), c_int(protocol)), "socket")
 
 
 def sethostname(name: str) -> None:
