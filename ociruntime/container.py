@@ -581,88 +581,11 @@ class Container:
         Foreground: the process's exit status.  Detached: 0 once it runs.
         Set-up failures raise OCIError with exit code 255, as runc's do.
         """
-        from .handoff import InitArgs
-        from .linux.exe import ensure_readonly
+        from .execute import exec_in
 
-        ensure_readonly()
-        with self.store.locked(self.id):
-            rec = self._record()
-            status = self.store.status(self.id, rec)
-        if status == "stopped":
-            raise OCIError("cannot exec in a stopped container", exit_code=255)
-        if status == "paused" and not ignore_paused:
-            raise OCIError("cannot exec in a paused container (use --ignore-paused)", exit_code=255)
-        config = rec.get("config") or {}
-        linux = config.get("linux") or {}
-        cfg = {
-            "ociVersion": config.get("ociVersion", SPEC_VERSION),
-            "process": proc,
-            "linux": {k: linux[k] for k in ("seccomp", "namespaces") if k in linux},
-        }
-        try:
-            sec = _plan(cfg)
-            term = _Terminal(proc, console_socket, not detach)
-        except OCIError as e:
-            e.exit_code = 255
-            raise
-        nss = {t: None for t in _ns_types(config)}
-        args = InitArgs(
-            cfg,
-            rec["bundle"],
-            rec["rootfs"],
-            None,
-            None,
-            sec,
-            False,
-            preserve_fds,
-            log._debug,
-            console=term.child_end(),
-            join_pid=rec["pid"],
+        return exec_in(
+            self, proc, detach, pid_file, console_socket, preserve_fds, ignore_paused, sub_cgroup
         )
-        # rootless, the pid namespace can only be joined from inside the user
-        # namespace: the child does it and forks the process (see init.setup_exec)
-        inside = os.geteuid() != 0 and "user" in nss
-        at_fork = ("time",) if inside else ("pid", "time")
-        forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in at_fork if t in nss}
-        if inside:
-            from .linux import syscalls as sc
-
-            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
-        try:
-            pid, sock = _launch(args, forked)
-            try:
-
-                def follow(msg: dict) -> None:
-                    nonlocal pid
-                    os.waitpid(pid, 0)
-                    pid = msg["pid"]
-
-                _await_ready(
-                    sock, "exec: the process exited during set-up", None, {sync.PID: follow}
-                )
-                from . import cgroups
-
-                cg = cgroups.from_record(rec.get("cgroup"))
-                if cg is not None:
-                    cg.add(pid, sub_cgroup)
-                term.receive()
-                if pid_file:
-                    atomic_write(os.path.abspath(pid_file), str(pid))
-                _commit(sock, sync.EXEC, self.store.public(self.id, rec))
-            except BaseException:
-                _kill_reap(pid)
-                raise
-        except BaseException as e:
-            term.close()
-            if held is not None:
-                _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
-            if isinstance(e, OCIError):
-                e.exit_code = 255
-            raise
-        if detach:
-            return 0
-        return _wait(pid, term.take_master(), held)
 
 
 # ---- helpers shared by create, run and exec ------------------------------------

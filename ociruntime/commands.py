@@ -1,0 +1,313 @@
+"""The less frequent commands: exec, ps, update, events, list, check,
+features and spec.
+
+Apart from cli.py so that create, run, start, state, kill and delete (what
+containerd and podman call for every container) do not load them.
+"""
+
+import os
+import sys
+
+from .cli import Args, _container
+from .errors import OCIError
+
+
+def cmd_exec(a: Args) -> int:
+    """Every failure of exec itself exits 255, as runc's do (the process's own
+    status is returned as is)."""
+    try:
+        return _exec(a)
+    except OCIError as e:
+        e.exit_code = 255
+        raise
+
+
+def _exec(a: Args) -> int:
+    from .container import Container
+
+    o = a.opts
+    if not a.pos:
+        raise OCIError("exec: container-id is required (ociruntime exec --help)", exit_code=255)
+    c = Container(a.id, a.g["root"])
+    if o["process"]:
+        from .spec.load import read_json
+        from .spec.validate import validate_process
+
+        proc = read_json(o["process"], os.path.basename(o["process"]))
+        validate_process(proc, os.path.basename(o["process"]))
+        if not proc.get("args"):
+            raise OCIError(f"{o['process']}: process.args must not be empty", exit_code=255)
+    else:
+        if len(a.pos) < 2:
+            raise OCIError("exec: give a command to run, or --process FILE", exit_code=255)
+        proc = exec_process(c, a.pos[1:], o)
+    return c.exec(
+        proc,
+        detach=o["detach"],
+        pid_file=o["pid_file"],
+        console_socket=o["console_socket"],
+        preserve_fds=o["preserve_fds"],
+        ignore_paused=o["ignore_paused"],
+        sub_cgroup=o["cgroup"],
+    )
+
+
+def exec_process(c, args: list[str], o: dict) -> dict:
+    """runc's way: the container's process, with the flags' overrides."""
+    import copy
+
+    base = copy.deepcopy(((c.store.load(c.id).get("config") or {}).get("process")) or {})
+    proc = {k: v for k, v in base.items() if k not in ("consoleSize",)}
+    proc["args"] = args
+    proc["terminal"] = o["tty"]
+    env = list(base.get("env") or [])
+    for kv in o["env"]:
+        key = kv.split("=", 1)[0]
+        env = [e for e in env if e.split("=", 1)[0] != key] + [kv]
+    proc["env"] = env
+    if o["cwd"]:
+        proc["cwd"] = o["cwd"]
+    user = dict(base.get("user") or {"uid": 0, "gid": 0})
+    if o["user"]:
+        uid, _, gid = o["user"].partition(":")
+        try:
+            user["uid"] = int(uid)
+            if gid:
+                user["gid"] = int(gid)
+        except ValueError:
+            raise OCIError(
+                f"exec: --user {o['user']}: expected UID[:GID] as numbers", exit_code=255
+            ) from None
+    if o["additional_gids"]:
+        user["additionalGids"] = list(user.get("additionalGids") or []) + o["additional_gids"]
+    proc["user"] = user
+    if o["cap"]:
+        caps = proc.setdefault("capabilities", {})
+        for s in ("bounding", "effective", "permitted"):
+            caps[s] = list(dict.fromkeys((caps.get(s) or []) + o["cap"]))
+    if o["no_new_privs"]:
+        proc["noNewPrivileges"] = True
+    if o["apparmor"]:
+        proc["apparmorProfile"] = o["apparmor"]
+    if o["process_label"]:
+        proc["selinuxLabel"] = o["process_label"]
+    return proc
+
+
+def cmd_ps(a: Args) -> int:
+    from . import jsonio
+
+    fmt = a.opts["format"]
+    if fmt not in ("table", "json"):
+        raise OCIError(f"invalid format {fmt!r}: expected table or json")
+    pids = _container(a).pids()
+    if fmt == "json":
+        print(jsonio.dumps(pids))
+        return 0
+    import subprocess
+
+    out = subprocess.run(["ps", *(a.pos[1:] or ["-ef"])], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise OCIError(f"ps: {out.stderr.strip()}")
+    lines = out.stdout.splitlines()
+    if not lines:
+        return 0
+    try:
+        col = lines[0].split().index("PID")
+    except ValueError:
+        raise OCIError("ps: no PID column in its output") from None
+    print(lines[0])
+    want = {str(p) for p in pids}
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > col and fields[col] in want:
+            print(line)
+    return 0
+
+
+def _bytes(v: str | None) -> int | None:
+    """runc's size flags: 1024, 512k, 64m, 1g; -1 is unlimited."""
+    if v is None:
+        return None
+    s = v.strip().lower().removesuffix("b")
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(s[-1:], 1)
+    try:
+        return int(s[:-1] if mult > 1 else s) * mult
+    except ValueError:
+        raise OCIError(
+            f"invalid size {v!r}: expected bytes, with an optional k, m, g suffix"
+        ) from None
+
+
+def cmd_update(a: Args) -> int:
+    from . import jsonio
+
+    o = a.opts
+    if o["resources"]:
+        if o["resources"] == "-":
+            text = sys.stdin.read()
+        else:
+            try:
+                with open(o["resources"]) as f:
+                    text = f.read()
+            except OSError as e:
+                raise OCIError(f"{o['resources']}: {e.strerror}") from None
+        try:
+            res = jsonio.loads(text)
+        except ValueError as e:
+            raise OCIError(f"resources: invalid JSON: {e}") from None
+        if not isinstance(res, dict):
+            raise OCIError("resources: expected a JSON object (linux.resources)")
+        from .spec.validate import validate_resources
+
+        validate_resources(res)
+    else:
+        res = {}
+        mem = {
+            k: _bytes(o[f])
+            for k, f in (
+                ("limit", "memory"),
+                ("reservation", "memory_reservation"),
+                ("swap", "memory_swap"),
+                ("kernel", "kernel_memory"),
+                ("kernelTCP", "kernel_memory_tcp"),
+            )
+            if o[f]
+        }
+        cpu = {
+            k: o[f]
+            for k, f in (
+                ("shares", "cpu_shares"),
+                ("quota", "cpu_quota"),
+                ("period", "cpu_period"),
+                ("burst", "cpu_burst"),
+                ("realtimePeriod", "cpu_rt_period"),
+                ("realtimeRuntime", "cpu_rt_runtime"),
+                ("idle", "cpu_idle"),
+                ("cpus", "cpuset_cpus"),
+                ("mems", "cpuset_mems"),
+            )
+            if o[f] is not None
+        }
+        if mem:
+            res["memory"] = mem
+        if cpu:
+            res["cpu"] = cpu
+        if o["pids_limit"] is not None:
+            res["pids"] = {"limit": o["pids_limit"]}
+        if o["blkio_weight"] is not None:
+            res["blockIO"] = {"weight": o["blkio_weight"]}
+        if not res:
+            raise OCIError("update: nothing to change (give --resources or a resource flag)")
+    _container(a).update(res)
+    return 0
+
+
+def _interval(v: str) -> float:
+    s = v.strip()
+    mult = 1.0
+    for suf, m in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if s.endswith(suf):
+            s, mult = s[: -len(suf)], m
+            break
+    try:
+        f = float(s) * mult
+    except ValueError:
+        f = -1
+    if f <= 0:
+        raise OCIError(f"invalid --interval {v!r}: expected a duration such as 5s or 500ms")
+    return f
+
+
+def cmd_events(a: Args) -> int:
+    import time
+
+    from . import jsonio
+
+    c = _container(a)
+    if a.opts["stats"]:
+        print(jsonio.dumps({"type": "stats", "id": c.id, "data": c.stats()}), flush=True)
+        return 0
+    every = _interval(a.opts["interval"])
+    import gc
+
+    gc.enable()  # entry.py turns it off for short commands; this one may run for hours
+    ooms = c.oom_kills()
+    while True:
+        try:
+            data = c.stats()
+        except OCIError:
+            return 0  # the container is gone: the stream ends
+        n = c.oom_kills()
+        if n > ooms:
+            print(jsonio.dumps({"type": "oom", "id": c.id}), flush=True)
+            ooms = n
+        print(jsonio.dumps({"type": "stats", "id": c.id, "data": data}), flush=True)
+        time.sleep(every)
+
+
+def cmd_list(a: Args) -> int:
+    from . import jsonio
+    from .state import Store
+
+    if a.opts["format"] not in ("table", "json"):
+        raise OCIError(f"invalid format {a.opts['format']!r}: expected table or json")
+    store = Store(a.g["root"])
+    states = []
+    for cid in store.ids():
+        try:
+            states.append(store.public(cid, store.load(cid)))
+        except OCIError:
+            continue
+    if a.opts["quiet"]:
+        for s in states:
+            print(s["id"])
+    elif a.opts["format"] == "json":
+        print(jsonio.dumps(states))
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [
+            (s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"])
+            for s in states
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for r in rows:
+            print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_check(a: Args) -> int:
+    from . import jsonio
+    from .check import checks, table
+
+    if a.opts["format"] not in ("table", "json"):
+        raise OCIError(f"invalid format {a.opts['format']!r}: expected table or json")
+    results = checks()
+    bad = [r for r in results if r.required and not r.ok]
+    if a.opts["format"] == "json":
+        print(jsonio.dumps({"ok": not bad, "checks": [r.as_dict() for r in results]}, indent=2))
+    else:
+        print(table(results))
+        for r in bad:
+            sys.stderr.write(f"ociruntime: required: {r.name}: {r.detail} (fix: {r.fix})\n")
+    return 1 if bad else 0
+
+
+def cmd_features(a: Args) -> int:
+    from . import jsonio
+    from .features import features
+
+    print(jsonio.dumps(features(), indent=4))
+    return 0
+
+
+def cmd_spec(a: Args) -> int:
+    from . import jsonio
+    from .spec.default import default_config
+
+    path = os.path.join(a.opts["bundle"], "config.json")
+    if os.path.exists(path):
+        raise OCIError(f"{path} exists: remove it first")
+    with open(path, "x") as f:
+        f.write(jsonio.dumps(default_config(rootless=a.opts["rootless"]), indent=2) + "\n")
+    return 0

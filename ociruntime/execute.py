@@ -1,0 +1,120 @@
+"""exec: a new process in a running container (Container.exec's body).
+
+Apart from container.py so that the commands on every container's path
+(create, start, state, kill, delete) do not load it.  docs/exec.md walks
+through it.
+"""
+
+from __future__ import annotations
+
+import _signal
+import os
+
+from . import SPEC_VERSION, log, sync
+from .container import (
+    FORWARDED,
+    Container,
+    _await_ready,
+    _commit,
+    _kill_reap,
+    _launch,
+    _ns_types,
+    _plan,
+    _Terminal,
+    _wait,
+)
+from .errors import OCIError
+from .state import atomic_write
+
+
+def exec_in(
+    c: Container,
+    proc: dict,
+    detach: bool = False,
+    pid_file: str | None = None,
+    console_socket: str | None = None,
+    preserve_fds: int = 0,
+    ignore_paused: bool = False,
+    sub_cgroup: str | None = None,
+) -> int:
+    """See :meth:`Container.exec`."""
+    from .handoff import InitArgs
+    from .linux.exe import ensure_readonly
+
+    ensure_readonly()
+    with c.store.locked(c.id):
+        rec = c._record()
+        status = c.store.status(c.id, rec)
+    if status == "stopped":
+        raise OCIError("cannot exec in a stopped container", exit_code=255)
+    if status == "paused" and not ignore_paused:
+        raise OCIError("cannot exec in a paused container (use --ignore-paused)", exit_code=255)
+    config = rec.get("config") or {}
+    linux = config.get("linux") or {}
+    cfg = {
+        "ociVersion": config.get("ociVersion", SPEC_VERSION),
+        "process": proc,
+        "linux": {k: linux[k] for k in ("seccomp", "namespaces") if k in linux},
+    }
+    try:
+        sec = _plan(cfg)
+        term = _Terminal(proc, console_socket, not detach)
+    except OCIError as e:
+        e.exit_code = 255
+        raise
+    nss = {t: None for t in _ns_types(config)}
+    args = InitArgs(
+        cfg,
+        rec["bundle"],
+        rec["rootfs"],
+        None,
+        None,
+        sec,
+        False,
+        preserve_fds,
+        log._debug,
+        console=term.child_end(),
+        join_pid=rec["pid"],
+    )
+    # rootless, the pid namespace can only be joined from inside the user
+    # namespace: the child does it and forks the process (see init.setup_exec)
+    inside = os.geteuid() != 0 and "user" in nss
+    at_fork = ("time",) if inside else ("pid", "time")
+    forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in at_fork if t in nss}
+    if inside:
+        from .linux import syscalls as sc
+
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+    try:
+        pid, sock = _launch(args, forked)
+        try:
+
+            def follow(msg: dict) -> None:
+                nonlocal pid
+                os.waitpid(pid, 0)
+                pid = msg["pid"]
+
+            _await_ready(sock, "exec: the process exited during set-up", None, {sync.PID: follow})
+            from . import cgroups
+
+            cg = cgroups.from_record(rec.get("cgroup"))
+            if cg is not None:
+                cg.add(pid, sub_cgroup)
+            term.receive()
+            if pid_file:
+                atomic_write(os.path.abspath(pid_file), str(pid))
+            _commit(sock, sync.EXEC, c.store.public(c.id, rec))
+        except BaseException:
+            _kill_reap(pid)
+            raise
+    except BaseException as e:
+        term.close()
+        if held is not None:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+        if isinstance(e, OCIError):
+            e.exit_code = 255
+        raise
+    if detach:
+        return 0
+    return _wait(pid, term.take_master(), held)
