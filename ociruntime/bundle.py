@@ -27,6 +27,10 @@ import sys
 
 MAGIC = b"OCIRTB1\n"
 
+# called before each module this bundle loads, if set (cgroups/warmup.py sets
+# it while the cgroup migration's grace period is pending)
+between = None
+
 
 def build(
     package_dir: str, extra: dict[str, str] | None = None, ext: dict[str, str] | None = None
@@ -97,6 +101,8 @@ class Finder:
         return None
 
     def exec_module(self, module: object) -> None:
+        if between is not None:
+            between()
         name = module.__spec__.name
         _, _, offset, size = self.index[name]
         try:
