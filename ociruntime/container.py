@@ -101,10 +101,14 @@ class Container:
 
         ensure_readonly()
         c = cls(cid, root)
+        from .cgroups.warmup import cooperate
+
         with trace.span("load and validate bundle"):
             b = load_bundle(bundle)
+        cooperate()
         with trace.span("check security settings"):
             sec = _plan(b.config)
+        cooperate()
         term = _Terminal(b.config["process"], console_socket, _foreground)
         preserve_fds += _socket_activation(b.config["process"])
         lock = c.store.make(cid)

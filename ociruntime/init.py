@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 
-from . import hooks, jsonio, sync, trace
+from . import jsonio, sync, trace
 from .errors import OCIError
 from .handoff import InitArgs
-from .linux import capabilities, ffi, namespaces, process, security, userns
+from .linux import capabilities, ffi, namespaces, process, security
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import RESOLVE, Rootfs
@@ -124,6 +124,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             loopback_up()
     if (cfg.get("linux") or {}).get("netDevices"):
         import pyroute2  # noqa: F401 - now, while the host's Python library is reachable
+    if (cfg.get("hooks") or {}).get("startContainer"):
+        from . import hooks  # noqa: F401 - likewise: they run after pivot_root
     if "hostname" in cfg:
         sc.sethostname(cfg["hostname"])
     if "domainname" in cfg:
@@ -182,6 +184,8 @@ def new_user_namespace(a: InitArgs, nss: dict) -> None:
         # /proc/self of a non-dumpable process belongs to root, whom an unprivileged
         # user cannot write as: dumpable just for the maps (no container process yet)
         sc.prctl(sc.PR_SET_DUMPABLE, 1)
+        from .linux import userns
+
         userns.write_maps("self", a.config.get("linux") or {}, deny_setgroups=True)
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
     else:
@@ -271,6 +275,8 @@ def create_runtime(a: InitArgs, nss: dict) -> None:
         restore(moved)
     if (a.config.get("hooks") or {}).get("createContainer"):
         with trace.span("createContainer hooks"):
+            from . import hooks
+
             hooks.run_all(a.config["hooks"], "createContainer", dict(a.state, status="creating"))
 
 
@@ -411,6 +417,8 @@ def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
 
 def start_container_hooks(a: InitArgs, state: dict) -> None:
     if (a.config.get("hooks") or {}).get("startContainer"):
+        from . import hooks  # imported in setup(), before pivot_root
+
         hooks.run_all(a.config["hooks"], "startContainer", dict(state, status="created"))
 
 

@@ -107,6 +107,12 @@ _done = None
 _pending = False
 
 
+def cooperate() -> None:
+    """Between two steps of create's CPU-bound set-up: :func:`_yield`."""
+    if _pending:
+        posix.sched_yield()
+
+
 def _yield() -> None:
     """Between two module loads while the grace period is pending: give the CPU
     to whatever the kernel has waiting on it.  The grace period ends only once
