@@ -145,12 +145,26 @@ class Container:
         return c
 
     def _spawn(self, args, term: _Terminal, pid_file: str | None, exec_now: bool) -> int:
+        from . import prefork
         from .linux import namespaces
 
+        nss = namespaces.of(args.config)
+        # the child forked at entry (prefork.py) can take this container unless it
+        # needs what only crosses a fork: a pty end, idmapped trees, a seccomp filter
+        early = None
+        if (
+            nss.get("user", "") is not None
+            and term.child_end() is None
+            and not args.idmaps
+            and args.sec.seccomp is None
+        ):
+            early = prefork.take()
+        else:
+            prefork.cancel()
         dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         lsock = None
         try:
-            if not exec_now:
+            if not exec_now and early is None:
                 import _socket  # only here: run has no exec socket, and the module is big
 
                 lsock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -160,7 +174,6 @@ class Container:
                 lsock.listen(1)
             args.exec_sock = lsock
             args.console = term.child_end()
-            nss = namespaces.of(args.config)
             if nss.get("user", "") is None:
                 # a new user namespace must own the new pid namespace: the first child
                 # makes that one itself, after the user namespace, and forks the real init
@@ -175,11 +188,16 @@ class Container:
             if grandchild:
                 # the real init is our grandchild: become its parent when the first child exits
                 _become_subreaper()
-            pid, sock = _launch(
-                args,
-                {k: nss[k] for k in at_fork if k in nss},
-                (args.config.get("linux") or {}).get("timeOffsets"),
-            )
+            if early is not None:
+                pid, sock = early
+                # it makes the exec socket itself (create), in our state directory
+                sync.send(sock, sync.ARGS, **args.to_wire(None if exec_now else self.dir))
+            else:
+                pid, sock = _launch(
+                    args,
+                    {k: nss[k] for k in at_fork if k in nss},
+                    (args.config.get("linux") or {}).get("timeOffsets"),
+                )
             self.pid = pid  # for _abort, should anything below fail
             if lsock is not None:
                 lsock.close()

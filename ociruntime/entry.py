@@ -28,9 +28,16 @@ def main() -> None:
         from .cgroups import warmup
 
         warmup.start()
+        if "exec" not in argv:
+            from . import prefork
+
+            prefork.start()
     from .cli import main as cli_main
 
     code = cli_main(argv, t0)
+    if "prefork" in sys.modules["ociruntime"].__dict__:
+        # an early child nobody took (an error, or "run" was only an id): let it go
+        sys.modules["ociruntime.prefork"].cancel()
     import os
 
     for f in (sys.stdout, sys.stderr):

@@ -8,6 +8,8 @@ after the fork.
 
 from __future__ import annotations
 
+import os
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
@@ -53,3 +55,59 @@ class InitArgs:
         # create: the first child makes the pid/time namespaces and forks the real init
         self.fork_init = False
         self.signals_reset = False  # the init reset its signal dispositions already
+
+    def to_wire(self, exec_sock_dir: str | None) -> dict:
+        """The fields an init forked early (prefork.py) needs, as JSON; it makes
+        the exec socket itself, in ``exec_sock_dir`` (None: run, no socket)."""
+        from . import log, trace
+
+        return {
+            "config": self.config,
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "sec": self.sec.to_wire(),
+            "no_pivot": self.no_pivot,
+            "preserve_fds": self.preserve_fds,
+            "debug": self.debug,
+            "keyring": self.keyring,
+            "fork_init": self.fork_init,
+            "exec_sock_dir": exec_sock_dir,
+            "trace": trace.enabled,
+            "log": [log._path, log._json, log._debug],
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict, sync_ch) -> InitArgs:
+        from . import log, trace
+        from .linux.security import Plan
+
+        a = cls(
+            d["config"],
+            d["bundle"],
+            d["rootfs"],
+            sync_ch,
+            None,
+            Plan.from_wire(d["sec"]),
+            d["no_pivot"],
+            d["preserve_fds"],
+            d["debug"],
+            keyring=d["keyring"],
+        )
+        a.fork_init = d["fork_init"]
+        trace.enabled = d["trace"]
+        path, as_json, debug = d["log"]
+        log.setup(path, "json" if as_json else "text", debug)
+        if d["exec_sock_dir"] is not None:
+            import _socket
+
+            dirfd = os.open(d["exec_sock_dir"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+                # through the dir fd: sun_path is too short for long roots and ids
+                s.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+                os.chmod("exec.sock", 0o600, dir_fd=dirfd)
+                s.listen(1)
+            finally:
+                os.close(dirfd)
+            a.exec_sock = s
+        return a

@@ -56,6 +56,28 @@ def main(a: InitArgs) -> None:
     os._exit(1)
 
 
+def prefork_main(ch) -> None:
+    """The child prefork.py forks at entry: this module and what it imports are
+    loaded by now; wait for the runtime's InitArgs, then go on as :func:`main`.
+    EOF (the runtime gave up on this child, or died) ends it quietly."""
+    try:
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL
+        msg = sync.recv(ch)
+        if msg["type"] != sync.ARGS:
+            os._exit(1)
+    except BaseException:  # noqa: BLE001 - PeerGone above all: nothing to report to
+        os._exit(1)
+    try:
+        a = InitArgs.from_wire(msg, ch)
+    except BaseException as e:  # noqa: BLE001 - e.g. the exec socket: tell the runtime
+        try:
+            sync.send(ch, sync.ERROR, msg=f"container init: {e}", where=None)
+        finally:
+            os._exit(1)
+    main(a)
+
+
 def close_inherited(a: InitArgs) -> None:
     """Drop every fd fork copied from the runtime (the state lock above all)."""
     keep = set(a.sync.fds())

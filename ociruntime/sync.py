@@ -14,6 +14,7 @@ import os
 
 from . import jsonio
 
+ARGS = "args"  # runtime -> a child forked at entry (prefork.py): its InitArgs, as JSON
 READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit
 ERROR = "error"  # init -> runtime: setup failed; "msg" says why
 COMMIT = "commit"  # runtime -> init: state recorded, drop PDEATHSIG, wait for start

@@ -30,6 +30,30 @@ def hierarchies() -> dict[str, str]:
     return out
 
 
+def _fill_cpuset(d: str) -> None:
+    """A new cpuset is empty and refuses tasks (ENOSPC): give it its parent's
+    cpus and mems, and so every empty level above it first.  Not only the
+    levels this call made: a concurrent create may have made the shared
+    parent and not yet filled it."""
+    chain = []
+    p = d
+    while not all(base.read(os.path.join(p, f)).strip() for f in _CPUSET_FILES):
+        chain.append(p)
+        parent = os.path.dirname(p)
+        if parent == p or not os.path.exists(os.path.join(parent, "cpuset.cpus")):
+            break
+        p = parent
+    for m in reversed(chain):
+        for f in _CPUSET_FILES:
+            if not base.read(os.path.join(m, f)).strip():
+                base.write(
+                    os.path.join(m, f), base.read(os.path.join(os.path.dirname(m), f)).strip()
+                )
+
+
+_CPUSET_FILES = ("cpuset.cpus", "cpuset.mems")
+
+
 class V1:
     layout = "v1"
 
@@ -64,16 +88,12 @@ class V1:
     # ---- lifecycle ---------------------------------------------------------
     def create(self) -> None:
         for d in self.dirs():
-            made = base.makedirs(d)
+            base.makedirs(d)
             if d == self.unified:
                 # hybrid: the cgroup2 mount's controllers (hugetlb) enabled on the way down
                 base.enable_controllers(ROOT + "/unified", d)
             if d == self.paths.get("cpuset"):
-                # a new cpuset is empty and refuses tasks: inherit the parent's
-                for m in made:
-                    for f in ("cpuset.cpus", "cpuset.mems"):
-                        parent = base.read(os.path.join(os.path.dirname(m), f)).strip()
-                        base.write(os.path.join(m, f), parent)
+                _fill_cpuset(d)
 
     def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
         from .controllers import devices, writes_v1

@@ -77,6 +77,32 @@ class Plan:
         self.scheduler: dict | None = None
         self.ioprio: int | None = None
 
+    def to_wire(self) -> dict:
+        """As JSON, for an init forked before the plan was made (no seccomp: its
+        compiled filter stays with the process that built it)."""
+        if self.seccomp is not None:
+            raise ValueError("a seccomp plan does not travel: fork the init after planning")
+        return {
+            "caps": None if self.caps is None else {k: sorted(v) for k, v in self.caps.items()},
+            "nnp": self.nnp,
+            "sysctl": self.sysctl,
+            "apparmor": self.apparmor,
+            "selinux": self.selinux,
+            "personality": self.personality,
+            "scheduler": self.scheduler,
+            "ioprio": self.ioprio,
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict) -> Plan:
+        p = cls()
+        p.caps = None if d["caps"] is None else {k: set(v) for k, v in d["caps"].items()}
+        p.nnp = d["nnp"]
+        p.sysctl = [(k, v) for k, v in d["sysctl"]]
+        p.apparmor, p.selinux = d["apparmor"], d["selinux"]
+        p.personality, p.scheduler, p.ioprio = d["personality"], d["scheduler"], d["ioprio"]
+        return p
+
 
 def _is_host_ns(path: str, kind: str) -> bool:
     """A namespace joined by path may still be the host's own (runc refuses those too)."""

@@ -916,3 +916,21 @@ def test_write_each_sends_one_write_per_value_through_one_open(tmp_path, monkeyp
     assert f.read_text() == "c 1:3 rwmc 1:5 rwm"  # a plain file appends; cgroupfs takes each write
     with pytest.raises(base.OCIError, match="does not exist"):
         base.write_each(str(tmp_path / "nope"), ["a", "b"])
+
+
+def test_cpuset_fill_covers_a_parent_another_create_made_but_not_filled(tmp_path):
+    """Parallel creates share /ociruntime: the one that did not make it must
+    still not copy its still-empty cpus/mems (the attach would fail ENOSPC)."""
+    root = tmp_path / "cpuset"
+    (root / "ociruntime" / "c1").mkdir(parents=True)
+    for d, cpus, mems in (
+        (root, "0-1", "0"),
+        (root / "ociruntime", "", ""),
+        (root / "ociruntime" / "c1", "", ""),
+    ):
+        (d / "cpuset.cpus").write_text(cpus)
+        (d / "cpuset.mems").write_text(mems)
+    v1mod._fill_cpuset(str(root / "ociruntime" / "c1"))
+    for d in (root / "ociruntime", root / "ociruntime" / "c1"):
+        assert (d / "cpuset.cpus").read_text() == "0-1"
+        assert (d / "cpuset.mems").read_text() == "0"
