@@ -24,7 +24,16 @@ running container:
 
 The runtimes are measured alternately within every iteration (and the order
 is rotated each iteration) so that drift in machine load hits all of them
-alike. Each runtime gets its own private ``--root`` state directory and every
+alike. After each sample of a case that moves a process into a cgroup
+(run, lifecycle, exec, parallel, rss) the harness idles ``--gap``
+milliseconds (default 50). The first such move after a quiet spell waits
+for an RCU grace period (see bench/grace_period.py); back to back, a run
+that starts within a grace period of the previous run's move skips most of
+that wait, so the figures depend on who ran just before. With the gap every
+sample pays its own, as a container start on a quiet host does
+(``--gap 0`` gives the back-to-back figures).
+
+Each runtime gets its own private ``--root`` state directory and every
 container a unique id. Before a case's loop every runtime runs the case once
 unmeasured (a probe), which is also how a missing command becomes "n/a".
 
@@ -91,18 +100,21 @@ class Case:
     wrapped_calls: int | None  # wrapper runs per sample, for the estimate; None: not estimable
     container: bool = False  # needs a running `sleep` container per runtime
     reduced: bool = False  # expensive: runs/5 iterations (at least 5)
+    migrates: bool = False  # moves a process into a cgroup: idle --gap after each sample
 
 
 CASES = {
     c.name: c
     for c in (
-        Case("run", "run /bin/true", "ms", 1.0, True, 1),
-        Case("lifecycle", "create+start+delete -f", "ms", 1.0, True, 3),
+        Case("run", "run /bin/true", "ms", 1.0, True, 1, migrates=True),
+        Case("lifecycle", "create+start+delete -f", "ms", 1.0, True, 3, migrates=True),
         Case("state", "state (running)", "ms", 2.0, False, 1, container=True),
-        Case("exec", "exec /bin/true", "ms", None, False, 1, container=True),
-        Case("parallel", "{n}x run in parallel", "ms", None, True, None, reduced=True),
+        Case("exec", "exec /bin/true", "ms", None, False, 1, container=True, migrates=True),
+        Case(
+            "parallel", "{n}x run in parallel", "ms", None, True, None, reduced=True, migrates=True
+        ),
         Case("features", "features", "ms", None, False, 1),
-        Case("rss", "peak RSS, run", "MiB", 1.0, True, 0, reduced=True),
+        Case("rss", "peak RSS, run", "MiB", 1.0, True, 0, reduced=True, migrates=True),
     )
 }
 # --mode (the older selector) in terms of --cases
@@ -491,7 +503,9 @@ def probe(rt: Runtime, case: Case, parallel: int) -> None:
         raise
 
 
-def run_case(case: Case, runtimes: list[Runtime], runs: int, warmup: int, parallel: int) -> dict:
+def run_case(
+    case: Case, runtimes: list[Runtime], runs: int, warmup: int, parallel: int, gap: float = 0.0
+) -> dict:
     """Samples per runtime (None: n/a) and whether crun ran wrapped."""
     active: list[Runtime] = []
     unavailable: dict[str, str] = {}
@@ -516,6 +530,8 @@ def run_case(case: Case, runtimes: list[Runtime], runs: int, warmup: int, parall
                 value = rt.measure(case.name, parallel)
                 if i >= warmup:
                     samples[rt.name].append(value)
+                if case.migrates and gap > 0:
+                    time.sleep(gap)
     finally:
         for rt in runtimes:
             rt.stop_sleeper()
@@ -742,6 +758,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=50, help="measured iterations (default 50)")
     ap.add_argument("--warmup", type=int, default=5, help="unmeasured iterations (default 5)")
     ap.add_argument(
+        "--gap",
+        type=float,
+        default=50.0,
+        help="idle milliseconds after each sample of a case that moves a process into a"
+        " cgroup (default 50: each pays its own RCU grace period; 0: back to back)",
+    )
+    ap.add_argument(
         "--cases",
         type=parse_cases,
         metavar="LIST",
@@ -809,6 +832,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--runs must be at least 2")
     if args.warmup < 0:
         ap.error("--warmup must not be negative")
+    if args.gap < 0:
+        ap.error("--gap must not be negative")
     if args.parallel < 1:
         ap.error("--parallel must be at least 1")
     if args.parallel_runs is not None and args.parallel_runs < 2:
@@ -895,6 +920,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"bench: cases {','.join(c.name for c in cases)}; {args.runs} runs + {args.warmup}"
             f" warmups per case ({reduced_runs} + {reduced_warmup} for parallel/rss);"
+            f" {args.gap:g} ms idle after each cgroup-moving sample;"
             f" runtimes: {', '.join(names)}"
         )
         for note in notes:
@@ -908,7 +934,7 @@ def main(argv: list[str] | None = None) -> int:
                 (reduced_runs, reduced_warmup) if case.reduced else (args.runs, args.warmup)
             )
             t0 = time.monotonic()
-            res = run_case(case, runtimes, runs, warmup, args.parallel)
+            res = run_case(case, runtimes, runs, warmup, args.parallel, args.gap / 1000.0)
             res["seconds"] = round(time.monotonic() - t0, 2)
             res["unit"] = case.unit
             # results[case][runtime] = stats (None: n/a), as before; raw samples inside
@@ -966,6 +992,7 @@ def main(argv: list[str] | None = None) -> int:
             },
             "runs": args.runs,
             "warmup": args.warmup,
+            "gap_ms": args.gap,
             "reduced_runs": reduced_runs,
             "reduced_warmup": reduced_warmup,
             "parallel": args.parallel,
