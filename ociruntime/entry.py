@@ -1,11 +1,13 @@
 """The command's entry point (the installed launcher and ``python -m ociruntime``).
 
-Three things happen here rather than in the CLI module, because they pay
-off only when done before it is imported: the cyclic garbage collector is
-switched off, the cgroup-migration grace period of create, run and exec
-starts in the background (cgroups/warmup.py), and the process ends with ``os._exit`` once its output is flushed, skipping the
-interpreter's teardown, which frees every object only for the kernel to
-drop the whole address space a moment later.
+What happens here rather than in the CLI module pays off only when done
+before it is imported: the cyclic garbage collector is switched off; for
+create, run and exec the cgroup-migration grace period starts in the
+background (cgroups/warmup.py), and for create and run the container's
+first child is forked (prefork.py); and the process ends with ``os._exit``
+once its output is flushed, skipping the interpreter's teardown, which
+frees every object only for the kernel to drop the whole address space a
+moment later.
 """
 
 import sys
