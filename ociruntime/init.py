@@ -316,11 +316,7 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         namespaces.join(a.join_pid, {"user": None})
         sc.setns(pidns, sc.CLONE_NEWPID, "pid namespace")
         os.close(pidns)
-        pid = os.fork()
-        if pid:
-            sync.send(a.sync, sync.PID, pid=pid)
-            os._exit(0)
-        sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        fork_real_init(a)  # the runtime must hear PID before our READY
         nss = {t: p for t, p in nss.items() if t != "user"}
     with trace.span("join namespaces"):
         namespaces.join(a.join_pid, nss)

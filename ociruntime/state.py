@@ -142,23 +142,30 @@ class Store:
         return os.path.isdir(self.dir(cid))
 
     def remove(self, cid: str) -> None:
+        """Everything in the directory, then the directory.  A command that was
+        waiting for our lock may recreate the lock file meanwhile (see _Locked):
+        then again."""
         d = self.dir(cid)
-        try:
-            names = os.listdir(d)
-        except FileNotFoundError:
-            return
-        for n in names:
+        for attempt in range(20):
             try:
-                os.unlink(os.path.join(d, n))
+                names = os.listdir(d)
             except FileNotFoundError:
-                pass
-            except IsADirectoryError:
-                os.rmdir(os.path.join(d, n))
-        try:
-            os.rmdir(d)
-        except OSError as e:
-            if e.errno != errno.ENOENT:
-                raise
+                return
+            for n in names:
+                try:
+                    os.unlink(os.path.join(d, n))
+                except FileNotFoundError:
+                    pass
+                except IsADirectoryError:
+                    os.rmdir(os.path.join(d, n))
+            try:
+                os.rmdir(d)
+                return
+            except OSError as e:
+                if e.errno == errno.ENOENT:
+                    return
+                if e.errno != errno.ENOTEMPTY or attempt == 19:
+                    raise
 
     def ids(self) -> list[str]:
         try:
@@ -209,6 +216,14 @@ class _Locked:
             self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
+            # the holder we waited for may have been a delete, which unlinked the
+            # lock with the rest: then the container is gone
+            try:
+                same = os.stat(lock).st_ino == os.fstat(self.fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                raise NotFound(self.cid)
         except BaseException:
             os.close(self.fd)
             raise
