@@ -3,8 +3,8 @@
 What happens here rather than in the CLI module pays off only when done
 before it is imported: the cyclic garbage collector is switched off; for
 create, run and exec the cgroup-migration grace period starts in the
-background (cgroups/warmup.py), and for create and run the container's
-first child is forked (prefork.py); and the process ends with ``os._exit``
+background (cgroups/warmup.py) and the container's first child (or exec's)
+is forked (prefork.py); and the process ends with ``os._exit``
 once its output is flushed, skipping the interpreter's teardown, which
 frees every object only for the kernel to drop the whole address space a
 moment later.
@@ -30,10 +30,9 @@ def main() -> None:
         from .cgroups import warmup
 
         warmup.start()
-        if "exec" not in argv:
-            from . import prefork
+        from . import prefork
 
-            prefork.start()
+        prefork.start()
     from .cli import main as cli_main
 
     code = cli_main(argv, t0)

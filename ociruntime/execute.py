@@ -15,6 +15,7 @@ from .container import (
     FORWARDED,
     Container,
     _await_ready,
+    _become_subreaper,
     _commit,
     _kill_reap,
     _launch,
@@ -85,9 +86,26 @@ def exec_in(
         from .linux import syscalls as sc
 
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    from . import prefork
+
+    # the child forked at entry can take this process unless it needs what only
+    # crosses a fork (a pty end, a seccomp filter) or is rootless (see setup_exec)
+    early = None
+    if not inside and term.child_end() is None and sec.seccomp is None:
+        early = prefork.take()
+    else:
+        prefork.cancel()
     held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
     try:
-        pid, sock = _launch(args, forked)
+        if early is not None:
+            # it joins the pid (and time) namespace itself and forks the process
+            args.fork_init = bool(forked)
+            if args.fork_init:
+                _become_subreaper()
+            pid, sock = early
+            sync.send(sock, sync.ARGS, **args.to_wire(None))
+        else:
+            pid, sock = _launch(args, forked)
         try:
 
             def follow(msg: dict) -> None:

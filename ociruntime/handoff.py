@@ -71,6 +71,7 @@ class InitArgs:
             "debug": self.debug,
             "keyring": self.keyring,
             "fork_init": self.fork_init,
+            "join_pid": self.join_pid,
             "exec_sock_dir": exec_sock_dir,
             "trace": trace.enabled,
             "log": [log._path, log._json, log._debug],
@@ -94,6 +95,7 @@ class InitArgs:
             keyring=d["keyring"],
         )
         a.fork_init = d["fork_init"]
+        a.join_pid = d["join_pid"]
         trace.enabled = d["trace"]
         path, as_json, debug = d["log"]
         log.setup(path, "json" if as_json else "text", debug)

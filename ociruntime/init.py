@@ -310,6 +310,13 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     if "oomScoreAdj" in proc:
         process.set_oom_score_adj(proc["oomScoreAdj"])
     nss = namespaces.of(a.config)
+    if a.fork_init:
+        # forked at entry (prefork.py): join the pid and time namespaces here,
+        # which apply to children, and fork the process into them
+        with trace.span("pid and time namespaces, fork the process"):
+            fork_into_pid_namespace(
+                a, {t: f"/proc/{a.join_pid}/ns/{t}" for t in ("pid", "time") if t in nss}
+            )
     if os.geteuid() != 0 and "user" in nss and "pid" in nss:
         # rootless: user namespace first, then its pid namespace, then a fork into it
         pidns = os.open(f"/proc/{a.join_pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
