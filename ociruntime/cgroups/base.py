@@ -126,17 +126,20 @@ def kill_all(pids, freeze=None, thaw=None) -> None:
         time.sleep(0.005)
 
 
-def rmdir(path: str, tries: int = 50) -> None:
-    """Remove a cgroup, children first; EBUSY while its last tasks exit: retry briefly.
+def rmdir(path: str, tries: int = 50, keep_children: bool = False) -> bool:
+    """Remove a cgroup, children first; True once it is gone.
 
-    A cgroup with child cgroups also answers EBUSY, so children are looked
-    for (scandir: the directory's d_type, no stat per file) only then."""
+    EBUSY means tasks are still leaving, a child cgroup exists, or a child
+    removed a moment ago is still going offline (the kernel does that
+    asynchronously): children are looked for (scandir: the directory's
+    d_type, no stat per file), removed, or with ``keep_children`` the
+    answer is False and the cgroup stays; otherwise retry briefly."""
     for i in range(tries):
         try:
             os.rmdir(path)
-            return
+            return True
         except FileNotFoundError:
-            return
+            return True
         except OSError as e:
             if e.errno != errno.EBUSY:
                 raise OCIError(f"removing cgroup {path}: {e.strerror}") from None
@@ -144,7 +147,9 @@ def rmdir(path: str, tries: int = 50) -> None:
         try:
             subs = [d.path for d in os.scandir(path) if d.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
-            return
+            return True
+        if subs and keep_children:
+            return False
         for sub in subs:
             rmdir(sub, tries)
         if subs:
@@ -185,19 +190,17 @@ DEFAULT_PARENT = "ociruntime"
 
 
 def rmdir_default_parent(path: str) -> bool:
-    """The default cgroupsPath is /ociruntime/<id>: remove /ociruntime once empty
-    (EBUSY or ENOTEMPTY while other containers use it: leave it, and say so
-    with False, so that a v1 manager need not try its other hierarchies)."""
+    """The default cgroupsPath is /ociruntime/<id>: remove /ociruntime once it
+    has no container left.  False while others use it (then a v1 manager need
+    not try its other hierarchies: those containers are in all of them, and
+    the last one's delete removes the parents)."""
     parent = os.path.dirname(path)
     if os.path.basename(parent) != DEFAULT_PARENT:
         return True
     try:
-        os.rmdir(parent)
-    except FileNotFoundError:
-        pass
-    except OSError:
+        return rmdir(parent, keep_children=True)
+    except OCIError:
         return False
-    return True
 
 
 def enable_controllers(root: str, path: str) -> None:

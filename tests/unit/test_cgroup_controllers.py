@@ -10,6 +10,7 @@ layout detection and the managers' write routing on a fake cgroup tree.
 
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
@@ -934,3 +935,44 @@ def test_cpuset_fill_covers_a_parent_another_create_made_but_not_filled(tmp_path
     for d in (root / "ociruntime", root / "ociruntime" / "c1"):
         assert (d / "cpuset.cpus").read_text() == "0-1"
         assert (d / "cpuset.mems").read_text() == "0"
+
+
+class TestDefaultParentRemoval:
+    """The shared /ociruntime parent: gone with its last container, even when
+    the kernel still reports the just-removed child as busy (it goes offline
+    asynchronously); kept while another container is in it."""
+
+    @staticmethod
+    def _busy_once(monkeypatch, parent):
+        from ociruntime.cgroups import base
+
+        real = base.os.rmdir
+        calls = []
+
+        def rmdir(p):
+            calls.append(p)
+            if p == parent and calls.count(p) == 1:
+                raise OSError(errno.EBUSY, "Device or resource busy")
+            return real(p)
+
+        monkeypatch.setattr(base.os, "rmdir", rmdir)
+        monkeypatch.setattr(base.time, "sleep", lambda s: None)
+        return calls
+
+    def test_transient_busy_is_retried(self, tmp_path, monkeypatch):
+        from ociruntime.cgroups import base
+
+        parent = tmp_path / "ociruntime"
+        parent.mkdir()
+        calls = self._busy_once(monkeypatch, str(parent))
+        assert base.rmdir_default_parent(str(parent / "c1")) is True
+        assert not parent.exists() and calls.count(str(parent)) == 2
+
+    def test_kept_while_another_container_is_in_it(self, tmp_path, monkeypatch):
+        from ociruntime.cgroups import base
+
+        parent = tmp_path / "ociruntime"
+        (parent / "c2").mkdir(parents=True)
+        self._busy_once(monkeypatch, str(parent))
+        assert base.rmdir_default_parent(str(parent / "c1")) is False
+        assert (parent / "c2").is_dir()
