@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from ..errors import OCIError
 
-CGROUP2_SUPER_MAGIC = 0x63677270
 ROOT = "/sys/fs/cgroup"
 
 

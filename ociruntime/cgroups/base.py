@@ -11,28 +11,12 @@ from ..errors import OCIError
 
 def write(path: str, value: str) -> None:
     """One cgroup file write; a failure names the file, the value and the reason."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise OCIError(
-            f"cgroup file {path} does not exist: this kernel or hierarchy lacks it"
-        ) from None
-    except OSError as e:
-        raise OCIError(f"cgroup file {path}: {e.strerror}") from None
-    try:
-        os.write(fd, value.encode())
-    except OSError as e:
-        raise OCIError(f"writing {value!r} to {path}: {e.strerror}") from None
-    finally:
-        os.close(fd)
+    write_each(path, [value])
 
 
 def write_each(path: str, values: list[str]) -> None:
-    """Several writes to one cgroup file through one open file (devices.allow
-    takes one rule per write): the same errors as :func:`write`."""
-    if len(values) == 1:
-        write(path, values[0])
-        return
+    """Writes to one cgroup file, in order, through one open file (devices.allow
+    takes one rule per write); a failure names the file, the value and the reason."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     except FileNotFoundError:
