@@ -234,23 +234,10 @@ def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
     exits, and the runtime (a subreaper) follows the new pid.  Time offsets
     are written before any process is in the new time namespace, the only
     time the kernel allows it.  No way back is needed: this process ends."""
-    for kind, flag in (("time", sc.CLONE_NEWTIME), ("pid", sc.CLONE_NEWPID)):
-        if kind not in nss:
-            continue
-        path = nss[kind]
-        if path is None:
-            sc.unshare(flag)
-            offsets = (a.config.get("linux") or {}).get("timeOffsets")
-            if kind == "time" and offsets:
-                namespaces.write_offsets(offsets)
-            continue
-        fd = namespaces.open_ns(path, kind)
-        try:
-            sc.setns(fd, flag, path)
-        except OSError as e:
-            raise OCIError(f"joining {kind} namespace {path}: {e.strerror}") from None
-        finally:
-            os.close(fd)
+    offsets = (a.config.get("linux") or {}).get("timeOffsets")
+    for kind in ("time", "pid"):
+        if kind in nss:
+            namespaces.for_next_children(kind, nss[kind], offsets)
     fork_real_init(a)
 
 

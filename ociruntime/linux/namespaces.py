@@ -53,15 +53,31 @@ def open_ns(path: str, nstype: str) -> int:
         raise OCIError(f"{nstype} namespace {path}: {e.strerror}") from None
 
 
+def for_next_children(kind: str, path: str | None, offsets: dict | None = None) -> None:
+    """Make (path None) or join the pid or time namespace that this process's
+    next children are born in.  A new time namespace takes its clock offsets
+    (linux.timeOffsets) here, before any process is in it, which is the only
+    time the kernel allows writing them."""
+    from . import syscalls as sc
+
+    flag = FLAGS[kind]
+    if path is None:
+        sc.unshare(flag)
+        if kind == "time" and offsets:
+            write_offsets(offsets)
+        return
+    fd = open_ns(path, kind)
+    try:
+        sc.setns(fd, flag, path)
+    except OSError as e:
+        raise OCIError(f"joining {kind} namespace {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
 class for_children:  # noqa: N801 - used like a function: with for_children(nss): fork()
-    """Put the next forked child in the configured pid and time namespaces, then undo.
-
-    Both kinds apply to children only.  A new time namespace takes its clock
-    offsets (linux.timeOffsets) here, before any process is in it, which is
-    the only time the kernel allows writing them.
-    """
-
-    KINDS = (("pid", fl.CLONE_NEWPID), ("time", fl.CLONE_NEWTIME))
+    """Put the next forked child in the configured pid and time namespaces
+    (:func:`for_next_children`), then undo that for this process."""
 
     def __init__(self, nss: dict[str, str | None], offsets: dict | None = None) -> None:
         self.nss = nss
@@ -69,29 +85,12 @@ class for_children:  # noqa: N801 - used like a function: with for_children(nss)
         self.own: list[tuple[int, int, str]] = []
 
     def __enter__(self) -> None:
-        if not self.nss:
-            return
-        from . import syscalls as sc
-
         try:
-            for kind, flag in self.KINDS:
-                if kind not in self.nss:
-                    continue
-                name = f"/proc/self/ns/{kind}"
-                self.own.append((os.open(name, os.O_RDONLY | os.O_CLOEXEC), flag, name))
-                path = self.nss[kind]
-                if path is None:
-                    sc.unshare(flag)
-                    if kind == "time" and self.offsets:
-                        write_offsets(self.offsets)
-                    continue
-                fd = open_ns(path, kind)
-                try:
-                    sc.setns(fd, flag, path)
-                except OSError as e:
-                    raise OCIError(f"joining {kind} namespace {path}: {e.strerror}") from None
-                finally:
-                    os.close(fd)
+            for kind in ("pid", "time"):
+                if kind in self.nss:
+                    name = f"/proc/self/ns/{kind}"
+                    self.own.append((os.open(name, os.O_RDONLY | os.O_CLOEXEC), FLAGS[kind], name))
+                    for_next_children(kind, self.nss[kind], self.offsets)
         except BaseException:
             self.__exit__()
             raise
