@@ -36,9 +36,10 @@ def main() -> None:
     from .cli import main as cli_main
 
     code = cli_main(argv, t0)
-    if "prefork" in sys.modules["ociruntime"].__dict__:
+    prefork = sys.modules.get("ociruntime.prefork")
+    if prefork is not None:
         # an early child nobody took (an error, or "run" was only an id): let it go
-        sys.modules["ociruntime.prefork"].cancel()
+        prefork.cancel()
     import os
 
     for f in (sys.stdout, sys.stderr):

@@ -100,7 +100,7 @@ def start() -> None:
         _signal.pthread_sigmask(_signal.SIG_SETMASK, old)
     loader = sys.modules.get("ociruntime.bundle")
     if loader is not None:
-        loader.between = _yield
+        loader.between = cooperate
 
 
 _done = None
@@ -108,18 +108,13 @@ _pending = False
 
 
 def cooperate() -> None:
-    """Between two steps of create's CPU-bound set-up: :func:`_yield`."""
-    if _pending:
-        posix.sched_yield()
-
-
-def _yield() -> None:
-    """Between two module loads while the grace period is pending: give the CPU
-    to whatever the kernel has waiting on it.  The grace period ends only once
-    RCU's kernel threads and softirq work get to run; a CPU-bound Python process
-    on the same CPU delays them by scheduler ticks (measured on the test VM:
-    19-27 ms instead of ~11 ms).  sched_yield costs a microsecond when nothing
-    else is runnable.  (A forked child keeps yielding: cheap, and it helps.)"""
+    """Between two CPU-bound steps (module loads, mounts) while the grace period
+    is pending: give the CPU to whatever the kernel has waiting on it.  The
+    grace period ends only once RCU's kernel threads and softirq work get to
+    run; a CPU-bound Python process on the same CPU delays them by scheduler
+    ticks (bench/grace_period.py: ~23 ms instead of 8-12 ms).  sched_yield
+    costs a microsecond when nothing else is runnable.  (A forked child keeps
+    yielding: cheap, and it helps.)"""
     if _pending:
         posix.sched_yield()
 
