@@ -161,17 +161,10 @@ class Container:
             early = prefork.take()
         else:
             prefork.cancel()
-        dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         lsock = None
         try:
             if not exec_now and early is None:
-                import _socket  # only here: run has no exec socket, and the module is big
-
-                lsock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-                # bind through the dir fd: sun_path is too short for long roots and ids
-                lsock.bind(f"/proc/self/fd/{dirfd}/exec.sock")
-                os.chmod("exec.sock", 0o600, dir_fd=dirfd)
-                lsock.listen(1)
+                lsock = sync.listen_exec(self.dir)
             args.exec_sock = lsock
             args.console = term.child_end()
             if nss.get("user", "") is None:
@@ -191,7 +184,7 @@ class Container:
             if early is not None:
                 pid, sock = early
                 # it makes the exec socket itself (create), in our state directory
-                sync.send(sock, sync.ARGS, **args.to_wire(None if exec_now else self.dir))
+                prefork.hand_over(sock, args.to_wire(None if exec_now else self.dir))
             else:
                 pid, sock = _launch(
                     args,
@@ -200,7 +193,7 @@ class Container:
                 )
             self.pid = pid  # for _abort, should anything below fail
             if lsock is not None:
-                lsock.close()
+                lsock.close()  # now: a dead init must refuse start's connect
             start = proc_start_time(pid)
             atomic_write(os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
             if args.fork_init:
@@ -293,7 +286,8 @@ class Container:
                 self._hooks(rec, "poststart", "running")
             return pid
         finally:
-            os.close(dirfd)
+            if lsock is not None:
+                lsock.close()  # the init has its own
 
     def _hooks(self, rec: dict, kind: str, status: str) -> None:
         """poststart / poststop: in the runtime's namespaces; failures are warnings."""
@@ -585,29 +579,12 @@ class Container:
         self._hooks(rec, "poststop", "stopped")
 
     # ---- exec -------------------------------------------------------------------
-    def exec(
-        self,
-        proc: dict,
-        detach: bool = False,
-        pid_file: str | None = None,
-        console_socket: str | None = None,
-        preserve_fds: int = 0,
-        ignore_paused: bool = False,
-        sub_cgroup: str | None = None,
-    ) -> int:
-        """Run ``proc`` (a runtime-spec process) inside the container.
-
-        ``sub_cgroup`` (runc's ``--cgroup``): a sub-cgroup of the container's to
-        join instead, ``PATH`` for every controller or ``CTL[,CTL]:PATH`` (v1).
-
-        Foreground: the process's exit status.  Detached: 0 once it runs.
-        Set-up failures raise OCIError with exit code 255, as runc's do.
-        """
+    def exec(self, proc: dict, **options: object) -> int:
+        """Run ``proc`` (a runtime-spec process) inside the container; the
+        options and what comes back: :func:`ociruntime.execute.exec_in`."""
         from .execute import exec_in
 
-        return exec_in(
-            self, proc, detach, pid_file, console_socket, preserve_fds, ignore_paused, sub_cgroup
-        )
+        return exec_in(self, proc, **options)
 
 
 # ---- helpers shared by create, run and exec ------------------------------------

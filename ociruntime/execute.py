@@ -38,7 +38,14 @@ def exec_in(
     ignore_paused: bool = False,
     sub_cgroup: str | None = None,
 ) -> int:
-    """See :meth:`Container.exec`."""
+    """Run ``proc`` (a runtime-spec process) inside the container ``c``.
+
+    ``sub_cgroup`` (runc's ``--cgroup``): a sub-cgroup of the container's to
+    join instead, ``PATH`` for every controller or ``CTL[,CTL]:PATH`` (v1).
+
+    Foreground: the process's exit status.  Detached: 0 once it runs.
+    Set-up failures raise OCIError with exit code 255, as runc's do.
+    """
     from .handoff import InitArgs
     from .linux.exe import ensure_readonly
 
@@ -83,9 +90,7 @@ def exec_in(
     at_fork = ("time",) if inside else ("pid", "time")
     forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in at_fork if t in nss}
     if inside:
-        from .linux import syscalls as sc
-
-        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        _become_subreaper()
     from . import prefork
 
     # the child forked at entry can take this process unless it needs what only
@@ -103,7 +108,7 @@ def exec_in(
             if args.fork_init:
                 _become_subreaper()
             pid, sock = early
-            sync.send(sock, sync.ARGS, **args.to_wire(None))
+            prefork.hand_over(sock, args.to_wire(None))
         else:
             pid, sock = _launch(args, forked)
         try:

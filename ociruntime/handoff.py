@@ -8,8 +8,6 @@ after the fork.
 
 from __future__ import annotations
 
-import os
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
@@ -100,16 +98,7 @@ class InitArgs:
         path, as_json, debug = d["log"]
         log.setup(path, "json" if as_json else "text", debug)
         if d["exec_sock_dir"] is not None:
-            import _socket
+            from .sync import listen_exec
 
-            dirfd = os.open(d["exec_sock_dir"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-                # through the dir fd: sun_path is too short for long roots and ids
-                s.bind(f"/proc/self/fd/{dirfd}/exec.sock")
-                os.chmod("exec.sock", 0o600, dir_fd=dirfd)
-                s.listen(1)
-            finally:
-                os.close(dirfd)
-            a.exec_sock = s
+            a.exec_sock = listen_exec(d["exec_sock_dir"])
         return a

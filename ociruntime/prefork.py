@@ -53,6 +53,18 @@ def take():
     return c[0], Channel(*c[1])
 
 
+def hand_over(ch, wire: dict) -> None:
+    """Send the taken child its InitArgs (``InitArgs.to_wire``); one that died
+    meanwhile is the user's one-line error, not a broken pipe."""
+    from . import sync
+    from .errors import OCIError
+
+    try:
+        sync.send(ch, sync.ARGS, **wire)
+    except OSError:
+        raise OCIError("container init exited before it got its arguments") from None
+
+
 def cancel() -> None:
     """Not needed after all: the child sees EOF and exits; reap it."""
     c = take()

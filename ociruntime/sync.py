@@ -87,3 +87,23 @@ def _read(fd: int, n: int) -> bytes:
 def recv(ch: Channel) -> dict:
     n = int.from_bytes(_read(ch.rfd, 4), "little")
     return jsonio.loads(_read(ch.rfd, n))
+
+
+def listen_exec(state_dir: str):
+    """The exec socket, ``<state_dir>/exec.sock`` (0600), listening: the init
+    blocks in accept(2) on it until ``start`` connects."""
+    import _socket  # only here: run has no exec socket, and the module is big
+
+    dirfd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        # bind through the dir fd: sun_path is too short for long roots and ids
+        s.bind(f"/proc/self/fd/{dirfd}/exec.sock")
+        os.chmod("exec.sock", 0o600, dir_fd=dirfd)
+        s.listen(1)
+    except BaseException:
+        s.close()
+        raise
+    finally:
+        os.close(dirfd)
+    return s
