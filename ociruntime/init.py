@@ -52,7 +52,10 @@ def main(a: InitArgs) -> None:
     except sync.PeerGone:
         os._exit(1)
     except BaseException as e:  # noqa: BLE001 - must report and never return
-        report(a, e)
+        try:
+            report(a, e)
+        finally:
+            os._exit(1)  # even if reporting fails: never back into the runtime's code
     os._exit(1)
 
 
