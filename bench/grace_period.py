@@ -1,66 +1,94 @@
 #!/usr/bin/python3
-"""How long the first cgroup migration waits, and what a busy CPU does to it.
+"""How long joining a new cgroup takes, by the way a process gets there.
 
-Moving a process into a cgroup (a write to cgroup.procs) takes the kernel's
-cgroup_threadgroup_rwsem for writing; when no migration ran in the last RCU
-grace period, the write first waits for one.  Every runtime pays this once
-per container (ociruntime starts it early: ociruntime/cgroups/warmup.py).
+Writing a pid to cgroup.procs moves a whole thread group: the kernel takes
+its global cgroup_threadgroup_rwsem for writing, and when no migration ran
+in the last RCU grace period that first waits for one (5-25 ms on the
+project's VM).  runc and crun pay it once per container.  Two ways in skip
+that lock, and ociruntime's container side uses both
+(ociruntime/cgroups/base.py: join_self; linux/syscalls.py: fork_into_cgroup):
 
-This measures that wait for a no-op migration (a child writes "0" to the
-cgroup.procs of the cgroup it is already in) while this process either
-spins on the CPU, sleeps, or spins but calls sched_yield() every 0.5 ms.
-On the project's VM (2 vCPUs, HZ=250) a spinning Python process stretched
-the wait from ~11 ms to ~19-27 ms, and yielding brought it back: RCU's
-kernel threads and softirq work need CPU time on our CPU to end the grace
-period.  That is why the warm-up makes ociruntime yield between module
-loads while the grace period is pending.
+* ``tasks``: a single-threaded process writes "0" to each v1 hierarchy's
+  ``tasks`` file, moving only the calling thread;
+* ``clone3``: the child is born in a cgroup2 directory (clone3 with
+  CLONE_INTO_CGROUP), so nothing migrates.
+
+Each sample makes fresh cgroups (every v1 hierarchy, or the cgroup2 mount),
+idles 100 ms so that the previous sample's grace period is over, forks a
+child and times its way in:
 
     /usr/bin/python3 bench/grace_period.py [--runs 15]
 
-Run as root (it writes to cgroup.procs; nothing moves).
+Run as root.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import select
 import statistics
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from ociruntime.cgroups.warmup import own_procs_file  # noqa: E402
+from ociruntime.cgroups import base, layout  # noqa: E402
+from ociruntime.cgroups.v1 import _fill_cpuset, hierarchies  # noqa: E402
 
 
-def one(path: str, mode: str) -> float | None:
-    """Milliseconds until the child's no-op migration returns (None: > 100 ms)."""
-    r, w = os.pipe()
-    t = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            fd = os.open(path, os.O_WRONLY)
-            os.write(fd, b"0")
-            os.write(w, b"x")
-        finally:
-            os._exit(0)
-    os.close(w)
-    last = t
-    done = None
-    while time.perf_counter() - t < 0.1:
-        if select.select([r], [], [], 0)[0]:
-            done = time.perf_counter()
-            break
-        if mode == "sleep":
-            time.sleep(0.0002)
-        elif mode == "yield" and time.perf_counter() - last > 0.0005:
-            os.sched_yield()
-            last = time.perf_counter()
-    os.waitpid(pid, 0)
-    os.close(r)
-    return None if done is None else (done - t) * 1000
+def cgroup2_root() -> str | None:
+    return {"v2": "/sys/fs/cgroup", "hybrid": "/sys/fs/cgroup/unified"}.get(layout())
+
+
+def make(mode: str) -> list[str]:
+    name = f"ociruntime-gp-{uuid.uuid4().hex[:8]}"
+    if mode in ("clone3", "cgroup.procs (cgroup2)"):
+        dirs = [f"{cgroup2_root()}/{name}"]
+    else:
+        dirs = sorted({f"{mp}/{name}" for mp in hierarchies().values()})
+    for d in dirs:
+        os.mkdir(d)
+        if os.path.exists(os.path.join(d, "cpuset.cpus")):
+            _fill_cpuset(d)
+    return dirs
+
+
+def one(mode: str) -> float:
+    """Milliseconds until the forked child is in the new cgroups."""
+    dirs = make(mode)
+    try:
+        time.sleep(0.1)
+        r, w = os.pipe()
+        t = time.perf_counter()
+        if mode == "clone3":
+            from ociruntime.linux import syscalls as sc
+
+            fd = os.open(dirs[0], os.O_PATH | os.O_DIRECTORY)
+            pid = sc.fork_into_cgroup(fd, dirs[0])
+            if pid:
+                os.close(fd)
+        else:
+            pid = os.fork()
+        if pid == 0:
+            try:
+                if mode == "tasks":
+                    base.join_self(dirs)
+                elif mode.startswith("cgroup.procs"):
+                    for d in dirs:
+                        base.write(d + "/cgroup.procs", "0")
+                os.write(w, b"x")
+            finally:
+                os._exit(0)
+        os.close(w)
+        os.read(r, 1)
+        took = (time.perf_counter() - t) * 1000
+        os.close(r)
+        os.waitpid(pid, 0)
+        return took
+    finally:
+        for d in dirs:
+            base.rmdir(d)
 
 
 def main() -> int:
@@ -70,21 +98,18 @@ def main() -> int:
     if os.geteuid() != 0:
         print("grace_period.py: run as root", file=sys.stderr)
         return 2
-    path = own_procs_file()
-    if path is None:
-        print("grace_period.py: no cgroup.procs of our own cgroup found", file=sys.stderr)
-        return 2
-    print(f"no-op migration through {path}, {o.runs} runs per mode")
-    for mode in ("spin", "sleep", "yield"):
-        times = []
-        for _ in range(o.runs):
-            v = one(path, mode)
-            times.append(v if v is not None else float("inf"))
-            time.sleep(0.04)  # let the previous grace period's state go idle
+    modes = []
+    if layout() != "v2":
+        modes += ["cgroup.procs (v1)", "tasks"]
+    if cgroup2_root():
+        modes += ["cgroup.procs (cgroup2)", "clone3"]
+    print(f"fork and join fresh cgroups ({layout()} host), {o.runs} runs each, after 100 ms idle")
+    for mode in modes:
+        times = [one(mode) for _ in range(o.runs)]
         q = statistics.quantiles(times, n=10)
         print(
-            f"  this process {mode:5s}: median {statistics.median(times):6.1f} ms"
-            f"   p10 {q[0]:6.1f}   p90 {q[-1]:6.1f}"
+            f"  {mode:24s} median {statistics.median(times):6.2f} ms"
+            f"   p10 {q[0]:6.2f}   p90 {q[-1]:6.2f}"
         )
     return 0
 

@@ -17,8 +17,8 @@ ours, extension modules as their .so path (offset -1), so that no command
 on the hot path lists a sys.path directory.  A bundle made
 by another interpreter version is ignored (the normal import path runs).
 
-This module must not import ``os`` (the launcher uses it before the cgroup
-warm-up, see entry.py); ``posix`` and ``marshal`` are built in.
+This module does not import ``os`` (~0.5 ms, which a command such as
+``--version`` need not pay); ``posix`` and ``marshal`` are built in.
 """
 
 import marshal
@@ -26,10 +26,6 @@ import posix
 import sys
 
 MAGIC = b"OCIRTB1\n"
-
-# called before each module this bundle loads, if set (cgroups/warmup.py sets
-# it while the cgroup migration's grace period is pending)
-between = None
 
 
 def build(
@@ -101,8 +97,6 @@ class Finder:
         return None
 
     def exec_module(self, module: object) -> None:
-        if between is not None:
-            between()
         name = module.__spec__.name
         _, _, offset, size = self.index[name]
         try:

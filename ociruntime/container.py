@@ -101,14 +101,10 @@ class Container:
 
         ensure_readonly()
         c = cls(cid, root)
-        from .cgroups.warmup import cooperate
-
         with trace.span("load and validate bundle"):
             b = load_bundle(bundle)
-        cooperate()
         with trace.span("check security settings"):
             sec = _plan(b.config)
-        cooperate()
         term = _Terminal(b.config["process"], console_socket, _foreground)
         preserve_fds += _socket_activation(b.config["process"])
         lock = c.store.make(cid)
@@ -167,6 +163,20 @@ class Container:
                 lsock = sync.listen_exec(self.dir)
             args.exec_sock = lsock
             args.console = term.child_end()
+            from . import cgroups
+
+            linux = args.config.get("linux") or {}
+            self._cg = cg = cgroups.for_config(linux, self.id, rootless=_rootless())
+            # recorded before it exists, so that delete --force finds it after a crash
+            atomic_write(os.path.join(self.dir, "cgroup.json"), jsonio.dumps(cg.record()))
+            # The container side joins its cgroups itself (cgroups.base.join_self): it is
+            # forked into the cgroup2 directory, made now, and moves into the v1 ones when
+            # we send them.  Not from inside a user namespace, which cannot write the
+            # host's cgroupfs: there we move it, through cgroup.procs.
+            if "user" not in nss:
+                with trace.span("cgroup: create (cgroup2)"):
+                    args.cgroup2 = cg.create_cgroup2()
+                args.join_v1 = bool(cg.targets()[0])
             if nss.get("user", "") is None:
                 # a new user namespace must own the new pid namespace: the first child
                 # makes that one itself, after the user namespace, and forks the real init
@@ -177,7 +187,7 @@ class Container:
                 # (or joins) them and forks the real init, so that this process never
                 # loads the FFI (the container side does all the syscalls)
                 at_fork = ()
-                grandchild = args.fork_init = "pid" in nss or "time" in nss
+                grandchild = args.fork_init = bool("pid" in nss or "time" in nss or args.cgroup2)
             if grandchild:
                 # the real init is our grandchild: become its parent when the first child exits
                 _become_subreaper()
@@ -202,21 +212,20 @@ class Container:
                 atomic_write(
                     os.path.join(self.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n"
                 )
-            # Made only now, while the init sets up its namespaces and mounts: mkdir waits
-            # for the grace period cgroups/warmup.py started.  The init asks (CREATE_RUNTIME)
-            # before it needs to be inside; its cgroup record goes with the answer.
-            from . import cgroups
-
-            linux = args.config.get("linux") or {}
-            self._cg = cg = cgroups.for_config(linux, self.id, rootless=_rootless())
-            # recorded before it exists, so that delete --force finds it after a crash
-            atomic_write(os.path.join(self.dir, "cgroup.json"), jsonio.dumps(cg.record()))
+            # the rest of the cgroup while the init sets up its namespaces and mounts;
+            # it joins before it asks for the createRuntime hooks, which may look for it
             with trace.span("cgroup: create"):
                 cg.create()
             with trace.span("cgroup: apply resources"):
                 cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
-            with trace.span("cgroup: add init"):
-                cg.add(pid)
+            if args.join_v1:
+                try:
+                    sync.send(sock, sync.JOIN, dirs=cg.targets()[0])
+                except OSError:
+                    pass  # the init died: _await_ready reports why
+            elif args.cgroup2 is None:
+                with trace.span("cgroup: add init"):
+                    cg.add(pid)
             creating = {
                 "ociVersion": SPEC_VERSION,
                 "id": self.id,
@@ -668,10 +677,6 @@ def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
     namespaces of ``nss``; (pid, our sync end)."""
     from .linux import namespaces
 
-    if "time" in nss:
-        from .cgroups import warmup
-
-        warmup.join()  # setns(2) into a time namespace needs a single-threaded process
     parent, child = sync.pair()
     args.sync = child
     try:

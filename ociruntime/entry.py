@@ -2,9 +2,8 @@
 
 What happens here rather than in the CLI module pays off only when done
 before it is imported: the cyclic garbage collector is switched off; for
-create, run and exec the cgroup-migration grace period starts in the
-background (cgroups/warmup.py) and the container's first child (or exec's)
-is forked (prefork.py); and the process ends with ``os._exit``
+create, run and exec the container's first child (or exec's) is forked
+(prefork.py); and the process ends with ``os._exit``
 once its output is flushed, skipping the interpreter's teardown, which
 frees every object only for the kernel to drop the whole address space a
 moment later.
@@ -25,11 +24,8 @@ def main() -> None:
     t0 = time.monotonic_ns()  # for --trace: where our code starts
     gc.disable()
     argv = sys.argv[1:]
-    # a false positive (an id or argument spelled "run") costs one no-op migration
+    # a false positive (an id or argument spelled "run") costs one fork
     if not _ATTACHING.isdisjoint(argv) and "--rootless=true" not in argv:
-        from .cgroups import warmup
-
-        warmup.start()
         from . import prefork
 
         prefork.start()

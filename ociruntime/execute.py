@@ -91,8 +91,14 @@ def exec_in(
     forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in at_fork if t in nss}
     if inside:
         _become_subreaper()
-    from . import prefork
+    from . import cgroups, prefork
 
+    cg = cgroups.from_record(rec.get("cgroup"))
+    try:
+        targets = cg.targets(sub_cgroup) if cg is not None else ([], None)
+    except OCIError as e:
+        e.exit_code = 255
+        raise
     # the child forked at entry can take this process unless it needs what only
     # crosses a fork (a pty end, a seccomp filter) or is rootless (see setup_exec)
     early = None
@@ -103,8 +109,11 @@ def exec_in(
     held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
     try:
         if early is not None:
-            # it joins the pid (and time) namespace itself and forks the process
-            args.fork_init = bool(forked)
+            # it joins the pid (and time) namespace itself and forks the process, into
+            # the cgroup2 directory; the process joins the v1 ones itself, at once
+            # (cgroups.base.join_self: no grace period, unlike our cgroup.procs writes)
+            args.cgroup_v1, args.cgroup2 = targets
+            args.fork_init = bool(forked or args.cgroup2)
             if args.fork_init:
                 _become_subreaper()
             pid, sock = early
@@ -119,10 +128,7 @@ def exec_in(
                 pid = msg["pid"]
 
             _await_ready(sock, "exec: the process exited during set-up", None, {sync.PID: follow})
-            from . import cgroups
-
-            cg = cgroups.from_record(rec.get("cgroup"))
-            if cg is not None:
+            if early is None and cg is not None:
                 cg.add(pid, sub_cgroup)
             term.receive()
             if pid_file:

@@ -53,6 +53,11 @@ class InitArgs:
         # create: the first child makes the pid/time namespaces and forks the real init
         self.fork_init = False
         self.signals_reset = False  # the init reset its signal dispositions already
+        # cgroups the container side joins itself, without the grace period the
+        # runtime's writes to cgroup.procs wait for (cgroups.base.join_self):
+        self.cgroup2: str | None = None  # the cgroup2 directory the init is forked into
+        self.cgroup_v1: list[str] = []  # exec: v1 directories the process joins at once
+        self.join_v1 = False  # create: the init joins those the runtime sends (JOIN)
 
     def to_wire(self, exec_sock_dir: str | None) -> dict:
         """The fields an init forked early (prefork.py) needs, as JSON; it makes
@@ -70,6 +75,9 @@ class InitArgs:
             "keyring": self.keyring,
             "fork_init": self.fork_init,
             "join_pid": self.join_pid,
+            "cgroup2": self.cgroup2,
+            "cgroup_v1": self.cgroup_v1,
+            "join_v1": self.join_v1,
             "exec_sock_dir": exec_sock_dir,
             "trace": trace.enabled,
             "log": [log._path, log._json, log._debug],
@@ -94,6 +102,9 @@ class InitArgs:
         )
         a.fork_init = d["fork_init"]
         a.join_pid = d["join_pid"]
+        a.cgroup2 = d["cgroup2"]
+        a.cgroup_v1 = d["cgroup_v1"]
+        a.join_v1 = d["join_v1"]
         trace.enabled = d["trace"]
         path, as_json, debug = d["log"]
         log.setup(path, "json" if as_json else "text", debug)

@@ -11,9 +11,11 @@ sequence is described in docs/create-start.md; keep the two in step.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from . import jsonio, sync, trace
+from .cgroups import base as cgroup_base
 from .errors import OCIError
 from .handoff import InitArgs
 from .linux import capabilities, ffi, namespaces, process, security
@@ -138,6 +140,12 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     elif a.fork_init:
         with trace.span("pid and time namespaces, fork the init"):
             fork_into_pid_namespace(a, nss)
+    # joining another mount namespace hides the host's cgroupfs: keep a way back to it
+    host_root = (
+        os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        if a.join_v1 and nss.get("mount")
+        else None
+    )
     with trace.span("namespaces"):
         namespaces.enter(
             nss, skip=("cgroup", "user") if nss.get("user", "") is None else ("cgroup",)
@@ -176,7 +184,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
                 raise OCIError(
                     f"cwd {proc.get('cwd')}: {e.strerror}", "config.json: /process/cwd"
                 ) from None
-        create_runtime(a, nss)
+        create_runtime(a, nss, host_root)
         root.cgroup = a.cgroup
         with trace.span("cgroup mounts"):
             root.mount_deferred()
@@ -190,7 +198,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         with trace.span("pivot_root" if not a.no_pivot else "chroot"):
             root.pivot(a.no_pivot)
     else:
-        create_runtime(a, nss)
+        create_runtime(a, nss, host_root)
         # no mount namespace: the host's mounts are shared, only the root moves
         os.chroot(a.rootfs)
         os.chdir("/")
@@ -245,12 +253,12 @@ def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
 
 
 def fork_real_init(a: InitArgs) -> None:
-    """Fork the real init; this first child reports its pid and exits.  The
-    new init waits until the report is out (EOF on the pipe): both write to
-    the one sync socket, and the runtime must hear PID before anything the
-    init sends."""
+    """Fork the real init (into its cgroup2 directory, if any); this first
+    child reports its pid and exits.  The new init waits until the report is
+    out (EOF on the pipe): both write to the one sync socket, and the runtime
+    must hear PID before anything the init sends."""
     r, w = os.pipe()
-    pid = os.fork()
+    pid, born_in = _fork(a.cgroup2)
     if pid:
         sync.send(a.sync, sync.PID, pid=pid)
         os.close(w)  # the init goes on now, not after our exit's teardown
@@ -259,19 +267,48 @@ def fork_real_init(a: InitArgs) -> None:
     os.read(r, 1)
     os.close(r)
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    if a.cgroup2 and not born_in:
+        cgroup_base.write(a.cgroup2 + "/cgroup.procs", "0")
 
 
-def create_runtime(a: InitArgs, nss: dict) -> None:
-    """The createRuntime point: the runtime finishes moving us into the container's
-    cgroup (it starts right after the fork, in parallel with our set-up; pages
-    dirtied before the move are not billed to the container, which keeps its
-    memory floor low) and runs the prestart and createRuntime hooks.  Then the
-    new cgroup namespace, rooted at that cgroup, and the createContainer hooks."""
-    # default signal dispositions now, while the runtime still waits for the
-    # cgroup (it costs ~0.3 ms, which would otherwise come after)
+def _fork(cgroup2: str | None) -> tuple[int, bool]:
+    """fork(2), the child born in ``cgroup2`` when one is given (no migration:
+    see cgroups.base.join_self); (pid or 0, whether it was born there).  A
+    kernel before 5.7 has no clone3: an ordinary fork, and the child moves."""
+    if not cgroup2:
+        return os.fork(), False
+    fd = os.open(cgroup2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return sc.fork_into_cgroup(fd, cgroup2), True
+    except OSError as e:
+        if e.errno not in (errno.ENOSYS, errno.E2BIG):
+            raise OCIError(
+                f"forking the container process into cgroup {cgroup2}: {e.strerror}"
+            ) from None
+        return os.fork(), False
+    finally:
+        os.close(fd)
+
+
+def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
+    """The createRuntime point: we join the container's v1 cgroups, which the
+    runtime made while we set up (a user namespace: the runtime moves us, as
+    we cannot write to the host's cgroupfs from inside it); pages dirtied
+    before are not billed to the container, which keeps its memory floor
+    low.  The runtime then runs the prestart and createRuntime hooks.  Then
+    the new cgroup namespace, rooted at that cgroup, and the createContainer
+    hooks."""
     process.reset_signals()
     a.signals_reset = True
-    with trace.span("cgroup join + createRuntime hooks (runtime)"):
+    if a.join_v1:
+        with trace.span("cgroup: join (v1 tasks)"):
+            msg = sync.recv(a.sync)
+            if msg["type"] != sync.JOIN:
+                raise OCIError(f"unexpected {msg['type']} instead of the cgroup directories")
+            cgroup_base.join_self(msg["dirs"], host_root)
+    if host_root is not None:
+        os.close(host_root)
+    with trace.span("createRuntime hooks (runtime)"):
         sync.send(a.sync, sync.CREATE_RUNTIME)
         msg = sync.recv(a.sync)
         if msg["type"] != sync.CREATE_RUNTIME_DONE:
@@ -307,6 +344,9 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             fork_into_pid_namespace(
                 a, {t: f"/proc/{a.join_pid}/ns/{t}" for t in ("pid", "time") if t in nss}
             )
+    if a.cgroup_v1:
+        with trace.span("cgroup: join (v1 tasks)"):
+            cgroup_base.join_self(a.cgroup_v1)
     if os.geteuid() != 0 and "user" in nss and "pid" in nss:
         # rootless: user namespace first, then its pid namespace, then a fork into it
         pidns = os.open(f"/proc/{a.join_pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)

@@ -25,8 +25,10 @@ USERNS_DONE = "userns-done"  # runtime -> init: mapped
 PID = (
     "pid"  # init -> runtime: the init is now my child "pid" (pid 1 of a pid ns made in the user ns)
 )
-# init -> runtime: mounts done, before pivot_root; (wait until) I am in the cgroup,
-# and run the prestart and createRuntime hooks
+# runtime -> init: the container's v1 cgroup directories ("dirs"), made; join them
+JOIN = "join"
+# init -> runtime: mounts done, before pivot_root, I am in the cgroup (or: wait
+# until the runtime has put me there); run the prestart and createRuntime hooks
 CREATE_RUNTIME = "create-runtime"
 # runtime -> init: done ("state" for the createContainer hooks); go on
 CREATE_RUNTIME_DONE = "create-runtime-done"

@@ -7,7 +7,9 @@ absolute from each hierarchy's root, relative to the runtime's own cgroup, or
 existing container from the paths saved in its state, so later commands
 never recompute them (a relative path depends on the caller's cgroup).
 
-The interface (see base.Manager): create, apply(resources), add(pid),
+The interface (V1, V2, NoCgroup): create (create_cgroup2: only the
+directory in a cgroup2 hierarchy, which the init is forked into),
+apply(resources), targets (the directories a process joins), add(pid),
 freeze/thaw/frozen, pids, stats, oom_kills, destroy, record.
 """
 
@@ -80,8 +82,14 @@ class NoCgroup:
     def create(self) -> None:
         pass
 
+    def create_cgroup2(self) -> None:
+        return None
+
     def apply(self, res: dict, devs: list | None = None, update: bool = False) -> None:
         pass
+
+    def targets(self, sub: str | None = None) -> tuple[list[str], None]:
+        return [], None
 
     def add(self, pid: int, sub: str | None = None) -> None:
         pass

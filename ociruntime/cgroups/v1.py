@@ -86,12 +86,21 @@ class V1:
         return bool(d) and os.path.exists(os.path.join(d, file))
 
     # ---- lifecycle ---------------------------------------------------------
+    def create_cgroup2(self) -> str | None:
+        """Hybrid: make the directory in the cgroup2 mount (the init is forked
+        straight into it); its path, or None on a pure v1 host."""
+        if self.unified:
+            base.makedirs(self.unified)
+            # the cgroup2 mount's controllers (hugetlb) enabled on the way down
+            base.enable_controllers(ROOT + "/unified", self.unified)
+        return self.unified
+
     def create(self) -> None:
         for d in self.dirs():
-            base.makedirs(d)
             if d == self.unified:
-                # hybrid: the cgroup2 mount's controllers (hugetlb) enabled on the way down
-                base.enable_controllers(ROOT + "/unified", d)
+                self.create_cgroup2()
+                continue
+            base.makedirs(d)
             if d == self.paths.get("cpuset"):
                 _fill_cpuset(d)
 
@@ -149,19 +158,24 @@ class V1:
         for path, value in deferred:
             base.write(path, value)
 
-    def add(self, pid: int, sub: str | None = None) -> None:
-        """Into every hierarchy's directory, or the sub-cgroups ``sub`` names."""
+    def targets(self, sub: str | None = None) -> tuple[list[str], str | None]:
+        """(the v1 directories, the cgroup2 one) a process joins: the container's,
+        or the sub-cgroups ``sub`` names (runc's exec --cgroup), which must exist."""
         subs = base.sub_paths(sub, list(self.paths))
-        targets = {d: d for d in self.dirs()}
+        v1 = {d: d for d in self.paths.values()}
         for ctl, d in self.paths.items():
             if ctl in subs:
-                targets[d] = os.path.join(d, subs[ctl])
-        if self.unified and "" in subs:
-            targets[self.unified] = os.path.join(self.unified, subs[""])
-        for t in targets.values():
-            if not os.path.isdir(t):
-                raise OCIError(f"--cgroup: {t} does not exist")
-            base.write(os.path.join(t, "cgroup.procs"), str(pid))
+                v1[d] = os.path.join(d, subs[ctl])
+        v2 = self.unified
+        if v2 and "" in subs:
+            v2 = os.path.join(v2, subs[""])
+        if sub:
+            base.existing([*v1.values(), *([v2] if v2 else [])])
+        return list(v1.values()), v2
+
+    def add(self, pid: int, sub: str | None = None) -> None:
+        """Into every hierarchy's directory, or the sub-cgroups ``sub`` names."""
+        base.add(self.targets(sub), pid)
 
     def freeze(self) -> None:
         self._freezer("FROZEN")

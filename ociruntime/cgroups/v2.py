@@ -25,9 +25,14 @@ class V2:
     def has(self, _ctl: str, file: str) -> bool:
         return os.path.exists(os.path.join(self.path, file))
 
-    def create(self) -> None:
+    def create_cgroup2(self) -> str:
+        """Make the directory (the init is forked straight into it); its path."""
         base.makedirs(self.path)
         enable_controllers(ROOT, self.path)
+        return self.path
+
+    def create(self) -> None:
+        self.create_cgroup2()
 
     def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
         from .controllers import devices, writes_v2
@@ -50,12 +55,16 @@ class V2:
 
             ebpf.set_device_filter(self.path, rules)
 
-    def add(self, pid: int, sub: str | None = None) -> None:
+    def targets(self, sub: str | None = None) -> tuple[list[str], str | None]:
+        """([], the directory) a process joins: the container's or its sub-cgroup ``sub``."""
         subs = base.sub_paths(sub, [])
-        target = os.path.join(self.path, subs[""]) if "" in subs else self.path
-        if not os.path.isdir(target):
-            raise OCIError(f"--cgroup: {target} does not exist")
-        base.write(os.path.join(target, "cgroup.procs"), str(pid))
+        if "" not in subs:
+            return [], self.path
+        base.existing([os.path.join(self.path, subs[""])])
+        return [], os.path.join(self.path, subs[""])
+
+    def add(self, pid: int, sub: str | None = None) -> None:
+        base.add(self.targets(sub), pid)
 
     def freeze(self) -> None:
         self._freeze("1")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import stat
 
-from ..cgroups import warmup
 from ..errors import OCIError
 from . import syscalls as sc
 
@@ -282,7 +281,6 @@ class Rootfs:
 
     def _at(self, i: int, m: dict, do) -> None:
         """``do(m)`` for /mounts/i; errors name the mount and its JSON pointer."""
-        warmup.cooperate()
         self.index = i
         try:
             do(m)

@@ -161,3 +161,19 @@ def test_trace_dir_gets_one_file_per_command(oci, bundle, tmp_path):
         xs = x_events(json.loads(f.read_text()))
         if cmd == "create":  # the container's set-up happens during create
             assert any(e["pid"] == 1 for e in xs), xs
+
+
+def test_grace_period_bench_measures_every_way_in():
+    script = os.path.join(os.path.dirname(BENCH), "grace_period.py")
+    r = subprocess.run(
+        [BENCH_PY, script, "--runs", "2"], capture_output=True, text=True, timeout=90
+    )
+    assert r.returncode == 0, r.stderr
+    rows = {line.split(" median ")[0].strip(): line for line in r.stdout.splitlines()[1:]}
+    from ociruntime.cgroups import layout
+
+    want = {"v1": ["cgroup.procs (v1)", "tasks"], "v2": ["cgroup.procs (cgroup2)", "clone3"]}
+    want["hybrid"] = want["v1"] + want["v2"]
+    assert sorted(rows) == sorted(want[layout()]), r.stdout
+    for line in rows.values():
+        assert line.split(" median ")[1].split()[0].replace(".", "").isdigit(), line

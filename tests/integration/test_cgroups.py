@@ -470,13 +470,109 @@ def _rmdirs(paths) -> None:
 def _in_cgroups(pid: int, rec: dict) -> None:
     """/proc/<pid>/cgroup agrees with the record, hierarchy by hierarchy."""
     with open(f"/proc/{pid}/cgroup") as f:
-        for line in f.read().splitlines():
-            _, subs, path = line.split(":", 2)
-            for s in subs.split(","):
-                if s in rec["paths"]:
-                    assert rec["paths"][s] == MOUNTS[s] + path, (s, path)
-            if subs == "" and rec.get("unified"):
-                assert rec["unified"] == UNIFIED + path
+        _cgroup_file_agrees(f.read(), rec)
+
+
+def _cgroup_file_agrees(text: str, rec: dict) -> None:
+    seen = set()
+    for line in text.splitlines():
+        _, subs, path = line.split(":", 2)
+        for s in subs.split(","):
+            if s in rec["paths"]:
+                assert rec["paths"][s] == MOUNTS[s] + path, (s, path)
+                seen.add(s)
+        if subs == "" and rec.get("unified"):
+            assert rec["unified"] == UNIFIED + path
+            seen.add("")
+    assert seen == set(rec["paths"]) | ({""} if rec.get("unified") else set()), text
+
+
+# a createRuntime hook (host namespaces) that copies /proc/<the init>/cgroup to a file
+_HOOK = "import json,sys; p=json.load(sys.stdin)['pid']; open(sys.argv[1],'w').write(open(f'/proc/{p}/cgroup').read())"
+
+
+def _cgroup_hook(b, out) -> None:
+    b.config["hooks"] = {
+        "createRuntime": [{"path": "/usr/bin/python3", "args": ["python3", "-c", _HOOK, str(out)]}]
+    }
+    b.save()
+
+
+def test_the_init_is_in_every_cgroup_when_the_create_runtime_hooks_run(oci, make_bundle, tmp_path):
+    # the init joins its v1 cgroups itself and is forked into the cgroup2 one
+    # (cgroups.base.join_self); hooks such as a GPU's look it up by pid
+    out = tmp_path / "cgroup"
+    b = bundle(make_bundle, SLEEP)
+    _cgroup_hook(b, out)
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    try:
+        _cgroup_file_agrees(out.read_text(), rec)
+        _in_cgroups(oci.state(cid)["pid"], rec)
+    finally:
+        oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid, dirs(rec))
+
+
+def test_the_init_joins_its_cgroups_from_a_joined_mount_namespace(oci, make_bundle, tmp_path):
+    # a mount namespace without the host's cgroupfs: the init reaches the
+    # cgroup files through the host's root, opened before it joined
+    holder = subprocess.Popen(
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "umount -R /sys/fs/cgroup && echo ready && exec sleep 60",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "ready\n"
+        out = tmp_path / "cgroup"
+        b = bundle(make_bundle, SLEEP)
+        nss = [n for n in b.config["linux"]["namespaces"] if n["type"] != "mount"]
+        b.config["linux"]["namespaces"] = nss + [
+            {"type": "mount", "path": f"/proc/{holder.pid}/ns/mnt"}
+        ]
+        _cgroup_hook(b, out)
+        cid = start(oci, b)
+        rec = record(oci, cid)
+        try:
+            _cgroup_file_agrees(out.read_text(), rec)
+        finally:
+            oci.cli_ok("delete", "--force", cid)
+        assert_nothing_left(oci, b, cid, dirs(rec))
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_user_namespace_init_is_moved_by_the_runtime(oci, make_bundle, tmp_path):
+    # from inside a user namespace the host's cgroupfs is not writable: the
+    # runtime writes the init's pid to cgroup.procs instead
+    out = tmp_path / "cgroup"
+    b = bundle(make_bundle, SLEEP)
+    d = b.path  # searchable by the mapped root (pytest makes its temp dirs 0700)
+    while d not in ("/", "/tmp"):
+        os.chmod(d, os.stat(d).st_mode | 0o011)
+        d = os.path.dirname(d)
+    lin = b.config["linux"]
+    lin["namespaces"].append({"type": "user"})
+    lin["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    lin["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    _cgroup_hook(b, out)
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    try:
+        _cgroup_file_agrees(out.read_text(), rec)
+        _in_cgroups(oci.state(cid)["pid"], rec)
+    finally:
+        oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid, dirs(rec))
 
 
 def test_cgroups_path_absolute(oci, make_bundle):
@@ -592,3 +688,49 @@ def test_systemd_cgroups_path(oci, make_bundle):
     b = bundle(make_bundle, SLEEP, cgroupsPath=f"system.slice:ociruntime:{cid}")
     oci.fails("run", "-d", "--bundle", b.path, cid, contains=("systemd", "cgroupsPath"))
     assert_nothing_left(oci, b, cid)
+
+
+# the first child forks the init straight into the cgroup2 directory (clone3
+# with CLONE_INTO_CGROUP); a kernel without clone3: a plain fork, and the
+# init moves itself through cgroup.procs
+_FORK_INTO = """
+import errno, os, sys
+sys.path.insert(0, sys.argv[3])
+from ociruntime import init, sync
+from ociruntime.handoff import InitArgs
+from ociruntime.linux import syscalls as sc
+if sys.argv[2] == "no-clone3":
+    def nosys(fd, path):
+        raise OSError(errno.ENOSYS, "clone3")
+    sc.fork_into_cgroup = nosys
+r, w = os.pipe()
+a = InitArgs({}, "", "", sync.Channel(-1, w), None, None, False, 0, False)
+a.cgroup2 = sys.argv[1]
+if os.fork() == 0:
+    init.fork_real_init(a)  # the first child reports PID and exits; the init goes on
+    with open("/proc/self/cgroup") as f:
+        print([x for x in f.read().splitlines() if x.startswith("0::")][0], flush=True)
+    os._exit(0)
+print(sync.recv(sync.Channel(r, -1))["type"], flush=True)
+"""
+
+
+@pytest.mark.skipif(LAYOUT != "hybrid", reason="needs the cgroup2 mount of a hybrid host")
+@pytest.mark.parametrize("kernel", ["clone3", "no-clone3"])
+def test_the_init_is_forked_into_its_cgroup2_directory(kernel):
+    rel = f"/ociruntime-test-{uuid.uuid4().hex[:8]}"
+    d = UNIFIED + rel
+    os.mkdir(d)
+    try:
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        r = subprocess.run(
+            ["/usr/bin/python3", "-c", _FORK_INTO, d, kernel, repo],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        assert sorted(r.stdout.split()) == sorted(["pid", f"0::{rel}"]), r.stdout + r.stderr
+    finally:
+        wait_for(lambda: rd(d + "/cgroup.procs") == "", "the init gone", timeout=5)
+        os.rmdir(d)

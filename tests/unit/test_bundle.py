@@ -1,6 +1,6 @@
-"""The launcher's code bundle (ociruntime/bundle.py) and the cgroup warm-up's
-choice of file (cgroups/warmup.py): pure logic, checked in subprocesses so
-that the finder never lands in the test runner's own import system."""
+"""The launcher's code bundle (ociruntime/bundle.py): pure logic, checked in
+subprocesses so that the finder never lands in the test runner's own import
+system."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 
 import ociruntime
 from ociruntime import bundle
-from ociruntime.cgroups import warmup
 
 PKG = os.path.dirname(ociruntime.__file__)
 
@@ -82,23 +81,3 @@ except ImportError as e:
 """
     r = _py(code, str(moved))
     assert r.stdout == "ImportError True\n", r.stderr
-
-
-def test_warmup_writes_to_the_cgroup_this_process_is_in():
-    path = warmup.own_procs_file()
-    assert path is not None and path.endswith("/cgroup.procs")
-    with open(path) as f:
-        assert str(os.getpid()) in f.read().split()
-
-
-def test_warmup_thread_is_gone_after_join():
-    code = f"""
-import sys
-sys.path.insert(0, {os.path.dirname(PKG)!r})
-from ociruntime.cgroups import warmup
-warmup.start()
-warmup.join()
-print([l for l in open("/proc/self/status") if l.startswith("Threads:")][0].split()[1])
-"""
-    r = _py(code)
-    assert r.stdout == "1\n", r.stderr
