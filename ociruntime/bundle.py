@@ -6,16 +6,25 @@ standard path finder pays per module: a directory listing, stat calls, a
 Python code.  ``make install`` (tools/write-launcher) compiles the package
 once into ``ociruntime.bundle`` beside the interpreter copy (under the same
 read-only mount), docstrings stripped (``optimize=2``: less to unmarshal and
-less memory); the launcher puts a finder for it first on ``sys.meta_path``.
-A module is read (one pread) and unmarshalled only when imported.
+less memory).  A module is read (one pread) and unmarshalled only when
+imported.
+
+The launcher does not import this module the normal way either (that alone
+lists two directories and reads two .pyc files): it unmarshals this
+module's own code from the bundle's head, at a fixed offset, runs it, and
+calls :func:`launch`, which puts the finder first on ``sys.meta_path`` and
+starts the CLI.
 
 File layout: ``MAGIC`` (8 bytes), the interpreter's bytecode magic (4), the
-index length (4, little endian), the marshalled index ``{name: (is_package,
-origin, offset, size)}``, then the marshalled code objects.  The standard
-library modules the hot path uses are in it too: pure ones compiled like
-ours, extension modules as their .so path (offset -1), so that no command
-on the hot path lists a sys.path directory.  A bundle made
-by another interpreter version is ignored (the normal import path runs).
+length of the boot code (4, little endian), the boot code (this module,
+marshalled; it must fit in ``BOOT_MAX`` bytes from offset 16, which the
+launcher reads), the index length (4), the marshalled index ``{name:
+(is_package, origin, offset, size)}``, then the marshalled code objects.
+The standard library modules the hot path uses are in it too: pure ones
+compiled like ours, extension modules as their .so path (offset -1), so
+that no command on the hot path lists a sys.path directory.  The bundle and
+the interpreter copy are made together; :func:`install`, for other callers,
+ignores a bundle made by another interpreter version.
 
 This module does not import ``os`` (~0.5 ms, which a command such as
 ``--version`` need not pay); ``posix`` and ``marshal`` are built in.
@@ -25,7 +34,8 @@ import marshal
 import posix
 import sys
 
-MAGIC = b"OCIRTB1\n"
+MAGIC = b"OCIRTB2\n"
+BOOT_MAX = 16384
 
 
 def build(
@@ -63,8 +73,20 @@ def build(
     for name, path in (ext or {}).items():
         index[name] = (False, path, -1, 0)
     head = marshal.dumps(index)
-    # offsets in the index count from the end of the header
-    return MAGIC + MAGIC_NUMBER + len(head).to_bytes(4, "little") + head + b"".join(blobs)
+    with open(os.path.abspath(__file__), "rb") as f:
+        boot = marshal.dumps(compile(f.read(), __file__, "exec", dont_inherit=True, optimize=2))
+    if len(boot) > BOOT_MAX:
+        raise ValueError(f"bundle: the boot code takes {len(boot)} bytes, over {BOOT_MAX}")
+    # offsets in the index count from the end of the index
+    return (
+        MAGIC
+        + MAGIC_NUMBER
+        + len(boot).to_bytes(4, "little")
+        + boot
+        + len(head).to_bytes(4, "little")
+        + head
+        + b"".join(blobs)
+    )
 
 
 class Finder:
@@ -118,19 +140,39 @@ def install(path: str) -> bool:
     except OSError:
         return False
     try:
-        head = posix.read(fd, 16)
+        return _install(fd, path)
+    finally:
+        posix.close(fd)
+
+
+def _install(fd: int, path: str) -> bool:
+    try:
+        head = posix.pread(fd, 16, 0)
         from _frozen_importlib_external import MAGIC_NUMBER
 
         if len(head) != 16 or head[:8] != MAGIC or head[8:12] != MAGIC_NUMBER:
             return False
-        n = int.from_bytes(head[12:16], "little")
-        index = marshal.loads(posix.pread(fd, n, 16))
+        at = 16 + int.from_bytes(head[12:16], "little")
+        n = int.from_bytes(posix.pread(fd, 4, at), "little")
+        index = marshal.loads(posix.pread(fd, n, at + 4))
     except (OSError, ValueError, EOFError, TypeError):
         return False
-    finally:
-        posix.close(fd)
     for name in list(index):
         if name in sys.modules:  # already imported the normal way (this module, the package)
             del index[name]
-    sys.meta_path.insert(0, Finder(path, index, 16 + n))
+    sys.meta_path.insert(0, Finder(path, index, at + 4 + n))
     return True
+
+
+def launch(fd: int, path: str, paths: list[str]) -> None:
+    """The launcher's entry, after it ran this module's code from the bundle
+    open as ``fd`` (closed here): the finder, ``paths`` (for the few
+    dependencies outside the bundle) ahead on sys.path, then the CLI."""
+    try:
+        _install(fd, path)
+    finally:
+        posix.close(fd)
+    sys.path[:0] = paths
+    from ociruntime.entry import main
+
+    main()

@@ -364,7 +364,7 @@ class Container:
                 got = b""
                 try:
                     s.connect(f"/proc/self/fd/{dirfd}/exec.sock")
-                    while True:  # "0", or "E" + why the startContainer hooks failed
+                    while got != b"0":  # "0", or "E" + why the startContainer hooks failed
                         data = s.recv(4096)
                         if not data:
                             break

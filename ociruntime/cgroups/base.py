@@ -36,9 +36,10 @@ def write_each(path: str, values: list[str]) -> None:
 
 
 def read(path: str, default: str = "") -> str:
+    from ..state import read_file
+
     try:
-        with open(path) as f:
-            return f.read()
+        return read_file(path).decode()
     except OSError:
         return default
 
