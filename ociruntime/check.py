@@ -9,7 +9,8 @@ makes the command exit 1 with a hint at the fix.
 from __future__ import annotations
 
 import errno
-import os
+
+from . import oslite as os
 
 
 class Result:

@@ -8,10 +8,10 @@ Errors become one line on stderr (``ociruntime: ...``), one record in
 ``--log``, and exit status 1; a traceback is shown only with ``--debug``.
 """
 
-import os
 import sys
 
 from . import SPEC_VERSION, __version__, log
+from . import oslite as os
 from .errors import OCIError
 
 

@@ -5,9 +5,9 @@ Apart from cli.py so that create, run, start, state, kill and delete (what
 containerd and podman call for every container) do not load them.
 """
 
-import os
 import sys
 
+from . import oslite as os
 from .cli import Args, _container
 from .errors import OCIError
 
@@ -52,11 +52,18 @@ def _exec(a: Args) -> int:
     )
 
 
+def _json_copy(v: object) -> object:
+    """A deep copy of JSON data (``copy`` would import weakref and the ABCs)."""
+    if isinstance(v, dict):
+        return {k: _json_copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_copy(x) for x in v]
+    return v
+
+
 def exec_process(c, args: list[str], o: dict) -> dict:
     """runc's way: the container's process, with the flags' overrides."""
-    import copy
-
-    base = copy.deepcopy(((c.store.load(c.id).get("config") or {}).get("process")) or {})
+    base = _json_copy(((c.store.load(c.id).get("config") or {}).get("process")) or {})
     proc = {k: v for k, v in base.items() if k not in ("consoleSize",)}
     proc["args"] = args
     proc["terminal"] = o["tty"]

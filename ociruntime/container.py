@@ -8,10 +8,10 @@ written down in docs/create-start.md.
 from __future__ import annotations
 
 import _signal
-import os
 import time
 
 from . import SPEC_VERSION, jsonio, log, sync, trace
+from . import oslite as os
 from .errors import NotFound, NotRunning, OCIError
 from .state import Store, atomic_write, proc_start_time
 

@@ -36,7 +36,7 @@ def main() -> None:
     if prefork is not None:
         # an early child nobody took (an error, or "run" was only an id): let it go
         prefork.cancel()
-    import os
+    from . import oslite as os
 
     for f in (sys.stdout, sys.stderr):
         try:

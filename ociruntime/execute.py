@@ -8,9 +8,9 @@ through it.
 from __future__ import annotations
 
 import _signal
-import os
 
 from . import SPEC_VERSION, log, sync
+from . import oslite as os
 from .container import (
     FORWARDED,
     Container,

@@ -26,11 +26,11 @@ init after pivot_root, where no more modules can be imported.
 
 from __future__ import annotations
 
-import os
 import select
 import time
 
 from . import jsonio, log
+from . import oslite as os
 from .errors import OCIError
 
 FATAL = ("prestart", "createRuntime", "createContainer", "startContainer")

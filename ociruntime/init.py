@@ -12,9 +12,9 @@ sequence is described in docs/create-start.md; keep the two in step.
 from __future__ import annotations
 
 import errno
-import os
 
 from . import jsonio, sync, trace
+from . import oslite as os
 from .cgroups import base as cgroup_base
 from .errors import OCIError
 from .handoff import InitArgs

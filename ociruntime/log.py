@@ -5,11 +5,11 @@ file as one JSON object, so a failing command writes exactly one error
 record, and nothing below warning is written unless ``--debug``.
 """
 
-import os
 import sys
 import time
 
 from . import jsonio
+from . import oslite as os
 
 _path: str | None = None
 _json = False

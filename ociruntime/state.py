@@ -20,9 +20,9 @@ present means created.
 
 import errno
 import fcntl
-import os
 
 from . import jsonio
+from . import oslite as os
 from .errors import NotFound, OCIError
 
 DEFAULT_ROOT = "/run/ociruntime"

@@ -10,9 +10,8 @@ docs/create-start.md for the sequence.
 
 from __future__ import annotations
 
-import os
-
 from . import jsonio
+from . import oslite as os
 
 ARGS = "args"  # runtime -> a child forked at entry (prefork.py): its InitArgs, as JSON
 READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit

@@ -10,8 +10,9 @@ file per command into DIR.
 
 from __future__ import annotations
 
-import os
 import time
+
+from . import oslite as os
 
 enabled = False
 _events: list[dict] = []

@@ -26,7 +26,7 @@ def layout(root: str = ROOT) -> str:
     Told apart by cgroup.controllers, which only the root of a cgroup2 mount
     has (not tmpfs, not a v1 hierarchy): two stat calls, no statfs through
     the FFI, which the runtime process does not otherwise load."""
-    import os
+    from .. import oslite as os
 
     if os.path.exists(root + "/cgroup.controllers"):
         return "v2"
@@ -50,7 +50,7 @@ def own_cgroups() -> dict[str, str]:
 
 def resolve(cgroups_path: str | None, cid: str, own: str) -> str:
     """The cgroup path below a hierarchy's root."""
-    import os
+    from .. import oslite as os
 
     if not cgroups_path:
         return f"/ociruntime/{cid}"

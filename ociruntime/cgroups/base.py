@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import errno
-import os
 import time
 
+from .. import oslite as os
 from ..errors import OCIError
 
 

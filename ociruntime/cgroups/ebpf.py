@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 import struct
 import sys
 
+from .. import oslite as os
 from ..errors import OCIError
 
 # struct bpf_cgroup_dev_ctx: u32 access_type (type | access << 16), u32 major, u32 minor

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from .. import oslite as os
 from . import base
 
 

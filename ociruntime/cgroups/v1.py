@@ -7,8 +7,7 @@ this kind of host) and for ``unified`` resources.
 
 from __future__ import annotations
 
-import os
-
+from .. import oslite as os
 from ..errors import OCIError
 from . import ROOT, base, own_cgroups, resolve
 

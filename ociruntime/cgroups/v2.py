@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from .. import oslite as os
 from ..errors import OCIError
 from . import ROOT, base, own_cgroups, resolve
 from .base import enable_controllers

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import _socket
 import fcntl
-import os
 import struct
+
+from .. import oslite as os
 
 TIOCSPTLCK = 0x40045431
 TIOCGPTN = 0x80045430

@@ -16,8 +16,9 @@ read-only mount.
 
 from __future__ import annotations
 
-import os
 import sys
+
+from .. import oslite as os
 
 PRIVATE_DIR = "/usr/local/lib/ociruntime/bin"
 _ST_RDONLY = 1
@@ -57,5 +58,4 @@ def ensure_readonly() -> None:
             f"{exe} is still on a writable mount after protecting it; refusing to make containers"
         )
     protect(PRIVATE_DIR)
-    os.environ["OCIRUNTIME_REEXEC"] = "1"
-    os.execv(exe, [exe, "-IS", *sys.argv])
+    os.execve(exe, [exe, "-IS", *sys.argv], dict(os.environ, OCIRUNTIME_REEXEC="1"))

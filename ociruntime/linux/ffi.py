@@ -17,7 +17,6 @@ Arguments follow the usual ``_ctypes`` rules: a Python ``int`` goes as a C
 
 from __future__ import annotations
 
-import os
 from _ctypes import (
     FUNCFLAG_CDECL,
     FUNCFLAG_PYTHONAPI,
@@ -28,6 +27,8 @@ from _ctypes import (
     get_errno,
     sizeof,
 )
+
+from .. import oslite as os
 
 __all__ = [
     "Function",

@@ -5,7 +5,7 @@ runtime process needs the numbers to read a config, but only the container's
 init makes most of the calls, so the runtime never loads the FFI for them.
 """
 
-import os
+from .. import oslite as os
 
 # namespaces (sched.h)
 CLONE_NEWNS = 0x00020000

@@ -11,8 +11,7 @@ which attaches it.
 
 from __future__ import annotations
 
-import os
-
+from .. import oslite as os
 from ..errors import SpecError
 
 

@@ -8,8 +8,7 @@ All others are entered by the init itself (:func:`enter`).
 
 from __future__ import annotations
 
-import os
-
+from .. import oslite as os
 from ..errors import OCIError
 from . import flags as fl
 

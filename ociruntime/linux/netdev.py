@@ -13,8 +13,7 @@ is destroyed with it.
 
 from __future__ import annotations
 
-import os
-
+from .. import oslite as os
 from ..errors import SpecError
 
 IFF_UP = 0x1

@@ -8,8 +8,8 @@ real interfaces (netDevices).
 from __future__ import annotations
 
 import fcntl
-import os
 
+from .. import oslite as os
 from . import syscalls as sc
 
 SIOCGIFFLAGS = 0x8913

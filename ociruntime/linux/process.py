@@ -9,10 +9,10 @@ signal dispositions and the fd table are cleaned last, right before execve.
 from __future__ import annotations
 
 import _signal
-import os
 import resource
 import stat
 
+from .. import oslite as os
 from ..errors import OCIError, SpecError
 from . import syscalls as sc
 

@@ -9,9 +9,9 @@ with move_mount, and never goes through a path string that could be swapped.
 
 from __future__ import annotations
 
-import os
 import stat
 
+from .. import oslite as os
 from ..errors import OCIError
 from . import syscalls as sc
 

@@ -14,8 +14,7 @@ in the rootfs (a symlinked or over-mounted /proc) can redirect them
 
 from __future__ import annotations
 
-import os
-
+from .. import oslite as os
 from ..errors import SpecError
 from . import capabilities
 

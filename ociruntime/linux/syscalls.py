@@ -10,9 +10,9 @@ Structures go to the kernel as ``struct``-packed bytes, or as a mutable
 
 from __future__ import annotations
 
-import os
 import struct
 
+from .. import oslite as os
 from . import ffi
 from .ffi import c_int, c_long, c_size_t, c_uint, c_ulong
 

@@ -16,7 +16,7 @@ Modelled on ``runc spec`` with a few deliberate differences:
 Every call builds a fresh dict, so callers may mutate the result freely.
 """
 
-import os
+from .. import oslite as os
 
 # Kept in step with ociruntime.SPEC_VERSION (a unit test checks this); not
 # imported from there to keep this module free of package-level imports.

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from .. import jsonio
+from .. import oslite as os
 from ..errors import OCIError, SpecError
 
 
