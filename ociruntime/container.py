@@ -349,38 +349,46 @@ class Container:
 
     # ---- start --------------------------------------------------------------
     def start(self) -> None:
-        import _socket
-
         with self.store.locked(self.id):
-            rec = self._record()
-            status = self.store.status(self.id, rec)
+            with trace.span("lock, read the state"):
+                rec = self._record()
+                status = self.store.status(self.id, rec)
             if status != "created":
                 if status == "stopped":
                     raise OCIError("cannot start a container that has stopped")
                 raise OCIError(f"cannot start an already {status} container")
-            dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-                got = b""
-                try:
-                    s.connect(f"/proc/self/fd/{dirfd}/exec.sock")
-                    while got != b"0":  # "0", or "E" + why the startContainer hooks failed
-                        data = s.recv(4096)
-                        if not data:
-                            break
-                        got += data
-                except OSError:
-                    pass
-                finally:
-                    s.close()
-                os.unlink("exec.sock", dir_fd=dirfd)
-            finally:
-                os.close(dirfd)
+            with trace.span("exec socket: connect, the init's answer"):
+                got = self._signal_start()
             if got.startswith(b"E"):
                 raise OCIError(got[1:].decode(errors="replace"))
             if got != b"0":
                 raise OCIError("container init exited before start")
             self._hooks(rec, "poststart", "running")
+
+    def _signal_start(self) -> bytes:
+        """Connect to the init's exec socket and remove it; the init's answer:
+        "0", or "E" + why the startContainer hooks failed, or b"" if it died."""
+        import _socket
+
+        dirfd = os.open(self.dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            got = b""
+            try:
+                s.connect(f"/proc/self/fd/{dirfd}/exec.sock")
+                while got != b"0":
+                    data = s.recv(4096)
+                    if not data:
+                        break
+                    got += data
+            except OSError:
+                pass
+            finally:
+                s.close()
+            os.unlink("exec.sock", dir_fd=dirfd)
+        finally:
+            os.close(dirfd)
+        return got
 
     # ---- kill ---------------------------------------------------------------
     def _pidfd(self, rec: dict) -> int | None:
@@ -494,7 +502,8 @@ class Container:
             return
         with self.store.locked(self.id):
             try:
-                rec = self._record()
+                with trace.span("lock, read the state"):
+                    rec = self._record()
             except OCIError:
                 # a create that died half-way: its init (if any), cgroup and directory
                 self._reap_partial()
@@ -506,22 +515,26 @@ class Container:
                     raise OCIError(
                         f"cannot delete container {self.id} that is not stopped: {status}"
                     )
-                fd = self._pidfd(rec)
-                if fd is not None:
-                    try:
-                        _signal.pidfd_send_signal(fd, SIGKILL)
-                        if status == "paused":
-                            self._cgroup(
-                                rec
-                            ).thaw()  # a frozen task acts on SIGKILL only once thawed
-                        if not _wait_exit(fd, 10):
-                            raise OCIError(f"container {self.id}: init did not exit after SIGKILL")
-                    except ProcessLookupError:
-                        pass
-                    finally:
-                        os.close(fd)
-            self._remove(rec)
+                with trace.span("kill the init, wait for its exit"):
+                    self._kill_for_delete(rec, status)
+            with trace.span("remove the cgroup and the state"):
+                self._remove(rec)
             self._hooks(rec, "poststop", "stopped")
+
+    def _kill_for_delete(self, rec: dict, status: str) -> None:
+        fd = self._pidfd(rec)
+        if fd is None:
+            return
+        try:
+            _signal.pidfd_send_signal(fd, SIGKILL)
+            if status == "paused":
+                self._cgroup(rec).thaw()  # a frozen task acts on SIGKILL only once thawed
+            if not _wait_exit(fd, 10):
+                raise OCIError(f"container {self.id}: init did not exit after SIGKILL")
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(fd)
 
     def _reap_partial(self) -> None:
         try:
