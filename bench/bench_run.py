@@ -26,12 +26,14 @@ The runtimes are measured alternately within every iteration (and the order
 is rotated each iteration) so that drift in machine load hits all of them
 alike. After each sample of a case that moves a process into a cgroup
 (run, lifecycle, exec, parallel, rss) the harness idles ``--gap``
-milliseconds (default 50). The first such move after a quiet spell waits
-for an RCU grace period (see bench/grace_period.py); back to back, a run
-that starts within a grace period of the previous run's move skips most of
-that wait, so the figures depend on who ran just before. With the gap every
-sample pays its own, as a container start on a quiet host does
-(``--gap 0`` gives the back-to-back figures).
+milliseconds (default 50). The first write of a pid to cgroup.procs after
+a quiet spell waits for an RCU grace period (see bench/grace_period.py;
+runc and crun move their init that way, ociruntime's container side joins
+in ways that do not wait); back to back, a run that starts within a grace
+period of the previous run's move skips most of that wait, so the figures
+depend on who ran just before. With the gap every sample starts as a
+container start on a quiet host does (``--gap 0`` gives the back-to-back
+figures).
 
 Each runtime gets its own private ``--root`` state directory and every
 container a unique id. Before a case's loop every runtime runs the case once
