@@ -6,6 +6,9 @@
 #                                       ociruntime vs runc vs crun: the table on
 #                                       stdout, JSON, bench/out/bench.png and a
 #                                       copy in docs/bench.png for the README
+#   make profile [CMDS=create,start,state,delete]
+#                                       py-spy over many calls of each command:
+#                                       where the time goes, by function
 #   make lint
 #
 # OCIRUNTIME is the command used for `spec` and as the runtime under test, e.g.
@@ -22,7 +25,7 @@ CASES      ?=
 BUNDLE     ?= bundles/busybox
 LINT_PATHS := ociruntime tests bench
 
-.PHONY: all deps bundle bundle-demo bench lint install demo test
+.PHONY: all deps bundle bundle-demo bench profile lint install demo test
 
 all: lint
 
@@ -31,6 +34,9 @@ bundle:
 
 bundle-demo:
 	OCIRUNTIME="$(OCIRUNTIME)" sh bundles/build-busybox.sh --demo $(BUNDLE)
+
+profile:
+	$(PYTHON) bench/profile.py --ociruntime "$(OCIRUNTIME)" $(if $(CMDS),--commands $(CMDS))
 
 bench:
 	$(PYTHON) bench/bench_run.py --ociruntime "$(OCIRUNTIME)" --runs $(RUNS) --with-crun \
@@ -51,6 +57,7 @@ deps:
 	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null | grep -c 'install ok installed')" -ne $(words $(DEB_PACKAGES)) ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
 	fi
+	@command -v py-spy >/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages --root-user-action=ignore py-spy
 
 # Installs the package into Debian's python3 and replaces pip's console
 # script with a launcher that runs the interpreter isolated (-I: no

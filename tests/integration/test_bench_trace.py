@@ -177,3 +177,31 @@ def test_grace_period_bench_measures_every_way_in():
     assert sorted(rows) == sorted(want[layout()]), r.stdout
     for line in rows.values():
         assert line.split(" median ")[1].split()[0].replace(".", "").isdigit(), line
+
+
+@pytest.mark.skipif(shutil.which("py-spy") is None, reason="py-spy is not installed (make deps)")
+def test_profile_reports_phases_and_functions_per_command():
+    script = os.path.join(os.path.dirname(BENCH), "profile.py")
+    r = subprocess.run(
+        [
+            BENCH_PY,
+            script,
+            "--runs",
+            "4",
+            "--commands",
+            "state,delete",
+            "--ociruntime",
+            shlex.join(OCI),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    sections = r.stdout.split("\n== ")[1:]
+    assert [s.split(":")[0] for s in sections] == ["state", "delete"], r.stdout
+    for s in sections:
+        assert "interpreter start-up" in s and "imports" in s and "our code" in s, s
+        shares = [float(line.split("%")[0].split()[-1]) for line in s.splitlines() if "%" in line]
+        assert len(shares) == 3 and abs(sum(shares) - 100.0) < 0.5, s
+        assert "top 12 inclusive" in s and "top 12 self" in s, s
