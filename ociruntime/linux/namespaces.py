@@ -129,25 +129,30 @@ def enter(nss: dict[str, str | None], skip: tuple[str, ...] = ()) -> None:
     """In the init: join the namespaces given by path, then unshare the new ones
     (but those in ``skip``: a new cgroup namespace waits for the cgroup join;
     and pid and time, which the runtime set up for us before the fork)."""
+    from .. import trace
     from . import syscalls as sc
 
     fds = [(t, nss[t], open_ns(nss[t], t)) for t in JOIN_ORDER if nss.get(t) and t != "time"]
     try:
         for t, path, fd in fds:
             try:
-                sc.setns(fd, FLAGS[t], path)
+                with trace.span(f"join the {t} namespace", path=path):
+                    sc.setns(fd, FLAGS[t], path)
             except OSError as e:
                 raise OCIError(f"joining {t} namespace {path}: {e.strerror}") from None
     finally:
         for _, _, fd in fds:
             os.close(fd)
     flags = 0
+    new = []
     for t, path in nss.items():
         if path is None and t not in ("pid", "time") and t not in skip:
             flags |= FLAGS[t]
+            new.append(t)
     if flags:
         try:
-            sc.unshare(flags)
+            with trace.span(f"unshare: new {', '.join(new)} namespaces"):
+                sc.unshare(flags)
         except OSError as e:
             raise OCIError(f"creating namespaces: {e.strerror}") from None
 
@@ -165,9 +170,12 @@ def join(pid: int, nss: dict[str, str | None]) -> None:
         for t in JOIN_ORDER:
             if t in nss and t != "time":  # time: entered at fork, like pid
                 fds.append((t, open_ns(f"/proc/{pid}/ns/{NS_PROC[t]}", t)))
+        from .. import trace
+
         for t, fd in fds:
             try:
-                sc.setns(fd, FLAGS[t])
+                with trace.span(f"join the {t} namespace"):
+                    sc.setns(fd, FLAGS[t])
             except OSError as e:
                 raise OCIError(f"joining the container's {t} namespace: {e.strerror}") from None
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import stat
 
 from .. import oslite as os
+from .. import trace
 from ..errors import OCIError
 from . import syscalls as sc
 
@@ -251,11 +252,12 @@ class Rootfs:
         linux = self.config.get("linux") or {}
         prop = linux.get("rootfsPropagation")
         first = sc.MS_PRIVATE if prop in (None, "private", "rprivate") else sc.MS_SLAVE
-        sc.mount(None, "/", None, sc.MS_REC | first)
-        try:
-            sc.mount(self.path, self.path, None, sc.MS_BIND | sc.MS_REC)
-        except OSError as e:
-            raise OCIError(f"rootfs {self.path}: {e.strerror}") from None
+        with trace.span("rootfs: propagation, bind onto itself"):
+            sc.mount(None, "/", None, sc.MS_REC | first)
+            try:
+                sc.mount(self.path, self.path, None, sc.MS_BIND | sc.MS_REC)
+            except OSError as e:
+                raise OCIError(f"rootfs {self.path}: {e.strerror}") from None
         self.fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         os.fchdir(self.fd)
         bind_dev = False
@@ -270,11 +272,14 @@ class Rootfs:
             if os.path.normpath(m["destination"]) == "/dev" and self._is_bind(m):
                 bind_dev = True
         if not bind_dev:
-            self.populate_dev(linux.get("devices") or [])
-        for p in linux.get("maskedPaths") or []:
-            self.mask(p)
-        for p in linux.get("readonlyPaths") or []:
-            self.readonly(p)
+            with trace.span("/dev: device nodes and links"):
+                self.populate_dev(linux.get("devices") or [])
+        with trace.span("maskedPaths", count=len(linux.get("maskedPaths") or [])):
+            for p in linux.get("maskedPaths") or []:
+                self.mask(p)
+        with trace.span("readonlyPaths", count=len(linux.get("readonlyPaths") or [])):
+            for p in linux.get("readonlyPaths") or []:
+                self.readonly(p)
 
     def _mount_at(self, i: int, m: dict) -> None:
         self._at(i, m, self.mount)
@@ -283,7 +288,13 @@ class Rootfs:
         """``do(m)`` for /mounts/i; errors name the mount and its JSON pointer."""
         self.index = i
         try:
-            do(m)
+            with trace.span(
+                f"mount {m['destination']}",
+                index=i,
+                type=m.get("type") or "bind",
+                step="prepare" if do == self.prepare_cgroup else "mount",
+            ):
+                do(m)
         except OSError as e:
             raise OCIError(
                 f"mounting {m.get('source') or m.get('type')} to {m['destination']}: {e.strerror}",

@@ -19,9 +19,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import OCI
+
+from ociruntime.cgroups import layout
 
 BENCH = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "bench_run.py")
 # The bench draws with matplotlib, which Debian installs for its own python3.
@@ -205,3 +208,28 @@ def test_profile_reports_phases_and_functions_per_command():
         shares = [float(line.split("%")[0].split()[-1]) for line in s.splitlines() if "%" in line]
         assert len(shares) == 3 and abs(sum(shares) - 100.0) < 0.5, s
         assert "top 12 inclusive" in s and "top 12 self" in s, s
+
+
+def test_trace_names_every_step_of_run(oci, bundle, tmp_path):
+    # issue 7: parse, validate, cgroup, each namespace, each mount, pivot_root, hooks, the wait
+    path = tmp_path / "run.json"
+    oci.ok("run", "-b", bundle.path, oci.new_id("steps"), global_args=("--trace", str(path)))
+    names = [e["name"] for e in x_events(json.loads(path.read_text()))]
+    config = json.loads((Path(bundle.path) / "config.json").read_text())
+    for want in (
+        "imports and argument parsing",
+        "load and validate bundle",
+        "cgroup: create",
+        "cgroup: apply resources",
+        "createRuntime hooks (runtime)",
+        "pivot_root",
+        "wait for set-up in the container",
+        "container process runs",
+    ):
+        assert want in names, (want, names)
+    if layout() != "v2":  # v1 hierarchies: the init joins them itself, a span of its own
+        assert "cgroup: join (v1 tasks)" in names, names
+    assert any(n.startswith("unshare: new ") for n in names), names
+    mounts = [m["destination"] for m in config["mounts"]]
+    for dest in mounts:
+        assert f"mount {dest}" in names, (dest, names)
