@@ -146,14 +146,9 @@ class Container:
 
         nss = namespaces.of(args.config)
         # the child forked at entry (prefork.py) can take this container unless it
-        # needs what only crosses a fork: a pty end, idmapped trees, a seccomp filter
+        # needs what only crosses a fork: a pty end, idmapped trees
         early = None
-        if (
-            nss.get("user", "") is not None
-            and term.child_end() is None
-            and not args.idmaps
-            and args.sec.seccomp is None
-        ):
+        if nss.get("user", "") is not None and term.child_end() is None and not args.idmaps:
             early = prefork.take()
         else:
             prefork.cancel()

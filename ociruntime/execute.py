@@ -100,9 +100,9 @@ def exec_in(
         e.exit_code = 255
         raise
     # the child forked at entry can take this process unless it needs what only
-    # crosses a fork (a pty end, a seccomp filter) or is rootless (see setup_exec)
+    # crosses a fork (a pty end) or is rootless (see setup_exec)
     early = None
-    if not inside and term.child_end() is None and sec.seccomp is None:
+    if not inside and term.child_end() is None:
         early = prefork.take()
     else:
         prefork.cancel()

@@ -55,7 +55,7 @@ def features() -> dict:
                     "s390",
                     "s390x",
                 )
-                if lib.seccomp_arch_resolve_name(a.encode()) != 0
+                if lib.arch_resolve_name(a.encode()) != 0
             ),
             "knownFlags": sorted(seccomp.FLAGS),
             "supportedFlags": sorted(

@@ -7,7 +7,7 @@ copied on write).  Forked right at entry instead, the child imports the
 container side on the other CPU while the runtime imports and checks the
 config; it then waits on the sync pipe for what it needs (handoff.InitArgs,
 as JSON).  The runtime sends that, or, when the config needs what only a
-late fork carries (a terminal, idmapped mounts, seccomp, a user namespace),
+late fork carries (a terminal, idmapped mounts, a user namespace),
 closes the pipe: the child exits, and the runtime forks as before.
 
 The child is non-dumpable with PDEATHSIG from its first line: it never

@@ -32,6 +32,7 @@ from .. import oslite as os
 
 __all__ = [
     "Function",
+    "Library",
     "buffer",
     "c_int",
     "c_long",
@@ -100,16 +101,25 @@ class _LongFunction(CFuncPtr):
     _restype_ = c_long
 
 
-def function(name: str, restype: type = c_int) -> CFuncPtr:
-    """The C function ``name`` from libc (or anything else already loaded).
+class Library:
+    """A shared library loaded with dlopen, for :func:`function`'s ``lib``."""
+
+    def __init__(self, name: str) -> None:
+        self._handle = dlopen(name, os.RTLD_NOW)  # OSError if it cannot be loaded
+
+
+def function(name: str, restype: type = c_int, lib: Library | None = None) -> CFuncPtr:
+    """The C function ``name`` from ``lib``, or from libc (or anything else
+    already loaded into the process).
 
     ``restype`` is :class:`c_int` or :class:`c_long`; the call returns a
     Python ``int``.  A missing symbol raises AttributeError, as ctypes does.
     """
+    where = _PROCESS if lib is None else lib
     if restype is c_int:
-        return Function((name, _PROCESS))
+        return Function((name, where))
     if restype is c_long:
-        return _LongFunction((name, _PROCESS))
+        return _LongFunction((name, where))
     raise TypeError(f"ffi.function: unsupported restype {restype!r}")
 
 

@@ -1,16 +1,16 @@
-"""linux.seccomp through libseccomp (Debian's libseccomp2) with ctypes.
+"""linux.seccomp through libseccomp (Debian's libseccomp2), on the minimal FFI.
 
 :func:`compile_profile` checks and translates the config in the runtime,
-before any process exists, so a bad profile is a clean one-line error;
-:func:`load` builds the filter in the init and loads it (the last step before
-exec when noNewPrivileges is set).  With SCMP_ACT_NOTIFY the notify fd and
-the container's process state go to ``listenerPath`` over SCM_RIGHTS, as the
-runtime spec asks.
+before any process exists, so a bad profile is a clean one-line error; the
+result is plain data (it travels to an init forked early as JSON:
+:meth:`Profile.to_wire`).  :func:`load` builds the filter in the init and
+loads it (the last step before exec when noNewPrivileges is set).  With
+SCMP_ACT_NOTIFY the notify fd and the container's process state go to
+``listenerPath`` over SCM_RIGHTS, as the runtime spec asks.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 
 from ..errors import SpecError
@@ -57,42 +57,40 @@ _NR_SCMP_ERROR = -1
 _lib = None
 
 
-def lib() -> ctypes.CDLL:
+class _Seccomp:
+    """The libseccomp calls used here.  Pointers (the filter context) go as
+    ``unsigned long`` and come back as ``long``: both 64 bits on LP64, the
+    ABIs this runs on; the uint32 results (arch tokens) are masked."""
+
+    def __init__(self, library) -> None:
+        from . import ffi
+
+        f = ffi.function
+        self.init = f("seccomp_init", ffi.c_long, library)
+        self.release = f("seccomp_release", ffi.c_int, library)
+        self.arch_add = f("seccomp_arch_add", ffi.c_int, library)
+        self.arch_resolve_name = f("seccomp_arch_resolve_name", ffi.c_int, library)
+        self.syscall_resolve_name = f("seccomp_syscall_resolve_name", ffi.c_int, library)
+        self.attr_set = f("seccomp_attr_set", ffi.c_int, library)
+        self.rule_add_array = f("seccomp_rule_add_array", ffi.c_int, library)
+        self.load = f("seccomp_load", ffi.c_int, library)
+        self.notify_fd = f("seccomp_notify_fd", ffi.c_int, library)
+
+
+def lib() -> _Seccomp:
+    """libseccomp, loaded once (the init calls this before pivot_root)."""
     global _lib
     if _lib is None:
+        from . import ffi
+
         try:
-            _lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+            library = ffi.Library("libseccomp.so.2")
         except OSError:
             raise SpecError(
                 "/linux/seccomp", "libseccomp.so.2 is not installed (apt-get install libseccomp2)"
             ) from None
-        _lib.seccomp_init.restype = ctypes.c_void_p
-        _lib.seccomp_init.argtypes = [ctypes.c_uint32]
-        _lib.seccomp_release.argtypes = [ctypes.c_void_p]
-        _lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        _lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
-        _lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
-        _lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-        _lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-        _lib.seccomp_rule_add_array.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_uint32,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-        ]
-        _lib.seccomp_load.argtypes = [ctypes.c_void_p]
-        _lib.seccomp_notify_fd.argtypes = [ctypes.c_void_p]
+        _lib = _Seccomp(library)
     return _lib
-
-
-class _ArgCmp(ctypes.Structure):
-    _fields_ = [
-        ("arg", ctypes.c_uint),
-        ("op", ctypes.c_int),
-        ("datum_a", ctypes.c_uint64),
-        ("datum_b", ctypes.c_uint64),
-    ]
 
 
 def _action(name: str, errno_ret: int | None, pointer: str) -> int:
@@ -109,6 +107,19 @@ def _action(name: str, errno_ret: int | None, pointer: str) -> int:
 
 class Profile:
     """A translated profile: plain data, built in the runtime, loaded in the init."""
+
+    _WIRE = ("default", "archs", "flags", "rules", "notify", "listener_path", "listener_metadata")
+
+    def to_wire(self) -> dict:
+        return {k: getattr(self, k) for k in self._WIRE}
+
+    @classmethod
+    def from_wire(cls, d: dict) -> Profile:
+        p = cls()
+        for k in cls._WIRE:
+            setattr(p, k, d[k])
+        p.rules = [(act, nr, [tuple(a) for a in args]) for act, nr, args in p.rules]
+        return p
 
     def __init__(self) -> None:
         self.default = SCMP_ACT_KILL_THREAD
@@ -128,7 +139,7 @@ def compile_profile(sc: dict, pointer: str = "/linux/seccomp") -> Profile:
     p = Profile()
     p.default = _action(sc["defaultAction"], sc.get("defaultErrnoRet"), pointer + "/defaultAction")
     for i, a in enumerate(sc.get("architectures") or []):
-        token = lb.seccomp_arch_resolve_name(a.removeprefix("SCMP_ARCH_").lower().encode())
+        token = lb.arch_resolve_name(a.removeprefix("SCMP_ARCH_").lower().encode()) & 0xFFFFFFFF
         if token == 0:
             raise SpecError(f"{pointer}/architectures/{i}", f'unknown architecture "{a}"')
         p.archs.append(token)
@@ -149,7 +160,7 @@ def compile_profile(sc: dict, pointer: str = "/linux/seccomp") -> Profile:
                 raise SpecError(f"{rp}/args/{j}/index", "expected an argument index from 0 to 5")
             args.append((a["index"], OPS[a["op"]], a.get("value", 0), a.get("valueTwo", 0)))
         for name in rule.get("names") or []:
-            nr = lb.seccomp_syscall_resolve_name(name.encode())
+            nr = lb.syscall_resolve_name(name.encode())
             if nr == _NR_SCMP_ERROR:
                 p.skipped.append(name)  # unknown to libseccomp: skipped, as runc does
                 continue
@@ -168,35 +179,41 @@ def compile_profile(sc: dict, pointer: str = "/linux/seccomp") -> Profile:
 
 def load(p: Profile) -> int:
     """Build and load the filter; returns the notify fd (or -1)."""
+    import struct
+
+    from .ffi import c_int, c_uint, c_ulong
+
     lb = lib()
-    ctx = lb.seccomp_init(p.default)
+    ctx = lb.init(c_uint(p.default))
     if not ctx:
         raise OSError(errno.EINVAL, "seccomp_init: invalid default action")
+    cx = c_ulong(ctx)
     try:
-        _ok(lb.seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set(NNP)")
+        _ok(lb.attr_set(cx, c_int(SCMP_FLTATR_CTL_NNP), c_uint(0)), "seccomp_attr_set(NNP)")
         for f in p.flags:
-            _ok(lb.seccomp_attr_set(ctx, f, 1), "seccomp_attr_set(flag)")
+            _ok(lb.attr_set(cx, c_int(f), c_uint(1)), "seccomp_attr_set(flag)")
         for a in p.archs:
-            r = lb.seccomp_arch_add(ctx, a)
+            r = lb.arch_add(cx, c_uint(a))
             if r not in (0, -errno.EEXIST):
                 _ok(r, "seccomp_arch_add")
         for act, nr, args in p.rules:
             idx = [a[0] for a in args]
             groups = [args] if len(set(idx)) == len(idx) else [[a] for a in args]
             for g in groups:
-                arr = (_ArgCmp * max(len(g), 1))(*[_ArgCmp(*a) for a in g])
+                # struct scmp_arg_cmp: unsigned arg, enum op, uint64 datum_a, datum_b
+                arr = b"".join(struct.pack("IiQQ", *a) for a in g) or bytes(24)
                 _ok(
-                    lb.seccomp_rule_add_array(ctx, act, nr, len(g), arr),
+                    lb.rule_add_array(cx, c_uint(act), c_int(nr), c_uint(len(g)), arr),
                     f"seccomp rule for syscall {nr}",
                 )
-        _ok(lb.seccomp_load(ctx), "seccomp_load")
+        _ok(lb.load(cx), "seccomp_load")
         if p.notify:
-            fd = lb.seccomp_notify_fd(ctx)
+            fd = lb.notify_fd(cx)
             _ok(fd, "seccomp_notify_fd")
             return fd
         return -1
     finally:
-        lb.seccomp_release(ctx)
+        lb.release(cx)
 
 
 def _ok(ret: int, what: str) -> None:

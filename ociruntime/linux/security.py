@@ -77,11 +77,9 @@ class Plan:
         self.ioprio: int | None = None
 
     def to_wire(self) -> dict:
-        """As JSON, for an init forked before the plan was made (no seccomp: its
-        compiled filter stays with the process that built it)."""
-        if self.seccomp is not None:
-            raise ValueError("a seccomp plan does not travel: fork the init after planning")
+        """As JSON, for an init forked before the plan was made."""
         return {
+            "seccomp": None if self.seccomp is None else self.seccomp.to_wire(),
             "caps": None if self.caps is None else {k: sorted(v) for k, v in self.caps.items()},
             "nnp": self.nnp,
             "sysctl": self.sysctl,
@@ -100,6 +98,12 @@ class Plan:
         p.sysctl = [(k, v) for k, v in d["sysctl"]]
         p.apparmor, p.selinux = d["apparmor"], d["selinux"]
         p.personality, p.scheduler, p.ioprio = d["personality"], d["scheduler"], d["ioprio"]
+        if d["seccomp"] is not None:
+            # here, before pivot_root: the module and libseccomp are out of reach after it
+            from . import seccomp
+
+            seccomp.lib()
+            p.seccomp = seccomp.Profile.from_wire(d["seccomp"])
         return p
 
 
@@ -133,8 +137,9 @@ def plan(config: dict) -> Plan:
         p.caps = capabilities.parse(proc["capabilities"] or {})
     p.nnp = bool(proc.get("noNewPrivileges"))
     if linux.get("seccomp"):
-        # imported only when needed (it loads ctypes), and here, before any fork:
-        # the init finds it in sys.modules after pivot_root
+        # imported only when needed (it loads the FFI and libseccomp), and here, before
+        # a late fork: the init finds it in sys.modules after pivot_root (an init forked
+        # early imports it when it gets the plan: Plan.from_wire)
         from . import seccomp
 
         p.seccomp = seccomp.compile_profile(linux["seccomp"])

@@ -76,6 +76,13 @@ def imported(oci, tmp_path, *args: str) -> set[str]:
 
 def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundle, tmp_path):
     b = make_bundle(["sleep", "60"])
+    # a seccomp profile, as podman's and containerd's configs carry: libseccomp
+    # through the minimal FFI, not ctypes (which alone imports os and more)
+    b.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    b.save()
     cid = oci.new_id("hot")
     seen = {}
     try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from ociruntime import jsonio
 from ociruntime.handoff import InitArgs
 from ociruntime.linux import security
@@ -37,11 +35,38 @@ def test_plan_survives_json():
     assert q.seccomp is None
 
 
-def test_a_seccomp_plan_does_not_travel():
-    p = _plan()
-    p.seccomp = object()
-    with pytest.raises(ValueError, match="seccomp"):
-        p.to_wire()
+def test_a_seccomp_plan_travels_as_json():
+    seccomp = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 38,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+        "listenerPath": "/run/agent.sock",
+        "listenerMetadata": "meta",
+        "syscalls": [
+            {"names": ["read", "write", "no_such_call"], "action": "SCMP_ACT_ALLOW"},
+            {
+                "names": ["personality"],
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}],
+            },
+            {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"},
+        ],
+    }
+    p = security.plan(
+        {
+            "ociVersion": "1.2.0",
+            "process": {"args": ["true"], "cwd": "/"},
+            "linux": {"seccomp": seccomp},
+        }
+    )
+    q = security.Plan.from_wire(jsonio.loads(jsonio.dumps(p.to_wire())))
+    for k in ("default", "archs", "flags", "rules", "notify", "listener_path", "listener_metadata"):
+        assert getattr(q.seccomp, k) == getattr(p.seccomp, k), k
+    assert q.seccomp.rules and all(
+        isinstance(a, tuple) for _, _, args in q.seccomp.rules for a in args
+    )
+    assert q.seccomp.notify and q.seccomp.listener_path == "/run/agent.sock"
 
 
 def test_init_args_survive_json_and_make_the_exec_socket(tmp_path):
