@@ -35,7 +35,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 COMMANDS = ("create", "start", "state", "kill", "delete", "run", "exec")
 
 
@@ -97,18 +96,12 @@ class Runner:
         self.root = self.tmp / "state"
         self.bundle = self.tmp / "bundle"
         self.sleeper = self.tmp / "sleeper"
-        for d, args in ((self.bundle, ["true"]), (self.sleeper, ["sleep", "60"])):
-            d.mkdir()
-            src = REPO / "bundles" / "busybox"
-            (d / "rootfs").symlink_to(src / "rootfs")
-            cfg = (src / "config.json").read_text()
-            import json
+        # a private busybox bundle, as the bench makes it (bench_run.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_run import build_bundle, derive_bundle
 
-            c = json.loads(cfg)
-            c["process"]["args"] = args
-            c["process"]["terminal"] = False
-            c["root"]["path"] = str(src / "rootfs")
-            (d / "config.json").write_text(json.dumps(c))
+        build_bundle(self.bundle, oci)
+        derive_bundle(self.bundle, self.sleeper, ["sleep", "60"], None)
 
     def cli(self, *args: str) -> None:
         # output to a file, not a pipe: a created container's init keeps it open
