@@ -191,7 +191,7 @@ class Container:
                 # it makes the exec socket itself (create), in our state directory
                 prefork.hand_over(sock, args.to_wire(None if exec_now else self.dir))
             else:
-                pid, sock = _launch(
+                pid, sock, _ = _launch(
                     args,
                     {k: nss[k] for k in at_fork if k in nss},
                     (args.config.get("linux") or {}).get("timeOffsets"),
@@ -680,16 +680,25 @@ def _follow_init(sock, first: int) -> int:
     return msg["pid"]
 
 
-def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
+def _launch(
+    args, nss: dict, offsets: dict | None = None, cgroup2: str | None = None
+) -> tuple[int, object, bool]:
     """Fork the child that becomes the container process, in the pid and time
-    namespaces of ``nss``; (pid, our sync end)."""
+    namespaces of ``nss`` (and born in the cgroup2 directory ``cgroup2``, if
+    given); (pid, our sync end, whether it was born in ``cgroup2``)."""
     from .linux import namespaces
 
     parent, child = sync.pair()
     args.sync = child
+    born_in = False
     try:
         with trace.span("fork"), namespaces.for_children(nss, offsets):
-            pid = os.fork()
+            if cgroup2:
+                from .linux.process import fork_into
+
+                pid, born_in = fork_into(cgroup2)
+            else:
+                pid = os.fork()
             if pid == 0:
                 parent.close()
                 from . import init  # here: the runtime never needs the container side
@@ -697,7 +706,7 @@ def _launch(args, nss: dict, offsets: dict | None = None) -> tuple[int, object]:
                 init.main(args)  # never returns
     finally:
         child.close()
-    return pid, parent
+    return pid, parent, born_in
 
 
 def _await_ready(sock, gone: str, create_runtime=None, other: dict | None = None) -> None:

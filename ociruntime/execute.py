@@ -107,19 +107,28 @@ def exec_in(
     else:
         prefork.cancel()
     held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+    # The process joins the v1 cgroups itself, at once, and is forked into the
+    # cgroup2 one (cgroups.base.join_self: no grace period, unlike our writes to
+    # cgroup.procs).  Not when it enters a user namespace first (rootless).
+    joined = False
     try:
         if early is not None:
-            # it joins the pid (and time) namespace itself and forks the process, into
-            # the cgroup2 directory; the process joins the v1 ones itself, at once
-            # (cgroups.base.join_self: no grace period, unlike our cgroup.procs writes)
+            # it joins the pid (and time) namespace itself and forks the process
             args.cgroup_v1, args.cgroup2 = targets
             args.fork_init = bool(forked or args.cgroup2)
             if args.fork_init:
                 _become_subreaper()
             pid, sock = early
             prefork.hand_over(sock, args.to_wire(None))
+            joined = True
+        elif not inside:
+            args.cgroup_v1 = targets[0]
+            pid, sock, joined = _launch(args, forked, cgroup2=targets[1])
+            if not joined:  # no cgroup2 directory, or no clone3: we move it below
+                targets = ([], targets[1])
+                joined = targets[1] is None
         else:
-            pid, sock = _launch(args, forked)
+            pid, sock, _ = _launch(args, forked)
         try:
 
             def follow(msg: dict) -> None:
@@ -128,8 +137,10 @@ def exec_in(
                 pid = msg["pid"]
 
             _await_ready(sock, "exec: the process exited during set-up", None, {sync.PID: follow})
-            if early is None and cg is not None:
-                cg.add(pid, sub_cgroup)
+            if not joined and cg is not None:
+                from .cgroups import base
+
+                base.add(targets, pid)
             term.receive()
             if pid_file:
                 atomic_write(os.path.abspath(pid_file), str(pid))

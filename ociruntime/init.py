@@ -11,8 +11,6 @@ sequence is described in docs/create-start.md; keep the two in step.
 
 from __future__ import annotations
 
-import errno
-
 from . import jsonio, sync, trace
 from . import oslite as os
 from .cgroups import base as cgroup_base
@@ -258,7 +256,7 @@ def fork_real_init(a: InitArgs) -> None:
     out (EOF on the pipe): both write to the one sync socket, and the runtime
     must hear PID before anything the init sends."""
     r, w = os.pipe()
-    pid, born_in = _fork(a.cgroup2)
+    pid, born_in = process.fork_into(a.cgroup2)
     if pid:
         sync.send(a.sync, sync.PID, pid=pid)
         os.close(w)  # the init goes on now, not after our exit's teardown
@@ -269,25 +267,6 @@ def fork_real_init(a: InitArgs) -> None:
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
     if a.cgroup2 and not born_in:
         cgroup_base.write(a.cgroup2 + "/cgroup.procs", "0")
-
-
-def _fork(cgroup2: str | None) -> tuple[int, bool]:
-    """fork(2), the child born in ``cgroup2`` when one is given (no migration:
-    see cgroups.base.join_self); (pid or 0, whether it was born there).  A
-    kernel before 5.7 has no clone3: an ordinary fork, and the child moves."""
-    if not cgroup2:
-        return os.fork(), False
-    fd = os.open(cgroup2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        return sc.fork_into_cgroup(fd, cgroup2), True
-    except OSError as e:
-        if e.errno not in (errno.ENOSYS, errno.E2BIG):
-            raise OCIError(
-                f"forking the container process into cgroup {cgroup2}: {e.strerror}"
-            ) from None
-        return os.fork(), False
-    finally:
-        os.close(fd)
 
 
 def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:

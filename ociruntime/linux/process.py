@@ -19,6 +19,28 @@ from . import syscalls as sc
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+def fork_into(cgroup2: str | None) -> tuple[int, bool]:
+    """fork(2), the child born in the cgroup2 directory ``cgroup2`` when one is
+    given (no migration, so no grace period: see cgroups.base.join_self);
+    (pid, or 0 in the child; whether the child was born there).  A kernel
+    before 5.7 has no clone3: an ordinary fork, and the caller moves it."""
+    if not cgroup2:
+        return os.fork(), False
+    import errno
+
+    fd = os.open(cgroup2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return sc.fork_into_cgroup(fd, cgroup2), True
+    except OSError as e:
+        if e.errno not in (errno.ENOSYS, errno.E2BIG):
+            raise OCIError(
+                f"forking the container process into cgroup {cgroup2}: {e.strerror}"
+            ) from None
+        return os.fork(), False
+    finally:
+        os.close(fd)
+
+
 def env_dict(env: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in env:

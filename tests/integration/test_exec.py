@@ -661,6 +661,10 @@ def test_exec_tty_detached_through_the_console_socket(running, console_socket, t
     pid = int(pidfile.read_text())
     assert alive(pid)
     assert os.readlink(f"/proc/{pid}/fd/0").startswith("/dev/pts/")
+    # forked by the runtime itself (a pty end crosses the fork), into the container's
+    # cgroup2 directory; it joined the v1 hierarchies by itself
+    with open(f"/proc/{pid}/cgroup") as mine, open(f"/proc/{c.pid}/cgroup") as init:
+        assert mine.read() == init.read()
 
     os.write(master, b"echo $((6*7))\n")
     read_until(master, rb"\r\n42\r\n")
