@@ -141,10 +141,22 @@ class Container:
         return c
 
     def _spawn(self, args, term: _Terminal, pid_file: str | None, exec_now: bool) -> int:
-        from . import prefork
+        from . import cgroups, prefork
         from .linux import namespaces
 
         nss = namespaces.of(args.config)
+        linux = args.config.get("linux") or {}
+        self._cg = cg = cgroups.for_config(linux, self.id, rootless=_rootless())
+        # recorded before it exists, so that delete --force finds it after a crash
+        atomic_write(os.path.join(self.dir, "cgroup.json"), jsonio.dumps(cg.record()))
+        # The container side joins its cgroups itself (cgroups.base.join_self): it is
+        # forked into the cgroup2 directory, made now, and moves into the v1 ones when
+        # we send them.  Not from inside a user namespace, which cannot write the
+        # host's cgroupfs: there we move it, through cgroup.procs.
+        if "user" not in nss:
+            with trace.span("cgroup: create (cgroup2)"):
+                args.cgroup2 = cg.create_cgroup2()
+            args.join_v1 = bool(cg.targets()[0])
         # the child forked at entry (prefork.py) can take this container unless it
         # needs what only crosses a fork: a pty end, idmapped trees
         early = None
@@ -158,20 +170,6 @@ class Container:
                 lsock = sync.listen_exec(self.dir)
             args.exec_sock = lsock
             args.console = term.child_end()
-            from . import cgroups
-
-            linux = args.config.get("linux") or {}
-            self._cg = cg = cgroups.for_config(linux, self.id, rootless=_rootless())
-            # recorded before it exists, so that delete --force finds it after a crash
-            atomic_write(os.path.join(self.dir, "cgroup.json"), jsonio.dumps(cg.record()))
-            # The container side joins its cgroups itself (cgroups.base.join_self): it is
-            # forked into the cgroup2 directory, made now, and moves into the v1 ones when
-            # we send them.  Not from inside a user namespace, which cannot write the
-            # host's cgroupfs: there we move it, through cgroup.procs.
-            if "user" not in nss:
-                with trace.span("cgroup: create (cgroup2)"):
-                    args.cgroup2 = cg.create_cgroup2()
-                args.join_v1 = bool(cg.targets()[0])
             if nss.get("user", "") is None:
                 # a new user namespace must own the new pid namespace: the first child
                 # makes that one itself, after the user namespace, and forks the real init
