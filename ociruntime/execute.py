@@ -11,20 +11,20 @@ import _signal
 
 from . import SPEC_VERSION, log, sync
 from . import oslite as os
-from .container import (
-    FORWARDED,
-    Container,
-    _await_ready,
-    _become_subreaper,
-    _commit,
-    _kill_reap,
-    _launch,
-    _ns_types,
-    _plan,
-    _Terminal,
-    _wait,
-)
+from .container import Container
 from .errors import OCIError
+from .spawn import (
+    FORWARDED,
+    Terminal,
+    await_ready,
+    become_subreaper,
+    commit,
+    kill_reap,
+    launch,
+    ns_types,
+    plan,
+    wait,
+)
 from .state import atomic_write
 
 
@@ -65,12 +65,12 @@ def exec_in(
         "linux": {k: linux[k] for k in ("seccomp", "namespaces") if k in linux},
     }
     try:
-        sec = _plan(cfg)
-        term = _Terminal(proc, console_socket, not detach)
+        sec = plan(cfg)
+        term = Terminal(proc, console_socket, not detach)
     except OCIError as e:
         e.exit_code = 255
         raise
-    nss = {t: None for t in _ns_types(config)}
+    nss = {t: None for t in ns_types(config)}
     args = InitArgs(
         cfg,
         rec["bundle"],
@@ -90,7 +90,7 @@ def exec_in(
     at_fork = ("time",) if inside else ("pid", "time")
     forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in at_fork if t in nss}
     if inside:
-        _become_subreaper()
+        become_subreaper()
     from . import cgroups, prefork
 
     cg = cgroups.from_record(rec.get("cgroup"))
@@ -117,18 +117,18 @@ def exec_in(
             args.cgroup_v1, args.cgroup2 = targets
             args.fork_init = bool(forked or args.cgroup2)
             if args.fork_init:
-                _become_subreaper()
+                become_subreaper()
             pid, sock = early
             prefork.hand_over(sock, args.to_wire(None))
             joined = True
         elif not inside:
             args.cgroup_v1 = targets[0]
-            pid, sock, joined = _launch(args, forked, cgroup2=targets[1])
+            pid, sock, joined = launch(args, forked, cgroup2=targets[1])
             if not joined:  # no cgroup2 directory, or no clone3: we move it below
                 targets = ([], targets[1])
                 joined = targets[1] is None
         else:
-            pid, sock, _ = _launch(args, forked)
+            pid, sock, _ = launch(args, forked)
         try:
 
             def follow(msg: dict) -> None:
@@ -136,7 +136,7 @@ def exec_in(
                 os.waitpid(pid, 0)
                 pid = msg["pid"]
 
-            _await_ready(sock, "exec: the process exited during set-up", None, {sync.PID: follow})
+            await_ready(sock, "exec: the process exited during set-up", None, {sync.PID: follow})
             if not joined and cg is not None:
                 from .cgroups import base
 
@@ -144,9 +144,9 @@ def exec_in(
             term.receive()
             if pid_file:
                 atomic_write(os.path.abspath(pid_file), str(pid))
-            _commit(sock, sync.EXEC, c.store.public(c.id, rec))
+            commit(sock, sync.EXEC, c.store.public(c.id, rec))
         except BaseException:
-            _kill_reap(pid)
+            kill_reap(pid)
             raise
     except BaseException as e:
         term.close()
@@ -157,4 +157,4 @@ def exec_in(
         raise
     if detach:
         return 0
-    return _wait(pid, term.take_master(), held)
+    return wait(pid, term.take_master(), held)
