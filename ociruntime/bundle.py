@@ -176,3 +176,17 @@ def launch(fd: int, path: str, paths: list[str]) -> None:
     from ociruntime.entry import main
 
     main()
+
+
+def launch_init(fd: int, path: str, paths: list[str], rfd: int, wfd: int) -> None:
+    """:func:`launch` for the container's first child executed from the
+    read-only clone (prefork.start_readonly): it waits on the sync pipe
+    ``rfd``/``wfd`` for its arguments, as a child forked at entry does."""
+    try:
+        _install(fd, path)
+    finally:
+        posix.close(fd)
+    sys.path[:0] = paths
+    from ociruntime import init, sync
+
+    init.prefork_main(sync.Channel(rfd, wfd))

@@ -196,20 +196,20 @@ def checks() -> list[Result]:
             False,
         )
     )
-    from .linux.exe import PRIVATE_DIR, exe_is_readonly
+    from .linux.exe import PRIVATE_DIR, exe_is_immutable
 
     exe = os.readlink("/proc/self/exe")
     mine = os.path.dirname(exe) == PRIVATE_DIR
-    ro = exe_is_readonly()
+    immutable = exe_is_immutable()
     out.append(
         Result(
             "runtime interpreter protected (CVE-2019-5736)",
-            mine,
-            f"{exe}: {'read-only mount' if ro else 'protected on the next create'}"
+            mine and immutable,
+            (f"{exe}: {'immutable' if immutable else 'NOT immutable (chattr +i failed)'}")
             if mine
             else f"{exe} is not the private copy (a development run?)",
             False,
-            "make install (runs an immutable copy on a read-only mount)",
+            "make install (runs an immutable private copy)",
         )
     )
     out.append(Result("kernel", True, kernel, False))

@@ -19,6 +19,7 @@ from .spawn import (
     await_ready,
     become_subreaper,
     commit,
+    first_child,
     kill_reap,
     launch,
     ns_types,
@@ -47,9 +48,7 @@ def exec_in(
     Set-up failures raise OCIError with exit code 255, as runc's do.
     """
     from .handoff import InitArgs
-    from .linux.exe import ensure_readonly
 
-    ensure_readonly()
     with c.store.locked(c.id):
         rec = c._record()
         status = c.store.status(c.id, rec)
@@ -99,13 +98,8 @@ def exec_in(
     except OCIError as e:
         e.exit_code = 255
         raise
-    # the child forked at entry can take this process unless it needs what only
-    # crosses a fork (a pty end) or is rootless (see setup_exec)
-    early = None
-    if not inside and term.child_end() is None:
-        early = prefork.take()
-    else:
-        prefork.cancel()
+    # rootless, the child enters the user namespace first (see setup_exec): a late fork
+    early = first_child(args, "user" in nss, inside or term.child_end() is not None)
     held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
     # The process joins the v1 cgroups itself, at once, and is forked into the
     # cgroup2 one (cgroups.base.join_self: no grace period, unlike our writes to

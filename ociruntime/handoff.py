@@ -79,6 +79,9 @@ class InitArgs:
             "cgroup_v1": self.cgroup_v1,
             "join_v1": self.join_v1,
             "exec_sock_dir": exec_sock_dir,
+            # fds that cross an exec (prefork.start_readonly); none for a child forked at entry
+            "console_fd": None if self.console is None else self.console.fileno(),
+            "idmaps": {str(i): fd for i, fd in self.idmaps.items()},
             "trace": trace.enabled,
             "log": [log._path, log._json, log._debug],
         }
@@ -101,6 +104,11 @@ class InitArgs:
             keyring=d["keyring"],
         )
         a.fork_init = d["fork_init"]
+        if d["console_fd"] is not None:
+            import _socket
+
+            a.console = _socket.socket(fileno=d["console_fd"])
+        a.idmaps = {int(i): fd for i, fd in d["idmaps"].items()}
         a.join_pid = d["join_pid"]
         a.cgroup2 = d["cgroup2"]
         a.cgroup_v1 = d["cgroup_v1"]

@@ -9,6 +9,9 @@ config; it then waits on the sync pipe for what it needs (handoff.InitArgs,
 as JSON).  The runtime sends that, or, when the config needs what only a
 late fork carries (a terminal, idmapped mounts, a user namespace),
 closes the pipe: the child exits, and the runtime forks as before.
+:func:`start_readonly` makes a child that speaks the same protocol but runs
+from a read-only clone of the interpreter (linux/exe.py), for a container
+that may hold CAP_LINUX_IMMUTABLE.
 
 The child is non-dumpable with PDEATHSIG from its first line: it never
 outlives a runtime that died or gave up.
@@ -37,6 +40,45 @@ def start() -> None:
         from .sync import Channel
 
         init.prefork_main(Channel(r2, w1))  # never returns
+    posix.close(r2)
+    posix.close(w1)
+    _child = (pid, (r1, w2))
+
+
+def start_readonly(keep: list[int]) -> None:
+    """Fork a first child that executes the interpreter from the read-only
+    clone of its directory (linux/exe.py) and then serves as the child forked
+    at entry does (:func:`take` returns it).  Its fds ``keep`` (a console
+    socket end, idmapped trees, preserved fds) cross the exec; the child
+    imports the container side itself, so this costs an interpreter start."""
+    global _child
+    import sys
+
+    from .bundle import BOOT_MAX
+    from .linux import exe
+
+    cancel()
+    fd = exe.readonly_exe()
+    bundle = exe.PRIVATE_DIR + "/ociruntime.bundle"
+    r1, w1 = posix.pipe()  # child -> runtime
+    r2, w2 = posix.pipe()  # runtime -> child
+    pid = posix.fork()
+    if pid == 0:
+        try:
+            posix.close(r1)
+            posix.close(w2)
+            for k in (r2, w1, *keep):
+                posix.set_inheritable(k, True)
+            code = (
+                "import marshal, posix\n"
+                f"f = posix.open({bundle!r}, posix.O_RDONLY | posix.O_CLOEXEC)\n"
+                f"exec(marshal.loads(posix.pread(f, {BOOT_MAX}, 16)))\n"
+                f"launch_init(f, {bundle!r}, {sys.path!r}, {r2}, {w1})\n"
+            )
+            posix.execve(fd, [exe.PRIVATE_DIR + "/python3", "-IS", "-c", code], posix.environ)
+        finally:
+            posix._exit(127)
+    posix.close(fd)
     posix.close(r2)
     posix.close(w1)
     _child = (pid, (r1, w2))

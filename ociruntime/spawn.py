@@ -43,10 +43,8 @@ def create(
 ) -> Container:
     """Container.create: set everything up; the init waits for start (or execs at
     once for run)."""
-    from .linux.exe import ensure_readonly
     from .spec.load import load_bundle
 
-    ensure_readonly()
     c = cls(cid, root)
     with trace.span("load and validate bundle"):
         b = load_bundle(bundle)
@@ -107,19 +105,17 @@ def spawn(c: Container, args, term: Terminal, pid_file: str | None, exec_now: bo
         with trace.span("cgroup: create (cgroup2)"):
             args.cgroup2 = cg.create_cgroup2()
         args.join_v1 = bool(cg.targets()[0])
-    # the child forked at entry (prefork.py) can take this container unless it
-    # needs what only crosses a fork: a pty end, idmapped trees
-    early = None
-    if nss.get("user", "") is not None and term.child_end() is None and not args.idmaps:
-        early = prefork.take()
-    else:
-        prefork.cancel()
+    args.console = term.child_end()
+    early = first_child(
+        args,
+        "user" in nss,
+        bool(term.child_end() is not None or args.idmaps or nss.get("user", "") is None),
+    )
     lsock = None
     try:
         if not exec_now and early is None:
             lsock = sync.listen_exec(c.dir)
         args.exec_sock = lsock
-        args.console = term.child_end()
         if nss.get("user", "") is None:
             # a new user namespace must own the new pid namespace: the first child
             # makes that one itself, after the user namespace, and forks the real init
@@ -240,6 +236,28 @@ def spawn(c: Container, args, term: Terminal, pid_file: str | None, exec_now: bo
 
 def rfc3339(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
+
+
+def first_child(args, in_userns: bool, late: bool):
+    """The container's first child, when the runtime does not fork it itself
+    (None: it does, ``late``).  A process that may hold CAP_LINUX_IMMUTABLE
+    gets one running from the read-only clone of the interpreter
+    (linux/exe.py), which the fds it needs cross by exec; otherwise the child
+    forked at entry (prefork.py) serves, unless ``late``: a pty end,
+    idmapped trees, a new user namespace, which only a late fork carries."""
+    from . import prefork
+    from .linux import exe
+
+    if exe.needs_readonly_exe(args.sec.caps, in_userns):
+        keep = [*range(3, 3 + args.preserve_fds), *args.idmaps.values()]
+        if args.console is not None:
+            keep.append(args.console.fileno())
+        prefork.start_readonly(keep)
+        return prefork.take()
+    if late:
+        prefork.cancel()
+        return None
+    return prefork.take()
 
 
 def plan(config: dict):

@@ -3,15 +3,19 @@
 A container can make a runtime process execute ``#!/proc/self/exe``, run the
 runtime's interpreter inside the container, and try to write it.  The
 launcher runs a private copy of the interpreter (tools/write-launcher) that
-is immutable (chattr +i) *and* lives on a read-only bind mount of the host's
-mount namespace: a container with CAP_LINUX_IMMUTABLE can clear +i, but no
-process outside the host's mount namespace can make that mount writable.
+is immutable (chattr +i): nobody can open it for writing.  Nobody but a
+process with CAP_LINUX_IMMUTABLE in the host's user namespace, which could
+clear the flag through any read-only fd of it (FS_IOC_SETFLAGS).
 
-The mount does not survive a reboot: :func:`ensure_readonly` checks the mount
-the running interpreter was executed from (fstatvfs of /proc/self/exe) before
-any container process is made, and if it is writable, mounts it read-only and
-re-executes the command once, so that /proc/self/exe points into the
-read-only mount.
+So the container side of a process that may hold that capability (it is
+in its bounding set, and no user namespace confines it), or of any process
+when the copy is not immutable, runs in an interpreter executed from a
+*detached, read-only* clone of the copy's directory (open_tree with
+OPEN_TREE_CLONE, then mount_setattr RDONLY): its /proc/self/exe is the same
+file, reached through a mount on which FS_IOC_SETFLAGS and every write fail
+with EROFS.  The clone is attached nowhere, so no mount is left behind in
+any namespace; it goes away with the last process running from it.
+prefork.start_readonly forks and executes that child.
 """
 
 from __future__ import annotations
@@ -21,41 +25,60 @@ import sys
 from .. import oslite as os
 
 PRIVATE_DIR = "/usr/local/lib/ociruntime/bin"
-_ST_RDONLY = 1
+CAP_LINUX_IMMUTABLE = 9
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IMMUTABLE_FL = 0x10
 
 
-def exe_is_readonly() -> bool:
-    fd = os.open("/proc/self/exe", os.O_PATH | os.O_CLOEXEC)
+def _private_exe() -> bool:
+    """Whether this process runs the private copy (not a development run)."""
     try:
-        return bool(os.statvfs(fd).f_flag & _ST_RDONLY)
+        return os.path.dirname(os.readlink("/proc/self/exe")) == PRIVATE_DIR
+    except OSError:
+        return False
+
+
+def exe_is_immutable() -> bool:
+    """The immutable flag of this process's executable."""
+    import fcntl
+
+    try:
+        fd = os.open("/proc/self/exe", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        flags = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, bytes(8))
+    except OSError:
+        return False  # a filesystem without inode flags
     finally:
         os.close(fd)
+    return bool(int.from_bytes(flags[:4], sys.byteorder) & _FS_IMMUTABLE_FL)
 
 
-def protect(directory: str) -> None:
-    """Bind ``directory`` onto itself, read-only (idempotent)."""
+def needs_readonly_exe(caps: dict[str, set[int]] | None, in_userns: bool) -> bool:
+    """Whether a container process with these capabilities (None: all of the
+    runtime's) must run from the read-only clone (see the module's text)."""
+    if in_userns or os.geteuid() != 0 or not _private_exe():
+        return False  # confined by its user namespace; or a development run
+    if caps is None or CAP_LINUX_IMMUTABLE in caps.get("bounding", ()):
+        return True
+    return not exe_is_immutable()
+
+
+def readonly_exe() -> int:
+    """An fd of the private interpreter through a detached read-only clone of
+    its directory, to execute (fexecve)."""
     from . import syscalls as sc
 
-    if os.statvfs(directory).f_flag & _ST_RDONLY:
-        return
-    sc.mount(directory, directory, None, sc.MS_BIND)
-    sc.mount(
-        None,
-        directory,
-        None,
-        sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV,
-    )
-
-
-def ensure_readonly() -> None:
-    exe = os.readlink("/proc/self/exe")
-    if os.geteuid() != 0 or os.path.dirname(exe) != PRIVATE_DIR or exe_is_readonly():
-        return  # a development run (python -m ociruntime) or already safe
-    if os.environ.get("OCIRUNTIME_REEXEC") == "1":
-        from ..errors import OCIError
-
-        raise OCIError(
-            f"{exe} is still on a writable mount after protecting it; refusing to make containers"
+    tree = sc.open_tree(-100, PRIVATE_DIR, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+    try:
+        sc.mount_setattr(
+            tree,
+            "",
+            sc.AT_EMPTY_PATH,
+            sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV,
+            display=PRIVATE_DIR,
         )
-    protect(PRIVATE_DIR)
-    os.execve(exe, [exe, "-IS", *sys.argv], dict(os.environ, OCIRUNTIME_REEXEC="1"))
+        return os.open("python3", os.O_RDONLY | os.O_CLOEXEC, dir_fd=tree)
+    finally:
+        os.close(tree)

@@ -791,6 +791,62 @@ def test_cve_2019_5736_cap_linux_immutable_cannot_unlock_interpreter(oci, make_b
     assert sha256(interp) == before
 
 
+def _on_readonly_mount(path: str) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def test_cve_2019_5736_no_host_mount_and_cap_linux_immutable_runs_from_a_readonly_clone(
+    oci, make_bundle
+):
+    # no mount of the runtime's directory in the host's namespace (nothing left behind),
+    # yet a container that may hold CAP_LINUX_IMMUTABLE runs the runtime's interpreter
+    # only through a read-only clone of that directory
+    interp = runtime_interpreter()
+    with open("/proc/self/mountinfo") as f:
+        assert os.path.dirname(interp) not in f.read()
+    plain = make_bundle(["sleep", "30"])
+    capped = make_bundle(["sleep", "30"])
+    capped.add_caps("CAP_LINUX_IMMUTABLE")
+    ids = []
+    try:
+        for b, readonly in ((plain, False), (capped, True)):
+            cid = oci.new_id("exe")
+            ids.append(cid)
+            oci.cli_ok("create", "--bundle", b.path, cid)
+            pid = json.loads(oci.cli_ok("state", cid).stdout)["pid"]
+            assert os.stat(f"/proc/{pid}/exe").st_ino == os.stat(interp).st_ino
+            assert _on_readonly_mount(f"/proc/{pid}/exe") == readonly, (cid, readonly)
+    finally:
+        for cid in ids:
+            oci.cli("delete", "--force", cid)
+    with open("/proc/self/mountinfo") as f:
+        assert os.path.dirname(interp) not in f.read()
+
+
+def test_cve_2019_5736_exec_with_cap_linux_immutable_cannot_unlock_interpreter(oci, make_bundle):
+    # exec --cap CAP_LINUX_IMMUTABLE of the #!/proc/self/exe probe into a container
+    # that does not have the capability itself
+    interp = runtime_interpreter()
+    before = sha256(interp)
+    b = make_bundle()
+    python_in_container(b, "clear-immutable", CLEAR_IMMUTABLE)
+    b.config["process"]["args"] = ["sleep", "30"]
+    b.save()
+    cid = oci.new_id("exe")
+    try:
+        oci.cli_ok("run", "--detach", "--bundle", b.path, cid)
+        oci.cli_ok("exec", "--cap", "CAP_LINUX_IMMUTABLE", cid, "/clear-immutable")
+        text = read_when(os.path.join(b.rootfs, "tmp", "result"), "done")
+    finally:
+        oci.cli("delete", "--force", cid)
+        if "i" not in lsattr_flags(interp):  # the probe died between clear and restore
+            subprocess.run(["chattr", "+i", interp], check=False)
+    got = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+    assert "error" not in got, text
+    assert got["clear"] in FAILED_OPEN, text
+    assert sha256(interp) == before
+
+
 PTRACE_PROBE = r"""
 import ctypes, errno, sys
 libc = ctypes.CDLL(None, use_errno=True)
