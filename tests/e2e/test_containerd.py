@@ -87,12 +87,10 @@ def test_exit_status(ctr, ids, code):
     assert r.returncode == code, describe(r) + ctr.tail()
 
 
-def test_runtime_is_ociruntime(ctr, ids):
-    """While the task runs, ociruntime (not runc) knows the container: its own state."""
-    cid = ids()
-    ctr.ok("run", "--detach", *ctr.runtime_flags(), ctr.image, cid, "sleep", "1000")
+def running_state(ctr, root: str, cid: str) -> dict:
+    """ociruntime's own state of ``cid`` under ``root``, which must say running."""
     r = subprocess.run(
-        [ctr.runtime, "--root", os.path.join(ctr.runc_root, ctr.ns), "state", cid],
+        [ctr.runtime, "--root", root, "state", cid],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -100,6 +98,14 @@ def test_runtime_is_ociruntime(ctr, ids):
     assert r.returncode == 0, describe(r)
     state = json.loads(r.stdout)
     assert state["status"] == "running"
+    return state
+
+
+def test_runtime_is_ociruntime(ctr, ids):
+    """While the task runs, ociruntime (not runc) knows the container: its own state."""
+    cid = ids()
+    ctr.ok("run", "--detach", *ctr.runtime_flags(), ctr.image, cid, "sleep", "1000")
+    state = running_state(ctr, os.path.join(ctr.runc_root, ctr.ns), cid)
     assert state["pid"] == task_pid(ctr, cid)
 
 
@@ -568,15 +574,7 @@ def test_cri_runtime_handler(cri, tmp_path):
             1
         ][0].decode()
         client.call(client.RT + "StartContainer", (1, container))
-        r = subprocess.run(
-            [ctr.runtime, "--root", runc_root, "state", container],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-        )
-        assert r.returncode == 0, describe(r)
-        state = json.loads(r.stdout)
-        assert state["status"] == "running"
+        state = running_state(ctr, runc_root, container)
         with open(f"/proc/{state['pid']}/cgroup") as f:
             assert f"/{parent}/" in f.read()  # the pod's cgroup parent
 
