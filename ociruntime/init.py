@@ -423,7 +423,8 @@ def connect_listener(path: str):
 
 
 def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
-    # security.plan imported it before the fork (a.sec.seccomp is its work): no file access here
+    # imported before pivot_root (security.plan before a late fork, Plan.from_wire in a
+    # child forked early): no file access here
     from .linux import seccomp
 
     fd = seccomp.load(a.sec.seccomp)
