@@ -178,10 +178,10 @@ def launch(fd: int, path: str, paths: list[str]) -> None:
     main()
 
 
-def launch_init(fd: int, path: str, paths: list[str], rfd: int, wfd: int) -> None:
+def launch_init(fd: int, path: str, paths: list[str], sock: int) -> None:
     """:func:`launch` for the container's first child executed from the
-    read-only clone (prefork.start_readonly): it waits on the sync pipe
-    ``rfd``/``wfd`` for its arguments, as a child forked at entry does."""
+    read-only clone (prefork.start_readonly): it waits on the sync socket
+    ``sock`` for its arguments, as a child forked at entry does."""
     try:
         _install(fd, path)
     finally:
@@ -189,4 +189,4 @@ def launch_init(fd: int, path: str, paths: list[str], rfd: int, wfd: int) -> Non
     sys.path[:0] = paths
     from ociruntime import init, sync
 
-    init.prefork_main(sync.Channel(rfd, wfd))
+    init.prefork_main(sync.Channel(sock))

@@ -69,7 +69,7 @@ def exec_in(
     except OCIError as e:
         e.exit_code = 255
         raise
-    nss = {t: None for t in ns_types(config)}
+    nss = ns_types(config)
     args = InitArgs(
         cfg,
         rec["bundle"],
@@ -83,13 +83,6 @@ def exec_in(
         console=term.child_end(),
         join_pid=rec["pid"],
     )
-    # rootless, the pid namespace can only be joined from inside the user
-    # namespace: the child does it and forks the process (see init.setup_exec)
-    inside = os.geteuid() != 0 and "user" in nss
-    at_fork = ("time",) if inside else ("pid", "time")
-    forked = {t: f"/proc/{rec['pid']}/ns/{t}" for t in at_fork if t in nss}
-    if inside:
-        become_subreaper()
     from . import cgroups, prefork
 
     cg = cgroups.from_record(rec.get("cgroup"))
@@ -98,40 +91,32 @@ def exec_in(
     except OCIError as e:
         e.exit_code = 255
         raise
-    # rootless, the child enters the user namespace first (see setup_exec): a late fork
-    early = first_child(args, "user" in nss, inside or term.child_end() is not None)
+    # As root the container side joins the cgroups itself, born in the cgroup2
+    # directory and "0" to each v1 tasks file (cgroups.base.join_self: no grace
+    # period, unlike our writes to cgroup.procs); rootless, the host's cgroupfs
+    # is ours to write only from out here, after READY.
+    rootless = os.geteuid() != 0
+    if not rootless:
+        args.cgroup_v1, args.cgroup2 = targets
+    # a pty end only crosses a late fork
+    early = first_child(args, "user" in nss, term.child_end() is not None)
+    # the process is forked by the set-up child (or its child), never by us
+    become_subreaper()
     held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
-    # The process joins the v1 cgroups itself, at once, and is forked into the
-    # cgroup2 one (cgroups.base.join_self: no grace period, unlike our writes to
-    # cgroup.procs).  Not when it enters a user namespace first (rootless).
-    joined = False
     try:
         if early is not None:
-            # it joins the pid (and time) namespace itself and forks the process
-            args.cgroup_v1, args.cgroup2 = targets
-            args.fork_init = bool(forked or args.cgroup2)
-            if args.fork_init:
-                become_subreaper()
-            pid, sock = early
+            first, sock = early
             prefork.hand_over(sock, args.to_wire(None))
-            joined = True
-        elif not inside:
-            args.cgroup_v1 = targets[0]
-            pid, sock, joined = launch(args, forked, cgroup2=targets[1])
-            if not joined:  # no cgroup2 directory, or no clone3: we move it below
-                targets = ([], targets[1])
-                joined = targets[1] is None
         else:
-            pid, sock, _ = launch(args, forked)
+            first, sock, _ = launch(args, {})
+        pid = first
         try:
-
-            def follow(msg: dict) -> None:
-                nonlocal pid
-                os.waitpid(pid, 0)
-                pid = msg["pid"]
-
-            await_ready(sock, "exec: the process exited during set-up", None, {sync.PID: follow})
-            if not joined and cg is not None:
+            ready = await_ready(sock, "exec: the process exited during set-up")
+            pid = ready["pid"]
+            # the set-up processes end once the process is forked: it is our child now
+            os.waitpid(first, 0)
+            first = 0
+            if rootless and cg is not None:
                 from .cgroups import base
 
                 base.add(targets, pid)
@@ -141,6 +126,8 @@ def exec_in(
             commit(sock, sync.EXEC, c.store.public(c.id, rec))
         except BaseException:
             kill_reap(pid)
+            if first and first != pid:
+                kill_reap(first)
             raise
     except BaseException as e:
         term.close()

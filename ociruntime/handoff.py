@@ -53,6 +53,8 @@ class InitArgs:
         # create: the first child makes the pid/time namespaces and forks the real init
         self.fork_init = False
         self.signals_reset = False  # the init reset its signal dispositions already
+        # whether the user namespace denies setgroups(2), read while /proc is the host's
+        self.setgroups_denied = False
         # cgroups the container side joins itself, without the grace period the
         # runtime's writes to cgroup.procs wait for (cgroups.base.join_self):
         self.cgroup2: str | None = None  # the cgroup2 directory the init is forked into

@@ -25,16 +25,21 @@ from .linux.rootfs import RESOLVE, Rootfs
 def main(a: InitArgs) -> None:
     """Never returns: execs the container process or exits non-zero."""
     try:
-        # non-dumpable first (exec forks straight into the container's pid namespace):
-        # no ptrace, no /proc/PID/fd or /proc/PID/exe for anyone in the container
+        # non-dumpable first: no ptrace, no /proc/PID/fd or /proc/PID/exe for a
+        # process that cannot see us through CAP_SYS_PTRACE in the host's user namespace
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
         # (a parent that died before this shows as EOF on the sync socket)
         sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL
         close_inherited(a)
         trace.reset()
-        path, args, env = setup_exec(a) if a.join_pid else setup(a)
-        sync.send(a.sync, sync.READY, trace=trace.events())
-        msg = sync.recv(a.sync)
+        if a.join_pid:
+            # exec: set up out of the container's sight, then fork the process into
+            # its pid namespace; only that process comes back here (READY is sent)
+            path, args, env = setup_exec(a)
+        else:
+            path, args, env = setup(a)
+            sync.send(a.sync, sync.READY, trace=trace.events())
+        msg = sync.expect(a.sync, sync.COMMIT if a.exec_sock is not None else sync.EXEC)
         sc.prctl(sc.PR_SET_PDEATHSIG, 0)
         sync.send(a.sync, sync.ACK)
         a.sync.close()
@@ -83,7 +88,7 @@ def prefork_main(ch) -> None:
 
 def close_inherited(a: InitArgs) -> None:
     """Drop every fd fork copied from the runtime (the state lock above all)."""
-    keep = set(a.sync.fds())
+    keep = {a.sync.fileno()}
     for sock in (a.exec_sock, a.console):
         if sock is not None and sock.fileno() >= 0:
             keep.add(sock.fileno())
@@ -148,6 +153,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         namespaces.enter(
             nss, skip=("cgroup", "user") if nss.get("user", "") is None else ("cgroup",)
         )
+    a.setgroups_denied = process.setgroups_denied()
     if a.keyring:
         join_keyring(a.keyring)
     if nss.get("network", "") is None:
@@ -309,31 +315,26 @@ def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
 
 
 def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
-    """exec: join the init's namespaces (its pid namespace was chosen at fork)."""
+    """exec: everything is done here, in the host's pid namespace where the
+    container cannot see us, and only then is the process forked into the
+    container's pid namespace (docs/exec.md).  The cgroup, every other
+    namespace (the mount namespace makes the container's root our root and
+    cwd), the terminal, limits, LSM label, capabilities, user and cwd are all
+    in place, and every host fd is closed, before a process of ours becomes
+    visible to the container: a container process with CAP_SYS_PTRACE in the
+    host's user namespace may open /proc/PID/root, cwd and fd of anything it
+    sees, non-dumpable or not, and trace it (issue 19).  Returns in that
+    process, after the set-up process has reported READY with its pid."""
     proc = a.config["process"]
+    join_exec_cgroup(a)
     if a.console is not None:
         from .linux import console  # before joining: the container has no Python library
     if "oomScoreAdj" in proc:
         process.set_oom_score_adj(proc["oomScoreAdj"])
+    process.scrub_environ()
     nss = namespaces.of(a.config)
-    if a.fork_init:
-        # forked at entry (prefork.py): join the pid and time namespaces here,
-        # which apply to children, and fork the process into them
-        with trace.span("pid and time namespaces, fork the process"):
-            fork_into_pid_namespace(
-                a, {t: f"/proc/{a.join_pid}/ns/{t}" for t in ("pid", "time") if t in nss}
-            )
-    if a.cgroup_v1:
-        with trace.span("cgroup: join (v1 tasks)"):
-            cgroup_base.join_self(a.cgroup_v1)
-    if os.geteuid() != 0 and "user" in nss and "pid" in nss:
-        # rootless: user namespace first, then its pid namespace, then a fork into it
-        pidns = os.open(f"/proc/{a.join_pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        namespaces.join(a.join_pid, {"user": None})
-        sc.setns(pidns, sc.CLONE_NEWPID, "pid namespace")
-        os.close(pidns)
-        fork_real_init(a)  # the runtime must hear PID before our READY
-        nss = {t: p for t, p in nss.items() if t != "user"}
+    if "user" in nss:
+        a.setgroups_denied = process.setgroups_denied(f"/proc/{a.join_pid}/setgroups")
     with trace.span("join namespaces"):
         namespaces.join(a.join_pid, nss)
     # joining the mount namespace moved root and cwd to the container's root
@@ -345,9 +346,40 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             )
         finally:
             os.close(root)
-        console.become_controlling(terminal(a, ptmx, proc))
+        console.as_stdio(terminal(a, ptmx, proc))
     with trace.span("process: limits, security, user, cwd, executable"):
-        return finish_process(a, proc)
+        found = finish_process(a, proc)
+    with trace.span("fork the process into the pid namespace"):
+        pid = os.fork()
+    if pid:
+        sync.send(a.sync, sync.READY, pid=pid, trace=trace.events())
+        os._exit(0)
+    if proc.get("terminal"):
+        console.take_control()
+    return found
+
+
+def join_exec_cgroup(a: InitArgs) -> None:
+    """Into the container's cgroup before anything else: born in the cgroup2
+    directory (clone3; this process goes on in the child and the parent ends,
+    so no fd of the host's cgroupfs is left in the process the container
+    will see), then "0" to each v1 ``tasks`` (cgroups.base.join_self: no
+    grace period either way).  Rootless (nothing given), the runtime moves
+    the process after READY."""
+    if a.cgroup2:
+        with trace.span("cgroup: born in the cgroup2 directory"):
+            pid, born_in = process.fork_into(a.cgroup2)
+            if pid:
+                a.sync.close()
+                _, status = os.waitpid(pid, 0)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            sc.prctl(sc.PR_SET_DUMPABLE, 0)
+            sc.prctl(sc.PR_SET_PDEATHSIG, 9)
+            if not born_in:  # a kernel without clone3: the migration that waits
+                cgroup_base.write(a.cgroup2 + "/cgroup.procs", "0")
+    if a.cgroup_v1:
+        with trace.span("cgroup: join (v1 tasks)"):
+            cgroup_base.join_self(a.cgroup_v1)
 
 
 def terminal(a: InitArgs, ptmx: int, proc: dict) -> int:
@@ -395,7 +427,7 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
     if sec.caps is not None:
         capabilities.drop_bounding(sec.caps["bounding"])
         capabilities.keep_across_setuid(True)
-    process.set_user(user)
+    process.set_user(user, a.setgroups_denied)
     if sec.caps is not None:
         capabilities.keep_across_setuid(False)
         capabilities.apply(sec.caps)

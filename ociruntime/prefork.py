@@ -5,10 +5,10 @@ and the child then spends ~2.5 ms importing the container side (slower after
 a late fork: every page it touches is still shared with the runtime and is
 copied on write).  Forked right at entry instead, the child imports the
 container side on the other CPU while the runtime imports and checks the
-config; it then waits on the sync pipe for what it needs (handoff.InitArgs,
+config; it then waits on the sync socket for what it needs (handoff.InitArgs,
 as JSON).  The runtime sends that, or, when the config needs what only a
 late fork carries (a terminal, idmapped mounts, a user namespace),
-closes the pipe: the child exits, and the runtime forks as before.
+closes the socket: the child exits, and the runtime forks as before.
 :func:`start_readonly` makes a child that speaks the same protocol but runs
 from a read-only clone of the interpreter (linux/exe.py), for a container
 that may hold CAP_LINUX_IMMUTABLE.
@@ -21,28 +21,28 @@ from __future__ import annotations
 
 import posix
 
-_child: tuple[int, tuple[int, int]] | None = None
+_child: tuple[int, int] | None = None
 
 
 def start() -> None:
-    """Fork the child (root only: rootless creates take the late path).  Only
-    ``posix`` here: this runs before ``os`` is imported."""
+    """Fork the child (root only: rootless creates take the late path).  No
+    ``os`` here: this runs before it is imported."""
     global _child
     if posix.geteuid() != 0:
         return
-    r1, w1 = posix.pipe()  # child -> runtime
-    r2, w2 = posix.pipe()  # runtime -> child
+    import _socket  # not sync.socketpair: sync's imports can wait until after the fork
+
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    ours, theirs = a.detach(), b.detach()
     pid = posix.fork()
     if pid == 0:
-        posix.close(r1)
-        posix.close(w2)
+        posix.close(ours)
         from . import init
         from .sync import Channel
 
-        init.prefork_main(Channel(r2, w1))  # never returns
-    posix.close(r2)
-    posix.close(w1)
-    _child = (pid, (r1, w2))
+        init.prefork_main(Channel(theirs))  # never returns
+    posix.close(theirs)
+    _child = (pid, ours)
 
 
 def start_readonly(keep: list[int]) -> None:
@@ -56,32 +56,30 @@ def start_readonly(keep: list[int]) -> None:
 
     from .bundle import BOOT_MAX
     from .linux import exe
+    from .sync import socketpair
 
     cancel()
     fd = exe.readonly_exe()
     bundle = exe.PRIVATE_DIR + "/ociruntime.bundle"
-    r1, w1 = posix.pipe()  # child -> runtime
-    r2, w2 = posix.pipe()  # runtime -> child
+    ours, theirs = socketpair()
     pid = posix.fork()
     if pid == 0:
         try:
-            posix.close(r1)
-            posix.close(w2)
-            for k in (r2, w1, *keep):
+            posix.close(ours)
+            for k in (theirs, *keep):
                 posix.set_inheritable(k, True)
             code = (
                 "import marshal, posix\n"
                 f"f = posix.open({bundle!r}, posix.O_RDONLY | posix.O_CLOEXEC)\n"
                 f"exec(marshal.loads(posix.pread(f, {BOOT_MAX}, 16)))\n"
-                f"launch_init(f, {bundle!r}, {sys.path!r}, {r2}, {w1})\n"
+                f"launch_init(f, {bundle!r}, {sys.path!r}, {theirs})\n"
             )
             posix.execve(fd, [exe.PRIVATE_DIR + "/python3", "-IS", "-c", code], posix.environ)
         finally:
             posix._exit(127)
     posix.close(fd)
-    posix.close(r2)
-    posix.close(w1)
-    _child = (pid, (r1, w2))
+    posix.close(theirs)
+    _child = (pid, ours)
 
 
 def take():
@@ -92,7 +90,7 @@ def take():
         return None
     from .sync import Channel
 
-    return c[0], Channel(*c[1])
+    return c[0], Channel(c[1])
 
 
 def hand_over(ch, wire: dict) -> None:

@@ -364,10 +364,11 @@ def launch(
     return pid, parent, born_in
 
 
-def await_ready(sock, gone: str, create_runtime=None, other: dict | None = None) -> None:
-    """Until READY (or ERROR); the CREATE_RUNTIME point on the way runs ``create_runtime``
-    (which returns the state for the createContainer hooks); USERNS is answered
-    after ``other[USERNS]`` wrote the maps, PID handed to ``other[PID]``."""
+def await_ready(sock, gone: str, create_runtime=None, other: dict | None = None) -> dict:
+    """Until READY (returned) or ERROR (raised); the CREATE_RUNTIME point on
+    the way runs ``create_runtime`` (which returns the state for the
+    createContainer hooks); USERNS is answered after ``other[USERNS]`` wrote
+    the maps, PID handed to ``other[PID]``."""
     other = other or {}
     try:
         with trace.span("wait for set-up in the container"):
@@ -390,13 +391,16 @@ def await_ready(sock, gone: str, create_runtime=None, other: dict | None = None)
         if msg.get("traceback"):
             log.debug("container-side traceback:\n" + msg["traceback"])
         raise OCIError(msg["msg"], msg.get("where"))
+    if msg["type"] != sync.READY:
+        raise OCIError(f"internal error: expected ready on the sync socket, got {msg['type']}")
+    return msg
 
 
 def commit(sock, kind: str, state: dict) -> None:
     """State is recorded: let the child drop PDEATHSIG and go on; wait for its ack."""
     sync.send(sock, kind, state=state)
     try:
-        sync.recv(sock)
+        sync.expect(sock, sync.ACK)
     except sync.PeerGone:
         raise OCIError("the container process exited before it was committed") from None
     finally:

@@ -1,11 +1,13 @@
 """Typed messages between the runtime and the container's init.
 
 Each message is one JSON object ``{"type": ..., ...}``, framed by a 4-byte
-length, over a pair of pipes (one each way).  Pipes, not a socketpair:
-``import _socket`` alone makes ~250 KiB of Python objects, which ``run``
-would carry for nothing (it has no exec socket).  An empty read means the
-peer is gone (every copy of its write end is closed).  See
-docs/create-start.md for the sequence.
+length, over a Unix socketpair.  A socket, not a pair of pipes: the process
+that becomes the container's (an exec'd process above all) holds its end
+while the container's processes can see it, and a container process with
+CAP_SYS_PTRACE can open another process's pipe through ``/proc/PID/fd/N``
+and write into it, but not a socket (ENXIO).  An empty read means the peer
+is gone (every copy of its end is closed).  See docs/create-start.md for
+the sequence.
 """
 
 from __future__ import annotations
@@ -38,32 +40,38 @@ class PeerGone(Exception):
 
 
 class Channel:
-    """One side: read from ``rfd``, write to ``wfd`` (both close-on-exec)."""
+    """One side: one end of a socketpair (close-on-exec)."""
 
-    __slots__ = ("rfd", "wfd")
+    __slots__ = ("fd",)
 
-    def __init__(self, rfd: int, wfd: int) -> None:
-        self.rfd = rfd
-        self.wfd = wfd
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
 
-    def fds(self) -> tuple[int, int]:
-        return self.rfd, self.wfd
+    def fileno(self) -> int:
+        return self.fd
 
     def close(self) -> None:
-        for fd in (self.rfd, self.wfd):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.rfd = self.wfd = -1
+        if self.fd >= 0:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+        self.fd = -1
+
+
+def socketpair() -> tuple[int, int]:
+    """Two connected stream sockets as bare fds, close-on-exec.  The socket
+    objects are detached: reads and writes go through ``os`` like any fd."""
+    import _socket
+
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    return a.detach(), b.detach()
 
 
 def pair() -> tuple[Channel, Channel]:
     """(the runtime's end, the child's end); each closes the other's after fork."""
-    r1, w1 = os.pipe()
-    r2, w2 = os.pipe()
-    return Channel(r1, w2), Channel(r2, w1)
+    a, b = socketpair()
+    return Channel(a), Channel(b)
 
 
 def send(ch: Channel, type_: str, **fields: object) -> None:
@@ -71,7 +79,7 @@ def send(ch: Channel, type_: str, **fields: object) -> None:
     data = jsonio.dumps(fields, compact=True).encode()
     data = len(data).to_bytes(4, "little") + data
     while data:
-        data = data[os.write(ch.wfd, data) :]
+        data = data[os.write(ch.fd, data) :]
 
 
 def _read(fd: int, n: int) -> bytes:
@@ -86,8 +94,23 @@ def _read(fd: int, n: int) -> bytes:
 
 
 def recv(ch: Channel) -> dict:
-    n = int.from_bytes(_read(ch.rfd, 4), "little")
-    return jsonio.loads(_read(ch.rfd, n))
+    n = int.from_bytes(_read(ch.fd, 4), "little")
+    return jsonio.loads(_read(ch.fd, n))
+
+
+def expect(ch: Channel, *types: str) -> dict:
+    """The next message, which must be one of ``types``.  The peer's ERROR
+    becomes its OCIError; anything else is a protocol error naming both."""
+    msg = recv(ch)
+    if msg.get("type") in types:
+        return msg
+    from .errors import OCIError
+
+    if msg.get("type") == ERROR:
+        raise OCIError(msg.get("msg") or "unknown error", msg.get("where"))
+    raise OCIError(
+        f"internal error: expected {' or '.join(types)} on the sync socket, got {msg.get('type')}"
+    )
 
 
 def listen_exec(state_dir: str):

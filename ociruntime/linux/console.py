@@ -75,12 +75,24 @@ def recv_master(sock: _socket.socket) -> int:
 
 def become_controlling(slave: int) -> None:
     """New session, the slave as controlling terminal and stdin/stdout/stderr."""
-    os.setsid()
-    fcntl.ioctl(slave, TIOCSCTTY, 0)
+    as_stdio(slave)
+    take_control()
+
+
+def as_stdio(slave: int) -> None:
+    """The slave as stdin, stdout and stderr (and no other fd)."""
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
     if slave > 2:
         os.close(slave)
+
+
+def take_control() -> None:
+    """A new session whose controlling terminal is the one on stdin.  In the
+    process that execs, not a parent: a session leader's exit hangs up its
+    terminal and takes it away from the session."""
+    os.setsid()
+    fcntl.ioctl(0, TIOCSCTTY, 0)
 
 
 def relay(master: int, pid: int) -> int:

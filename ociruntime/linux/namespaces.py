@@ -158,20 +158,23 @@ def enter(nss: dict[str, str | None], skip: tuple[str, ...] = ()) -> None:
 
 
 def join(pid: int, nss: dict[str, str | None]) -> None:
-    """exec: enter every namespace the container's init is in (its pid ns aside).
+    """exec: enter every namespace the container's init is in.  The pid and
+    time namespaces are joined last and apply to the children made after
+    (the caller then forks the process into them).
 
     All fds are opened first: after joining the mount namespace /proc/PID
     may no longer name the same process.
     """
+    from .. import trace
     from . import syscalls as sc
 
     fds = []
     try:
-        for t in JOIN_ORDER:
-            if t in nss and t != "time":  # time: entered at fork, like pid
+        for t in (*JOIN_ORDER, "pid"):
+            if t in nss:
                 fds.append((t, open_ns(f"/proc/{pid}/ns/{NS_PROC[t]}", t)))
-        from .. import trace
-
+        # time and pid after the mount namespace: both for the children
+        fds.sort(key=lambda x: x[0] in ("time", "pid"))
         for t, fd in fds:
             try:
                 with trace.span(f"join the {t} namespace"):

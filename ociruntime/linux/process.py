@@ -41,6 +41,27 @@ def fork_into(cgroup2: str | None) -> tuple[int, bool]:
         os.close(fd)
 
 
+def scrub_environ() -> None:
+    """Zero this process's initial environment block, the one
+    ``/proc/PID/environ`` shows: it is the runtime's caller's environment,
+    which is none of the container's business, and an exec'd process is
+    visible to the container before it execs.  (os.environ is a copy made
+    at start-up; nothing here reads the block again.)  Best effort: a
+    kernel that refuses the write leaves it as it was."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+        # proc(5): env_start and env_end are fields 50 and 51; the split starts at field 3
+        start, end = int(fields[47]), int(fields[48])
+        fd = os.open("/proc/self/mem", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.pwrite(fd, bytes(end - start), start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
 def env_dict(env: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in env:
@@ -82,20 +103,23 @@ def set_rlimits(rlimits: list[dict]) -> None:
             ) from None
 
 
-def setgroups_denied() -> bool:
-    """A rootless user namespace denies setgroups(2) (the kernel requires it)."""
+def setgroups_denied(path: str = "/proc/self/setgroups") -> bool:
+    """A rootless user namespace denies setgroups(2) (the kernel requires it).
+    Read while ``/proc`` is still the host's: after an exec'd process joins the
+    container's mount namespace, /proc is the container's (which may lie, and
+    has no /proc/self for a process outside its pid namespace)."""
     try:
-        with open("/proc/self/setgroups", "rb") as f:
+        with open(path, "rb") as f:
             return f.read().strip() == b"deny"
     except OSError:
         return False
 
 
-def set_user(user: dict) -> None:
+def set_user(user: dict, groups_denied: bool) -> None:
     uid, gid = user.get("uid", 0), user.get("gid", 0)
     groups = user.get("additionalGids") or []
     try:
-        if not setgroups_denied():
+        if not groups_denied:
             os.setgroups(groups)
         elif groups:
             raise SpecError(

@@ -691,15 +691,16 @@ if sys.argv[2] == "no-clone3":
     def nosys(fd, path):
         raise OSError(errno.ENOSYS, "clone3")
     sc.fork_into_cgroup = nosys
-r, w = os.pipe()
-a = InitArgs({}, "", "", sync.Channel(-1, w), None, None, False, 0, False)
+r, w = sync.socketpair()
+a = InitArgs({}, "", "", sync.Channel(w), None, None, False, 0, False)
 a.cgroup2 = sys.argv[1]
 if os.fork() == 0:
     init.fork_real_init(a)  # the first child reports PID and exits; the init goes on
     with open("/proc/self/cgroup") as f:
         print([x for x in f.read().splitlines() if x.startswith("0::")][0], flush=True)
     os._exit(0)
-print(sync.recv(sync.Channel(r, -1))["type"], flush=True)
+os.close(w)
+print(sync.recv(sync.Channel(r))["type"], flush=True)
 """
 
 

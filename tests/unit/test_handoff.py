@@ -85,7 +85,7 @@ def test_init_args_survive_json_and_make_the_exec_socket(tmp_path):
     a.fork_init = True
     wire = jsonio.loads(jsonio.dumps(a.to_wire(str(tmp_path))))
     r, w = os.pipe()
-    b = InitArgs.from_wire(wire, Channel(r, w))
+    b = InitArgs.from_wire(wire, Channel(r))
     try:
         assert (b.bundle, b.rootfs, b.no_pivot, b.preserve_fds, b.keyring, b.fork_init) == (
             "/b",
