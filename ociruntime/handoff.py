@@ -55,6 +55,10 @@ class InitArgs:
         self.signals_reset = False  # the init reset its signal dispositions already
         # whether the user namespace denies setgroups(2), read while /proc is the host's
         self.setgroups_denied = False
+        # create into another's pid namespace: set up outside it, fork the process into
+        # it last (init.fork_visible); pidns_fd holds it meanwhile
+        self.hidden = False
+        self.pidns_fd = -1
         # cgroups the container side joins itself, without the grace period the
         # runtime's writes to cgroup.procs wait for (cgroups.base.join_self):
         self.cgroup2: str | None = None  # the cgroup2 directory the init is forked into
@@ -80,6 +84,7 @@ class InitArgs:
             "cgroup2": self.cgroup2,
             "cgroup_v1": self.cgroup_v1,
             "join_v1": self.join_v1,
+            "hidden": self.hidden,
             "exec_sock_dir": exec_sock_dir,
             # fds that cross an exec (prefork.start_readonly); none for a child forked at entry
             "console_fd": None if self.console is None else self.console.fileno(),
@@ -115,6 +120,7 @@ class InitArgs:
         a.cgroup2 = d["cgroup2"]
         a.cgroup_v1 = d["cgroup_v1"]
         a.join_v1 = d["join_v1"]
+        a.hidden = d["hidden"]
         trace.enabled = d["trace"]
         path, as_json, debug = d["log"]
         log.setup(path, "json" if as_json else "text", debug)

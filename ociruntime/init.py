@@ -38,7 +38,10 @@ def main(a: InitArgs) -> None:
             path, args, env = setup_exec(a)
         else:
             path, args, env = setup(a)
-            sync.send(a.sync, sync.READY, trace=trace.events())
+            if a.hidden:
+                fork_visible(a)
+            else:
+                sync.send(a.sync, sync.READY, trace=trace.events())
         msg = sync.expect(a.sync, sync.COMMIT if a.exec_sock is not None else sync.EXEC)
         sc.prctl(sc.PR_SET_PDEATHSIG, 0)
         sync.send(a.sync, sync.ACK)
@@ -143,6 +146,11 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     elif a.fork_init:
         with trace.span("pid and time namespaces, fork the init"):
             fork_into_pid_namespace(a, nss)
+    if a.hidden:
+        # the pid namespace is another's, whose processes see into ours: set up out
+        # of their sight, in ours, and fork the process into it last (fork_visible)
+        a.pidns_fd = namespaces.open_ns(nss["pid"], "pid")
+        process.scrub_environ()
     # joining another mount namespace hides the host's cgroupfs: keep a way back to it
     host_root = (
         os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -179,6 +187,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     root.trees = a.idmaps
     # in a user namespace cgroupfs cannot be mounted (v1): bind the container's cgroups
     root.cgroup_ns = nss.get("cgroup", "") is None and "user" not in nss
+    if a.hidden:
+        root.procfs = lambda: procfs_context(a, root.fd)
     if "mount" in nss:
         with trace.span("rootfs and mounts"):
             root.prepare()
@@ -198,7 +208,10 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             ptmx = root.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
             slave = terminal(a, ptmx, proc)
             root.bind_console(slave)
-            console.become_controlling(slave)
+            if a.hidden:
+                console.as_stdio(slave)  # the session is the forked process's (fork_visible)
+            else:
+                console.become_controlling(slave)
         with trace.span("pivot_root" if not a.no_pivot else "chroot"):
             root.pivot(a.no_pivot)
     else:
@@ -206,8 +219,75 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         # no mount namespace: the host's mounts are shared, only the root moves
         os.chroot(a.rootfs)
         os.chdir("/")
+    if a.hidden:
+        # for the process forked last; before the capabilities go (setns needs them)
+        sc.setns(a.pidns_fd, sc.CLONE_NEWPID, nss["pid"])
+        os.close(a.pidns_fd)
+        a.pidns_fd = -1
     with trace.span("process: limits, security, user, cwd, executable"):
         return finish_process(a, proc)
+
+
+def fork_visible(a: InitArgs) -> None:
+    """Fork the process that becomes the container's into the pid namespace
+    set for our children, now that nothing of the host is left in us; we
+    report READY with its pid and end, it returns (and takes the terminal:
+    a session leader's exit would hang it up)."""
+    with trace.span("fork the process into the pid namespace"):
+        pid = os.fork()
+    if pid:
+        sync.send(a.sync, sync.READY, pid=pid, trace=trace.events())
+        os._exit(0)
+    if a.config["process"].get("terminal"):
+        from .linux import console  # imported already, before pivot_root
+
+        console.take_control()
+
+
+def procfs_context(a: InitArgs, rootfd: int) -> int:
+    """An fs context (fsopen) for a procfs of the container's pid namespace,
+    for a set-up process that is not in it (:func:`fork_visible`): procfs
+    belongs to the pid namespace of whoever calls fsopen.  A helper enters
+    the rootfs (chroot), closes every fd but one socket, keeps only
+    CAP_SYS_ADMIN (fsopen's), and forks a process into the pid namespace
+    that opens the context, sends it back, and exits: the one process of
+    ours the container's pid namespace sees before the container's own, for
+    one fsopen, with nothing of the host (THREAT_MODEL.md)."""
+    import _socket
+
+    from .linux import capabilities
+
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    helper = os.fork()
+    if helper == 0:
+        try:
+            keep = theirs.fileno()
+            os.fchdir(rootfd)
+            os.chroot(".")
+            sc.setns(a.pidns_fd, sc.CLONE_NEWPID)
+            sc.close_range(0, keep - 1)
+            sc.close_range(keep + 1)
+            admin = {21}  # CAP_SYS_ADMIN
+            capabilities.drop_bounding(admin)
+            capabilities.apply(
+                {"effective": admin, "permitted": admin, "inheritable": set(), "ambient": set()}
+            )
+            if os.fork() == 0:
+                sync.send_fd(theirs, sc.fsopen("proc"))
+                os._exit(0)
+            _, status = os.wait()
+            os._exit(1 if status else 0)
+        except BaseException as e:  # noqa: BLE001 - a forked helper never returns
+            try:
+                theirs.send(str(getattr(e, "strerror", None) or e).encode())
+            finally:
+                os._exit(1)
+    theirs.close()
+    try:
+        return sync.recv_fd(ours, "procfs of the container's pid namespace")
+    finally:
+        ours.close()
+        os.waitpid(helper, 0)
 
 
 def new_user_namespace(a: InitArgs, nss: dict) -> None:
@@ -251,7 +331,7 @@ def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
     time the kernel allows it.  No way back is needed: this process ends."""
     offsets = (a.config.get("linux") or {}).get("timeOffsets")
     for kind in ("time", "pid"):
-        if kind in nss:
+        if kind in nss and not (kind == "pid" and a.hidden):
             namespaces.for_next_children(kind, nss[kind], offsets)
     fork_real_init(a)
 

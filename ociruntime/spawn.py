@@ -127,6 +127,9 @@ def spawn(c: Container, args, term: Terminal, pid_file: str | None, exec_now: bo
             # loads the FFI (the container side does all the syscalls)
             at_fork = ()
             grandchild = args.fork_init = bool("pid" in nss or "time" in nss or args.cgroup2)
+            # another's pid namespace (no user namespace of ours to keep its processes
+            # out): the process is forked into it only once set up (init.fork_visible)
+            args.hidden = bool(nss.get("pid")) and "user" not in nss
         if grandchild:
             # the real init is our grandchild: become its parent when the first child exits
             become_subreaper()
@@ -201,12 +204,14 @@ def spawn(c: Container, args, term: Terminal, pid_file: str | None, exec_now: bo
             start = proc_start_time(pid)
             atomic_write(os.path.join(c.dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
 
-        await_ready(
+        ready = await_ready(
             sock,
             "container init exited during set-up",
             create_runtime,
             {sync.USERNS: write_maps, sync.PID: new_init},
         )
+        if "pid" in ready:  # set up hidden: the process was forked last
+            new_init(ready)
         term.receive()
         rec = {
             "ociVersion": SPEC_VERSION,

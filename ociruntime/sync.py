@@ -12,6 +12,8 @@ the sequence.
 
 from __future__ import annotations
 
+import sys
+
 from . import jsonio
 from . import oslite as os
 
@@ -111,6 +113,34 @@ def expect(ch: Channel, *types: str) -> dict:
     raise OCIError(
         f"internal error: expected {' or '.join(types)} on the sync socket, got {msg.get('type')}"
     )
+
+
+def send_fd(sock, fd: int, data: bytes = b"x") -> None:
+    """``fd`` over the Unix socket ``sock`` (a socket object) as exactly one
+    SCM_RIGHTS fd in one message, with ``data`` (what go-runc and conmon
+    expect of a console socket: the pty's name)."""
+    import _socket
+
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))])
+
+
+def recv_fd(sock, what: str) -> int:
+    """The one fd a :func:`send_fd` sent; OSError naming ``what`` otherwise."""
+    import _socket
+    import array
+
+    fds = array.array("i")
+    msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(fds.itemsize))
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    if len(fds) != 1:
+        for fd in fds:
+            os.close(fd)
+        # a sender that failed may have said why instead
+        why = msg.decode(errors="replace") if msg and not fds else "expected exactly one fd"
+        raise OSError(0, f"{what}: {why}")
+    return fds[0]
 
 
 def listen_exec(state_dir: str):

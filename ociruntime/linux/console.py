@@ -55,22 +55,15 @@ def set_size(fd: int, rows: int, cols: int) -> None:
 
 
 def send_master(sock: _socket.socket, master: int, name: str) -> None:
-    sock.sendmsg(
-        [name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", master))]
-    )
+    from ..sync import send_fd
+
+    send_fd(sock, master, name.encode())
 
 
 def recv_master(sock: _socket.socket) -> int:
-    import array
+    from ..sync import recv_fd
 
-    fds = array.array("i")
-    msg, anc, _flags, _addr = sock.recvmsg(4096, _socket.CMSG_SPACE(fds.itemsize))
-    for level, kind, data in anc:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-    if len(fds) != 1:
-        raise OSError(0, "console socket: expected exactly one fd")
-    return fds[0]
+    return recv_fd(sock, "console socket")
 
 
 def become_controlling(slave: int) -> None:

@@ -138,20 +138,26 @@ def _stat_source(src: str) -> os.stat_result:
         raise OCIError(f"mount source {src}: no such file or directory") from None
 
 
+def mount_attrs(flags: int) -> int:
+    """mount(2) flags as mount_setattr(2)/fsmount(2) attributes."""
+    attrs = 0
+    for f, a in _ATTRS.items():
+        if flags & f:
+            attrs |= a
+    if flags & sc.MS_NOATIME:
+        attrs |= sc.MOUNT_ATTR_NOATIME
+    elif flags & sc.MS_STRICTATIME:
+        attrs |= sc.MOUNT_ATTR_STRICTATIME
+    return attrs
+
+
 def bind_tree(src: str, flags: int, rro: bool, m: dict, userns_fd: int = -1) -> int:
     """A detached copy of ``src`` with the mount's attributes (and idmapping) set."""
     _stat_source(src)
     rec = flags & sc.MS_REC
     tree = clone_tree(src, bool(rec), display=src)
     try:
-        attrs = 0
-        for f, a in _ATTRS.items():
-            if flags & f:
-                attrs |= a
-        if flags & sc.MS_NOATIME:
-            attrs |= sc.MOUNT_ATTR_NOATIME
-        elif flags & sc.MS_STRICTATIME:
-            attrs |= sc.MOUNT_ATTR_STRICTATIME
+        attrs = mount_attrs(flags)
         clear = (
             sc.MOUNT_ATTR__ATIME
             if flags & (sc.MS_NOATIME | sc.MS_STRICTATIME | sc.MS_RELATIME)
@@ -193,6 +199,9 @@ class Rootfs:
         self.cgroup: dict | None = None  # the container's cgroup record (cgroups.*.record())
         self.cgroup_ns = False  # a new cgroup namespace: cgroupfs shows the container's cgroup
         self.trees: dict[int, int] = {}  # mount index -> detached tree the runtime made (idmapped)
+        # when set, a callable that returns a procfs fs context (fsopen) made in the
+        # container's pid namespace, for a set-up process that is not in it itself
+        self.procfs = None
         self.index = -1
 
     # ---- resolution -------------------------------------------------
@@ -327,6 +336,11 @@ class Rootfs:
                 self.prepare_cgroup(m)
             self.mount_cgroup(dest, flags, self.prepared.pop(self.index))
             return
+        if fstype == "proc" and self.procfs is not None:
+            self.mount_context(self.procfs(), m.get("source") or fstype, dest, flags, data)
+            if prop:
+                self.propagate(dest, prop)
+            return
         tfd = self.make(dest, True)
         try:
             sc.mount(
@@ -341,6 +355,28 @@ class Rootfs:
             os.close(tfd)
         if prop:
             self.propagate(dest, prop)
+
+    def mount_context(self, ctx: int, source: str, dest: str, flags: int, data: list[str]) -> None:
+        """Mount a filesystem from its fs context ``ctx`` (closed here) on ``dest``:
+        the data options as fsconfig keys, the flags as mount attributes."""
+        try:
+            sc.fsconfig_set(ctx, "source", source)
+            for o in data:
+                key, eq, value = o.partition("=")
+                sc.fsconfig_set(ctx, key, value if eq else None)
+            sc.fsconfig_create(ctx)
+            mnt = sc.fsmount(ctx, mount_attrs(flags))
+        finally:
+            os.close(ctx)
+        try:
+            tfd = self.make(dest, True)
+        except BaseException:
+            os.close(mnt)
+            raise
+        try:
+            attach(mnt, tfd, display=dest)
+        finally:
+            os.close(tfd)
 
     def bind(self, m: dict, flags: int, prop: int, rro: bool) -> None:
         src = source_path(m, self.bundle)

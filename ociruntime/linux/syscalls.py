@@ -219,6 +219,8 @@ def setdomainname(name: str) -> None:
     _check(_setdomainname(b, c_size_t(len(b))), "setdomainname", name)
 
 
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
 FSCONFIG_CMD_CREATE = 6
 
 
@@ -237,6 +239,13 @@ def fsconfig_create(fd: int) -> None:
         c_int(0),
     )
     _check(ret, "fsconfig create")
+
+
+def fsconfig_set(fd: int, key: str, value: str | None) -> None:
+    """One filesystem option: ``key=value`` (a string), or a flag without a value."""
+    cmd = FSCONFIG_SET_FLAG if value is None else FSCONFIG_SET_STRING
+    ret = _syscall(c_long(_NR["fsconfig"]), c_int(fd), c_uint(cmd), _b(key), _b(value), c_int(0))
+    _check(ret, "fsconfig", key if value is None else f"{key}={value}")
 
 
 def fsmount(fd: int, attrs: int) -> int:
