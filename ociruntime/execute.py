@@ -98,6 +98,7 @@ def exec_in(
     rootless = os.geteuid() != 0
     if not rootless:
         args.cgroup_v1, args.cgroup2 = targets
+    args.state = c.store.public(c.id, rec)  # for a seccomp agent
     # a pty end only crosses a late fork
     early = first_child(args, "user" in nss, term.child_end() is not None)
     # the process is forked by the set-up child (or its child), never by us

@@ -46,6 +46,7 @@ class InitArgs:
         self.join_pid = join_pid  # exec: the container's init, whose namespaces we join
         self.keyring = keyring  # name of a new session keyring, None to keep the caller's
         self.listener: _socket.socket | None = None
+        self.filter: bytes | None = None  # the seccomp program, built before READY
         self.committed = False
         self.state: dict = {}
         self.cgroup: dict | None = None  # the cgroup record, for binding it without a cgroup ns
@@ -85,6 +86,7 @@ class InitArgs:
             "cgroup_v1": self.cgroup_v1,
             "join_v1": self.join_v1,
             "hidden": self.hidden,
+            "state": self.state,
             "exec_sock_dir": exec_sock_dir,
             # fds that cross an exec (prefork.start_readonly); none for a child forked at entry
             "console_fd": None if self.console is None else self.console.fileno(),
@@ -121,6 +123,7 @@ class InitArgs:
         a.cgroup_v1 = d["cgroup_v1"]
         a.join_v1 = d["join_v1"]
         a.hidden = d["hidden"]
+        a.state = d["state"]
         trace.enabled = d["trace"]
         path, as_json, debug = d["log"]
         log.setup(path, "json" if as_json else "text", debug)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from . import jsonio, sync, trace
 from . import oslite as os
 from .cgroups import base as cgroup_base
-from .errors import OCIError
+from .errors import OCIError, SpecError
 from .handoff import InitArgs
 from .linux import capabilities, ffi, namespaces, process, security
 from .linux import syscalls as sc
@@ -43,7 +43,6 @@ def main(a: InitArgs) -> None:
             else:
                 sync.send(a.sync, sync.READY, trace=trace.events())
         msg = sync.expect(a.sync, sync.COMMIT if a.exec_sock is not None else sync.EXEC)
-        sc.prctl(sc.PR_SET_PDEATHSIG, 0)
         sync.send(a.sync, sync.ACK)
         a.sync.close()
         a.committed = True
@@ -51,10 +50,7 @@ def main(a: InitArgs) -> None:
             wait_for_start(a, msg.get("state") or {})
         elif not a.join_pid:
             start_container_hooks(a, msg.get("state") or {})
-        if not a.signals_reset:
-            process.reset_signals()
-        process.close_fds(a.preserve_fds)
-        if a.sec.seccomp and a.sec.nnp:
+        if a.filter is not None:  # no_new_privs: the last step, for as few syscalls as can be
             load_seccomp(a, msg.get("state") or {}, "running")
         os.execve(path, args, env)
     except sync.PeerGone:
@@ -109,7 +105,7 @@ def report(a: InitArgs, e: BaseException) -> None:
     if isinstance(e, OCIError):
         msg, where = e.msg, e.where
     elif isinstance(e, OSError):
-        msg, where = str(e), None
+        msg, where = e.strerror or str(e), None
     else:
         msg, where = f"internal error in init: {e!r}", None
     if a.committed:
@@ -412,6 +408,8 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     if "oomScoreAdj" in proc:
         process.set_oom_score_adj(proc["oomScoreAdj"])
     process.scrub_environ()
+    if a.sec.seccomp and a.sec.seccomp.notify:
+        a.listener = connect_listener(a.sec.seccomp.listener_path)  # a host path
     nss = namespaces.of(a.config)
     if "user" in nss:
         a.setgroups_denied = process.setgroups_denied(f"/proc/{a.join_pid}/setgroups")
@@ -492,18 +490,49 @@ def join_keyring(name: str) -> None:
 
 
 def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, str]]:
-    """In the kernel's order: privileged settings, seccomp (early without NNP),
-    capabilities around the user switch; then find what to exec as that user."""
+    """In the kernel's order: privileged settings; what no seccomp profile may
+    get in the way of (fds, signals, the filter built); the filter itself
+    when it needs CAP_SYS_ADMIN (no no_new_privs); capabilities around the
+    user switch; then find what to exec as that user.  Everything that can
+    fail is done before READY, so ``create`` never says yes to a container
+    whose init then dies; after READY only the sync socket's reads and
+    writes, the exec socket, hooks, loading a no_new_privs filter and
+    execve remain."""
     sec = a.sec
+    user = proc.get("user") or {}
+    uid = user.get("uid", 0)
     process.set_rlimits(proc.get("rlimits") or [])
     security.apply_sched(sec)
     security.apply_lsm(sec)
+    # cwd as root first, retried as the user if that failed (runc's order): a
+    # user may keep a cwd root could enter and it cannot (/root 0700)
+    cwd = proc.get("cwd") or "/"
+    try:
+        process.chdir(cwd)
+        entered = True
+    except SpecError:
+        entered = False
+    env = process.env_dict(proc.get("env") or [])
+    env.setdefault("HOME", process.home_of(uid))
+    if proc.get("terminal"):
+        process.own_terminal(uid)
+    if sec.seccomp:
+        from .linux import seccomp
+
+        with trace.span("seccomp: build the filter"):
+            a.filter = seccomp.build(sec.seccomp)
+    # nothing of these may be left for after a filter that could refuse them
+    process.close_fds(a.preserve_fds)
+    if not a.signals_reset:
+        process.reset_signals()
+        a.signals_reset = True
+    # from here a dead runtime shows as EOF on the sync socket, which we read next
+    sc.prctl(sc.PR_SET_PDEATHSIG, 0)
     if sec.nnp:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     elif sec.seccomp:
         # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it
-        load_seccomp(a, a.state, "creating")
-    user = proc.get("user") or {}
+        load_seccomp(a, a.state, "running" if a.join_pid else "creating")
     if sec.caps is not None:
         capabilities.drop_bounding(sec.caps["bounding"])
         capabilities.keep_across_setuid(True)
@@ -512,9 +541,8 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
         capabilities.keep_across_setuid(False)
         capabilities.apply(sec.caps)
     os.umask(user.get("umask", 0o022))
-    process.chdir(proc.get("cwd") or "/")
-    env = process.env_dict(proc.get("env") or [])
-    env.setdefault("HOME", process.home_of(user.get("uid", 0)))
+    if not entered:
+        process.chdir(cwd)
     path = process.find_executable(proc["args"][0], env)
     return path, proc["args"], env
 
@@ -535,11 +563,14 @@ def connect_listener(path: str):
 
 
 def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
+    """Install the filter :func:`finish_process` built; with SCMP_ACT_NOTIFY,
+    its listener fd and the container's state go to the seccomp agent."""
     # imported before pivot_root (security.plan before a late fork, Plan.from_wire in a
     # child forked early): no file access here
     from .linux import seccomp
 
-    fd = seccomp.load(a.sec.seccomp)
+    fd = seccomp.install(a.sec.seccomp, a.filter)
+    a.filter = None
     if fd < 0 or a.listener is None:
         return
     state = dict(state or {}, status=status)
@@ -550,13 +581,7 @@ def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
         "metadata": a.sec.seccomp.listener_metadata,
         "state": state,
     }
-    import _socket
-    import struct
-
-    fds = struct.pack("i", fd)
-    a.listener.sendmsg(
-        [jsonio.dumps(msg).encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)]
-    )
+    sync.send_fd(a.listener, fd, jsonio.dumps(msg).encode())
     os.close(fd)
     a.listener.close()
     a.listener = None

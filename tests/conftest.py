@@ -58,6 +58,26 @@ def busybox_rootfs(tmp_path_factory) -> str:
     return str(rootfs)
 
 
+@pytest.fixture(scope="session")
+def probe(tmp_path_factory):
+    """probe(name) -> the path of tests/integration/probes/NAME.c compiled
+    statically (it runs in any rootfs), built once per session."""
+    built: dict[str, str] = {}
+    out_dir = tmp_path_factory.mktemp("probes")
+
+    def build(name: str) -> str:
+        if name not in built:
+            if shutil.which("gcc") is None:
+                pytest.fail("gcc is needed to build the test probes (make deps installs it)")
+            src = os.path.join(REPO, "tests", "integration", "probes", name + ".c")
+            out = str(out_dir / name)
+            subprocess.run(["gcc", "-static", "-O2", "-o", out, src], check=True)
+            built[name] = out
+        return built[name]
+
+    return build
+
+
 def default_config() -> dict:
     from ociruntime.spec.default import default_config as dc
 

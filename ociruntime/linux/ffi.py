@@ -23,6 +23,7 @@ from _ctypes import (
     FUNCFLAG_USE_ERRNO,
     CFuncPtr,
     _SimpleCData,
+    addressof,
     dlopen,
     get_errno,
     sizeof,
@@ -33,6 +34,7 @@ from .. import oslite as os
 __all__ = [
     "Function",
     "Library",
+    "addressof",
     "buffer",
     "c_int",
     "c_long",

@@ -9,6 +9,7 @@ signal dispositions and the fd table are cleaned last, right before execve.
 from __future__ import annotations
 
 import _signal
+import errno
 import resource
 import stat
 
@@ -26,7 +27,6 @@ def fork_into(cgroup2: str | None) -> tuple[int, bool]:
     before 5.7 has no clone3: an ordinary fork, and the caller moves it."""
     if not cgroup2:
         return os.fork(), False
-    import errno
 
     fd = os.open(cgroup2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -167,14 +167,43 @@ def find_executable(name: str, env: dict[str, str]) -> str:
 
 
 def chdir(cwd: str) -> None:
-    """Enter cwd and prove it lies inside the new root (CVE-2024-21626)."""
+    """Enter cwd and prove it lies inside the new root (CVE-2024-21626).
+    A seccomp filter loaded already (the retry after the user switch) may
+    refuse getcwd: then the proof is skipped, which is safe there, since by
+    then the process holds no fd of a directory outside the root to climb
+    through."""
     try:
         os.chdir(cwd)
+    except OSError as e:
+        raise SpecError("/process/cwd", f"chdir {cwd}: {e.strerror}") from None
+    try:
         here = os.getcwd()
     except OSError as e:
+        if e.errno in (errno.EPERM, errno.ENOSYS):
+            return
         raise SpecError("/process/cwd", f"chdir {cwd}: {e.strerror}") from None
     if not here.startswith("/"):
         raise SpecError("/process/cwd", f"cwd {cwd} is outside the container's root")
+
+
+def own_terminal(uid: int) -> None:
+    """The pty on stdin, stdout and stderr belongs to the process's user (its
+    group stays the one devpts gave it, tty), as runc hands it over: a shell
+    that is not root can then change its own terminal's modes.  EINVAL,
+    EPERM or EROFS (an id unmapped in a user namespace, a read-only /dev)
+    leave it as it is, as runc does."""
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISCHR(st.st_mode) or st.st_rdev == os.makedev(1, 3):
+                continue
+            if st.st_uid != uid:
+                os.fchown(fd, uid, -1)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM, errno.EROFS, errno.EBADF):
+                raise SpecError(
+                    "/process/terminal", f"chown of the terminal: {e.strerror}"
+                ) from None
 
 
 def reset_signals() -> None:
@@ -194,10 +223,36 @@ def reset_signals() -> None:
 
 
 def close_fds(preserve: int) -> None:
-    """Only 0-2 and the preserved fds 3..3+N-1 survive execve."""
-    sc.close_range(3 + preserve, 0xFFFFFFFF, sc.CLOSE_RANGE_CLOEXEC)
+    """Only 0-2 and the preserved fds 3..3+N-1 survive execve: every other
+    fd is marked close-on-exec (they stay usable until then).  A kernel
+    before 5.11 has no CLOSE_RANGE_CLOEXEC: each open fd is marked instead.
+    A preserved fd that is not open is left out, as crun does."""
+    try:
+        sc.close_range(3 + preserve, 0xFFFFFFFF, sc.CLOSE_RANGE_CLOEXEC)
+    except OSError:
+        for fd in open_fds():
+            if fd >= 3 + preserve:
+                os.set_inheritable(fd, False)
     for fd in range(3, 3 + preserve):
         try:
             os.set_inheritable(fd, True)
         except OSError:
             pass
+
+
+def open_fds() -> list[int]:
+    """This process's open fds, from /proc/self/fd when it shows them (not to
+    a process outside the pid namespace of the procfs at /proc), else by
+    probing up to the fd limit."""
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        pass
+    found = []
+    for fd in range(resource.getrlimit(resource.RLIMIT_NOFILE)[0]):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        found.append(fd)
+    return found

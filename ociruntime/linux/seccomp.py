@@ -44,14 +44,20 @@ OPS = {
     "SCMP_CMP_GT": 6,
     "SCMP_CMP_MASKED_EQ": 7,
 }
-# SECCOMP_FILTER_FLAG_* -> libseccomp filter attribute
+# SECCOMP_FILTER_FLAG_* as seccomp(2) takes them
 FLAGS = {
-    "SECCOMP_FILTER_FLAG_TSYNC": 4,  # SCMP_FLTATR_CTL_TSYNC
-    "SECCOMP_FILTER_FLAG_LOG": 6,  # SCMP_FLTATR_CTL_LOG
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,  # SCMP_FLTATR_CTL_SSB
-    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 12,  # SCMP_FLTATR_CTL_WAITKILL (libseccomp >= 2.6)
+    "SECCOMP_FILTER_FLAG_TSYNC": 1,
+    "SECCOMP_FILTER_FLAG_LOG": 2,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4,
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32,
 }
+FLAG_NEW_LISTENER = 8
 SCMP_FLTATR_CTL_NNP = 3
+SCMP_ARCH_X32 = 0x4000003E  # libseccomp's token: x86_64's AUDIT_ARCH with x32's syscall bit
+AUDIT_ARCH_X86_64 = 0xC000003E
+_RET_ENOSYS = _ACT_ERRNO | errno.ENOSYS
+# default actions that let unknown syscalls through: no -ENOSYS stub (runc's rule)
+_PERMISSIVE = (SCMP_ACT_ALLOW, SCMP_ACT_LOG)
 _NR_SCMP_ERROR = -1
 
 _lib = None
@@ -73,8 +79,9 @@ class _Seccomp:
         self.syscall_resolve_name = f("seccomp_syscall_resolve_name", ffi.c_int, library)
         self.attr_set = f("seccomp_attr_set", ffi.c_int, library)
         self.rule_add_array = f("seccomp_rule_add_array", ffi.c_int, library)
-        self.load = f("seccomp_load", ffi.c_int, library)
-        self.notify_fd = f("seccomp_notify_fd", ffi.c_int, library)
+        self.export_bpf = f("seccomp_export_bpf", ffi.c_int, library)
+        self.arch_native = f("seccomp_arch_native", ffi.c_int, library)
+        self.syscall_resolve_name_arch = f("seccomp_syscall_resolve_name_arch", ffi.c_int, library)
 
 
 def lib() -> _Seccomp:
@@ -108,7 +115,16 @@ def _action(name: str, errno_ret: int | None, pointer: str) -> int:
 class Profile:
     """A translated profile: plain data, built in the runtime, loaded in the init."""
 
-    _WIRE = ("default", "archs", "flags", "rules", "notify", "listener_path", "listener_metadata")
+    _WIRE = (
+        "default",
+        "archs",
+        "flags",
+        "rules",
+        "notify",
+        "listener_path",
+        "listener_metadata",
+        "last",
+    )
 
     def to_wire(self) -> dict:
         return {k: getattr(self, k) for k in self._WIRE}
@@ -119,6 +135,7 @@ class Profile:
         for k in cls._WIRE:
             setattr(p, k, d[k])
         p.rules = [(act, nr, [tuple(a) for a in args]) for act, nr, args in p.rules]
+        p.last = [tuple(x) for x in p.last]
         return p
 
     def __init__(self) -> None:
@@ -132,6 +149,9 @@ class Profile:
         self.listener_path = ""
         self.listener_metadata = ""
         self.skipped: list[str] = []
+        # [(AUDIT_ARCH, the highest syscall number the profile names there)]: the
+        # -ENOSYS stub's table, empty when the default action is permissive
+        self.last: list[tuple[int, int]] = []
 
 
 def compile_profile(sc: dict, pointer: str = "/linux/seccomp") -> Profile:
@@ -174,11 +194,104 @@ def compile_profile(sc: dict, pointer: str = "/linux/seccomp") -> Profile:
     p.listener_metadata = sc.get("listenerMetadata") or ""
     if p.default == SCMP_ACT_NOTIFY:
         raise SpecError(pointer + "/defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
+    if (
+        p.default not in _PERMISSIVE
+        and p.default & 0xFFFF0000 != _ACT_TRACE
+        and p.default != _RET_ENOSYS
+    ):
+        p.last = last_syscalls(
+            lb, p.archs, [n for r in sc.get("syscalls") or [] for n in r.get("names") or []]
+        )
     return p
 
 
-def load(p: Profile) -> int:
-    """Build and load the filter; returns the notify fd (or -1)."""
+def last_syscalls(lb: _Seccomp, archs: list[int], names: list[str]) -> list[tuple[int, int]]:
+    """For the native architecture and each one the profile lists (x32 aside,
+    whose syscalls the stub leaves to the filter), the highest syscall
+    number among ``names`` that libseccomp knows there."""
+    out = []
+    for arch in dict.fromkeys([lb.arch_native() & 0xFFFFFFFF, *archs]):
+        if arch == SCMP_ARCH_X32:
+            continue
+        nrs = [lb.syscall_resolve_name_arch(arch, n.encode()) for n in names]
+        top = max((nr for nr in nrs if nr >= 0), default=-1)
+        if top >= 0:
+            out.append((arch, top))
+    return out
+
+
+# classic BPF, as seccomp runs it: struct sock_filter {u16 code; u8 jt, jf; u32 k}
+_LD_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+_JEQ = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+_JGT = 0x25
+_JSET = 0x45
+_JA = 0x05  # BPF_JMP | BPF_JA
+_RET = 0x06  # BPF_RET | BPF_K
+
+
+def _insn(code: int, k: int = 0, jt: int = 0, jf: int = 0) -> bytes:
+    import struct
+
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def enosys_stub(last: list[tuple[int, int]]) -> bytes:
+    """The instructions that go in front of the filter: on each architecture
+    of ``last``, a syscall above its highest named number returns -ENOSYS;
+    everything else falls through to the filter, which follows the stub.
+
+        ld [4]                      ; seccomp_data.arch
+        jeq ARCH_i, section_i       ; one per architecture
+        ja filter
+      section_i:
+        ld [0]                      ; seccomp_data.nr
+        (x86_64: jset 1<<30, filter ; x32 syscalls are the filter's)
+        jgt LAST_i, enosys
+        ja filter
+      enosys:
+        ret ERRNO(ENOSYS)
+      filter:
+    """
+    if not last:
+        return b""
+    # lay the sections out first, then fill in the jumps (all forward and short)
+    sections = []
+    for arch, top in last:
+        body = [("ld",)]
+        if arch == AUDIT_ARCH_X86_64:
+            body.append(("jset_filter",))
+        body += [("jgt_enosys", top), ("ja_filter",)]
+        sections.append((arch, body))
+    head = 1 + len(last) + 1  # ld arch, one jeq each, ja filter
+    starts, pos = [], head
+    for _, body in sections:
+        starts.append(pos)
+        pos += len(body)
+    enosys = pos
+    filt = enosys + 1
+    out = [_insn(_LD_ABS, 4)]
+    for i, (arch, _) in enumerate(sections):
+        here = 1 + i
+        out.append(_insn(_JEQ, arch, jt=starts[i] - here - 1))
+    out.append(_insn(_JA, filt - head))
+    for i, (_, body) in enumerate(sections):
+        for j, op in enumerate(body):
+            here = starts[i] + j
+            if op[0] == "ld":
+                out.append(_insn(_LD_ABS, 0))
+            elif op[0] == "jset_filter":
+                out.append(_insn(_JSET, 1 << 30, jt=filt - here - 1))
+            elif op[0] == "jgt_enosys":
+                out.append(_insn(_JGT, op[1], jt=enosys - here - 1))
+            else:
+                out.append(_insn(_JA, filt - here - 1))
+    out.append(_insn(_RET, _RET_ENOSYS))
+    return b"".join(out)
+
+
+def build(p: Profile) -> bytes:
+    """The whole BPF program: libseccomp's filter for ``p``, exported, behind
+    the -ENOSYS stub.  Every rule libseccomp refuses is an error here."""
     import struct
 
     from .ffi import c_int, c_uint, c_ulong
@@ -190,8 +303,6 @@ def load(p: Profile) -> int:
     cx = c_ulong(ctx)
     try:
         _ok(lb.attr_set(cx, c_int(SCMP_FLTATR_CTL_NNP), c_uint(0)), "seccomp_attr_set(NNP)")
-        for f in p.flags:
-            _ok(lb.attr_set(cx, c_int(f), c_uint(1)), "seccomp_attr_set(flag)")
         for a in p.archs:
             r = lb.arch_add(cx, c_uint(a))
             if r not in (0, -errno.EEXIST):
@@ -206,14 +317,31 @@ def load(p: Profile) -> int:
                     lb.rule_add_array(cx, c_uint(act), c_int(nr), c_uint(len(g)), arr),
                     f"seccomp rule for syscall {nr}",
                 )
-        _ok(lb.load(cx), "seccomp_load")
-        if p.notify:
-            fd = lb.notify_fd(cx)
-            _ok(fd, "seccomp_notify_fd")
-            return fd
-        return -1
+        from .. import oslite as os
+
+        fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
+        try:
+            _ok(lb.export_bpf(cx, c_int(fd)), "seccomp_export_bpf")
+            program = os.pread(fd, os.fstat(fd).st_size, 0)
+        finally:
+            os.close(fd)
     finally:
         lb.release(cx)
+    return enosys_stub(p.last) + program
+
+
+def install(p: Profile, program: bytes) -> int:
+    """Load ``program`` (:func:`build`) for this process; returns the notify fd (or -1)."""
+    from . import syscalls as sc
+
+    flags = 0
+    for f in p.flags:
+        flags |= f
+    if p.notify:
+        # a listener needs TSYNC_ESRCH beside TSYNC; this process has one thread anyway
+        flags = (flags & ~FLAGS["SECCOMP_FILTER_FLAG_TSYNC"]) | FLAG_NEW_LISTENER
+    fd = sc.seccomp_set_filter(program, flags)
+    return fd if p.notify else -1
 
 
 def _ok(ret: int, what: str) -> None:

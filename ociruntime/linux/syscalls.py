@@ -42,8 +42,8 @@ _NR = {
     "fsconfig": 431,
     "fsmount": 432,
     **{
-        "x86_64": {"pivot_root": 155, "rt_sigaction": 13},
-        "aarch64": {"pivot_root": 41, "rt_sigaction": 134},
+        "x86_64": {"pivot_root": 155, "rt_sigaction": 13, "seccomp": 317},
+        "aarch64": {"pivot_root": 41, "rt_sigaction": 134, "seccomp": 277},
     }[os.uname().machine],
 }
 
@@ -268,6 +268,16 @@ def statfs_type(path: str) -> int:
     buf = ffi.buffer(_STATFS_SIZE)
     _check(_statfs(_b(path), buf), "statfs", path)
     return struct.unpack_from("l", buf)[0]
+
+
+def seccomp_set_filter(program: bytes, flags: int) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, program): ``program`` is the
+    raw ``struct sock_filter`` array; the listener fd with
+    SECCOMP_FILTER_FLAG_NEW_LISTENER, else 0."""
+    buf = ffi.buffer(program)
+    fprog = struct.pack("=H6xQ", len(program) // 8, ffi.addressof(buf))
+    ret = _syscall(c_long(_NR["seccomp"]), c_uint(1), c_uint(flags), fprog)
+    return _check(ret, "seccomp")
 
 
 def default_signal(sig: int) -> None:

@@ -977,3 +977,31 @@ def test_exec_into_a_sub_cgroup(oci, make_bundle):
     assert r.returncode == 255 and "--cgroup" in r.stderr and "does not exist" in r.stderr
     oci.ok("delete", "--force", cid)
     assert not os.path.exists(mem)
+
+
+# ---- cwd and terminal ownership as runc orders them --------------------------------------------------
+
+
+def test_exec_cwd_only_root_can_enter_works_for_a_user(oci, make_bundle):
+    b = make_bundle(["sleep", "30"])
+    os.chmod(os.path.join(b.rootfs, "root"), 0o700)
+    cid = oci.new_id("cwd")
+    oci.run_detached(b, cid)
+    try:
+        r = oci.cli_ok("exec", "--user", "42:42", "--cwd", "/root", cid, "sh", "-c", "pwd; id -u")
+        assert r.stdout.split() == ["/root", "42"]
+    finally:
+        oci.cli("delete", "--force", cid)
+
+
+def test_exec_terminal_belongs_to_the_user(oci, make_bundle):
+    b = make_bundle(["sleep", "30"])
+    cid = oci.new_id("tty")
+    oci.run_detached(b, cid)
+    try:
+        r = oci.ok(
+            "exec", "-t", "--user", "1000:1000", cid, "stat", "-L", "-c", "%u:%g", "/proc/self/fd/0"
+        )
+        assert r.stdout.strip() == "1000:5", r.stdout
+    finally:
+        oci.cli("delete", "--force", cid)

@@ -165,6 +165,28 @@ def test_cwd_through_symlink_stays_inside(oci, make_bundle, tmp_path):
     assert os.path.exists(os.path.join(b.rootfs, str(hostdir).lstrip("/"), "made-here"))
 
 
+def test_cwd_only_root_can_enter_works_for_a_user(oci, make_bundle):
+    """runc's order: cwd is entered as root, before the user switch, so uid 42
+    keeps /root (0700 root) as its cwd, and a shell there works."""
+    b = make_bundle(sh("pwd; id -u"))
+    os.chmod(os.path.join(b.rootfs, "root"), 0o700)
+    b.config["process"]["cwd"] = "/root"
+    b.config["process"]["user"] = {"uid": 42, "gid": 42}
+    b.save()
+    assert oci.run_out(b).split() == ["/root", "42"]
+
+
+def test_terminal_belongs_to_the_user(oci, make_bundle):
+    """The pty is the process's: owner its uid, group devpts' tty (gid=5 in
+    the default spec), as runc hands it over."""
+    b = make_bundle(sh("stat -L -c %u:%g /proc/self/fd/0"))
+    b.config["process"]["terminal"] = True
+    b.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    b.save()
+    r = oci.ok("run", "--bundle", b.path, oci.new_id("tty"))
+    assert r.stdout.strip() == "1000:5", r.stdout
+
+
 # ---- user ------------------------------------------------------------------------------------
 
 

@@ -367,13 +367,16 @@ def test_seccomp_bad_rule_is_a_clean_error(oci, make_bundle, rule, pointer):
 
 
 class Agent:
-    """A seccomp agent on an AF_UNIX socket: takes one message, closes the fds it got.
+    """A seccomp agent on an AF_UNIX socket: takes ``connections`` messages
+    (one per connection), closes the fds it got.
 
     Closing the notify fd makes every notified syscall fail with ENOSYS, so the
     container never waits on us.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, connections: int = 1) -> None:
+        self.connections = connections
+        self.messages: list[dict] = []
         # sun_path is short: not under pytest's long tmp_path
         self.dir = tempfile.mkdtemp(prefix="ocisec-", dir="/tmp")
         self.path = os.path.join(self.dir, "agent.sock")
@@ -389,16 +392,19 @@ class Agent:
 
     def serve(self) -> None:
         try:
-            conn, _ = self.sock.accept()
-            with conn:
-                conn.settimeout(20)
-                data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 16)
-                for fd in fds:
-                    self.fd_kinds.append(os.readlink(f"/proc/self/fd/{fd}"))
-                    os.close(fd)
-                while data:
-                    self.data += data
-                    data = conn.recv(1 << 16)
+            for _ in range(self.connections):
+                conn, _ = self.sock.accept()
+                self.data = b""
+                with conn:
+                    conn.settimeout(20)
+                    data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 16)
+                    for fd in fds:
+                        self.fd_kinds.append(os.readlink(f"/proc/self/fd/{fd}"))
+                        os.close(fd)
+                    while data:
+                        self.data += data
+                        data = conn.recv(1 << 16)
+                self.messages.append(json.loads(self.data))
         except BaseException as e:  # noqa: BLE001 - reported by the test
             self.error = e
 

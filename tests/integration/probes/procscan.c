@@ -1,7 +1,8 @@
 /* procscan: the attacker of issue 19, run inside a container with CAP_SYS_PTRACE.
  *
- * For SECONDS it walks /proc again and again and, for every process but itself
- * and pid 1, tries what such a container can do with a process it sees:
+ * Until the file STOP exists (or SECONDS have passed, a safety net) it walks
+ * /proc again and again and, for every process but itself and pid 1, tries
+ * what such a container can do with a process it sees:
  *   root    /proc/N/root/DECOY exists (DECOY is a file only the host has)
  *   cwd     /proc/N/cwd/CWDMARK exists (a file in the exec caller's cwd)
  *   fd      /proc/N/fd/K opens as a directory or regular file (fds 0-2 are the
@@ -16,7 +17,7 @@
  * end: "scanned N" (processes examined that were not ours), so that a scan that
  * saw nothing cannot pass for a clean one.
  *
- * usage: procscan SECONDS DECOY CWDMARK ENVMARK ALLOWED
+ * usage: procscan STOP SECONDS DECOY CWDMARK ENVMARK ALLOWED
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -53,13 +54,14 @@ static unsigned long long capfield(const char *status, const char *name)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: procscan SECONDS DECOY CWDMARK ENVMARK ALLOWED\n");
+    if (argc != 7) {
+        fprintf(stderr, "usage: procscan STOP SECONDS DECOY CWDMARK ENVMARK ALLOWED\n");
         return 2;
     }
-    double seconds = atof(argv[1]);
-    const char *decoy = argv[2], *cwdmark = argv[3], *envmark = argv[4];
-    unsigned long long allowed = strtoull(argv[5], NULL, 16);
+    const char *stop = argv[1];
+    double seconds = atof(argv[2]);
+    const char *decoy = argv[3], *cwdmark = argv[4], *envmark = argv[5];
+    unsigned long long allowed = strtoull(argv[6], NULL, 16);
     int self = getpid();
     long scanned = 0;
     struct timespec t0, t;
@@ -68,6 +70,8 @@ int main(int argc, char **argv)
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);
         if ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
+            break;
+        if (access(stop, F_OK) == 0)
             break;
         DIR *d = opendir("/proc");
         if (!d)
