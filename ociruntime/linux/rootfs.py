@@ -203,6 +203,9 @@ class Rootfs:
         # container's pid namespace, for a set-up process that is not in it itself
         self.procfs = None
         self.index = -1
+        # read-only tmpfs and /dev mounts, mounted writable so that what goes beneath
+        # them can be made, and made read-only last (pivot), as runc does: O_PATH fds
+        self.ro_later: list[tuple[int, str]] = []
 
     # ---- resolution -------------------------------------------------
     def open(self, dest: str, flags: int = sc.O_PATH) -> int:
@@ -336,25 +339,71 @@ class Rootfs:
                 self.prepare_cgroup(m)
             self.mount_cgroup(dest, flags, self.prepared.pop(self.index))
             return
+        later = bool(flags & sc.MS_RDONLY) and (
+            fstype == "tmpfs" or os.path.normpath(dest) == "/dev"
+        )
+        if later:
+            flags &= ~sc.MS_RDONLY
         if fstype == "proc" and self.procfs is not None:
             self.mount_context(self.procfs(), m.get("source") or fstype, dest, flags, data)
-            if prop:
-                self.propagate(dest, prop)
-            return
-        tfd = self.make(dest, True)
-        try:
-            sc.mount(
-                m.get("source") or fstype,
-                fdpath(tfd),
-                fstype,
-                flags,
-                ",".join(data) or None,
-                display=dest,
-            )
-        finally:
-            os.close(tfd)
+        else:
+            tfd = self.target_dir(dest, fstype)
+            try:
+                sc.mount(
+                    m.get("source") or fstype,
+                    fdpath(tfd),
+                    fstype,
+                    flags,
+                    ",".join(data) or None,
+                    display=dest,
+                )
+            finally:
+                os.close(tfd)
+        if later:
+            self.ro_later.append((self.open(dest), dest))
         if prop:
             self.propagate(dest, prop)
+
+    def target_dir(self, dest: str, fstype: str) -> int:
+        """The directory a filesystem is mounted on, made if missing.  procfs and
+        sysfs "must be mounted on ordinary directory" (runc's words): a /proc
+        or /sys that is a symlink (CVE-2019-16884: to wherever the rootfs
+        likes) or not a directory is refused, not followed; their parents
+        resolve inside the rootfs as every destination does."""
+        if fstype not in ("proc", "sysfs"):
+            return self.make(dest, True)
+        path = os.path.normpath("/" + dest)
+        name = os.path.basename(path)
+        if not name:
+            return self.make(path, True)
+        pfd = self.make(os.path.dirname(path), True)
+        try:
+            try:
+                st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+                try:
+                    os.mkdir(name, 0o755, dir_fd=pfd)
+                except FileExistsError:
+                    pass
+            if st is None or stat.S_ISDIR(st.st_mode):
+                try:
+                    return sc.openat2(
+                        pfd,
+                        name,
+                        sc.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC,
+                        sc.RESOLVE_BENEATH | sc.RESOLVE_NO_SYMLINKS,
+                        display=dest,
+                    )
+                except OSError as e:
+                    if e.errno not in (20, 40):  # ENOTDIR, ELOOP: swapped meanwhile
+                        raise
+            kind = "a symbolic link" if st and stat.S_ISLNK(st.st_mode) else "not a directory"
+            raise OCIError(
+                f'filesystem "{fstype}" must be mounted on ordinary directory: {dest} is {kind}'
+            )
+        finally:
+            os.close(pfd)
 
     def mount_context(self, ctx: int, source: str, dest: str, flags: int, data: list[str]) -> None:
         """Mount a filesystem from its fs context ``ctx`` (closed here) on ``dest``:
@@ -369,7 +418,7 @@ class Rootfs:
         finally:
             os.close(ctx)
         try:
-            tfd = self.make(dest, True)
+            tfd = self.target_dir(dest, "proc")
         except BaseException:
             os.close(mnt)
             raise
@@ -604,6 +653,12 @@ class Rootfs:
 
     # ---- switching root -----------------------------------------------
     def pivot(self, no_pivot: bool = False) -> None:
+        while self.ro_later:
+            fd, dest = self.ro_later.pop()
+            try:
+                sc.mount_setattr(fd, "", sc.AT_EMPTY_PATH, sc.MOUNT_ATTR_RDONLY, display=dest)
+            finally:
+                os.close(fd)
         os.fchdir(self.fd)
         if no_pivot:
             sc.mount(".", "/", None, sc.MS_MOVE, display=self.path)

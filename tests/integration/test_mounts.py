@@ -497,6 +497,41 @@ def test_readonly_root_does_not_touch_host_mount(oci, make_bundle):
     os.unlink(probe)
 
 
+@pytest.mark.parametrize(
+    "where,what",
+    [
+        ("proc", "symlink-inside"),
+        ("proc", "symlink-to-host"),
+        ("sys", "symlink-inside"),
+        ("sys", "file"),
+    ],
+)
+def test_proc_or_sys_that_is_not_a_plain_directory_is_refused(
+    oci, make_bundle, hostdir, where, what
+):
+    """A rootfs whose /proc or /sys is a symlink (or a file) is refused, as runc
+    refuses it ("must be mounted on ordinary directory", the CVE-2019-16884
+    family): one line naming the mount, nothing left behind, nothing mounted
+    where the symlink leads."""
+    b = make_bundle(["true"])
+    path = os.path.join(b.rootfs, where)
+    os.rmdir(path)
+    if what == "symlink-inside":
+        os.mkdir(os.path.join(b.rootfs, "elsewhere"))
+        os.symlink("/elsewhere", path)
+    elif what == "symlink-to-host":
+        os.symlink(str(hostdir), path)
+    else:
+        with open(path, "w") as f:
+            f.write("not a directory\n")
+    before = snapshot(str(hostdir))
+    n = next(i for i, m in enumerate(b.config["mounts"]) if m["destination"] == f"/{where}")
+    oci.create_fails(b, f"config.json: /mounts/{n}", "must be mounted on ordinary directory")
+    assert snapshot(str(hostdir)) == before
+    if what == "symlink-inside":
+        assert os.listdir(os.path.join(b.rootfs, "elsewhere")) == []
+
+
 def test_pivot_root_hides_host_root(oci, make_bundle):
     b = make_bundle(sh("ls /; echo --; cat /proc/self/mountinfo"))
     listing, info = oci.run_out(b).split("--\n")
@@ -745,6 +780,28 @@ def test_linux_devices_fifo_and_block(oci, make_bundle):
     out = oci.run_out(b).splitlines()
     assert out[0] == "/dev/myfifo|fifo|620", out
     assert out[1] == "/dev/myblk|block special file|7:c8", out
+
+
+def test_read_only_dev_keeps_the_mounts_beneath_it(oci, make_bundle):
+    """A read-only /dev tmpfs still gets devpts, shm, mqueue, the device nodes
+    and links beneath it: runc mounts it writable and makes it read-only last."""
+    b = make_bundle(
+        sh(
+            "if touch /dev/new 2>/dev/null; then echo WROTE; fi; "
+            "grep -E ' /dev(/pts|/shm|/mqueue)? ' /proc/self/mounts; "
+            "echo x > /dev/null && echo null-ok; echo y > /dev/shm/f && cat /dev/shm/f; "
+            "readlink /dev/ptmx"
+        )
+    )
+    dev = next(m for m in b.config["mounts"] if m["destination"] == "/dev")
+    dev["options"].append("ro")
+    b.save()
+    out = oci.run_out(b).splitlines()
+    assert "WROTE" not in out, out
+    m = parse_mounts("\n".join(out[:4]))
+    assert set(m) == {"/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"}, out
+    assert "ro" in m["/dev"][2], m["/dev"]
+    assert out[4:] == ["null-ok", "y", "pts/ptmx"], out
 
 
 # ---- symlinks in the rootfs must not lead mounts out of it -------------------------------------
