@@ -652,6 +652,44 @@ class Rootfs:
             os.close(fd)
 
     # ---- switching root -----------------------------------------------
+    def hide_host_proc_sys(self) -> None:
+        """--no-pivot: the rootfs is moved over the old root, which stays in the
+        mount namespace beneath it, and with it the host's /proc and /sys.
+        The kernel lets a new user namespace mount procfs (or sysfs) while a
+        fully visible one is in its mount namespace (mount_too_revealing), so
+        the container could mount an unmasked /proc of its own.  As runc's
+        msMoveRoot does, every procfs and sysfs mounted whole outside the
+        rootfs is unmounted first (our namespace is private or a slave since
+        prepare: the host keeps its own), or covered with a tmpfs where it
+        cannot be (locked: a user namespace of the container's).  The
+        container's own are mounted by now; the host's are not needed after."""
+        rootfs = os.readlink(fdpath(self.fd))  # the rootfs as this namespace names it
+        with open("/proc/self/mountinfo") as f:
+            lines = f.read().splitlines()
+        points = []
+        for line in lines:
+            pre, _, post = line.partition(" - ")
+            fields = pre.split()
+            if post.split()[0] not in ("proc", "sysfs") or fields[3] != "/":
+                continue
+            mp = _unescape(fields[4])
+            if mp != rootfs and not mp.startswith(rootfs.rstrip("/") + "/"):
+                points.append(mp)
+        for mp in points:
+            try:
+                sc.umount2(mp, sc.MNT_DETACH)
+            except FileNotFoundError:
+                continue  # beneath one unmounted already
+            except OSError as e:
+                if e.errno not in (1, 22):  # EPERM, EINVAL: locked, or no longer a mount
+                    raise OCIError(
+                        f"--no-pivot: unmounting the host's {mp}: {e.strerror}"
+                    ) from None
+                try:
+                    sc.mount("tmpfs", mp, "tmpfs", sc.MS_RDONLY, "size=4k")
+                except OSError as e2:
+                    raise OCIError(f"--no-pivot: covering the host's {mp}: {e2.strerror}") from None
+
     def pivot(self, no_pivot: bool = False) -> None:
         while self.ro_later:
             fd, dest = self.ro_later.pop()
@@ -661,6 +699,7 @@ class Rootfs:
                 os.close(fd)
         os.fchdir(self.fd)
         if no_pivot:
+            self.hide_host_proc_sys()
             sc.mount(".", "/", None, sc.MS_MOVE, display=self.path)
             os.chroot(".")
         else:
@@ -681,6 +720,21 @@ class Rootfs:
         prop = (self.config.get("linux") or {}).get("rootfsPropagation")
         if prop:
             sc.mount(None, "/", None, _PROPAGATION[prop], display="/")
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path: space, tab, newline and backslash are octal escapes."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
+            out.append(chr(int(field[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
 
 
 def host_cgroup_mounts() -> list[tuple[str, str, str | None]]:

@@ -9,13 +9,15 @@ mountinfo; what the host sees is read from this process's.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
+import sys
 import time
 import uuid
 
 import pytest
-from conftest import leftovers, sh, wait_for
+from conftest import REPO, leftovers, sh, wait_for
 
 CHAR_DEVICES = {
     "null": (1, 3),
@@ -564,6 +566,65 @@ def test_no_pivot_host_unaffected(oci, make_bundle, tmp_path):
         f"/proc/{pid}/root/bin/busybox"
     )
     assert host_mountpoints() == before
+    oci.ok("delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+@pytest.fixture(scope="module")
+def nestedproc(tmp_path_factory) -> str:
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the probe (make deps installs it)")
+    out = str(tmp_path_factory.mktemp("probe") / "nestedproc")
+    src = os.path.join(REPO, "tests", "integration", "probes", "nestedproc.c")
+    subprocess.run(["gcc", "-static", "-O2", "-o", out, src], check=True)
+    return out
+
+
+def test_no_pivot_nested_procfs_is_refused_as_under_pivot_root(
+    oci, make_bundle, nestedproc, tmp_path
+):
+    """mount_too_revealing lets a user namespace mount procfs only while a fully
+    visible one is in its mount namespace.  --no-pivot moves the rootfs over
+    the old root instead of detaching it, so the host's /proc stayed beneath:
+    runc's msMoveRoot unmounts it first, and so do we."""
+    r = subprocess.run([nestedproc, str(tmp_path)], capture_output=True, text=True)
+    assert r.stdout == "mounted\n", "control: on the host, with its /proc, the probe mounts"
+    b = make_bundle(["/nestedproc", "/mnt"])
+    shutil.copy(nestedproc, os.path.join(b.rootfs, "nestedproc"))
+    os.makedirs(os.path.join(b.rootfs, "mnt"), exist_ok=True)
+    assert oci.run_out(b).startswith("refused"), "control: under pivot_root"
+    out = oci.run_out(b, "--no-pivot")
+    assert out.startswith("refused"), out
+
+
+BENEATH_THE_ROOT = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def ok(r, what):
+    if r < 0:
+        sys.exit(f"{what}: {os.strerror(ctypes.get_errno())}")
+host_proc = os.open("/proc", os.O_DIRECTORY)
+ok(libc.setns(os.open(f"/proc/{sys.argv[1]}/ns/mnt", os.O_RDONLY), 0x20000), "setns")
+ok(libc.unshare(0x20000), "unshare")  # a copy: the container's namespace is left alone
+ok(libc.mount(None, b"/", None, 0x4000 | 0x40000, None), "rprivate")
+ok(libc.umount2(b"/", 2), "umount /")  # the container's root, moved over the old one
+ok(libc.setns(os.open("self/ns/mnt", os.O_RDONLY, dir_fd=host_proc), 0x20000), "setns")
+print(os.path.exists("/proc/self/status"), os.path.exists("/sys/kernel"))
+"""
+
+
+def test_no_pivot_leaves_no_host_proc_or_sys_beneath_the_root(oci, make_bundle):
+    """What lies beneath a --no-pivot container's root (its mount namespace,
+    less the rootfs moved over the old root) holds no procfs or sysfs of the
+    host's: runc unmounts them before the move."""
+    b = make_bundle(["sleep", "60"])
+    cid = oci.new_id()
+    pid = oci.run_detached(b, cid, "--no-pivot")
+    r = subprocess.run(
+        [sys.executable, "-c", BENEATH_THE_ROOT, str(pid)], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "False"], "the host's /proc and /sys are there"
     oci.ok("delete", "--force", cid)
     assert leftovers(oci, b, (cid,)) == []
 
