@@ -80,6 +80,12 @@ DEFAULT_DEVICES = (
 _DEV_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
+def device_key(i: int) -> int:
+    """The key of /linux/devices/i's node in the trees the runtime hands the
+    init (mounts have theirs under their index, from 0 up)."""
+    return -1 - i
+
+
 def fdpath(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
@@ -372,7 +378,7 @@ class Rootfs:
         resolve inside the rootfs as every destination does."""
         if fstype not in ("proc", "sysfs"):
             return self.make(dest, True)
-        path = os.path.normpath("/" + dest)
+        path = "/" + os.path.normpath("/" + dest).lstrip("/")
         name = os.path.basename(path)
         if not name:
             return self.make(path, True)
@@ -535,28 +541,40 @@ class Rootfs:
 
     # ---- /dev ---------------------------------------------------------
     def populate_dev(self, devices: list[dict]) -> None:
+        """The default nodes and links in /dev, and ``linux.devices`` wherever
+        their paths say: the spec's path is the full one in the container, not
+        one under /dev (runc and crun take it so too)."""
         dev = self.make("/dev", True)
         try:
             for name, major, minor in DEFAULT_DEVICES:
-                self.mknod(dev, name, stat.S_IFCHR | 0o666, major, minor, 0, 0)
-            for d in devices:
-                rel = os.path.relpath(os.path.normpath(d["path"]), "/dev")
-                if rel.startswith(".."):
-                    raise OCIError(f"device {d['path']}: must be under /dev")
+                self.mknod(dev, name, stat.S_IFCHR | 0o666, major, minor, 0, 0, f"/dev/{name}")
+            for i, d in enumerate(devices):
+                where = f"config.json: /linux/devices/{i}"
+                path = "/" + os.path.normpath("/" + d["path"]).lstrip("/")
+                if path == "/":
+                    raise OCIError(f"device {d['path']}: not a file's path", where)
                 mode = _DEV_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
-                pfd = self.make(os.path.join("/dev", os.path.dirname(rel)), True)
                 try:
-                    self.mknod(
-                        pfd,
-                        os.path.basename(rel),
-                        mode,
-                        d.get("major", 0),
-                        d.get("minor", 0),
-                        d.get("uid", 0),
-                        d.get("gid", 0),
-                    )
-                finally:
-                    os.close(pfd)
+                    pfd = self.make(os.path.dirname(path), True)
+                    try:
+                        self.mknod(
+                            pfd,
+                            os.path.basename(path),
+                            mode,
+                            d.get("major", 0),
+                            d.get("minor", 0),
+                            d.get("uid", 0),
+                            d.get("gid", 0),
+                            path,
+                            self.trees.pop(device_key(i), -1),
+                        )
+                    finally:
+                        os.close(pfd)
+                except OSError as e:
+                    raise OCIError(f"device {path}: {e.strerror}", where) from None
+                except OCIError as e:
+                    e.where = e.where or where
+                    raise
             links = [
                 ("/proc/self/fd", "fd"),
                 ("/proc/self/fd/0", "stdin"),
@@ -579,28 +597,52 @@ class Rootfs:
             os.close(dev)
 
     def mknod(
-        self, dirfd: int, name: str, mode: int, major: int, minor: int, uid: int, gid: int
+        self,
+        dirfd: int,
+        name: str,
+        mode: int,
+        major: int,
+        minor: int,
+        uid: int,
+        gid: int,
+        path: str,
+        tree: int = -1,
     ) -> None:
+        """The node ``path`` (``name`` in ``dirfd``).  Without CAP_MKNOD (a user
+        namespace) the node is bind-mounted instead: ``tree``, the one the
+        runtime made (idmap.device_trees, as crun does), else the host's node
+        at the same path (runc's way; an error if the host has none)."""
         try:
             os.unlink(name, dir_fd=dirfd)
         except FileNotFoundError:
             pass
         except IsADirectoryError:
-            raise OCIError(f"device /dev/{name}: a directory is in the way") from None
+            if tree >= 0:
+                os.close(tree)
+            raise OCIError(f"device {path}: a directory is in the way") from None
         try:
             os.mknod(name, mode, os.makedev(major, minor), dir_fd=dirfd)
         except PermissionError:
-            # no CAP_MKNOD (user namespace): bind the host's node instead
-            f = os.open(
-                name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dirfd
-            )
-            os.close(f)
-            tfd = sc.openat2(dirfd, name, sc.O_PATH, RESOLVE)
             try:
-                attach(clone_tree(f"/dev/{name}"), tfd, display=f"/dev/{name}")
+                f = os.open(
+                    name,
+                    os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o644,
+                    dir_fd=dirfd,
+                )
+                os.close(f)
+                tfd = sc.openat2(dirfd, name, sc.O_PATH, RESOLVE)
+            except BaseException:
+                if tree >= 0:
+                    os.close(tree)
+                raise
+            try:
+                attach(tree if tree >= 0 else clone_tree(path), tfd, display=path)
             finally:
                 os.close(tfd)
             return
+        if tree >= 0:
+            os.close(tree)  # made for nothing: this namespace may mknod (a fifo)
         os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
 
     def bind_console(self, slave: int) -> None:

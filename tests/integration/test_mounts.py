@@ -843,6 +843,33 @@ def test_linux_devices_fifo_and_block(oci, make_bundle):
     assert out[1] == "/dev/myblk|block special file|7:c8", out
 
 
+def test_linux_devices_anywhere_in_the_rootfs(oci, make_bundle):
+    """The spec's devices[].path is the full path in the container, not one
+    under /dev (runc and crun make the node wherever it says)."""
+    b = make_bundle(
+        sh(
+            "stat -c '%n|%F|%t:%T|%a|%u:%g' /opt/sub/mynull /mydev; "
+            "echo x > /opt/sub/mynull && echo write-ok"
+        )
+    )
+    b.config["linux"]["devices"] = [
+        {"path": "/opt/sub/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
+        {"path": "/mydev", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640, "uid": 7},
+    ]
+    b.config["linux"].setdefault("resources", {})["devices"] = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+    ]
+    b.save()
+    out = oci.run_out(b).splitlines()
+    assert out == [
+        "/opt/sub/mynull|character special file|1:3|666|0:0",
+        "/mydev|character special file|1:5|640|7:0",
+        "write-ok",
+    ], out
+
+
 def test_read_only_dev_keeps_the_mounts_beneath_it(oci, make_bundle):
     """A read-only /dev tmpfs still gets devpts, shm, mqueue, the device nodes
     and links beneath it: runc mounts it writable and makes it read-only last."""
