@@ -157,12 +157,30 @@ def mount_attrs(flags: int) -> int:
     return attrs
 
 
-def bind_tree(src: str, flags: int, rro: bool, m: dict, userns_fd: int = -1) -> int:
-    """A detached copy of ``src`` with the mount's attributes (and idmapping) set."""
+def first_propagation(config: dict) -> int:
+    """What the init makes every mount of its namespace before its own mounts:
+    private, or a slave where rootfsPropagation asks for sharing or slavery
+    (so that the host's later mounts still come in)."""
+    prop = (config.get("linux") or {}).get("rootfsPropagation")
+    return sc.MS_PRIVATE if prop in (None, "private", "rprivate") else sc.MS_SLAVE
+
+
+def bind_tree(
+    src: str, flags: int, rro: bool, m: dict, userns_fd: int = -1, propagation: int = 0
+) -> int:
+    """A detached copy of ``src`` with the mount's attributes (and idmapping) set.
+
+    ``propagation``: for a copy the runtime makes of a host mount, which
+    would otherwise stay a peer of the host's (shared both ways), what the
+    init's own copy would have been (:func:`first_propagation`)."""
     _stat_source(src)
     rec = flags & sc.MS_REC
     tree = clone_tree(src, bool(rec), display=src)
     try:
+        if propagation:
+            sc.mount_setattr(
+                tree, "", sc.AT_EMPTY_PATH | sc.AT_RECURSIVE, 0, propagation=propagation
+            )
         attrs = mount_attrs(flags)
         clear = (
             sc.MOUNT_ATTR__ATIME
@@ -268,10 +286,8 @@ class Rootfs:
     # ---- the whole sequence ------------------------------------------
     def prepare(self) -> None:
         linux = self.config.get("linux") or {}
-        prop = linux.get("rootfsPropagation")
-        first = sc.MS_PRIVATE if prop in (None, "private", "rprivate") else sc.MS_SLAVE
         with trace.span("rootfs: propagation, bind onto itself"):
-            sc.mount(None, "/", None, sc.MS_REC | first)
+            sc.mount(None, "/", None, sc.MS_REC | first_propagation(self.config))
             try:
                 sc.mount(self.path, self.path, None, sc.MS_BIND | sc.MS_REC)
             except OSError as e:
@@ -436,7 +452,7 @@ class Rootfs:
     def bind(self, m: dict, flags: int, prop: int, rro: bool) -> None:
         src = source_path(m, self.bundle)
         if self.index in self.trees:
-            # made by the runtime (idmapped: that needs the host's privileges)
+            # made by the runtime (idmapped, or a user namespace: host privileges)
             tree = self.trees.pop(self.index)
             is_dir = stat.S_ISDIR(os.fstat(tree).st_mode)
         else:

@@ -530,3 +530,90 @@ def test_user_namespace_rootfs_owned_by_the_mapped_ids(oci, make_bundle):
     assert oci.run_out(b).strip() == "0 0"
     st = os.stat(os.path.join(b.rootfs, "made-inside"))
     assert (st.st_uid, st.st_gid) == (100000, 100000)
+
+
+def test_user_namespace_device_the_host_lacks_is_made(oci, make_bundle):
+    """In a user namespace the init may not mknod; binding the host's node
+    (runc's way) fails where the host has none.  The runtime makes the node
+    with the config's numbers, mode and owner, as crun does, and the init
+    attaches it, wherever the path says (not only under /dev)."""
+    tag = os.urandom(4).hex()
+    missing = f"/dev/ocirt-missing-{tag}"
+    assert not os.path.exists(missing)
+    b = make_bundle(
+        sh(
+            f"stat -c '%n|%F|%t:%T|%a|%u:%g' {missing} /opt/zero; "
+            f"echo x > {missing} && echo write-ok; head -c 2 /opt/zero | od -An -tx1"
+        )
+    )
+    b.config["linux"]["devices"] = [
+        {"path": missing, "type": "c", "major": 1, "minor": 3, "fileMode": 0o666},
+        {"path": "/opt/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o640, "uid": 7},
+    ]
+    b.config["linux"].setdefault("resources", {})["devices"] = [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+    ]
+    # the mapped root can make nothing in a root-owned rootfs: its own /opt
+    os.mkdir(os.path.join(b.rootfs, "opt"))
+    os.chown(os.path.join(b.rootfs, "opt"), 100000, 100000)
+    _userns(b)
+    cid, r = oci.run_bundle(b)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"{missing}|character special file|1:3|666|0:0",
+        "/opt/zero|character special file|1:5|640|7:0",
+        "write-ok",
+        " 00 00",
+    ], r.stdout
+    assert not os.path.exists(missing)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_user_namespace_bind_source_only_the_hosts_root_can_reach(oci, make_bundle, tmp_path):
+    """The runtime opens bind sources with the host's privileges, before the
+    init enters its user namespace (as crun does): a source beneath a 0700
+    root-owned directory, which the container's root (host uid 100000) could
+    not even look up, is bound all the same."""
+    locked = tmp_path / "locked"
+    (locked / "vol").mkdir(parents=True)
+    (locked / "vol" / "f").write_text("only root gets here\n")
+    os.chmod(locked, 0o700)
+    b = make_bundle(["cat", "/vol/f"])
+    b.config["mounts"].append(
+        {"destination": "/vol", "type": "bind", "source": str(locked / "vol"), "options": ["rbind"]}
+    )
+    os.mkdir(os.path.join(b.rootfs, "vol"))
+    _userns(b)
+    os.chmod(locked, 0o700)  # _userns opened the bundle's parents up
+    assert oci.run_out(b) == "only root gets here\n"
+
+
+def test_user_namespace_bind_the_runtime_opened_is_not_the_hosts_peer(oci, make_bundle, tmp_path):
+    """A copy the runtime makes of a shared host mount would stay in the host's
+    peer group (mounts propagating both ways); it is made private, as the
+    init's own copy is without a user namespace: later host mounts stay out."""
+    vol = tmp_path / "shared-vol"
+    vol.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(vol)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(vol)], check=True)
+        b = make_bundle(["sleep", "60"])
+        os.mkdir(os.path.join(b.rootfs, "hostvol"))
+        b.config["mounts"].append(
+            {"destination": "/hostvol", "type": "bind", "source": str(vol), "options": ["rbind"]}
+        )
+        _userns(b)
+        cid = oci.new_id()
+        pid = oci.run_detached(b, cid)
+        late = vol / "late"
+        late.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(late)], check=True)
+        (late / "marker").write_text("propagated\n")
+        time.sleep(0.2)
+        assert os.path.isdir(f"/proc/{pid}/root/hostvol/late")
+        assert not os.path.exists(f"/proc/{pid}/root/hostvol/late/marker")
+        oci.ok("delete", "--force", cid)
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(vol)], check=False)
