@@ -505,9 +505,21 @@ class Rootfs:
         In a cgroup namespace a fresh cgroupfs shows the container's cgroup as
         its root.  Without one, it would show the host's whole tree; then, as
         runc does, the container's own cgroup directories are bound instead.
+        A v1 hierarchy we make no cgroup in (a named one: name=systemd on a
+        hybrid host) is then the cgroup the init is in there, bound: from a
+        user namespace that owns no cgroup namespace no cgroupfs may be
+        mounted at all (runc binds a cgroup of the container's own there).
         ``prepared``: what :meth:`prepare_cgroup` made.
         """
         own = None if self.cgroup_ns else self.cgroup
+        current: dict[str, str] = {}
+        if own and not any(
+            ns.get("type") == "cgroup"
+            for ns in (self.config.get("linux") or {}).get("namespaces") or []
+        ):
+            from ..cgroups import own_cgroups
+
+            current = own_cgroups()
         tfd, subs = prepared
         try:
             if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
@@ -525,6 +537,9 @@ class Rootfs:
                 mine = (own or {}).get("unified") if fstype == "cgroup2" else None
                 for ctl in (opts or "").split(","):
                     mine = mine or paths.get(ctl)
+                for ctl in (opts or "").split(",") if fstype == "cgroup" else ():
+                    if not mine and ctl in current:
+                        mine = f"/sys/fs/cgroup/{name}{current[ctl].rstrip('/')}"
                 if mine and own:
                     self._bind_ro(mine, sfd, flags, sub)
                 else:

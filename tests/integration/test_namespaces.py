@@ -617,3 +617,22 @@ def test_user_namespace_bind_the_runtime_opened_is_not_the_hosts_peer(oci, make_
         oci.ok("delete", "--force", cid)
     finally:
         subprocess.run(["umount", "-R", "-l", str(vol)], check=False)
+
+
+def test_user_namespace_cgroup_mount_without_cgroup_namespace(oci, make_bundle):
+    """No cgroupfs may be mounted from inside a user namespace that owns no
+    cgroup namespace: every v1 hierarchy is the container's own cgroup bound,
+    the named ones (name=systemd on this hybrid host) included, as runc does."""
+    b = make_bundle(sh("grep ' /sys/fs/cgroup' /proc/self/mountinfo"))
+    b.config["linux"]["namespaces"] = without(b, "cgroup")
+    _userns(b)
+    cid, r = oci.run_bundle(b)
+    assert r.returncode == 0, r.stderr
+    hosts = {
+        line.split()[4]
+        for line in open("/proc/self/mountinfo").read().splitlines()
+        if line.split()[4].startswith("/sys/fs/cgroup/") and " - cgroup" in line
+    }
+    inside = {line.split()[4] for line in r.stdout.splitlines()}
+    assert hosts <= inside, (hosts, r.stdout)
+    assert leftovers(oci, b, (cid,)) == []
