@@ -593,9 +593,7 @@ CONFIG_SCHEMA = {
                     "$ref": "#/$defs/int64",
                 },
                 "fileMode": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "maximum": 512,
+                    "$ref": "#/$defs/uint32",
                 },
                 "uid": {
                     "$ref": "#/$defs/uint32",

@@ -61,6 +61,10 @@ OTHER_OS = (
 )
 EMPTY_KEY = "official mapStringString only checks keys matching .{1,}; ours checks all keys"
 R_PROPAGATION = "containerd's CRI writes rslave/rshared and runc accepts them; the spec lists only the bare forms"
+FILE_MODE = (
+    "podman --privileged sends each host device's whole st_mode (S_IFCHR|0600 = 8576) and runc "
+    "accepts any uint32; the official schema caps fileMode at 512; the permission bits are used"
+)
 
 # ---------------------------------------------------------------------------
 # corpus
@@ -601,6 +605,7 @@ CONFIG_CASES = [
     good("all-rootfs-propagations", mutate(F, "/linux/rootfsPropagation", "unbindable")),
     good("hook-timeout-1", mutate(P, "/hooks/createRuntime/0/timeout", 1)),
     good("device-filemode-512", mutate(F, "/linux/devices/0/fileMode", 512)),
+    good("device-filemode-st-mode", mutate(F, "/linux/devices/0/fileMode", 0o20600), official=False, why=FILE_MODE),
     # --- ociVersion -----------------------------------------------------------
     bad("no-ociVersion", mutate(P, "/ociVersion"), "", 'missing required field "ociVersion"'),
     bad_at("ociVersion-int", P, "/ociVersion", 1, SEMVER),
@@ -725,7 +730,8 @@ CONFIG_CASES = [
     bad_at("device-bad-type", F, "/linux/devices/0/type", "x", 'expected one of "c", "b", "u", "p"'),
     bad_at("device-no-path", F, "/linux/devices/1/path", _DELETE, 'missing required field "path"', at="/linux/devices/1"),
     bad_at("device-no-type", F, "/linux/devices/1/type", _DELETE, 'missing required field "type"', at="/linux/devices/1"),
-    bad_at("device-filemode-too-big", F, "/linux/devices/0/fileMode", 4095, "expected an integer between 0 and 512"),
+    bad_at("device-filemode-negative", F, "/linux/devices/0/fileMode", -1, UINT32),
+    bad_at("device-filemode-too-big", F, "/linux/devices/0/fileMode", 2**32, UINT32),
     bad_at("device-major-string", F, "/linux/devices/0/major", "10", INT64),
     bad_at("device-uid-negative", F, "/linux/devices/0/uid", -1, UINT32),
     bad_at("cgroupsPath-int", P, "/linux/cgroupsPath", 1, "expected a string"),
@@ -1009,6 +1015,7 @@ def test_documented_differences_are_few():
         FLOAT_INT,
         EMPTY_KEY,
         R_PROPAGATION,
+        FILE_MODE,
         PAUSED,
         EMPTY_ID,
     }
