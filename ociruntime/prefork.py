@@ -66,8 +66,12 @@ def start_readonly(keep: list[int]) -> None:
     if pid == 0:
         try:
             posix.close(ours)
-            for k in (theirs, *keep):
-                posix.set_inheritable(k, True)
+            posix.set_inheritable(theirs, True)
+            for k in keep:
+                try:
+                    posix.set_inheritable(k, True)
+                except OSError:
+                    pass  # a --preserve-fds fd the caller did not open: left out, as crun does
             code = (
                 "import marshal, posix\n"
                 f"f = posix.open({bundle!r}, posix.O_RDONLY | posix.O_CLOEXEC)\n"

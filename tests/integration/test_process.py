@@ -494,6 +494,28 @@ def test_preserve_fds_only_the_first_n(oci, make_bundle):
     assert cp.stdout.split() == ["0", "1", "2", "3"]
 
 
+@pytest.mark.parametrize("caps", ["default", "unset"])
+def test_preserve_fds_with_gaps_runs_with_the_open_ones(oci, make_bundle, tmp_path, caps):
+    """--preserve-fds 3 with only fds 3 and 5 open: the container runs with
+    those (crun's way; runc refuses), whether the first child is forked or
+    executed from the read-only interpreter clone (capabilities unset)."""
+    b = make_bundle(sh("ls /proc/$$/fd; true"))
+    if caps == "unset":
+        b.config["process"].pop("capabilities")
+        b.save()
+    f = tmp_path / "f"
+    f.write_text("x")
+    cmd = [*OCI, "--root", oci.root, "run", "--preserve-fds", "3", "-b", b.path, oci.new_id()]
+    r = subprocess.run(
+        ["/bin/sh", "-c", 'exec 3<"$0" 5<"$0" && exec "$@"', str(f), *cmd],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0", "1", "2", "3", "5"]
+
+
 def test_without_preserve_fds_fd_3_is_closed(oci, make_bundle):
     b = make_bundle(sh("echo hi >&3 2>/dev/null; echo rc=$?; ls /proc/$$/fd; exit 0"))
     cp, got = run_with_fd3(oci, b)
