@@ -105,6 +105,7 @@ def spawn(c: Container, args, term: Terminal, pid_file: str | None, exec_now: bo
         with trace.span("cgroup: create (cgroup2)"):
             args.cgroup2 = cg.create_cgroup2()
         args.join_v1 = bool(cg.targets()[0])
+    refuse_frozen(cg)
     args.console = term.child_end()
     early = first_child(
         args,
@@ -158,6 +159,7 @@ def spawn(c: Container, args, term: Terminal, pid_file: str | None, exec_now: bo
             cg.create()
         with trace.span("cgroup: apply resources"):
             cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
+        refuse_frozen(cg)  # now that the v1 directories exist, before the init joins them
         if args.join_v1:
             try:
                 sync.send(sock, sync.JOIN, dirs=cg.targets()[0])
@@ -237,6 +239,13 @@ def spawn(c: Container, args, term: Terminal, pid_file: str | None, exec_now: bo
     finally:
         if lsock is not None:
             lsock.close()  # the init has its own
+
+
+def refuse_frozen(cg) -> None:
+    """An init that joins a frozen cgroup stops dead and create waits for it
+    forever: refuse, as runc does, before it joins."""
+    if cg.frozen():
+        raise OCIError("container's cgroup unexpectedly frozen")
 
 
 def rfc3339(ns: int) -> str:

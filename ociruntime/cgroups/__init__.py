@@ -97,6 +97,9 @@ class NoCgroup:
     def record(self) -> None:
         return None
 
+    def frozen(self) -> bool:
+        return False
+
     def destroy(self) -> None:
         pass
 

@@ -19,7 +19,7 @@ import time
 import uuid
 
 import pytest
-from conftest import leftovers, stop, wait_for
+from conftest import assert_one_line_error, leftovers, stop, wait_for
 
 from ociruntime.cgroups import layout, own_cgroups
 from ociruntime.cgroups.v1 import hierarchies
@@ -345,6 +345,28 @@ def test_pause_freezes_and_resume_thaws(oci, make_bundle):
     c = cpu_total(oci, cid)
     time.sleep(0.3)
     assert cpu_total(oci, cid) > c
+
+
+def test_a_frozen_cgroup_is_refused(oci, make_bundle):
+    """A freezer cgroup that is FROZEN before the container exists: the init
+    would stop dead on joining it, and run -d wait forever; refused at once,
+    with runc's words, and nothing left."""
+    rel = f"/ociruntime-test-frozen-{uuid.uuid4().hex[:8]}"
+    d = MOUNTS["freezer"] + rel
+    os.mkdir(d)
+    try:
+        with open(d + "/freezer.state", "w") as f:
+            f.write("FROZEN")
+        b = bundle(make_bundle, SLEEP, cgroupsPath=rel)
+        cid = oci.new_id("frz")
+        r = oci.cli("run", "-d", "--bundle", b.path, cid, timeout=30)
+        assert_one_line_error(r, "container's cgroup unexpectedly frozen")
+        assert leftovers(oci, b, (cid,)) == []
+    finally:
+        if os.path.isdir(d):
+            with open(d + "/freezer.state", "w") as f:
+                f.write("THAWED")
+            os.rmdir(d)
 
 
 def test_update_flags_and_resources_json(oci, make_bundle):

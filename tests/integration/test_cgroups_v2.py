@@ -218,3 +218,28 @@ def test_pids_limit_stops_fork(tmp_path, busybox_rootfs):
         assert leftovers(rt, b, (cid,)) == []
     finally:
         rt.cleanup()
+
+
+def test_a_frozen_cgroup_is_refused(tmp_path, busybox_rootfs):
+    """An init born into a frozen cgroup would stop dead and run -d would wait
+    for it forever: refused at once, as runc does."""
+    state = tmp_path / "state"
+    state.mkdir()
+    rt = Runtime(str(state), cli_timeout=SLOW)
+    rel = f"/ociruntime-frozen-{os.getpid()}"
+    d = ROOT + rel
+    os.mkdir(d)
+    try:
+        with open(d + "/cgroup.freeze", "w") as f:
+            f.write("1")
+        b = make_bundle(tmp_path, busybox_rootfs, "frz", ["sleep", "30"], {})
+        b.config["linux"]["cgroupsPath"] = rel
+        b.save()
+        cid = rt.new_id("frz")
+        r = rt.cli("run", "-d", "--bundle", b.path, cid)
+        assert r.returncode != 0 and "frozen" in r.stderr, r.stderr
+        assert leftovers(rt, b, (cid,)) == []
+    finally:
+        rt.cleanup()
+        if os.path.isdir(d):
+            os.rmdir(d)
