@@ -173,6 +173,9 @@ def launch(fd: int, path: str, paths: list[str]) -> None:
     finally:
         posix.close(fd)
     sys.path[:0] = paths
+    import ociruntime
+
+    ociruntime.BIN_DIR = path.rpartition("/")[0]
     from ociruntime.entry import main
 
     main()
@@ -187,6 +190,9 @@ def launch_init(fd: int, path: str, paths: list[str], sock: int) -> None:
     finally:
         posix.close(fd)
     sys.path[:0] = paths
+    import ociruntime
+
+    ociruntime.BIN_DIR = path.rpartition("/")[0]
     from ociruntime import init, sync
 
     init.prefork_main(sync.Channel(sock))

@@ -196,10 +196,10 @@ def checks() -> list[Result]:
             False,
         )
     )
-    from .linux.exe import PRIVATE_DIR, exe_is_immutable
+    from .linux.exe import exe_is_immutable, private_dir
 
     exe = os.readlink("/proc/self/exe")
-    mine = os.path.dirname(exe) == PRIVATE_DIR
+    mine = private_dir() is not None
     immutable = exe_is_immutable()
     out.append(
         Result(

@@ -16,7 +16,7 @@ from . import oslite as os
 from .cgroups import base as cgroup_base
 from .errors import OCIError, SpecError
 from .handoff import InitArgs
-from .linux import capabilities, ffi, namespaces, process, security
+from .linux import capabilities, namespaces, process, security
 from .linux import syscalls as sc
 from .linux.network import loopback_up
 from .linux.rootfs import RESOLVE, Rootfs
@@ -480,13 +480,11 @@ def terminal(a: InitArgs, ptmx: int, proc: dict) -> int:
 
 def join_keyring(name: str) -> None:
     """A session keyring of the container's own (keyrings are not namespaced)."""
-    r = sc._syscall(
-        250 if os.uname().machine == "x86_64" else 219, 1, name.encode()
-    )  # KEYCTL_JOIN_SESSION_KEYRING
-    if r < 0:
-        e = ffi.get_errno()
-        if e not in (38, 13, 1):  # ENOSYS, EACCES, EPERM: keyrings off here, as runc tolerates
-            raise OSError(e, f"joining a session keyring: {os.strerror(e)}")
+    try:
+        sc.keyctl_join_session_keyring(name)
+    except OSError as e:
+        if e.errno not in (38, 13, 1):  # ENOSYS, EACCES, EPERM: keyrings off here, as runc tolerates
+            raise
 
 
 def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, str]]:

@@ -60,7 +60,8 @@ def start_readonly(keep: list[int]) -> None:
 
     cancel()
     fd = exe.readonly_exe()
-    bundle = exe.PRIVATE_DIR + "/ociruntime.bundle"
+    home = exe.private_dir()
+    bundle = home + "/ociruntime.bundle"
     ours, theirs = socketpair()
     pid = posix.fork()
     if pid == 0:
@@ -78,7 +79,7 @@ def start_readonly(keep: list[int]) -> None:
                 f"exec(marshal.loads(posix.pread(f, {BOOT_MAX}, 16)))\n"
                 f"launch_init(f, {bundle!r}, {sys.path!r}, {theirs})\n"
             )
-            posix.execve(fd, [exe.PRIVATE_DIR + "/python3", "-IS", "-c", code], posix.environ)
+            posix.execve(fd, [home + "/python3", "-IS", "-c", code], posix.environ)
         finally:
             posix._exit(127)
     posix.close(fd)

@@ -24,18 +24,25 @@ import sys
 
 from .. import oslite as os
 
-PRIVATE_DIR = "/usr/local/lib/ociruntime/bin"
 CAP_LINUX_IMMUTABLE = 9
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IMMUTABLE_FL = 0x10
 
 
-def _private_exe() -> bool:
-    """Whether this process runs the private copy (not a development run)."""
+def private_dir() -> str | None:
+    """The directory of the private interpreter copy this process runs, as
+    the launcher that started it says (ociruntime.BIN_DIR: the code
+    bundle's directory, wherever tools/write-launcher installed them), and
+    as /proc/self/exe confirms; None for a development run.  No constant to
+    keep in step with the installer: a non-default install cannot switch
+    the read-only interpreter off."""
+    import ociruntime
+
+    d = ociruntime.BIN_DIR
     try:
-        return os.path.dirname(os.readlink("/proc/self/exe")) == PRIVATE_DIR
+        return d if d and os.path.dirname(os.readlink("/proc/self/exe")) == d else None
     except OSError:
-        return False
+        return None
 
 
 def exe_is_immutable() -> bool:
@@ -58,7 +65,7 @@ def exe_is_immutable() -> bool:
 def needs_readonly_exe(caps: dict[str, set[int]] | None, in_userns: bool) -> bool:
     """Whether a container process with these capabilities (None: all of the
     runtime's) must run from the read-only clone (see the module's text)."""
-    if in_userns or os.geteuid() != 0 or not _private_exe():
+    if in_userns or os.geteuid() != 0 or private_dir() is None:
         return False  # confined by its user namespace; or a development run
     if caps is None or CAP_LINUX_IMMUTABLE in caps.get("bounding", ()):
         return True
@@ -70,14 +77,15 @@ def readonly_exe() -> int:
     its directory, to execute (fexecve)."""
     from . import syscalls as sc
 
-    tree = sc.open_tree(-100, PRIVATE_DIR, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
+    d = private_dir()
+    tree = sc.open_tree(sc.AT_FDCWD, d, sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC)
     try:
         sc.mount_setattr(
             tree,
             "",
             sc.AT_EMPTY_PATH,
             sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID | sc.MOUNT_ATTR_NODEV,
-            display=PRIVATE_DIR,
+            display=d,
         )
         return os.open("python3", os.O_RDONLY | os.O_CLOEXEC, dir_fd=tree)
     finally:

@@ -95,7 +95,7 @@ def clone_tree(source: int | str, recursive: bool = False, display: str | None =
     flags = sc.OPEN_TREE_CLONE | sc.OPEN_TREE_CLOEXEC | (sc.AT_RECURSIVE if recursive else 0)
     if isinstance(source, int):
         return sc.open_tree(source, "", flags | sc.AT_EMPTY_PATH, display=display)
-    return sc.open_tree(-100, source, flags, display=display)
+    return sc.open_tree(sc.AT_FDCWD, source, flags, display=display)
 
 
 def attach(tree: int, target: int, display: str | None = None) -> None:
@@ -789,7 +789,7 @@ class Rootfs:
         self.fd = -1
         root = self.config.get("root") or {}
         if root.get("readonly"):
-            sc.mount_setattr(-100, "/", 0, sc.MOUNT_ATTR_RDONLY, display="/")
+            sc.mount_setattr(sc.AT_FDCWD, "/", 0, sc.MOUNT_ATTR_RDONLY, display="/")
         prop = (self.config.get("linux") or {}).get("rootfsPropagation")
         if prop:
             sc.mount(None, "/", None, _PROPAGATION[prop], display="/")

@@ -42,8 +42,8 @@ _NR = {
     "fsconfig": 431,
     "fsmount": 432,
     **{
-        "x86_64": {"pivot_root": 155, "rt_sigaction": 13, "seccomp": 317},
-        "aarch64": {"pivot_root": 41, "rt_sigaction": 134, "seccomp": 277},
+        "x86_64": {"pivot_root": 155, "rt_sigaction": 13, "seccomp": 317, "keyctl": 250},
+        "aarch64": {"pivot_root": 41, "rt_sigaction": 134, "seccomp": 277, "keyctl": 219},
     }[os.uname().machine],
 }
 
@@ -268,6 +268,15 @@ def statfs_type(path: str) -> int:
     buf = ffi.buffer(_STATFS_SIZE)
     _check(_statfs(_b(path), buf), "statfs", path)
     return struct.unpack_from("l", buf)[0]
+
+
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def keyctl_join_session_keyring(name: str) -> None:
+    """A new session keyring called ``name``, joined (keyctl(2))."""
+    ret = _syscall(c_long(_NR["keyctl"]), c_int(KEYCTL_JOIN_SESSION_KEYRING), _b(name))
+    _check(ret, "joining a session keyring", name)
 
 
 def seccomp_set_filter(program: bytes, flags: int) -> int:

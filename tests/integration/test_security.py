@@ -829,6 +829,57 @@ def test_cve_2019_5736_no_host_mount_and_cap_linux_immutable_runs_from_a_readonl
         assert os.path.dirname(interp) not in f.read()
 
 
+def test_cve_2019_5736_an_install_elsewhere_keeps_the_readonly_clone(oci, make_bundle, tmp_path):
+    """tools/write-launcher into another home (a second install, a packager's
+    prefix): the runtime takes the interpreter's directory from its launcher,
+    so a CAP_LINUX_IMMUTABLE container still runs from a read-only clone of
+    that directory; no constant in the code can fall out of step with the
+    installer and quietly turn it off."""
+    from conftest import REPO
+
+    home = tmp_path / "home"
+    launcher = tmp_path / "ociruntime"
+    subprocess.run(
+        [
+            "/usr/bin/python3",
+            os.path.join(REPO, "tools", "write-launcher"),
+            str(launcher),
+            str(home),
+        ],
+        check=True,
+        capture_output=True,
+        cwd="/",
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
+    interp = str(home / "bin" / "python3")
+    root = tmp_path / "other-state"
+    root.mkdir()
+    b = make_bundle(["sleep", "30"])
+    b.add_caps("CAP_LINUX_IMMUTABLE")
+    cid = oci.new_id("home")
+    try:
+        # stdio not on pipes: the init keeps what it is given (a pipe would never see EOF)
+        with tempfile.TemporaryFile() as err:
+            r = subprocess.run(
+                [str(launcher), "--root", str(root), "create", "--bundle", b.path, cid],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+            err.seek(0)
+            assert r.returncode == 0, err.read().decode()
+        pid = json.loads(
+            subprocess.run(
+                [str(launcher), "--root", str(root), "state", cid], capture_output=True, text=True
+            ).stdout
+        )["pid"]
+        assert os.stat(f"/proc/{pid}/exe").st_ino == os.stat(interp).st_ino
+        assert _on_readonly_mount(f"/proc/{pid}/exe")
+    finally:
+        subprocess.run([str(launcher), "--root", str(root), "delete", "--force", cid])
+        subprocess.run(["chattr", "-R", "-i", str(home)], check=False)
+
+
 def test_cve_2019_5736_exec_with_cap_linux_immutable_cannot_unlock_interpreter(oci, make_bundle):
     # exec --cap CAP_LINUX_IMMUTABLE of the #!/proc/self/exe probe into a container
     # that does not have the capability itself
