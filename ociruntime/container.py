@@ -26,15 +26,16 @@ SIGKILL = _signal.SIGKILL
 
 def parse_signal(sig: str | int) -> int:
     """15, "TERM" and "SIGTERM" are all SIGTERM (containerd, CRI-O, runtime-tools);
-    RTMIN+n and RTMAX-n as libc numbers them."""
+    RTMIN+n and RTMAX-n as libc numbers them.  0 is kill(2)'s existence check:
+    no signal is sent, but the call fails if the process is gone (runc allows it)."""
     if isinstance(sig, int):
-        if 0 < sig < _signal.NSIG:
+        if 0 <= sig < _signal.NSIG:
             return sig
         raise OCIError(f"invalid signal: {sig}")
     s = sig.strip().upper()
     if s.isascii() and s.isdigit():
         n = int(s)
-        if 0 < n < _signal.NSIG:
+        if 0 <= n < _signal.NSIG:
             return n
     elif s.isascii():
         s = s[3:] if s.startswith("SIG") else s

@@ -434,6 +434,26 @@ def test_every_signal_form(oci, make_bundle, sig):
     oci.cli_ok("delete", cid)
 
 
+@pytest.mark.parametrize("all_", [False, True], ids=["init", "all"])
+def test_kill_0_checks_that_the_process_exists(oci, make_bundle, all_):
+    """Signal 0 (kill(2)'s existence check) sends nothing: it succeeds while
+    the container's process exists, "container not running" once it is gone.
+    runc allows it; scripts poll with it."""
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    pid = oci.run_detached(b, cid)
+    flags = ("--all",) if all_ else ()
+    r = oci.cli("kill", *flags, cid, "0")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert oci.state(cid)["status"] == "running" and os.path.exists(f"/proc/{pid}")
+    oci.cli_ok("kill", cid, "KILL")
+    oci.wait_status(cid, "stopped")
+    r = oci.cli("kill", *flags, cid, "0")
+    assert r.returncode != 0 and "container not running" in r.stderr
+    oci.cli_ok("delete", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
 @pytest.mark.parametrize("status", ["created", "running", "paused", "stopped"])
 def test_delete_force_from_any_state(oci, make_bundle, status):
     b = make_bundle(LOOP if status != "stopped" else ["true"])
