@@ -16,6 +16,10 @@
 #   BUSYBOX     busybox binary to install (default: /bin/busybox from the
 #               busybox-static package).
 #
+# The config is `spec`'s, runc's template: an interactive `sh` on a
+# terminal. With --demo or DEMO_ARGS the process gets no terminal, so the
+# bundle runs from scripts and pipes too.
+#
 # Re-running over an existing bundle refreshes it in place.
 set -eu
 
@@ -31,7 +35,7 @@ bundle=""
 for arg in "$@"; do
     case "$arg" in
         --demo) demo=1 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         -*) die "unknown option: $arg" ;;
         *) [ -z "$bundle" ] || die "only one bundle directory may be given"; bundle=$arg ;;
     esac
@@ -110,6 +114,7 @@ if raw:
     if not args or not all(isinstance(a, str) for a in args):
         sys.exit("build-busybox.sh: DEMO_ARGS must be a non-empty list of strings")
     config["process"]["args"] = args
+    config["process"]["terminal"] = False  # a command, not an interactive shell
 with open(path, "w") as f:
     json.dump(config, f, indent="\t")
     f.write("\n")

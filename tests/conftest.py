@@ -79,9 +79,17 @@ def probe(tmp_path_factory):
 
 
 def default_config() -> dict:
+    """The tests' base config: ``ociruntime spec``'s (runc's template), but
+    without a terminal (the tests run containers from pipes and files) and
+    with a cgroup namespace as well (added once: never a duplicate)."""
     from ociruntime.spec.default import default_config as dc
 
-    return dc()
+    cfg = dc()
+    cfg["process"]["terminal"] = False
+    nss = cfg["linux"]["namespaces"]
+    if not any(ns["type"] == "cgroup" for ns in nss):
+        nss.append({"type": "cgroup"})
+    return cfg
 
 
 class Bundle:

@@ -512,11 +512,17 @@ class Rootfs:
         ``prepared``: what :meth:`prepare_cgroup` made.
         """
         own = None if self.cgroup_ns else self.cgroup
-        current: dict[str, str] = {}
-        if own and not any(
+        cgroup_ns = any(
             ns.get("type") == "cgroup"
             for ns in (self.config.get("linux") or {}).get("namespaces") or []
-        ):
+        )
+        if own is None and not cgroup_ns:
+            # no cgroup of its own (rootless) and no cgroup namespace: cgroupfs
+            # cannot be mounted from a user namespace, so runc binds the
+            # caller's own cgroups; so do we
+            own = own_cgroup_record()
+        current: dict[str, str] = {}
+        if own and not cgroup_ns:
             from ..cgroups import own_cgroups
 
             current = own_cgroups()
@@ -808,6 +814,25 @@ def _unescape(field: str) -> str:
             out.append(field[i])
             i += 1
     return "".join(out)
+
+
+def own_cgroup_record() -> dict:
+    """This process's cgroups in the form of a cgroup record (cgroups.*.record()),
+    every v1 hierarchy (named ones too) by its mount options."""
+    from ..cgroups import ROOT, own_cgroups
+
+    own = own_cgroups()
+    if os.path.exists(ROOT + "/cgroup.controllers"):
+        return {"layout": "v2", "path": ROOT + own.get("", "/")}
+    paths, unified = {}, None
+    for name, fstype, opts in host_cgroup_mounts():
+        if fstype == "cgroup2":
+            unified = os.path.join(ROOT, name) + own.get("", "/")
+            continue
+        for ctl in (opts or "").split(","):
+            if ctl in own:
+                paths[ctl] = os.path.join(ROOT, name) + own[ctl]
+    return {"layout": "v1", "paths": paths, "unified": unified}
 
 
 def host_cgroup_mounts() -> list[tuple[str, str, str | None]]:

@@ -1,17 +1,22 @@
 """The default config.json written by ``ociruntime spec``.
 
-Modelled on ``runc spec`` with a few deliberate differences:
+runc's template (``runc spec``, runc 1.1): scripts and test suites built on
+``runc spec`` + ``--console-socket`` depend on it, so ``process.terminal``
+is true, and the namespaces, mounts, rlimits, readonly paths and device
+rule are runc's, for ``--rootless`` too.  The deliberate differences
+(tests/unit/test_default_spec.py::test_matches_runc_spec lists them):
 
 * ``ociVersion`` is the spec version this runtime implements (1.2.0);
-* ``process.terminal`` is false, so the default bundle runs without a tty
-  (from scripts, CI, ``ociruntime run`` in a pipe);
-* a cgroup namespace is requested as well;
+* ``hostname`` is "ociruntime";
 * the inheritable and ambient capability sets are left out entirely. Filling
   them by default let processes regain capabilities across execve of
   non-privileged binaries (CVE-2022-29162), so only bounding, effective and
   permitted are populated;
 * ``/sys/devices/virtual/powercap`` is masked too (RAPL energy counters leak
   information across containers), as newer runc releases do.
+
+A bundle for a script or a pipe sets ``process.terminal`` to false (as
+bundles/build-busybox.sh does for its demo).
 
 Every call builds a fresh dict, so callers may mutate the result freely.
 """
@@ -105,10 +110,11 @@ def _mounts(rootless: bool) -> list[dict]:
 
 
 def _linux(rootless: bool) -> dict:
+    # runc's lists, in runc's order (no cgroup namespace: runc 1.1 asks for none)
     if rootless:
-        namespaces = ["pid", "ipc", "uts", "mount", "cgroup", "user"]
+        namespaces = ["pid", "ipc", "uts", "mount", "user"]
     else:
-        namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+        namespaces = ["pid", "network", "ipc", "uts", "mount"]
     linux: dict = {}
     if rootless:
         linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
@@ -127,7 +133,7 @@ def default_config(rootless: bool = False) -> dict:
     return {
         "ociVersion": OCI_VERSION,
         "process": {
-            "terminal": False,
+            "terminal": True,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from datetime import datetime
@@ -288,10 +289,31 @@ def test_spec_writes_a_valid_config(tmp_path):
     schema_validator("config-schema.json").validate(cfg)
     assert cfg["ociVersion"] == "1.2.0"
     assert cfg["root"]["path"] == "rootfs"
-    assert cfg["process"]["terminal"] is False
+    assert cfg["process"]["terminal"] is True  # runc's template
     types = [ns["type"] for ns in cfg["linux"]["namespaces"]]
-    assert {"pid", "mount", "network", "ipc", "uts"} <= set(types)
-    assert "user" not in types
+    assert types == ["pid", "network", "ipc", "uts", "mount"]
+
+
+@pytest.mark.skipif(shutil.which("runc") is None, reason="runc not installed")
+@pytest.mark.parametrize("rootless", [False, True], ids=["root", "rootless"])
+def test_spec_is_runcs_template(tmp_path, rootless):
+    """Scripts and suites built on `runc spec` + --console-socket get the same
+    terminal, namespaces (none twice) and mounts from `ociruntime spec`;
+    tests/unit/test_default_spec.py compares every other field."""
+    flags = ["--rootless"] if rootless else []
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "runc").mkdir()
+    r = plain("spec", *flags, cwd=tmp_path / "ours")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    subprocess.run(["runc", "spec", *flags], cwd=tmp_path / "runc", check=True)
+    ours, runc = (json.loads((tmp_path / d / "config.json").read_text()) for d in ("ours", "runc"))
+    assert ours["process"]["terminal"] is runc["process"]["terminal"] is True
+    assert ours["linux"]["namespaces"] == runc["linux"]["namespaces"]
+    types = [ns["type"] for ns in ours["linux"]["namespaces"]]
+    assert len(types) == len(set(types))
+    assert ours["mounts"] == runc["mounts"]
+    for key in ("uidMappings", "gidMappings", "resources", "readonlyPaths"):
+        assert ours["linux"].get(key) == runc["linux"].get(key), key
 
 
 def test_spec_refuses_to_overwrite(tmp_path):

@@ -73,6 +73,7 @@ def _args(bundle, args: list[str]) -> None:
     p = bundle / "config.json"
     cfg = json.loads(p.read_text())
     cfg["process"]["args"] = args
+    cfg["process"]["terminal"] = False  # spec writes runc's template (a terminal)
     p.write_text(json.dumps(cfg))
 
 
@@ -126,6 +127,7 @@ def test_rootless_resources_without_a_writable_cgroup_warn(rootless):
     p = bundle / "config.json"
     cfg = json.loads(p.read_text())
     cfg["process"]["args"] = ["true"]
+    cfg["process"]["terminal"] = False
     cfg["linux"]["resources"] = {"memory": {"limit": 67108864}}
     p.write_text(json.dumps(cfg))
     r = as_user("run", "rl-res")
