@@ -112,7 +112,7 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
             Flag("--memory-swap", "memory+swap limit in bytes", "str"),
             Flag("--kernel-memory", "kernel memory limit (v1)", "str"),
             Flag("--kernel-memory-tcp", "kernel TCP memory limit (v1)", "str"),
-            Flag("--cpu-shares", "CPU shares", "int"),
+            Flag("--cpu-share --cpu-shares", "CPU shares (runc spells it --cpu-share)", "int"),
             Flag("--cpu-quota", "CFS quota in microseconds", "int"),
             Flag("--cpu-period", "CFS period in microseconds", "int"),
             Flag("--cpu-burst", "CFS burst in microseconds", "int"),

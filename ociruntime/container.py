@@ -255,7 +255,16 @@ class Container:
             self._cgroup(rec).thaw()
 
     def update(self, resources: dict) -> None:
-        """Apply new linux.resources (merged into the recorded ones) to the cgroup."""
+        """Apply new linux.resources (merged into the recorded ones) to the cgroup.
+
+        As runc's update: a memory limit of -1 (unlimited) without a swap
+        limit lifts the swap limit too (else the kernel refuses it, memory+swap
+        being below it); and the values that the kernel checks against each
+        other (memory limit and swap, CFS quota and period) are written as a
+        pair, the recorded one standing in for the one not given."""
+        mem = resources.get("memory")
+        if isinstance(mem, dict) and mem.get("limit") == -1 and "swap" not in mem:
+            resources = dict(resources, memory=dict(mem, swap=-1))
         with self.store.locked(self.id):
             rec = self._record()
             if self.store.status(self.id, rec) == "stopped":
@@ -266,6 +275,14 @@ class Container:
                 merged[k] = (
                     dict(merged.get(k) or {}, **v) if isinstance(v, dict) and k != "unified" else v
                 )
+            for k, pair in (("memory", ("limit", "swap")), ("cpu", ("quota", "period"))):
+                given = resources.get(k)
+                if isinstance(given, dict) and any(f in given for f in pair):
+                    resources = dict(resources)
+                    resources[k] = dict(given)
+                    for f in pair:
+                        if f not in given and f in merged[k]:
+                            resources[k][f] = merged[k][f]
             cg = self._cgroup(rec)
             cg.apply(
                 resources,

@@ -19,20 +19,40 @@ def write_each(path: str, values: list[str]) -> None:
     takes one rule per write); a failure names the file, the value and the reason."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise OCIError(
-            f"cgroup file {path} does not exist: this kernel or hierarchy lacks it"
-        ) from None
     except OSError as e:
-        raise OCIError(f"cgroup file {path}: {e.strerror}") from None
+        raise write_error(path, None, e) from None
     try:
         for value in values:
             try:
                 os.write(fd, value.encode())
             except OSError as e:
-                raise OCIError(f"writing {value!r} to {path}: {e.strerror}") from None
+                raise write_error(path, value, e) from None
     finally:
         os.close(fd)
+
+
+def try_write(path: str, value: str) -> tuple[int, OCIError] | None:
+    """One cgroup file write; on failure (errno, the error to raise) instead of raising."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as e:
+        return e.errno, write_error(path, None, e)
+    try:
+        os.write(fd, value.encode())
+    except OSError as e:
+        return e.errno, write_error(path, value, e)
+    finally:
+        os.close(fd)
+    return None
+
+
+def write_error(path: str, value: str | None, e: OSError) -> OCIError:
+    """What failed: the open of ``path`` (``value`` None) or the write of ``value``."""
+    if value is None:
+        if isinstance(e, FileNotFoundError):
+            return OCIError(f"cgroup file {path} does not exist: this kernel or hierarchy lacks it")
+        return OCIError(f"cgroup file {path}: {e.strerror}")
+    return OCIError(f"writing {value!r} to {path}: {e.strerror}")
 
 
 def read(path: str, default: str = "") -> str:

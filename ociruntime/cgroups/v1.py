@@ -7,6 +7,8 @@ this kind of host) and for ``unified`` resources.
 
 from __future__ import annotations
 
+import errno
+
 from .. import oslite as os
 from ..errors import OCIError
 from . import ROOT, base, own_cgroups, resolve
@@ -51,6 +53,23 @@ def _fill_cpuset(d: str) -> None:
 
 
 _CPUSET_FILES = ("cpuset.cpus", "cpuset.mems")
+
+# Files the kernel checks against the current value of another: a memory
+# limit above memory+swap, a CFS quota/period pair whose ratio exceeds the
+# parent's, a burst above the quota, a realtime runtime above its period are
+# refused (EINVAL).  No one order works from every previous pair, so a
+# refused write is tried again once the others are in, as runc does.
+_LINKED = frozenset(
+    {
+        "memory.limit_in_bytes",
+        "memory.memsw.limit_in_bytes",
+        "cpu.cfs_period_us",
+        "cpu.cfs_quota_us",
+        "cpu.cfs_burst_us",
+        "cpu.rt_period_us",
+        "cpu.rt_runtime_us",
+    }
+)
 
 
 class V1:
@@ -123,7 +142,7 @@ class V1:
         self._write_all(writes)
 
     def _write_all(self, writes: list[tuple[str, str, str]]) -> None:
-        deferred = []
+        linked = []  # (path, value, error) of refused writes to _LINKED files
         run: tuple[str, list[str]] | None = None  # consecutive writes to one file: one open
         for ctl, file, value in writes:
             if ctl == "hugetlb" and "hugetlb" not in self.paths and self.unified:
@@ -135,16 +154,15 @@ class V1:
                     f"resource needs the {ctl or 'unified (cgroup v2)'} controller, which this host does not mount"
                 )
             path = os.path.join(d, file)
-            if file in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
+            if file in _LINKED:
                 if run:
                     base.write_each(*run)
                     run = None
-                try:
-                    base.write(path, value)
-                except OCIError:
-                    deferred.append(
-                        (path, value)
-                    )  # memsw < limit mid-update: retry after the other
+                failed = base.try_write(path, value)
+                if failed is not None:
+                    if failed[0] != errno.EINVAL:
+                        raise failed[1]
+                    linked.append((path, value, failed[1]))
                 continue
             if run and run[0] == path:
                 run[1].append(value)
@@ -154,8 +172,16 @@ class V1:
                 run = (path, [value])
         if run:
             base.write_each(*run)
-        for path, value in deferred:
-            base.write(path, value)
+        # the refused ones again, once the others are in, until a round changes nothing
+        while linked:
+            left = [
+                (path, value, failed[1])
+                for path, value, _ in linked
+                if (failed := base.try_write(path, value)) is not None
+            ]
+            if len(left) == len(linked):
+                raise left[0][2]
+            linked = left
 
     def targets(self, sub: str | None = None) -> tuple[list[str], str | None]:
         """(the v1 directories, the cgroup2 one) a process joins: the container's,

@@ -405,6 +405,86 @@ def test_update_flags_and_resources_json(oci, make_bundle):
     assert saved["devices"] == [{"allow": False, "access": "rwm"}]
 
 
+UNLIMITED_V1 = 9223372036854771712  # what memory.limit_in_bytes reads after "-1"
+
+
+@pytest.mark.parametrize("form", [("--memory", "-1"), ("--memory=-1",)], ids=["sep", "eq"])
+def test_update_memory_minus_one_lifts_the_limit_and_swap(oci, make_bundle, form):
+    """runc's `update --memory -1`: unlimited, the swap limit too (the kernel
+    refuses a memory limit above memory+swap, so memsw goes first)."""
+    mem = {"limit": 64 * MiB, "swap": 128 * MiB} if has_memsw() else {"limit": 64 * MiB}
+    cid = start(oci, bundle(make_bundle, SLEEP, {"memory": mem}))
+    p = record(oci, cid)["paths"]["memory"]
+    oci.cli_ok("update", *form, cid)
+    assert int(rd(f"{p}/memory.limit_in_bytes")) == UNLIMITED_V1
+    if has_memsw():
+        assert int(rd(f"{p}/memory.memsw.limit_in_bytes")) == UNLIMITED_V1
+    with open(os.path.join(oci.root, cid, "state.json")) as f:
+        saved = json.load(f)["config"]["linux"]["resources"]["memory"]
+    assert saved["limit"] == -1 and saved.get("swap", -1) == -1
+    # and back down to limits, which the kernel takes with memsw lowered last
+    if has_memsw():
+        oci.cli_ok("update", "--memory", "32m", "--memory-swap", "48m", cid)
+        assert rd(f"{p}/memory.limit_in_bytes") == str(32 * MiB)
+        assert rd(f"{p}/memory.memsw.limit_in_bytes") == str(48 * MiB)
+        oci.cli_ok("update", "--memory-swap", "-1", cid)
+        assert int(rd(f"{p}/memory.memsw.limit_in_bytes")) == UNLIMITED_V1
+        assert rd(f"{p}/memory.limit_in_bytes") == str(32 * MiB)
+
+
+@pytest.mark.parametrize("flag", ["--cpu-share", "--cpu-shares"])
+def test_update_cpu_share_both_spellings(oci, make_bundle, flag):
+    """runc's flag is --cpu-share; docker's (and ours) --cpu-shares."""
+    cid = start(oci, bundle(make_bundle, SLEEP))
+    oci.cli_ok("update", flag, "300", cid)
+    assert rd(f"{record(oci, cid)['paths']['cpu']}/cpu.shares") == "300"
+
+
+@pytest.fixture
+def cpu_limited_parent(oci):
+    """A cgroup in the cpu hierarchy limited to half a CPU (50000/100000 us),
+    for a container's cgroupsPath below it; removed after the test (and
+    after the test's containers)."""
+    name = f"/ocitest-{uuid.uuid4().hex[:8]}"
+    cpu = MOUNTS["cpu"] + name
+    os.mkdir(cpu)
+    with open(f"{cpu}/cpu.cfs_quota_us", "w") as f:
+        f.write("50000")
+    yield name
+    oci.cleanup()
+    for h in os.listdir("/sys/fs/cgroup"):  # every hierarchy, unified and named ones too
+        for d in (f"/sys/fs/cgroup/{h}{name}/c", f"/sys/fs/cgroup/{h}{name}"):
+            if os.path.isdir(d):
+                os.rmdir(d)
+
+
+def test_update_cfs_quota_and_period_from_any_previous_pair(oci, make_bundle, cpu_limited_parent):
+    """The kernel checks a new period against the current quota and a new quota
+    against the current period (the ratio must stay within the parent's), so
+    period-first fails when the period shrinks and quota-first when the quota
+    grows: whichever write it refuses is retried after the other, as runc does."""
+    b = bundle(
+        make_bundle,
+        SLEEP,
+        {"cpu": {"quota": 50000, "period": 100000}},
+        cgroupsPath=cpu_limited_parent + "/c",
+    )
+    cid = start(oci, b)
+    p = record(oci, cid)["paths"]["cpu"]
+    assert p == MOUNTS["cpu"] + cpu_limited_parent + "/c"
+    pairs = [(25000, 50000), (50000, 100000), (10000, 20000), (40000, 200000), (50000, 100000)]
+    for quota, period in pairs:
+        oci.cli_ok("update", "--cpu-period", str(period), "--cpu-quota", str(quota), cid)
+        assert (rd(f"{p}/cpu.cfs_quota_us"), rd(f"{p}/cpu.cfs_period_us")) == (
+            str(quota),
+            str(period),
+        )
+    # a pair beyond the parent's ratio is still refused, with one clean line
+    oci.fails("update", "--cpu-quota", "80000", cid, contains=("cpu.cfs_quota_us", "Invalid"))
+    assert rd(f"{p}/cpu.cfs_quota_us") == "50000"
+    oci.cli_ok("delete", "--force", cid)
+
+
 def test_update_bad_input(oci, make_bundle):
     cid = start(oci, bundle(make_bundle, SLEEP))
     oci.fails("update", "-r", "-", cid, input="{not json", contains="invalid JSON")

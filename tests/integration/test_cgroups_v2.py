@@ -194,6 +194,25 @@ def test_update(box):
     assert rd(f"{p}/pids.max") == "max"
 
 
+def test_update_as_runc(box):
+    """runc's forms: a quota or a period alone keeps the other (cpu.max holds
+    both), --cpu-share, and --memory -1 lifting the swap limit too."""
+    p = box.path
+    box.rt.cli_ok("update", "--cpu-quota", "30000", box.id)
+    assert rd(f"{p}/cpu.max") == "30000 50000"
+    box.rt.cli_ok("update", "--cpu-period", "100000", box.id)
+    assert rd(f"{p}/cpu.max") == "30000 100000"
+    box.rt.cli_ok("update", "--cpu-share", "1024", box.id)
+    assert rd(f"{p}/cpu.weight") == "39"
+    box.rt.cli_ok("update", "--memory", "-1", box.id)
+    assert (rd(f"{p}/memory.max"), rd(f"{p}/memory.swap.max")) == ("max", "max")
+    box.rt.cli_ok("update", "--memory", "32m", "--memory-swap", "48m", box.id)
+    assert (rd(f"{p}/memory.max"), rd(f"{p}/memory.swap.max")) == (str(32 * MiB), str(16 * MiB))
+    # a new limit alone: the recorded memory+swap stays what it was
+    box.rt.cli_ok("update", "--memory", "40m", box.id)
+    assert (rd(f"{p}/memory.max"), rd(f"{p}/memory.swap.max")) == (str(40 * MiB), str(8 * MiB))
+
+
 def test_delete_leaves_nothing(box):
     assert os.path.isdir(box.path)
     box.rt.cli_ok("delete", "--force", box.id)

@@ -74,13 +74,14 @@ class TestMemoryV1:
         ]
 
     def test_limit_before_memsw(self):
-        # the manager retries a limit write that fails while memsw is lower,
+        # the manager writes the pair in the order the current values allow,
         # but the order it is given is limit first, then memory+swap
         out = memory.v1({"memory": {"swap": 256 * MiB, "limit": 128 * MiB}}, has_nothing)
         assert [f for _, f, _ in out] == ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
 
     def test_minus_one_is_unlimited(self):
-        out = memory.v1({"memory": {"limit": -1, "swap": -1, "reservation": -1}}, has_nothing)
+        has = has_only("memory.memsw.limit_in_bytes")
+        out = memory.v1({"memory": {"limit": -1, "swap": -1, "reservation": -1}}, has)
         assert out == [
             ("memory", "memory.limit_in_bytes", "-1"),
             ("memory", "memory.memsw.limit_in_bytes", "-1"),
@@ -92,8 +93,16 @@ class TestMemoryV1:
         assert ("memory", "memory.memsw.limit_in_bytes", str(32 * MiB)) in out
 
     def test_swap_unlimited_with_a_limit(self):
-        out = memory.v1({"memory": {"limit": 32 * MiB, "swap": -1}}, has_nothing)
+        has = has_only("memory.memsw.limit_in_bytes")
+        out = memory.v1({"memory": {"limit": 32 * MiB, "swap": -1}}, has)
         assert ("memory", "memory.memsw.limit_in_bytes", "-1") in out
+
+    def test_unlimited_swap_without_swap_accounting_is_no_write(self):
+        # no memsw file (swapaccount=0): no swap limit to lift, as runc does
+        out = memory.v1({"memory": {"limit": -1, "swap": -1}}, has_nothing)
+        assert out == [("memory", "memory.limit_in_bytes", "-1")]
+        out = memory.v1({"memory": {"limit": 32 * MiB, "swap": 64 * MiB}}, has_nothing)
+        assert ("memory", "memory.memsw.limit_in_bytes", str(64 * MiB)) in out
 
     def test_oom_killer_left_alone_unless_disabled(self):
         assert memory.v1({"memory": {"disableOOMKiller": False}}, has_nothing) == []

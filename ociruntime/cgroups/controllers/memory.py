@@ -35,10 +35,12 @@ def v1(res: dict, has) -> list[tuple[str, str, str]]:
     mem = res.get("memory") or {}
     check(mem)
     out = []
-    # memsw must stay >= limit at every step: raise memsw first when it grows (see v1.py)
+    # memsw must stay >= limit at every step; the order that works depends on
+    # the current values: v1.py writes the pair in it
     if "limit" in mem:
         out.append(("memory", "memory.limit_in_bytes", _v1num(mem["limit"])))
-    if "swap" in mem:
+    if "swap" in mem and (mem["swap"] != -1 or has("memory", "memory.memsw.limit_in_bytes")):
+        # (no swap accounting: no memsw file, and no swap limit to lift)
         out.append(("memory", "memory.memsw.limit_in_bytes", _v1num(mem["swap"])))
     if "reservation" in mem:
         out.append(("memory", "memory.soft_limit_in_bytes", _v1num(mem["reservation"])))
