@@ -12,7 +12,7 @@ import sys
 
 from . import SPEC_VERSION, __version__, log
 from . import oslite as os
-from .errors import OCIError
+from .errors import OCIError, os_error_text
 
 
 class Flag:
@@ -250,6 +250,14 @@ class Args:
             self.parse_command()
 
     def parse_command(self) -> None:
+        try:
+            self._parse_command()
+        except OCIError as e:
+            if self.cmd == "exec":
+                e.exit_code = 255  # every failure of exec's own is 255 (commands.cmd_exec)
+            raise
+
+    def _parse_command(self) -> None:
         if self.cmd is None or self.g["version"] or self.g["help"]:
             return
         if self.cmd not in COMMANDS:
@@ -292,7 +300,7 @@ def main(argv: list[str] | None = None, t0: int = 0) -> int:
     except OCIError as e:
         return _fail(e.text, e.exit_code, debug)
     except OSError as e:
-        return _fail(str(e), 1, debug)
+        return _fail(os_error_text(e), 1, debug)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # a bug: still one line unless --debug
@@ -342,8 +350,36 @@ def _container(a: Args):
     return Container(a.id, a.g["root"])
 
 
+def check_pid_file(path: str | None) -> None:
+    """A --pid-file that cannot be written fails before any process exists."""
+    if not path:
+        return
+    p = os.path.abspath(path)
+    d = os.path.dirname(p)
+    if not os.path.isdir(d):
+        raise OCIError(f"--pid-file {path}: its directory {d} is missing")
+    if os.path.isdir(p):
+        raise OCIError(f"--pid-file {path}: is a directory")
+
+
+def check_preserve_fds(n: int) -> None:
+    """0 or more, and no more than a process can have open (the hard RLIMIT_NOFILE)."""
+    if n < 0:
+        raise OCIError(f"--preserve-fds {n}: expected a number of fds, 0 or more")
+    if n:
+        import resource
+
+        top = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if top != resource.RLIM_INFINITY and n > top - 3:
+            raise OCIError(
+                f"--preserve-fds {n}: more fds than a process may have open ({top}, fds 3 on)"
+            )
+
+
 def _create_kw(a: Args) -> dict:
     o = a.opts
+    check_pid_file(o["pid_file"])
+    check_preserve_fds(o["preserve_fds"])
     return {
         "pid_file": o["pid_file"],
         "console_socket": o["console_socket"],

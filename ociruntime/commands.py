@@ -9,25 +9,31 @@ import sys
 
 from . import oslite as os
 from .cli import Args, _container
-from .errors import OCIError
+from .errors import OCIError, os_error_text
 
 
 def cmd_exec(a: Args) -> int:
     """Every failure of exec itself exits 255, as runc's do (the process's own
-    status is returned as is)."""
+    status is returned as is), with one line: its usage errors too
+    (cli.Args.parse_command), and an OSError from anywhere."""
     try:
         return _exec(a)
     except OCIError as e:
         e.exit_code = 255
         raise
+    except OSError as e:
+        raise OCIError(os_error_text(e), exit_code=255) from None
 
 
 def _exec(a: Args) -> int:
+    from .cli import check_pid_file, check_preserve_fds
     from .container import Container
 
     o = a.opts
     if not a.pos:
         raise OCIError("exec: container-id is required (ociruntime exec --help)", exit_code=255)
+    check_pid_file(o["pid_file"])
+    check_preserve_fds(o["preserve_fds"])
     c = Container(a.id, a.g["root"])
     if o["process"]:
         from .spec.load import read_json
@@ -61,6 +67,15 @@ def _json_copy(v: object) -> object:
     return v
 
 
+MAX_ID = 4294967294  # (uid_t)-1 means "unchanged" to the kernel
+
+
+def _id(s: str) -> int:
+    if not (s.isascii() and s.isdigit()) or int(s) > MAX_ID:
+        raise ValueError(s)
+    return int(s)
+
+
 def exec_process(c, args: list[str], o: dict) -> dict:
     """runc's way: the container's process, with the flags' overrides."""
     base = _json_copy(((c.store.load(c.id).get("config") or {}).get("process")) or {})
@@ -78,13 +93,19 @@ def exec_process(c, args: list[str], o: dict) -> dict:
     if o["user"]:
         uid, _, gid = o["user"].partition(":")
         try:
-            user["uid"] = int(uid)
+            user["uid"] = _id(uid)
             if gid:
-                user["gid"] = int(gid)
+                user["gid"] = _id(gid)
         except ValueError:
             raise OCIError(
-                f"exec: --user {o['user']}: expected UID[:GID] as numbers", exit_code=255
+                f"exec: --user {o['user']}: expected UID[:GID], numbers from 0 to {MAX_ID}",
+                exit_code=255,
             ) from None
+    for g in o["additional_gids"]:
+        if not 0 <= g <= MAX_ID:
+            raise OCIError(
+                f"exec: --additional-gids {g}: expected a number from 0 to {MAX_ID}", exit_code=255
+            )
     if o["additional_gids"]:
         user["additionalGids"] = list(user.get("additionalGids") or []) + o["additional_gids"]
     proc["user"] = user

@@ -45,3 +45,14 @@ class NotRunning(OCIError):
 
     def __init__(self) -> None:
         super().__init__("container not running")
+
+
+def os_error_text(e: OSError) -> str:
+    """An OSError as one line in Go's words (``PATH: no such file or directory``),
+    never Python's ``[Errno 2] ...``."""
+    what = e.strerror or str(e)
+    what = what[:1].lower() + what[1:]
+    where = e.filename
+    if where is not None and e.filename2 is not None:
+        where = f"{where} -> {e.filename2}"
+    return f"{where}: {what}" if where is not None else what

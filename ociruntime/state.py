@@ -66,18 +66,24 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
     if isinstance(data, str):
         data = data.encode()
     tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    except OSError as e:
+        e.filename = path  # the file asked for, not our temporary
+        raise
     try:
         try:
             os.write(fd, data)
         finally:
             os.close(fd)
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.filename == tmp:
+            e.filename, e.filename2 = path, None
         raise
 
 

@@ -16,7 +16,7 @@ import time
 from datetime import datetime
 
 import pytest
-from conftest import OCI, REPO, leftovers, ns_members, wait_for
+from conftest import OCI, REPO, assert_one_line_error, leftovers, ns_members, wait_for
 
 RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
@@ -164,6 +164,17 @@ def test_relative_pid_file_is_relative_to_cwd(oci, make_bundle, tmp_path):
     oci.cli_ok("create", "--bundle", b.path, "--pid-file", "rel.pid", cid, cwd=tmp_path)
     assert int((tmp_path / "rel.pid").read_text()) == oci.state(cid)["pid"]
     oci.cli_ok("delete", "--force", cid)
+
+
+@pytest.mark.parametrize("pidfile", ["missing/dir/p", ".", "/proc/version"])
+def test_create_pid_file_that_cannot_be_written(oci, make_bundle, tmp_path, pidfile):
+    """One clean line (never Python's [Errno N]), exit 1, nothing left behind."""
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    r = oci.cli("create", "--bundle", b.path, "--pid-file", pidfile, cid, cwd=tmp_path)
+    line = assert_one_line_error(r, code=1)
+    assert "[Errno" not in line and pidfile.rsplit("/", 1)[-1] in line, line
+    assert leftovers(oci, b, (cid,)) == []
 
 
 def test_root_is_created_when_missing(oci, make_bundle, tmp_path):

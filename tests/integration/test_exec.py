@@ -601,6 +601,52 @@ def test_failed_execs_leave_nothing_behind(running):
     assert leftovers(c.oci, c.bundle, (c.cid,)) == []
 
 
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--pid-file", "{tmp}/missing/dir/p"], "--pid-file"),
+        (["-d", "--pid-file", "{tmp}/missing/dir/p"], "--pid-file"),
+        (["--pid-file", "{tmp}"], "is a directory"),
+        (["--pid-file", "/proc/version"], "/proc/version"),
+        (["--process", "{tmp}/missing.json"], "missing.json"),
+        (["--process", "{tmp}"], "is a directory"),
+        (["--tty", "--detach"], "console-socket"),
+        (["--tty", "--console-socket", "{tmp}/none.sock"], "none.sock"),
+        (["--console-socket", "{tmp}/none.sock"], "console-socket"),
+        (["--cwd", "/nowhere"], "/nowhere"),
+        (["--user", "abc"], "--user"),
+        (["--user", "-5"], "--user"),
+        (["--user", "99999999999"], "--user"),
+        (["--user", "0:99999999999"], "--user"),
+        (["--additional-gids", "abc"], "-gids"),
+        (["--additional-gids", "99999999999"], "--additional-gids"),
+        (["--apparmor", "unconfined"], "apparmor"),
+        (["--process-label", "system_u:system_r:container_t:s0"], "SELinux"),
+        (["--preserve-fds", "-1"], "--preserve-fds"),
+        (["--preserve-fds", "99999999999999999999"], "--preserve-fds"),
+        (["--preserve-fds", "x"], "--preserve-fds"),
+        (["--cgroup", "../up"], "--cgroup"),
+        (["--cgroup", "no-such-sub"], "--cgroup"),
+        (["--no-such-flag"], "--no-such-flag"),
+        (["--detach=maybe"], "--detach"),
+    ],
+)
+def test_every_exec_flag_fails_with_255_and_one_line(running, tmp_path, flags, needle):
+    """runc exits 255 when exec itself fails; so do we, for every flag's
+    error path (usage errors included), with one clean line (no [Errno N], no
+    traceback), having started nothing and written no pid file."""
+    c = running()
+    marker = f"mark-{uuid.uuid4().hex}"
+    flags = [f.replace("{tmp}", str(tmp_path)) for f in flags]
+    r = c.run(["sleep", "100", marker], *flags)
+    line = assert_one_line_error(r, needle, code=255)
+    assert "[Errno" not in line and "internal error" not in line, line
+    assert with_marker(marker) == []
+    assert ns_members(c.pid) == [c.pid]
+    assert not os.path.exists(tmp_path / "missing")
+    assert c.oci.state(c.cid)["status"] == "running"
+
+
 def pause_implemented() -> bool:
     r = subprocess.run([*OCI, "pause", "--help"], capture_output=True, timeout=30)
     return r.returncode == 0

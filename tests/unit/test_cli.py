@@ -801,3 +801,48 @@ def test_main_spec(tmp_path, capsys):
     code, _, err = run_main(["spec", "-b", str(tmp_path)], capsys)
     assert code == 1
     assert "exists" in one_error_line(err)
+
+
+# ---- exec: every failure of its own is 255 ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["exec", "--no-such-flag", "ID", "true"],
+        ["exec", "-g", "abc", "ID", "true"],
+        ["exec", "--preserve-fds"],
+        ["exec", "--detach=maybe", "ID", "true"],
+    ],
+)
+def test_exec_usage_errors_exit_255(argv, capsys, tmp_path):
+    code, out, err = run_main(["--root", str(tmp_path), *argv], capsys)
+    assert code == 255 and out == ""
+    one_error_line(err)
+
+
+def test_other_usage_errors_exit_1(capsys, tmp_path):
+    code, _, err = run_main(["--root", str(tmp_path), "kill", "--no-such-flag", "ID"], capsys)
+    assert code == 1
+    one_error_line(err)
+
+
+def test_os_error_text_is_gos_wording():
+    from ociruntime.errors import os_error_text
+
+    assert os_error_text(FileNotFoundError(2, "No such file or directory", "/x")) == (
+        "/x: no such file or directory"
+    )
+    assert os_error_text(PermissionError(13, "Permission denied")) == "permission denied"
+    e = IsADirectoryError(21, "Is a directory", "/a", None, "/b")
+    assert os_error_text(e) == "/a -> /b: is a directory"
+
+
+def test_an_os_error_is_one_clean_line(monkeypatch, capsys, tmp_path):
+    def boom(a):
+        raise FileNotFoundError(2, "No such file or directory", "/some/file")
+
+    monkeypatch.setattr(cli, "cmd_state", boom)
+    code, _, err = run_main(["--root", str(tmp_path), "state", "x"], capsys)
+    assert code == 1
+    assert one_error_line(err) == "/some/file: no such file or directory"
