@@ -12,7 +12,6 @@ unless the config names them (CVE-2022-29162).
 from __future__ import annotations
 
 from .. import log
-from ..errors import SpecError
 
 NAMES = (
     "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
@@ -48,20 +47,27 @@ def last_cap() -> int:
 
 
 def parse(caps: dict, pointer: str = "/process/capabilities") -> dict[str, set[int]]:
-    """{set name: cap numbers}; unknown names are errors, ones this kernel lacks are skipped."""
+    """{set name: cap numbers}.  A name we do not know, or one this kernel
+    lacks, is left out with a warning (the log, or stderr without one): the
+    runtime spec (1.2) says a runtime SHOULD NOT fail on unknown capabilities,
+    and runc and crun run the container."""
     top = last_cap()
     out: dict[str, set[int]] = {}
+    unknown: dict[str, str] = {}  # name -> where it first appears
     for s in SETS:
         nums: set[int] = set()
         for i, name in enumerate(caps.get(s) or []):
             n = CAPS.get(name)
             if n is None:
-                raise SpecError(f"{pointer}/{s}/{i}", f'unknown capability "{name}"')
+                unknown.setdefault(str(name), f"{pointer}/{s}/{i}")
+                continue
             if n > top:
                 log.warn(f"capability {name} is not supported by this kernel: skipped")
                 continue
             nums.add(n)
         out[s] = nums
+    for name, where in unknown.items():
+        log.warn(f'unknown capability "{name}" ignored (config.json: {where})')
     return out
 
 
