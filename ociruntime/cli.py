@@ -290,13 +290,21 @@ def main(argv: list[str] | None = None, t0: int = 0) -> int:
     trace = None
     try:
         a = Args(argv, command=False)
-        log.setup(a.g["log"], a.g["log_format"], a.g["debug"])
+        log.setup(a.g["log"], a.g["log_format"], a.g["debug"], create=True)
         a.parse_command()
         if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):
             from . import trace
 
             trace.enable(a.g["trace"] or os.environ["OCIRUNTIME_TRACE"], a.cmd or "", t0)
-        return dispatch(a)
+        if a.g["debug"]:
+            from . import trace as steps
+
+            steps.log_steps()
+            log.debug(f"ociruntime {__version__} (pid {os.getpid()}): {' '.join(argv)}")
+        code = dispatch(a)
+        if a.g["debug"]:
+            log.debug(f"{a.cmd}: exit status {code}")
+        return code
     except OCIError as e:
         return _fail(e.text, e.exit_code, debug)
     except OSError as e:

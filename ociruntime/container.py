@@ -206,11 +206,14 @@ class Container:
                 raise NotRunning()
             try:
                 if all:
-                    for p in self._pids(rec):
+                    pids = self._pids(rec)
+                    log.debug(f"kill --all: signal {signum} to pids {pids}")
+                    for p in pids:
                         try:
                             os.kill(p, signum)
                         except ProcessLookupError:
                             pass
+                log.debug(f"kill: signal {signum} to the init, pid {rec['pid']}")
                 _signal.pidfd_send_signal(fd, signum)
             except ProcessLookupError:
                 raise NotRunning() from None

@@ -2,7 +2,12 @@
 
 containerd reads the last ``"level":"error"`` record and podman parses the
 file as one JSON object, so a failing command writes exactly one error
-record, and nothing below warning is written unless ``--debug``.
+record, as its last record, and nothing below warning is written unless
+``--debug``, which adds a record for each main step of the runtime process
+(the command line, each ``trace.span``, the exit status).  As runc does, the
+file is created by every command, even one that has nothing to say.
+Without ``--log`` the records go to stderr as ``ociruntime: LEVEL: msg``
+(errors: the CLI writes those itself).
 """
 
 import sys
@@ -16,9 +21,21 @@ _json = False
 _debug = False
 
 
-def setup(path: str | None, fmt: str = "text", debug: bool = False) -> None:
+def setup(path: str | None, fmt: str = "text", debug: bool = False, create: bool = False) -> None:
+    """``create`` (the CLI): make the file now, as an absolute path (the
+    container side, which writes to it too, runs elsewhere); an OCIError
+    if it cannot be, and then no log but stderr."""
     global _path, _json, _debug
-    _path, _json, _debug = path, fmt == "json", debug
+    _path, _json, _debug = None, fmt == "json", debug
+    if path and create:
+        path = os.path.abspath(path)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        except OSError as e:
+            from .errors import OCIError, os_error_text
+
+            raise OCIError(f"--log {os_error_text(e)}") from None
+    _path = path or None
 
 
 def _now() -> str:
@@ -34,7 +51,8 @@ def write(level: str, msg: str) -> None:
             sys.stderr.write(f"ociruntime: {level}: {msg}\n")
         return
     if _json:
-        line = jsonio.dumps({"level": level, "msg": msg, "time": _now()})
+        # compact, as logrus (runc) writes it
+        line = jsonio.dumps({"level": level, "msg": msg, "time": _now()}, compact=True)
     else:
         esc = msg.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         line = f'time="{_now()}" level={level} msg="{esc}"'

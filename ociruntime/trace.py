@@ -56,7 +56,21 @@ class _Span:
         _events.append(ev)
 
 
+_steps_pid = 0  # --debug: the process whose spans are debug records too (the CLI's)
+
+
+def log_steps() -> None:
+    """--debug: from now on every span of this process (not of the children it
+    forks, whose stderr may be the container's) is also a debug record."""
+    global _steps_pid
+    _steps_pid = os.getpid()
+
+
 def span(name: str, **args: object) -> _Span | _Null:
+    if _steps_pid and _steps_pid == os.getpid():
+        from . import log
+
+        log.debug(name + "".join(f" {k}={v}" for k, v in args.items()))
     return _Span(name, args) if enabled else _NULL
 
 
