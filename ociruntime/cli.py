@@ -330,7 +330,8 @@ def _fail(text: str, code: int, debug: bool) -> int:
 
 def dispatch(a: Args) -> int:
     if a.g["version"]:
-        print(f"ociruntime version {__version__}\nspec: {SPEC_VERSION}")
+        # runc's lines, which containerd (go-runc) parses
+        print(f"ociruntime version {__version__}\ncommit: {_commit()}\nspec: {SPEC_VERSION}")
         return 0
     if a.g["help"] or a.cmd is None or a.opts.get("help"):
         sys.stdout.write(usage(a.cmd if a.opts.get("help") else None))
@@ -350,6 +351,16 @@ def dispatch(a: Args) -> int:
 
         fn = getattr(commands, "cmd_" + a.cmd)
     return fn(a)
+
+
+def _commit() -> str:
+    """The git commit the installed build was made from (tools/write-launcher
+    writes ociruntime._commit into the bundle), or "unknown" from a source tree."""
+    try:
+        from ._commit import COMMIT
+    except ImportError:
+        return "unknown"
+    return COMMIT
 
 
 def _container(a: Args):

@@ -253,8 +253,11 @@ def cmd_events(a: Args) -> int:
     from . import jsonio
 
     c = _container(a)
+    # one compact JSON object a line, as runc's encoding/json writes them
     if a.opts["stats"]:
-        print(jsonio.dumps({"type": "stats", "id": c.id, "data": c.stats()}), flush=True)
+        print(
+            jsonio.dumps({"type": "stats", "id": c.id, "data": c.stats()}, compact=True), flush=True
+        )
         return 0
     every = _interval(a.opts["interval"])
     import gc
@@ -268,9 +271,9 @@ def cmd_events(a: Args) -> int:
             return 0  # the container is gone: the stream ends
         n = c.oom_kills()
         if n > ooms:
-            print(jsonio.dumps({"type": "oom", "id": c.id}), flush=True)
+            print(jsonio.dumps({"type": "oom", "id": c.id}, compact=True), flush=True)
             ooms = n
-        print(jsonio.dumps({"type": "stats", "id": c.id, "data": data}), flush=True)
+        print(jsonio.dumps({"type": "stats", "id": c.id, "data": data}, compact=True), flush=True)
         time.sleep(every)
 
 
@@ -291,7 +294,7 @@ def cmd_list(a: Args) -> int:
         for s in states:
             print(s["id"])
     elif a.opts["format"] == "json":
-        print(jsonio.dumps(states))
+        print(jsonio.dumps([runc_list_entry(s) for s in states], compact=True))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [
@@ -302,6 +305,17 @@ def cmd_list(a: Args) -> int:
         for r in rows:
             print("   ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     return 0
+
+
+def runc_list_entry(state: dict) -> dict:
+    """A state as runc's ``list -f json`` prints it: runc's key order, and
+    annotations only when there are some (Go's omitempty)."""
+    out = {k: state[k] for k in ("ociVersion", "id", "pid", "status", "bundle", "rootfs")}
+    out["created"] = state["created"]
+    if state.get("annotations"):
+        out["annotations"] = state["annotations"]
+    out["owner"] = state["owner"]
+    return out
 
 
 def cmd_check(a: Args) -> int:

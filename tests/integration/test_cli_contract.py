@@ -96,6 +96,46 @@ def test_bundle_defaults_to_the_current_directory(oci, make_bundle):
     assert leftovers(oci, b, (cid,)) == []
 
 
+def compact(obj: object) -> str:
+    """What Go's encoding/json writes: no space after ',' or ':'."""
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def test_list_json_is_runcs_bytes(oci, make_bundle):
+    """runc's `list -f json`: one compact line, runc's key order (ociVersion id
+    pid status bundle rootfs created [annotations] owner), annotations only
+    when there are some."""
+    b1 = make_bundle(LOOP)
+    b2 = make_bundle(LOOP, annotations={"org.example": "x"})
+    c1, c2 = oci.new_id("a"), oci.new_id("b")
+    oci.cli_ok("create", "--bundle", b1.path, c1)
+    oci.cli_ok("create", "--bundle", b2.path, c2)
+    out = oci.ok("list", "--format", "json").stdout
+    entries = json.loads(out)
+    assert out == compact(entries) + "\n"
+    by_id = {e["id"]: e for e in entries}
+    order = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created"]
+    assert list(by_id[c1]) == [*order, "owner"]
+    assert list(by_id[c2]) == [*order, "annotations", "owner"]
+    assert by_id[c2]["annotations"] == {"org.example": "x"}
+    st = oci.state(c1)
+    assert by_id[c1] == {k: st[k] for k in [*order, "owner"]}
+    for cid in (c1, c2):
+        oci.cli_ok("delete", "--force", cid)
+
+
+def test_events_stats_is_one_compact_line(oci, make_bundle):
+    """containerd reads `events --stats` as Go's encoding/json writes it."""
+    b = make_bundle(LOOP)
+    cid = oci.new_id()
+    oci.run_detached(b, cid)
+    out = oci.cli_ok("events", "--stats", cid).stdout
+    rec = json.loads(out)
+    assert out == compact(rec) + "\n"
+    assert out.startswith(f'{{"type":"stats","id":"{cid}","data":{{')
+    oci.cli_ok("delete", "--force", cid)
+
+
 def test_list_json_owner_is_the_user_name(oci, make_bundle):
     """runc's list reports the owner of the state directory by name ("root" here)."""
     b = make_bundle(LOOP)
@@ -267,12 +307,17 @@ def test_not_running_wording(oci, make_bundle):
 
 @pytest.mark.parametrize("flag", ["--version", "-v"])
 def test_version(flag):
+    """runc's lines, which go-runc parses: `NAME version X`, `commit: Y`, `spec: Z`."""
     r = plain(flag)
     assert r.returncode == 0
     assert r.stderr == ""
     lines = r.stdout.splitlines()
+    assert len(lines) == 3, lines
     assert re.fullmatch(r"ociruntime version \d+\.\d+\.\d+\S*", lines[0]), lines
-    assert "spec: 1.2.0" in lines
+    assert re.fullmatch(r"commit: [0-9a-f]{7,40}(-dirty)?|commit: unknown", lines[1]), lines
+    assert lines[2] == "spec: 1.2.0"
+    if OCI[0].endswith("/ociruntime"):  # an installed launcher knows its commit
+        assert lines[1] != "commit: unknown", lines
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["-h"], ["create", "--help"], ["kill", "-h"]])
