@@ -46,10 +46,12 @@ def of(config: dict) -> dict[str, str | None]:
 
 
 def open_ns(path: str, nstype: str) -> int:
+    """An fd for a namespace file; a failure in runc's words ("permission
+    denied", "no such file or directory"), which callers match on."""
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise OCIError(f"{nstype} namespace {path}: {e.strerror}") from None
+        raise OCIError(f"{nstype} namespace {path}: {(e.strerror or str(e)).lower()}") from None
 
 
 def for_next_children(kind: str, path: str | None, offsets: dict | None = None) -> None:

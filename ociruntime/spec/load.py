@@ -46,6 +46,11 @@ def load_bundle(bundle: str) -> Bundle:
     return Bundle(bundle, config, rootfs)
 
 
+def _strerror(e: OSError) -> str:
+    """Go's wording (runc's): "no such file or directory", "permission denied"."""
+    return (e.strerror or str(e)).lower()
+
+
 def nss_of(linux: dict) -> dict:
     return {ns["type"]: ns.get("path") or None for ns in linux.get("namespaces") or []}
 
@@ -68,8 +73,10 @@ def check_config(config: dict) -> None:
         if p:
             if not os.path.isabs(p):
                 raise SpecError(ptr + "/path", f"{p}: expected an absolute path")
-            if not os.path.exists(p):
-                raise SpecError(ptr + "/path", f"{p}: no such file or directory")
+            try:
+                os.stat(p)
+            except OSError as e:  # EACCES is "permission denied", not a missing file
+                raise SpecError(ptr + "/path", f"{p}: {_strerror(e)}") from None
     if nss_of(linux).get("user", "") is None:
         for key in ("uidMappings", "gidMappings"):
             if not linux.get(key):

@@ -8,12 +8,13 @@ this (host) process sees.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
 
 import pytest
-from conftest import assert_clean_failure, leftovers, sh
+from conftest import OCI, assert_clean_failure, leftovers, sh
 
 # linux.namespaces[].type -> the name under /proc/PID/ns
 PROC_NAME = {
@@ -301,6 +302,40 @@ def test_regular_file_as_namespace_path_fails_cleanly(oci, make_bundle, tmp_path
     cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r, str(not_ns))
     assert not_ns.read_text() == "hello\n"
+
+
+def _without_dac_override():
+    """The CLI as a root that file permissions apply to (no CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH), the way to meet EACCES as root."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+
+
+@pytest.mark.parametrize("where", ["directory", "file"])
+def test_namespace_path_permission_denied(oci, make_bundle, tmp_path, where):
+    """EACCES on a namespace path says "permission denied" (runc's words, which
+    callers map to their own errors), never "no such file or directory": in the
+    validation (a directory it cannot search) and when the init opens the
+    path (a file it cannot read)."""
+    private = tmp_path / "private"
+    private.mkdir()
+    ns = private / "net"
+    ns.write_text("")
+    nobody = 65534
+    os.chown(private, nobody, nobody)
+    os.chown(ns, nobody, nobody)
+    if where == "directory":
+        private.chmod(0o700)
+    else:
+        ns.chmod(0o000)
+    b = make_bundle()
+    set_namespaces(b, without(b, "network") + [{"type": "network", "path": str(ns)}])
+    cid = oci.new_id()
+    argv = [*_without_dac_override(), *OCI, "--root", oci.root, "create", "-b", b.path, cid]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    line = assert_clean_failure(oci, b, cid, r, str(ns), "permission denied")
+    assert "no such file" not in line
 
 
 def test_wrong_kind_of_namespace_fails_cleanly(oci, make_bundle):

@@ -434,3 +434,17 @@ def test_ns_proc_names():
     assert NS_PROC_NAME["mount"] == "mnt"
     for t, name in NS_PROC_NAME.items():
         assert os.path.exists(f"/proc/self/ns/{name}") or t == "time", t
+
+
+def test_namespace_path_permission_denied(monkeypatch):
+    """EACCES is "permission denied" (runc's words), not a missing file."""
+    from ociruntime import oslite
+
+    def stat(p, *a, **k):
+        raise PermissionError(13, "Permission denied", p)
+
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [{"type": "network", "path": "/private/ns/net"}]
+    monkeypatch.setattr(oslite, "stat", stat)
+    e = spec_error(check_config, cfg)
+    assert str(e) == ("config.json: /linux/namespaces/0/path: /private/ns/net: permission denied")
