@@ -221,11 +221,12 @@ class Container:
                 os.close(fd)
 
     def _pids(self, rec: dict) -> list[int]:
-        """Every process in the container's cgroup (host pids)."""
+        """Every process in the container's cgroup and its sub-cgroups (host
+        pids), as runc's ps and kill --all take them (GetAllPids)."""
         from . import cgroups
 
         cg = cgroups.from_record(rec.get("cgroup"))
-        return cg.pids() if cg is not None else [rec["pid"]]
+        return cg.all_pids() if cg is not None else [rec["pid"]]
 
     def pids(self) -> list[int]:
         rec = self._record()

@@ -148,7 +148,17 @@ def join_self(v1: list[str], root_fd: int | None = None) -> None:
 
 
 def procs(path: str) -> list[int]:
+    """The processes of the cgroup ``path`` itself (runc's GetPids)."""
     return [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]
+
+
+def all_procs(path: str) -> list[int]:
+    """The processes of ``path`` and of every cgroup below it (runc's
+    GetAllPids: what ps and kill --all act on)."""
+    out = []
+    for d, _, _ in os.walk(path):
+        out += procs(d)
+    return out
 
 
 def kill_all(pids, freeze=None, thaw=None) -> None:

@@ -230,11 +230,20 @@ class V1:
             "FREEZING",
         )
 
-    def pids(self) -> list[int]:
+    def _pid_dir(self) -> str:
+        """The directory whose cgroup.procs lists the container's processes."""
         for ctl in ("pids", "freezer", "memory", "cpu"):
             if ctl in self.paths:
-                return base.procs(self.paths[ctl])
-        return base.procs(next(iter(self.dirs())))
+                return self.paths[ctl]
+        return next(iter(self.dirs()))
+
+    def pids(self) -> list[int]:
+        """The processes in the container's cgroup itself (runc's GetPids)."""
+        return base.procs(self._pid_dir())
+
+    def all_pids(self) -> list[int]:
+        """With those in its sub-cgroups (runc's GetAllPids): ps, kill --all, destroy."""
+        return base.all_procs(self._pid_dir())
 
     def oom_kills(self) -> int:
         d = self.paths.get("memory")
@@ -250,7 +259,7 @@ class V1:
         children behind its init), then remove every directory."""
         if all(os.path.isdir(d) for d in self.dirs()[:1]):
             frz = "freezer" in self.paths
-            base.kill_all(self.pids, self.freeze if frz else None, self.thaw if frz else None)
+            base.kill_all(self.all_pids, self.freeze if frz else None, self.thaw if frz else None)
         for d in self.dirs():
             base.rmdir(d)
         for d in self.dirs():

@@ -85,10 +85,12 @@ class V2:
         return base.read(os.path.join(self.path, "cgroup.freeze")).strip() == "1"
 
     def pids(self) -> list[int]:
-        out = []
-        for d, _, _ in os.walk(self.path):
-            out += base.procs(d)
-        return out
+        """The processes in the container's cgroup itself (runc's GetPids)."""
+        return base.procs(self.path)
+
+    def all_pids(self) -> list[int]:
+        """With those in its sub-cgroups (runc's GetAllPids): ps, kill --all, destroy."""
+        return base.all_procs(self.path)
 
     def oom_kills(self) -> int:
         return base.kv(os.path.join(self.path, "memory.events")).get("oom_kill", 0)
@@ -99,11 +101,11 @@ class V2:
         return v2_stats(self)
 
     def destroy(self) -> None:
-        if os.path.isdir(self.path) and self.pids():
+        if os.path.isdir(self.path) and self.all_pids():
             try:
                 base.write(os.path.join(self.path, "cgroup.kill"), "1")
             except OCIError:
                 pass  # before Linux 5.14: one by one
-            base.kill_all(self.pids, self.freeze, self.thaw)
+            base.kill_all(self.all_pids, self.freeze, self.thaw)
         base.rmdir(self.path)
         base.rmdir_default_parent(self.path)

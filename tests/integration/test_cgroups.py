@@ -19,7 +19,7 @@ import time
 import uuid
 
 import pytest
-from conftest import assert_one_line_error, leftovers, stop, wait_for
+from conftest import alive, assert_one_line_error, leftovers, stop, wait_for
 
 from ociruntime.cgroups import layout, own_cgroups
 from ociruntime.cgroups.v1 import hierarchies
@@ -527,6 +527,43 @@ def test_kill_all_kills_every_process(oci, make_bundle):
     finally:
         kill_cgroup(rec)
     assert_nothing_left(oci, b, cid, dirs(rec))
+
+
+def test_ps_and_kill_all_include_sub_cgroups(oci, make_bundle, tmp_path):
+    """As on v2 and as runc's GetAllPids: a process in a sub-cgroup of the
+    container's (exec --cgroup, or moved there) is one of its processes for
+    ps and kill --all.  No pid namespace, so killing the init alone would
+    leave it running."""
+    b = bundle(make_bundle, ["sleep", "100"], no_pidns=True)
+    cid = start(oci, b)
+    rec = record(oci, cid)
+    init = oci.state(cid)["pid"]
+    subs = [os.path.join(d, "sub") for d in dirs(rec)]
+    try:
+        for d in subs:
+            os.mkdir(d)
+            for f in ("cpuset.cpus", "cpuset.mems"):  # a new cpuset is empty: fill it
+                if os.path.exists(os.path.join(d, f)):
+                    with open(os.path.join(d, f), "w") as out:
+                        out.write(rd(os.path.join(os.path.dirname(d), f)))
+        pidfile = tmp_path / "sub.pid"
+        oci.cli_ok("exec", "-d", "--cgroup", "sub", "--pid-file", str(pidfile), cid, "sleep", "99")
+        child = int(pidfile.read_text())
+        assert str(child) in rd(rec["paths"]["pids"] + "/sub/cgroup.procs").split()
+        assert sorted(json.loads(oci.cli_ok("ps", "--format", "json", cid).stdout)) == sorted(
+            [init, child]
+        )
+        table = oci.cli_ok("ps", cid).stdout.splitlines()
+        assert {line.split()[1] for line in table[1:]} == {str(init), str(child)}
+        oci.cli_ok("kill", "--all", cid, "KILL")
+        wait_for(lambda: not alive(child) and not alive(init), "both processes to die")
+        oci.wait_status(cid, "stopped")
+        oci.cli_ok("delete", cid)
+    finally:
+        kill_cgroup(rec)
+        for d in subs:
+            kill_cgroup({"paths": {"x": d}})
+    assert_nothing_left(oci, b, cid, dirs(rec) + subs)
 
 
 def test_delete_force_without_pid_namespace_kills_every_process(oci, make_bundle):
