@@ -172,14 +172,14 @@ def cmd_update(a: Args) -> int:
 
     o = a.opts
     if o["resources"]:
+        from .spec.load import MAX_JSON, read_file_capped
+
         if o["resources"] == "-":
-            text = sys.stdin.read()
+            text = sys.stdin.buffer.read(MAX_JSON + 1)
+            if len(text) > MAX_JSON:
+                raise OCIError(f"resources: larger than {MAX_JSON >> 20} MiB")
         else:
-            try:
-                with open(o["resources"]) as f:
-                    text = f.read()
-            except OSError as e:
-                raise OCIError(f"{o['resources']}: {e.strerror}") from None
+            text = read_file_capped(o["resources"])
         try:
             res = jsonio.loads(text)
         except ValueError as e:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import tempfile
 import time
 
 import pytest
-from conftest import ERROR_PREFIX, leftovers, stop, wait_for
+from conftest import ERROR_PREFIX, assert_clean_failure, leftovers, stop, wait_for
 
 LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
 
@@ -48,6 +49,35 @@ def test_malformed_json(oci, bundle, text):
 def test_config_json_missing(oci, bundle):
     os.unlink(os.path.join(bundle.path, "config.json"))
     oci.create_fails(bundle, "config.json", "no such file or directory")
+
+
+def _limit_memory():
+    """preexec_fn: a runtime that reads without bound fails at 1 GiB, not at the host's end."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "/dev/urandom", "fifo", "oversized"])
+def test_config_json_not_a_small_regular_file(oci, bundle, kind):
+    """A config.json that never ends (a symlink to a device, a FIFO nobody
+    writes to) or is beyond any real config's size fails at once: runc reads
+    /dev/zero until it runs out of memory."""
+    path = os.path.join(bundle.path, "config.json")
+    os.unlink(path)
+    if kind == "fifo":
+        os.mkfifo(path)
+        needle = "not a regular file"
+    elif kind == "oversized":
+        with open(path, "wb") as f:
+            f.truncate(64 << 20)  # sparse: no disk space, and the size alone refuses it
+        needle = "larger than 16 MiB"
+    else:
+        os.symlink(kind, path)
+        needle = "not a regular file"
+    cid = oci.new_id()
+    t0 = time.monotonic()
+    r = oci.cli("create", "--bundle", bundle.path, cid, timeout=20, preexec_fn=_limit_memory)
+    assert time.monotonic() - t0 < 5
+    assert_clean_failure(oci, bundle, cid, r, "config.json", needle)
 
 
 def test_schema_violation_names_the_pointer(oci, make_bundle):
