@@ -511,7 +511,8 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
     except SpecError:
         entered = False
     env = process.env_dict(proc.get("env") or [])
-    env.setdefault("HOME", process.home_of(uid))
+    if "HOME" not in env:  # as runc: /etc/passwd is read only when needed
+        env["HOME"] = process.home_of(uid)
     if proc.get("terminal"):
         process.own_terminal(uid)
     if sec.seccomp:

@@ -134,17 +134,49 @@ def set_user(user: dict, groups_denied: bool) -> None:
         ) from None
 
 
-def home_of(uid: int) -> str:
-    """$HOME from the container's /etc/passwd, '/' when it has no entry."""
+# /etc/passwd is the image's, so it may be anything: a symlink to /dev/zero, a
+# FIFO, one endless line.  runc's scanner stops at a 64 KiB line ("token too
+# long"); we also stop at 16 MiB of file (a directory of 100,000 users is 6).
+PASSWD_MAX_LINE = 64 << 10
+PASSWD_MAX = 16 << 20
+
+
+def home_of(uid: int, path: str = "/etc/passwd") -> str:
+    """$HOME from the container's /etc/passwd, '/' when it has none or no entry
+    for ``uid``.  Read in bounded chunks from a regular file only (opened
+    O_NONBLOCK, so a FIFO cannot hang the init); anything else is an OCIError.
+    A symlink is followed: this runs after pivot_root, inside the container."""
     try:
-        with open("/etc/passwd", "rb") as f:
-            for line in f:
-                parts = line.decode(errors="replace").rstrip("\n").split(":")
-                if len(parts) >= 6 and parts[2] == str(uid):
-                    return parts[5] or "/"
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
-        pass
-    return "/"
+        return "/"  # none, or not readable by this user: no entry
+    where = f"{path} in the container"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OCIError("not a regular file (looking up $HOME)", where)
+        want = str(uid).encode()
+        rest, total = b"", 0
+        while True:
+            chunk = os.read(fd, 65536)
+            total += len(chunk)
+            if total > PASSWD_MAX:
+                raise OCIError(f"larger than {PASSWD_MAX >> 20} MiB (looking up $HOME)", where)
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop() if chunk else b""
+            if len(rest) > PASSWD_MAX_LINE:
+                raise OCIError(
+                    f"a line longer than {PASSWD_MAX_LINE >> 10} KiB: token too long", where
+                )
+            for line in lines:
+                parts = line.split(b":")
+                if len(parts) >= 6 and parts[2] == want:
+                    return parts[5].decode(errors="replace") or "/"
+            if not chunk:
+                return "/"
+    except OSError as e:
+        raise OCIError(f"reading it: {e.strerror.lower()}", where) from None
+    finally:
+        os.close(fd)
 
 
 def find_executable(name: str, env: dict[str, str]) -> str:

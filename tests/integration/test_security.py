@@ -1175,3 +1175,77 @@ def test_exec_process_signals_are_default(oci, make_bundle):
         assert r.stdout.split() == ["SigIgn:", "0000000000000000", "y"]
     finally:
         oci.cli("delete", "--force", cid)
+
+
+# ---- 8. denial of service from the image's files ----------------------------------------------
+
+
+def replace_in_rootfs(b, rel: str, kind: str) -> None:
+    """Make the rootfs's ``rel`` hostile.  The bundle's rootfs hard-links the
+    session's busybox tree: unlink first, never write through the old name."""
+    path = os.path.join(b.rootfs, rel)
+    os.unlink(path)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "no-newline":
+        with open(path, "wb") as f:
+            f.truncate(200 << 20)  # sparse: 200 MB of NULs, no newline
+    else:
+        os.symlink(kind, path)  # absolute: resolved inside the container, after pivot_root
+
+
+def hostile_bundle(make_bundle, args):
+    """No HOME in the env, so the init looks it up in /etc/passwd; a memory
+    limit, so that a runtime reading without bound is stopped at 256 MiB."""
+    b = make_bundle(args)
+    b.config["process"]["env"] = ["PATH=/bin"]
+    b.config["linux"].setdefault("resources", {})["memory"] = {"limit": 256 << 20}
+    b.save()
+    return b
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "no-newline"])
+def test_hostile_etc_passwd_fails_create_in_one_line(oci, make_bundle, kind):
+    """The image's /etc/passwd (read for $HOME) may be /dev/zero, a FIFO or one
+    endless line: the init must not read it to its memory limit nor hang on
+    it, and create fails at once naming the file."""
+    b = hostile_bundle(make_bundle, ["true"])
+    replace_in_rootfs(b, "etc/passwd", kind)
+    cid = oci.new_id("pw")
+    r = oci.cli("create", "--bundle", b.path, cid, timeout=30)
+    want = "token too long" if kind == "no-newline" else "not a regular file"
+    assert_one_line_error(r, "/etc/passwd", want)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_hostile_etc_passwd_does_not_hang_exec(oci, make_bundle):
+    """A container's process can make its own /etc/passwd a FIFO: the engine's
+    next exec must fail in one line, not block forever in open(2)."""
+    b = hostile_bundle(make_bundle, ["sleep", "60"])
+    cid = oci.new_id("pw")
+    oci.run_detached(b, cid)
+    oci.cli_ok("exec", cid, "sh", "-c", "rm /etc/passwd && mkfifo /etc/passwd")
+    r = oci.cli("exec", cid, "true", timeout=30)
+    assert_one_line_error(r, "/etc/passwd", "not a regular file", code=255)
+    assert oci.state(cid)["status"] == "running"
+
+
+def test_passwd_not_read_when_home_is_set(oci, make_bundle):
+    """As runc: $HOME from the config wins, and then /etc/passwd is not opened."""
+    b = hostile_bundle(make_bundle, sh("echo $HOME"))
+    b.config["process"]["env"].append("HOME=/home/x")
+    b.save()
+    replace_in_rootfs(b, "etc/passwd", "fifo")
+    assert run_out(oci, b, timeout=30).strip() == "/home/x"
+
+
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo"])
+def test_hostile_etc_group_is_never_read(oci, make_bundle, kind):
+    """Users and groups are numeric in the config: the runtime never reads the
+    image's /etc/group (the kernel's view is checked: busybox's id reads it)."""
+    b = hostile_bundle(make_bundle, ["cat", "/proc/self/status"])
+    b.config["process"]["user"] = {"uid": 65534, "gid": 65534, "additionalGids": [5]}
+    b.save()
+    replace_in_rootfs(b, "etc/group", kind)
+    got = status_fields(run_out(oci, b, timeout=30))
+    assert (got["Uid"].split()[0], got["Gid"].split()[0], got["Groups"]) == ("65534", "65534", "5")
