@@ -17,7 +17,14 @@ import tempfile
 import time
 
 import pytest
-from conftest import ERROR_PREFIX, assert_clean_failure, leftovers, stop, wait_for
+from conftest import (
+    ERROR_PREFIX,
+    assert_clean_failure,
+    assert_one_line_error,
+    leftovers,
+    stop,
+    wait_for,
+)
 
 LOOP = ["sh", "-c", "while :; do sleep 0.1; done"]
 
@@ -78,6 +85,45 @@ def test_config_json_not_a_small_regular_file(oci, bundle, kind):
     r = oci.cli("create", "--bundle", bundle.path, cid, timeout=20, preexec_fn=_limit_memory)
     assert time.monotonic() - t0 < 5
     assert_clean_failure(oci, bundle, cid, r, "config.json", needle)
+
+
+@pytest.mark.parametrize(
+    "ptr",
+    ["/linux/cgroupsPath", "/mounts/0/destination", "/process/env/0", "/linux/sysctl/net.a"],
+)
+def test_nul_byte_is_refused_before_anything_exists(oci, make_bundle, ptr):
+    """A NUL in cgroupsPath left a state dir (cgroup.json with the path) that
+    no delete --force could remove, that list did not show and create said
+    existed: every string is checked for NUL before anything is made."""
+    b = make_bundle()
+    cfg = b.config
+    if ptr == "/linux/cgroupsPath":
+        cfg["linux"]["cgroupsPath"] = "/ociruntime-test/a\0b"
+    elif ptr == "/mounts/0/destination":
+        cfg["mounts"][0]["destination"] += "\0x"
+    elif ptr == "/process/env/0":
+        cfg["process"]["env"][0] += "\0x"
+    else:
+        cfg["linux"]["sysctl"] = {"net.a\0b": "1"}
+        ptr = "/linux/sysctl/net.a\\u0000b"
+    b.save()
+    cid = oci.new_id()
+    r = oci.cli("create", "--bundle", b.path, cid)
+    assert_clean_failure(oci, b, cid, r, f"config.json: {ptr}: contains a NUL byte")
+    assert "\0" not in r.stderr
+    assert oci.cli("create", "--bundle", b.path, cid).stderr == r.stderr  # the id is free
+
+
+def test_nul_byte_in_exec_process_json_and_update(oci, make_bundle, tmp_path):
+    b = make_bundle(["sleep", "60"])
+    cid = oci.new_id()
+    oci.run_detached(b, cid)
+    proc = tmp_path / "process.json"
+    proc.write_text(json.dumps({"cwd": "/", "args": ["true"], "env": ["A=1\0"]}))
+    r = oci.cli("exec", "--process", str(proc), cid)
+    assert_one_line_error(r, "process.json: /env/0: contains a NUL byte", code=255)
+    r = oci.cli("update", "-r", "-", cid, input=json.dumps({"unified": {"a\0": "1"}}))
+    assert_one_line_error(r, "resources: /unified/a\\u0000: contains a NUL byte")
 
 
 def test_schema_violation_names_the_pointer(oci, make_bundle):

@@ -36,6 +36,7 @@ from ociruntime.spec.validate import (
     Validator,
     validate_config,
     validate_process,
+    validate_resources,
     validate_state,
 )
 
@@ -1074,6 +1075,54 @@ def test_validation_does_not_modify_the_document():
     doc = copy.deepcopy(F)
     validate_config(doc)
     assert doc == F
+
+
+# ---------------------------------------------------------------------------
+# NUL bytes: C strings end there, so none may reach a system call
+# ---------------------------------------------------------------------------
+
+NUL_VALUES = [
+    "/process/args/0", "/process/env/0", "/process/cwd", "/process/apparmorProfile",
+    "/root/path", "/hostname", "/mounts/0/destination", "/mounts/0/source",
+    "/hooks/prestart/0/path", "/hooks/prestart/0/args/0", "/hooks/prestart/0/env/0",
+    "/linux/namespaces/0/path", "/linux/devices/0/path", "/linux/cgroupsPath",
+    "/linux/resources/unified/memory.high", "/linux/sysctl/net.ipv4.ip_forward",
+    "/linux/seccomp/listenerPath", "/linux/seccomp/syscalls/0/names/0",
+    "/linux/maskedPaths/0", "/linux/readonlyPaths/0", "/linux/mountLabel",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("ptr", NUL_VALUES)
+def test_nul_byte_in_a_string_is_refused(ptr):
+    """A NUL cut a path short at the kernel, or made Python raise half-way
+    through a create (a cgroupsPath left a state dir nothing could delete)."""
+    doc = copy.deepcopy(F)
+    parent = doc
+    parts = ptr.split("/")[1:]
+    for p in parts[:-1]:
+        parent = parent[int(p)] if isinstance(parent, list) else parent[p]
+    last = int(parts[-1]) if isinstance(parent, list) else parts[-1]
+    parent[last] = (parent[last] if isinstance(parent, list) or last in parent else "/x") + "\0y"
+    with pytest.raises(SpecError) as info:
+        validate_config(doc)
+    assert (info.value.pointer, info.value.msg) == (ptr, "contains a NUL byte (\\u0000)")
+
+
+@pytest.mark.parametrize("map_ptr", ["/linux/sysctl", "/linux/resources/unified", "/annotations"])
+def test_nul_byte_in_a_key_is_refused_and_printable(map_ptr):
+    doc = mutate(F, map_ptr + "/net.a\0b", "1")
+    with pytest.raises(SpecError) as info:
+        validate_config(doc)
+    assert info.value.pointer == map_ptr + "/net.a\\u0000b"  # no raw NUL on stderr
+
+
+def test_nul_byte_in_process_json_and_resources():
+    with pytest.raises(SpecError) as info:
+        validate_process({"cwd": "/", "args": ["sh"], "env": ["A=\0"]}, "process.json")
+    assert str(info.value) == "process.json: /env/0: contains a NUL byte (\\u0000)"
+    with pytest.raises(SpecError) as info:
+        validate_resources({"unified": {"memory.high": "1\0"}})
+    assert str(info.value) == "resources: /unified/memory.high: contains a NUL byte (\\u0000)"
 
 
 # ---------------------------------------------------------------------------
