@@ -15,7 +15,7 @@ import _signal
 from . import jsonio, log, trace
 from . import oslite as os
 from .errors import NotFound, NotRunning, OCIError
-from .state import Store, proc_start_time
+from .state import Store, cgroup_record_ok, proc_start_time, read_file
 
 # _signal, not signal: the signal module builds enums (~2 ms of every call)
 SIGNALS = {n[3:]: getattr(_signal, n) for n in dir(_signal) if n.startswith("SIG") and "_" not in n}
@@ -122,11 +122,13 @@ class Container:
         self.store.remove(self.id)
 
     def _partial_cgroup(self) -> dict | None:
+        """cgroup.json, written before anything of a create exists; None if
+        absent or garbage (see state.cgroup_record_ok)."""
         try:
-            with open(os.path.join(self.dir, "cgroup.json"), "rb") as f:
-                return jsonio.loads(f.read())
+            rec = jsonio.loads(read_file(os.path.join(self.dir, "cgroup.json")))
         except (OSError, ValueError):
             return None
+        return rec if cgroup_record_ok(rec) else None
 
     # ---- queries ----------------------------------------------------------
     def _record(self) -> dict:
@@ -185,9 +187,11 @@ class Container:
     def _pidfd(self, rec: dict) -> int | None:
         """A pidfd for the init, or None if it is gone or its pid was reused."""
         pid = rec["pid"]
+        if type(pid) is not int or pid <= 0:
+            return None
         try:
             fd = os.pidfd_open(pid)
-        except ProcessLookupError:
+        except (ProcessLookupError, OverflowError):  # gone, or a pid no process can have
             return None
         st = proc_start_time(pid)
         if st is None or st[0] != rec.get("initStartTime"):

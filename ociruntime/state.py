@@ -145,12 +145,14 @@ class Store:
         return _Locked(self, cid)
 
     def load(self, cid: str) -> dict:
-        """The stored record; NotFound when absent or unreadable (a half-done create)."""
+        """The stored record; NotFound when absent, unreadable or not shaped as
+        create writes it (a half-done create, or garbage): ``delete --force``
+        then removes the directory as it does after a crashed create."""
         try:
             rec = jsonio.loads(read_file(os.path.join(self.dir(cid), "state.json")))
-        except (FileNotFoundError, NotADirectoryError, ValueError):
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError):
             raise NotFound(cid) from None
-        if not isinstance(rec, dict) or "pid" not in rec:
+        if not record_ok(rec):
             raise NotFound(cid)
         return rec
 
@@ -167,17 +169,7 @@ class Store:
         d = self.dir(cid)
         for attempt in range(20):
             try:
-                names = os.listdir(d)
-            except FileNotFoundError:
-                return
-            for n in names:
-                try:
-                    os.unlink(os.path.join(d, n))
-                except FileNotFoundError:
-                    pass
-                except IsADirectoryError:
-                    os.rmdir(os.path.join(d, n))
-            try:
+                _empty(d)
                 os.rmdir(d)
                 return
             except OSError as e:
@@ -216,6 +208,73 @@ class Store:
         return {k: out[k] for k in PUBLIC_FIELDS if k in out}
 
 
+def _empty(d: str) -> None:
+    """Remove what ``d`` holds, whatever it is: only the runtime writes there,
+    but a crash (or a hand) may leave anything.  unlink(2) never follows a
+    symlink, and a directory is emptied through its own path below ``d``."""
+    for n in os.listdir(d):
+        p = os.path.join(d, n)
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            _empty(p)
+            os.rmdir(p)
+
+
+_CG_ROOT = "/sys/fs/cgroup/"
+
+
+def _cgroup_dir(p: object, depth: int) -> bool:
+    """``p`` names a directory at least ``depth`` levels below /sys/fs/cgroup,
+    without ".." or a NUL: never a hierarchy's root, whose processes are the host's."""
+    if type(p) is not str or not p.startswith(_CG_ROOT) or "\0" in p:
+        return False
+    parts = p[len(_CG_ROOT) :].split("/")
+    return len(parts) >= depth and all(x and x != "." and x != ".." for x in parts)
+
+
+def cgroup_record_ok(cg: object) -> bool:
+    """A cgroup record (state.json's "cgroup", cgroup.json) as the managers'
+    ``record()`` write it; anything else is not acted on (delete --force then
+    leaves the cgroup alone and still removes the state directory)."""
+    if cg is None:
+        return True
+    if type(cg) is not dict:
+        return False
+    layout = cg.get("layout")
+    if layout == "none":
+        return True
+    if layout == "v2":
+        return _cgroup_dir(cg.get("path"), 1)
+    if layout in ("v1", "hybrid"):
+        paths, unified = cg.get("paths"), cg.get("unified")
+        return (
+            type(paths) is dict
+            and all(type(k) is str and _cgroup_dir(v, 2) for k, v in paths.items())
+            and (unified is None or _cgroup_dir(unified, 2))
+        )
+    return False
+
+
+def record_ok(rec: object) -> bool:
+    """The fields the commands use have the types create writes."""
+    if type(rec) is not dict or type(rec.get("pid")) is not int:
+        return False
+    for k in ("ociVersion", "id", "bundle", "rootfs", "created", "owner"):
+        v = rec.get(k)
+        if type(v) is not str or "\0" in v:
+            return False
+    return (
+        type(rec.get("initStartTime")) in (int, type(None))
+        and type(rec.get("annotations", {})) is dict
+        and type(rec.get("config", {})) is dict
+        and type(rec.get("config", {}).get("hooks", {})) is dict
+        and cgroup_record_ok(rec.get("cgroup"))
+    )
+
+
 class _Locked:
     """(A class, not contextlib: contextlib costs ~1 ms on every call.)"""
 
@@ -233,6 +292,8 @@ class _Locked:
                 raise NotFound(self.cid) from None
             # a create crashed before taking its lock: still ours to clean
             self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except IsADirectoryError:  # not ours, but flock(2) takes any fd: delete can go on
+            self.fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX)
             # the holder we waited for may have been a delete, which unlinked the

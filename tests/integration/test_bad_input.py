@@ -492,6 +492,56 @@ def test_create_killed_half_way_then_delete_force(oci, make_bundle, when):
     oci.fails("state", cid, contains="does not exist")
 
 
+NUL_CGROUP = {
+    "layout": "hybrid",
+    "paths": {"pids": "/sys/fs/cgroup/pids/ociruntime-test/a\0b"},
+    "unified": "/sys/fs/cgroup/unified/ociruntime-test/a\0b",
+}
+GARBAGE_STATE_DIRS = {
+    # what a NUL in cgroupsPath left: cgroup.json, no state.json
+    "cgroup.json with a NUL": {"cgroup.json": json.dumps(NUL_CGROUP)},
+    "state.json with a NUL cgroup": {"state.json": json.dumps({"pid": 0, "cgroup": NUL_CGROUP})},
+    "cgroup.json not an object": {"cgroup.json": "[1, 2]"},
+    "cgroup.json wrong types": {"cgroup.json": '{"layout": "v2", "path": 5}'},
+    "cgroup.json binary": {"cgroup.json": b"\xff\x00\xfe"},
+    "pid a string": {"state.json": '{"pid": "12"}'},
+    "cgroup a number": {"state.json": '{"pid": 0, "cgroup": 7}'},
+    "config a list": {"state.json": '{"pid": 0, "config": []}'},
+    "init.pid out of range": {"init.pid": "99999999999999999999 1\n"},
+    "init.pid negative": {"init.pid": "-5 7\n"},
+    "state.json a directory": {"state.json/x": "x"},
+    "lock a directory": {"lock/x": "x", "state.json": "{}"},
+    "stray tree and symlink": {"a/b/c": "x", "link": None},
+}
+
+
+@pytest.mark.parametrize("files", GARBAGE_STATE_DIRS.values(), ids=GARBAGE_STATE_DIRS.keys())
+def test_delete_force_removes_any_state_dir(oci, tmp_path, files):
+    """Whatever a crash (or a NUL that went unchecked) left in a state dir,
+    delete --force removes it quietly, frees the id, and follows no symlink.
+    It used to fail with "internal error: ValueError('embedded null byte')"
+    and keep the id taken for good."""
+    cid = oci.new_id()
+    d = os.path.join(oci.root, cid)
+    keep = tmp_path / "host-dir"
+    keep.mkdir()
+    (keep / "precious").write_text("x")
+    os.makedirs(d)
+    for name, data in files.items():
+        path = os.path.join(d, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if data is None:
+            os.symlink(keep, path)
+        else:
+            with open(path, "wb") as f:
+                f.write(data if isinstance(data, bytes) else data.encode())
+    r = oci.cli("delete", "--force", cid)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert not os.path.lexists(d)
+    assert (keep / "precious").read_text() == "x"
+    oci.fails("state", cid, contains="does not exist")
+
+
 # ---- the log -------------------------------------------------------------------------
 
 

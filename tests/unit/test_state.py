@@ -16,6 +16,7 @@ from ociruntime.state import (
     PUBLIC_FIELDS,
     Store,
     atomic_write,
+    cgroup_record_ok,
     proc_start_time,
     validate_id,
 )
@@ -744,3 +745,86 @@ def test_public_is_json_serialisable(store):
     made(store, "c1")
     out = store.public("c1", record("c1"))
     assert json.loads(json.dumps(out)) == out
+
+
+# ---- garbage records ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cg",
+    [
+        None,
+        {"layout": "none"},
+        {"layout": "v2", "path": "/sys/fs/cgroup/ociruntime/c1"},
+        {
+            "layout": "hybrid",
+            "paths": {"cpu": "/sys/fs/cgroup/cpu,cpuacct/ociruntime/c1"},
+            "unified": "/sys/fs/cgroup/unified/ociruntime/c1",
+        },
+        {"layout": "v1", "paths": {"pids": "/sys/fs/cgroup/pids/x"}, "unified": None},
+    ],
+)
+def test_cgroup_record_as_the_managers_write_it(cg):
+    assert cgroup_record_ok(cg)
+
+
+@pytest.mark.parametrize(
+    "cg",
+    [
+        [],
+        "v2",
+        {"layout": "v3", "path": "/sys/fs/cgroup/x"},
+        {"layout": "v2", "path": 5},
+        {"layout": "v2", "path": "/sys/fs/cgroup/a\0b"},
+        # a hierarchy's root holds the host's processes: destroy would kill them
+        {"layout": "v2", "path": "/sys/fs/cgroup"},
+        {"layout": "v2", "path": "/sys/fs/cgroup/"},
+        {"layout": "v1", "paths": {"pids": "/sys/fs/cgroup/pids"}},
+        {"layout": "hybrid", "paths": {}, "unified": "/sys/fs/cgroup/unified"},
+        {"layout": "v2", "path": "/sys/fs/cgroup/x/../.."},
+        {"layout": "v2", "path": "/etc/x"},
+        {"layout": "v1", "paths": ["/sys/fs/cgroup/pids/x"]},
+        {"layout": "v1", "paths": {"pids": None}},
+    ],
+    ids=repr,
+)
+def test_garbage_cgroup_record_is_not_acted_on(cg):
+    assert not cgroup_record_ok(cg)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pid": "1"},
+        {"pid": True},
+        {"pid": None},
+        {"initStartTime": "1"},
+        {"bundle": 5},
+        {"rootfs": "/a\0b"},
+        {"config": []},
+        {"config": {"hooks": "x"}},
+        {"annotations": []},
+        {"cgroup": {"layout": "v2", "path": "/sys/fs/cgroup"}},
+    ],
+    ids=repr,
+)
+def test_load_garbage_record_is_not_found(store, change):
+    """delete --force then removes it as it does a crashed create's."""
+    made(store, "c1")
+    store.save("c1", record("c1", **change))
+    with pytest.raises(NotFound):
+        store.load("c1")
+
+
+def test_remove_empties_nested_dirs_and_follows_no_symlink(store, tmp_path):
+    d = made(store, "c1")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    os.makedirs(os.path.join(d, "a", "b"))
+    with open(os.path.join(d, "a", "b", "f"), "w") as f:
+        f.write("x")
+    os.symlink(outside, os.path.join(d, "a", "link"))
+    store.remove("c1")
+    assert not os.path.exists(d)
+    assert (outside / "keep").read_text() == "x"
