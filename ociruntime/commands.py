@@ -36,11 +36,13 @@ def _exec(a: Args) -> int:
     check_preserve_fds(o["preserve_fds"])
     c = Container(a.id, a.g["root"])
     if o["process"]:
-        from .spec.load import read_json
+        from .spec.load import check_env, read_json
         from .spec.validate import validate_process
 
-        proc = read_json(o["process"], os.path.basename(o["process"]))
-        validate_process(proc, os.path.basename(o["process"]))
+        name = os.path.basename(o["process"])
+        proc = read_json(o["process"], name)
+        validate_process(proc, name)
+        check_env(proc.get("env"), "/env", name)
         if not proc.get("args"):
             raise OCIError(f"{o['process']}: process.args must not be empty", exit_code=255)
     else:
@@ -84,7 +86,10 @@ def exec_process(c, args: list[str], o: dict) -> dict:
     proc["terminal"] = o["tty"]
     env = list(base.get("env") or [])
     for kv in o["env"]:
-        key = kv.split("=", 1)[0]
+        key, sep, _ = kv.partition("=")
+        if not sep or not key:
+            why = "missing '='" if not sep else "name cannot be empty"
+            raise OCIError(f"exec: --env {kv}: invalid environment variable: {why}", exit_code=255)
         env = [e for e in env if e.split("=", 1)[0] != key] + [kv]
     proc["env"] = env
     if o["cwd"]:

@@ -92,6 +92,29 @@ def nss_of(linux: dict) -> dict:
     return {ns["type"]: ns.get("path") or None for ns in linux.get("namespaces") or []}
 
 
+HOOK_KINDS = (
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+)
+
+
+def check_env(env: list | None, ptr: str, file: str = "config.json") -> None:
+    """KEY=VALUE entries only, with runc's wordings (an entry without "=" was
+    dropped without a word)."""
+    for i, e in enumerate(env or ()):
+        name, sep, _ = e.partition("=")
+        if not sep:
+            raise SpecError(f"{ptr}/{i}", "invalid environment variable: missing '='", file)
+        if not name:
+            raise SpecError(
+                f"{ptr}/{i}", "invalid environment variable: name cannot be empty", file
+            )
+
+
 def check_config(config: dict) -> None:
     """Rules beyond the schema that must fail before any process exists."""
     if "process" not in config:
@@ -134,6 +157,11 @@ def check_config(config: dict) -> None:
     for i, m in enumerate(config.get("mounts") or []):
         if not os.path.isabs(m["destination"]):
             raise SpecError(f"/mounts/{i}/destination", "expected an absolute path")
+    check_env(config["process"].get("env"), "/process/env")
+    hooks = config.get("hooks") or {}
+    for kind in HOOK_KINDS:
+        for i, h in enumerate(hooks.get(kind) or ()):
+            check_env(h.get("env"), f"/hooks/{kind}/{i}/env")
     cwd = config["process"].get("cwd", "/")
     if not os.path.isabs(cwd):
         raise SpecError("/process/cwd", "expected an absolute path")

@@ -126,6 +126,30 @@ def test_nul_byte_in_exec_process_json_and_update(oci, make_bundle, tmp_path):
     assert_one_line_error(r, "resources: /unified/a\\u0000: contains a NUL byte")
 
 
+@pytest.mark.parametrize(
+    "entry, why",
+    [("FOO", "missing '='"), ("=bar", "name cannot be empty")],
+)
+def test_env_entry_without_equals_is_refused(oci, make_bundle, tmp_path, entry, why):
+    """runc refuses an env entry that is not KEY=VALUE, in config.json, a
+    process.json and ``exec -e``; we used to drop it silently."""
+    b = make_bundle()
+    b.config["process"]["env"].append(entry)
+    b.save()
+    n = len(b.config["process"]["env"]) - 1
+    oci.create_fails(b, f"config.json: /process/env/{n}: invalid environment variable: {why}")
+    b = make_bundle(["sleep", "60"])
+    cid = oci.new_id()
+    oci.run_detached(b, cid)
+    r = oci.cli("exec", "-e", "OK=1", "-e", entry, cid, "true")
+    assert_one_line_error(r, f"--env {entry}: invalid environment variable: {why}", code=255)
+    proc = tmp_path / "process.json"
+    proc.write_text(json.dumps({"cwd": "/", "args": ["true"], "env": ["A=1", entry]}))
+    r = oci.cli("exec", "--process", str(proc), cid)
+    line = assert_one_line_error(r, code=255)
+    assert line.endswith(f"process.json: /env/1: invalid environment variable: {why}")
+
+
 def test_schema_violation_names_the_pointer(oci, make_bundle):
     b = make_bundle()
     b.config["process"]["args"] = []

@@ -448,3 +448,36 @@ def test_namespace_path_permission_denied(monkeypatch):
     monkeypatch.setattr(oslite, "stat", stat)
     e = spec_error(check_config, cfg)
     assert str(e) == ("config.json: /linux/namespaces/0/path: /private/ns/net: permission denied")
+
+
+# ---- environment entries ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry, msg",
+    [
+        ("FOO", "invalid environment variable: missing '='"),
+        ("=bar", "invalid environment variable: name cannot be empty"),
+    ],
+)
+def test_env_entry_must_be_key_value(entry, msg):
+    """runc refuses these; we used to drop them without a word."""
+    cfg = default_config()
+    cfg["process"]["env"].append(entry)
+    e = spec_error(check_config, cfg)
+    assert (e.pointer, e.msg) == (f"/process/env/{len(cfg['process']['env']) - 1}", msg)
+
+
+def test_hook_env_entry_must_be_key_value():
+    cfg = default_config()
+    cfg["hooks"] = {"poststop": [{"path": "/bin/true", "env": ["A=1", "B"]}]}
+    e = spec_error(check_config, cfg)
+    assert (
+        str(e) == "config.json: /hooks/poststop/0/env/1: invalid environment variable: missing '='"
+    )
+
+
+def test_env_values_may_hold_anything_but_nul():
+    cfg = default_config()
+    cfg["process"]["env"] += ["A=", "B==x=", "C=a b"]
+    check_config(cfg)
