@@ -161,6 +161,8 @@ def check_config(config: dict) -> None:
     hooks = config.get("hooks") or {}
     for kind in HOOK_KINDS:
         for i, h in enumerate(hooks.get(kind) or ()):
+            if not os.path.isabs(h["path"]):  # it would run from the caller's cwd
+                raise SpecError(f"/hooks/{kind}/{i}/path", "expected an absolute path")
             check_env(h.get("env"), f"/hooks/{kind}/{i}/env")
     cwd = config["process"].get("cwd", "/")
     if not os.path.isabs(cwd):

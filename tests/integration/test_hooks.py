@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from conftest import leftovers
+from conftest import assert_clean_failure, leftovers
 
 KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
@@ -116,3 +116,22 @@ def test_hook_output_goes_to_the_log(oci, make_bundle, tmp_path):
     log = tmp_path / "log.json"
     oci.cli_ok("--log", str(log), "--log-format", "json", "run", "--bundle", b.path, oci.new_id())
     assert "hello-from-hook" in log.read_text()
+
+
+def test_relative_hook_path_is_refused(oci, make_bundle, tmp_path):
+    """config.md: a hook's path is absolute.  A relative one ran whatever that
+    name was in the caller's working directory; now create refuses it before
+    anything exists (and before any hook ran)."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "hook.sh"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    os.chmod(script, 0o755)
+    b = make_bundle(["true"])
+    b.config["hooks"] = {"createRuntime": [{"path": "/bin/true"}, {"path": "hook.sh"}]}
+    b.save()
+    cid = oci.new_id()
+    r = oci.cli("create", "--bundle", b.path, cid, cwd=str(tmp_path))
+    assert_clean_failure(
+        oci, b, cid, r, "config.json: /hooks/createRuntime/1/path: expected an absolute path"
+    )
+    assert not marker.exists()

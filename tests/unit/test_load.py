@@ -481,3 +481,11 @@ def test_env_values_may_hold_anything_but_nul():
     cfg = default_config()
     cfg["process"]["env"] += ["A=", "B==x=", "C=a b"]
     check_config(cfg)
+
+
+@pytest.mark.parametrize("path", ["hook.sh", "./hook.sh", "bin/hook", ""])
+def test_hook_path_must_be_absolute(path):
+    cfg = default_config()
+    cfg["hooks"] = {"prestart": [{"path": "/bin/true"}], "poststop": [{"path": path}]}
+    e = spec_error(check_config, cfg)
+    assert str(e) == "config.json: /hooks/poststop/0/path: expected an absolute path"
