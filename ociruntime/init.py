@@ -212,7 +212,14 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             root.pivot(a.no_pivot)
     else:
         create_runtime(a, nss, host_root)
+        if a.console is not None:
+            # no devpts of its own: a pty of the host's, as exec makes there
+            from .linux import console
+
+            ptmx = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+            console.become_controlling(terminal(a, ptmx, proc))
         # no mount namespace: the host's mounts are shared, only the root moves
+        # (spec.load refuses every setting that would need one)
         os.chroot(a.rootfs)
         os.chdir("/")
     if a.hidden:

@@ -115,6 +115,25 @@ def check_env(env: list | None, ptr: str, file: str = "config.json") -> None:
             )
 
 
+def check_without_mount_namespace(config: dict, linux: dict) -> None:
+    """What only a mount namespace of its own can give the container.  Without
+    one the init merely chroots into the rootfs, and all of this used to be
+    skipped without a word (so a read-only root was writable, masked paths
+    readable).  runc refuses masked and read-only paths only ("unable to
+    restrict sys entries without a private MNT namespace"); we refuse each."""
+    for ptr, given, what in (
+        ("/root/readonly", config["root"].get("readonly"), "a read-only root needs"),
+        ("/mounts", config.get("mounts"), "mounts need"),
+        ("/linux/maskedPaths", linux.get("maskedPaths"), "masked paths need"),
+        ("/linux/readonlyPaths", linux.get("readonlyPaths"), "read-only paths need"),
+        ("/linux/devices", linux.get("devices"), "devices need"),
+        ("/linux/rootfsPropagation", linux.get("rootfsPropagation"), "rootfsPropagation needs"),
+        ("/linux/mountLabel", linux.get("mountLabel"), "a mount label needs"),
+    ):
+        if given:
+            raise SpecError(ptr, f"{what} a mount namespace (add one to /linux/namespaces)")
+
+
 def check_config(config: dict) -> None:
     """Rules beyond the schema that must fail before any process exists."""
     if "process" not in config:
@@ -154,6 +173,8 @@ def check_config(config: dict) -> None:
             raise SpecError(
                 f"/{key}", f"setting the {key} needs a uts namespace (add one to /linux/namespaces)"
             )
+    if "mount" not in seen:
+        check_without_mount_namespace(config, linux)
     for i, m in enumerate(config.get("mounts") or []):
         if not os.path.isabs(m["destination"]):
             raise SpecError(f"/mounts/{i}/destination", "expected an absolute path")

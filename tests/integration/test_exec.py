@@ -770,6 +770,31 @@ def test_create_with_a_console_socket(oci, make_bundle, console_socket):
     assert leftovers(oci, b, (cid,)) == []
 
 
+def test_create_with_a_console_socket_without_a_mount_namespace(oci, make_bundle, console_socket):
+    """No devpts of the container's own: the pty is the host's, as exec makes
+    in such a container.  create used to send no master, and the engine waited
+    for it (issue 19: nothing silently skipped without a mount namespace)."""
+    path, listener, opened = console_socket
+    b = make_bundle(sh("echo out-$((2+3)); exec sleep 1000"))
+    lx = b.config["linux"]
+    lx["namespaces"] = [n for n in lx["namespaces"] if n["type"] != "mount"]
+    for key in ("maskedPaths", "readonlyPaths"):
+        lx.pop(key, None)
+    b.config["mounts"] = []
+    b.config["process"]["terminal"] = True
+    b.save()
+    cid = oci.new_id("tty")
+    oci.cli_ok("create", "--console-socket", path, "-b", b.path, cid)
+    data, master = receive_master(listener, opened, wait=False)
+    assert re.fullmatch(rb"/dev/pts/[0-9]+", data), data
+    oci.cli_ok("start", cid)
+    read_until(master, rb"out-5\r\n")
+    pid = oci.state(cid)["pid"]
+    assert os.readlink(f"/proc/{pid}/fd/1") == data.decode()
+    oci.cli_ok("delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
 def test_create_terminal_without_a_console_socket(oci, make_bundle):
     b = make_bundle(["sh"])
     b.config["process"]["terminal"] = True

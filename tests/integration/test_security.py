@@ -621,6 +621,52 @@ def test_negative_oom_score_adj(oci, make_bundle):
         oci.create_fails(b, "/process/oomScoreAdj", code=1)
 
 
+# ---- 6b. settings only a mount namespace can give ---------------------------------------------
+
+
+def without_mount_namespace(b) -> None:
+    """The bundle's config minus the mount namespace and everything that needs one."""
+    lx = b.config["linux"]
+    lx["namespaces"] = [n for n in lx["namespaces"] if n["type"] != "mount"]
+    for key in ("maskedPaths", "readonlyPaths"):
+        lx.pop(key, None)
+    b.config["mounts"] = []
+    b.config["root"]["readonly"] = False
+
+
+@pytest.mark.parametrize("setting", ["/root/readonly", "/linux/maskedPaths", "/mounts"])
+def test_no_mount_namespace_refuses_what_it_cannot_apply(oci, make_bundle, setting):
+    """Without a mount namespace the init only chroots: a read-only root, masked
+    paths and mounts were dropped without a word, and the container wrote to
+    a root it was told was read-only and read what it was told was masked."""
+    b = make_bundle(sh("echo x > /written; cat /etc/secret"))
+    with open(os.path.join(b.rootfs, "etc", "secret"), "w") as f:
+        f.write("secret\n")
+    without_mount_namespace(b)
+    if setting == "/root/readonly":
+        b.config["root"]["readonly"] = True
+    elif setting == "/linux/maskedPaths":
+        b.config["linux"]["maskedPaths"] = ["/etc/secret"]
+    else:
+        b.config["mounts"] = [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}]
+    b.save()
+    cid, r = oci.run_bundle(b)
+    line = assert_one_line_error(r, f"config.json: {setting}: ", "mount namespace")
+    assert "secret" not in r.stdout and "/linux/namespaces" in line
+    assert not os.path.exists(os.path.join(b.rootfs, "written"))
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_no_mount_namespace_still_runs_chrooted(oci, make_bundle):
+    """Without those settings the config is fine: the process runs in the
+    host's mount namespace, chrooted into the rootfs."""
+    b = make_bundle(sh("echo x > /written; ls /bin/busybox"))
+    without_mount_namespace(b)
+    b.save()
+    assert run_out(oci, b).split() == ["/bin/busybox"]
+    assert os.path.exists(os.path.join(b.rootfs, "written"))
+
+
 # ---- 7. known escapes ---------------------------------------------------------------------
 
 

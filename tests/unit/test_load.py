@@ -263,18 +263,62 @@ def test_check_default_config():
     check_config(default_config())
 
 
+def without_mount_settings(cfg: dict) -> dict:
+    """No mounts, read-only root, masked or read-only paths: what a config
+    without a mount namespace may not ask for."""
+    del cfg["mounts"]
+    cfg["root"]["readonly"] = False
+    for key in ("maskedPaths", "readonlyPaths"):
+        cfg.get("linux", {}).pop(key, None)
+    return cfg
+
+
 def test_check_without_linux():
-    cfg = default_config()
+    cfg = without_mount_settings(default_config())
     del cfg["linux"]
     del cfg["hostname"]
     check_config(cfg)
 
 
 def test_check_without_mounts_or_namespaces():
-    cfg = default_config()
-    del cfg["mounts"]
+    cfg = without_mount_settings(default_config())
     del cfg["linux"]["namespaces"]
     del cfg["hostname"]
+    check_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "ptr, value, what",
+    [
+        ("/root/readonly", True, "a read-only root needs"),
+        ("/mounts", [{"destination": "/tmp", "type": "tmpfs", "source": "t"}], "mounts need"),
+        ("/linux/maskedPaths", ["/proc/kcore"], "masked paths need"),
+        ("/linux/readonlyPaths", ["/proc/sys"], "read-only paths need"),
+        ("/linux/devices", [{"path": "/dev/x", "type": "c", "major": 1, "minor": 3}], "devices need"),
+        ("/linux/rootfsPropagation", "private", "rootfsPropagation needs"),
+        ("/linux/mountLabel", "system_u:object_r:container_file_t:s0", "a mount label needs"),
+    ],
+)  # fmt: skip
+def test_mount_settings_need_a_mount_namespace(ptr, value, what):
+    """Without a mount namespace the init only chroots: each of these was
+    skipped without a word (a read-only root was writable).  Refused instead."""
+    cfg = without_mount_settings(default_config())
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "mount"]
+    check_config(cfg)
+    parent = cfg
+    for part in ptr.split("/")[1:-1]:
+        parent = parent[part]
+    parent[ptr.rsplit("/", 1)[1]] = value
+    e = spec_error(check_config, cfg)
+    assert str(e) == f"config.json: {ptr}: {what} a mount namespace (add one to /linux/namespaces)"
+
+
+def test_mount_settings_with_a_joined_mount_namespace():
+    cfg = default_config()
+    cfg["linux"]["namespaces"] = [
+        n if n["type"] != "mount" else {"type": "mount", "path": "/proc/self/ns/mnt"}
+        for n in cfg["linux"]["namespaces"]
+    ]
     check_config(cfg)
 
 
