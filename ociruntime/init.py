@@ -217,7 +217,11 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             from .linux import console
 
             ptmx = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-            console.become_controlling(terminal(a, ptmx, proc))
+            slave = terminal(a, ptmx, proc)
+            if a.hidden:
+                console.as_stdio(slave)  # the session is the forked process's (fork_visible)
+            else:
+                console.become_controlling(slave)
         # no mount namespace: the host's mounts are shared, only the root moves
         # (spec.load refuses every setting that would need one)
         os.chroot(a.rootfs)

@@ -770,14 +770,25 @@ def test_create_with_a_console_socket(oci, make_bundle, console_socket):
     assert leftovers(oci, b, (cid,)) == []
 
 
-def test_create_with_a_console_socket_without_a_mount_namespace(oci, make_bundle, console_socket):
+@pytest.mark.parametrize("pidns", ["new", "joined"])
+def test_create_with_a_console_socket_without_a_mount_namespace(
+    oci, make_bundle, console_socket, pidns
+):
     """No devpts of the container's own: the pty is the host's, as exec makes
     in such a container.  create used to send no master, and the engine waited
-    for it (issue 19: nothing silently skipped without a mount namespace)."""
+    for it (issue 19: nothing silently skipped without a mount namespace).
+    In another's pid namespace the process is forked last, and takes the
+    terminal itself."""
     path, listener, opened = console_socket
     b = make_bundle(sh("echo out-$((2+3)); exec sleep 1000"))
     lx = b.config["linux"]
     lx["namespaces"] = [n for n in lx["namespaces"] if n["type"] != "mount"]
+    others = []
+    if pidns == "joined":
+        others.append(oci.new_id("pidns"))
+        other = oci.run_detached(make_bundle(["sleep", "60"]), others[0])
+        lx["namespaces"] = [n for n in lx["namespaces"] if n["type"] != "pid"]
+        lx["namespaces"].append({"type": "pid", "path": f"/proc/{other}/ns/pid"})
     for key in ("maskedPaths", "readonlyPaths"):
         lx.pop(key, None)
     b.config["mounts"] = []
@@ -791,7 +802,8 @@ def test_create_with_a_console_socket_without_a_mount_namespace(oci, make_bundle
     read_until(master, rb"out-5\r\n")
     pid = oci.state(cid)["pid"]
     assert os.readlink(f"/proc/{pid}/fd/1") == data.decode()
-    oci.cli_ok("delete", "--force", cid)
+    for c in (cid, *others):
+        oci.cli_ok("delete", "--force", c)
     assert leftovers(oci, b, (cid,)) == []
 
 
