@@ -494,7 +494,8 @@ def join_keyring(name: str) -> None:
     try:
         sc.keyctl_join_session_keyring(name)
     except OSError as e:
-        if e.errno not in (38, 13, 1):  # ENOSYS, EACCES, EPERM: keyrings off here, as runc tolerates
+        # ENOSYS, EACCES, EPERM: keyrings are off here, which runc tolerates too
+        if e.errno not in (38, 13, 1):
             raise
 
 
