@@ -4,7 +4,7 @@
 Each trial is a fresh interpreter (the import is most of the cost, and a
 runtime pays it on every call), timing import + validation of one config:
 
-  ours        import ociruntime.spec.validate; validate_config(cfg)
+  ours        import ociruntime.config.validate; validate_config(cfg)
   jsonschema  import jsonschema; Draft202012Validator(our schema).validate(cfg)
 
 The config is ``runc spec`` output when runc is installed, else our own
@@ -31,7 +31,7 @@ OURS = """
 import json, sys, time
 cfg = json.load(open(sys.argv[1]))
 t0 = time.perf_counter()
-from ociruntime.spec.validate import validate_config
+from ociruntime.config.validate import validate_config
 validate_config(cfg)
 print((time.perf_counter() - t0) * 1000)
 """
@@ -58,7 +58,7 @@ def runc_spec(tmp: str) -> str | None:
 
 def default_spec(tmp: str) -> str:
     sys.path.insert(0, str(REPO))
-    from ociruntime.spec.default import default_config
+    from ociruntime.config.default import default_config
 
     path = os.path.join(tmp, "config.json")
     with open(path, "w") as f:

@@ -236,6 +236,9 @@ def usage(cmd: str | None = None) -> str:
     )
 
 
+LIFECYCLE = {"create", "run", "start", "state", "kill", "delete", "pause", "resume"}
+
+
 class Args:
     """Parsed command line: global options, the command, its options and positionals."""
 
@@ -345,12 +348,13 @@ def dispatch(a: Args) -> int:
     import ociruntime
 
     ociruntime.ROOTLESS = a.g["rootless"]
-    fn = globals().get("cmd_" + a.cmd)
-    if fn is None:  # the less frequent commands live apart (commands.py)
-        from . import commands
-
-        fn = getattr(commands, "cmd_" + a.cmd)
-    return fn(a)
+    # the commands on every container's path (commands/lifecycle.py) apart
+    # from the less frequent ones (commands/extra.py), which they never load
+    if a.cmd in LIFECYCLE:
+        from .commands import lifecycle as commands
+    else:
+        from .commands import extra as commands
+    return getattr(commands, "cmd_" + a.cmd)(a)
 
 
 def _commit() -> str:
@@ -361,102 +365,3 @@ def _commit() -> str:
     except ImportError:
         return "unknown"
     return COMMIT
-
-
-def _container(a: Args):
-    from .container import Container
-
-    return Container(a.id, a.g["root"])
-
-
-def check_pid_file(path: str | None) -> None:
-    """A --pid-file that cannot be written fails before any process exists."""
-    if not path:
-        return
-    p = os.path.abspath(path)
-    d = os.path.dirname(p)
-    if not os.path.isdir(d):
-        raise OCIError(f"--pid-file {path}: its directory {d} is missing")
-    if os.path.isdir(p):
-        raise OCIError(f"--pid-file {path}: is a directory")
-
-
-def check_preserve_fds(n: int) -> None:
-    """0 or more, and no more than a process can have open (the hard RLIMIT_NOFILE)."""
-    if n < 0:
-        raise OCIError(f"--preserve-fds {n}: expected a number of fds, 0 or more")
-    if n:
-        import resource
-
-        top = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        if top != resource.RLIM_INFINITY and n > top - 3:
-            raise OCIError(
-                f"--preserve-fds {n}: more fds than a process may have open ({top}, fds 3 on)"
-            )
-
-
-def _create_kw(a: Args) -> dict:
-    o = a.opts
-    check_pid_file(o["pid_file"])
-    check_preserve_fds(o["preserve_fds"])
-    return {
-        "pid_file": o["pid_file"],
-        "console_socket": o["console_socket"],
-        "no_pivot": o["no_pivot"],
-        "no_new_keyring": o["no_new_keyring"],
-        "preserve_fds": o["preserve_fds"],
-    }
-
-
-def cmd_create(a: Args) -> int:
-    from .container import Container
-
-    Container.create(a.id, a.opts["bundle"], a.g["root"], **_create_kw(a))
-    return 0
-
-
-def cmd_run(a: Args) -> int:
-    from .container import Container
-
-    return Container.run(
-        a.id,
-        a.opts["bundle"],
-        a.g["root"],
-        detach=a.opts["detach"],
-        keep=a.opts["keep"],
-        **_create_kw(a),
-    )
-
-
-def cmd_pause(a: Args) -> int:
-    _container(a).pause()
-    return 0
-
-
-def cmd_resume(a: Args) -> int:
-    _container(a).resume()
-    return 0
-
-
-def cmd_start(a: Args) -> int:
-    _container(a).start()
-    return 0
-
-
-def cmd_state(a: Args) -> int:
-    from . import jsonio
-    from .state import Store
-
-    store = Store(a.g["root"])
-    print(jsonio.dumps(store.public(a.id, store.load(a.id)), indent=2))
-    return 0
-
-
-def cmd_kill(a: Args) -> int:
-    _container(a).kill(a.pos[1] if len(a.pos) > 1 else "TERM", all=a.opts["all"])
-    return 0
-
-
-def cmd_delete(a: Args) -> int:
-    _container(a).delete(force=a.opts["force"])
-    return 0

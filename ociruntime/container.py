@@ -2,8 +2,9 @@
 
 This is the Python API; the CLI only parses arguments and formats output.
 Bringing a container process into being (create's and exec's fork, the
-sync with the init, the terminal, the foreground wait) is in spawn.py, which
-start, state, kill and delete never load.  The create/start protocol (who
+sync with the init, the terminal, the foreground wait) is the runtime's
+side of it, process/runtime.py, which start, state, kill and delete never
+load.  The create/start protocol (who
 forks whom, which socket carries what) is written down in
 docs/create-start.md.
 """
@@ -72,9 +73,8 @@ class Container:
         self.id = cid
         self.dir = self.store.dir(cid)
         self.pid = 0
-        self._master: int | None = None
+        self._master: int | None = None  # run in the foreground: the pty it relays
         self._rec: dict | None = None  # the record, once create has saved it
-        self._cg = None  # create: the cgroup manager, once the paths are known
 
     # ---- create ---------------------------------------------------------
     @classmethod
@@ -82,10 +82,15 @@ class Container:
         cls, cid: str, bundle: str = ".", root: str | None = None, **kw: object
     ) -> Container:
         """Set everything up; the init waits for :meth:`start` (or execs at once for
-        run).  The options and the sequence: :func:`ociruntime.spawn.create`."""
-        from .spawn import create
+        run).  The options and the sequence: :func:`ociruntime.process.runtime.create`."""
+        from .process import runtime
 
-        return create(cls, cid, bundle, root, **kw)
+        c = cls(cid, root)
+        done = runtime.create(c.store, cid, bundle, **kw)
+        c.pid, c._rec, c._master = done.pid, done.record, done.master
+        if kw.get("exec_now"):
+            c._hooks(done.record, "poststart", "running")
+        return c
 
     def _hooks(self, rec: dict, kind: str, status: str) -> None:
         """poststart / poststop: in the runtime's namespaces; failures are warnings."""
@@ -98,19 +103,6 @@ class Container:
             if status == "stopped":
                 st["pid"] = rec.get("pid", 0)
             hooks.run_all(h, kind, st)
-
-    def _abort(self, pid: int, cg=None) -> None:
-        """Undo a failed create: the init (and its namespaces and mounts), cgroup, state dir."""
-        if pid > 0:
-            from .spawn import kill_reap
-
-            kill_reap(pid)
-        if cg is not None:
-            try:
-                cg.destroy()
-            except OCIError as e:
-                log.warn(f"cleaning up after a failed create: {e.text}")
-        self.store.remove(self.id)
 
     def _remove(self, rec: dict | None) -> None:
         """The container is dead: its cgroup, then its state directory."""
@@ -385,14 +377,14 @@ class Container:
     ) -> int:
         """create + start; in the foreground wait, delete (unless ``keep``), return the status."""
         if detach:
-            cls.create(cid, bundle, root, _exec_now=True, **kw)
+            cls.create(cid, bundle, root, exec_now=True, **kw)
             return 0
-        from .spawn import FORWARDED, wait
+        from .process.runtime import FORWARDED, wait
 
         # signals that arrive before the container exists wait, and are forwarded to it
         held = _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
         try:
-            c = cls.create(cid, bundle, root, _exec_now=True, _foreground=True, **kw)
+            c = cls.create(cid, bundle, root, exec_now=True, foreground=True, **kw)
         except BaseException:
             _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
             raise
@@ -419,9 +411,21 @@ class Container:
         self._hooks(rec, "poststop", "stopped")
 
     # ---- exec -------------------------------------------------------------------
-    def exec(self, proc: dict, **options: object) -> int:
+    def exec(self, proc: dict, ignore_paused: bool = False, **options: object) -> int:
         """Run ``proc`` (a runtime-spec process) inside the container; the
-        options and what comes back: :func:`ociruntime.execute.exec_in`."""
-        from .execute import exec_in
+        options and what comes back: :func:`ociruntime.process.runtime.exec_process`.
+        Every failure exits 255, as runc's do."""
+        from .process.runtime import exec_process
 
-        return exec_in(self, proc, **options)
+        try:
+            with self.store.locked(self.id):
+                rec = self._record()
+                status = self.store.status(self.id, rec)
+            if status == "stopped":
+                raise OCIError("cannot exec in a stopped container")
+            if status == "paused" and not ignore_paused:
+                raise OCIError("cannot exec in a paused container (use --ignore-paused)")
+        except OCIError as e:
+            e.exit_code = 255
+            raise
+        return exec_process(self.store, self.id, rec, proc, **options)

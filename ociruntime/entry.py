@@ -3,7 +3,7 @@
 What happens here rather than in the CLI module pays off only when done
 before it is imported: the cyclic garbage collector is switched off; for
 create, run and exec the container's first child (or exec's) is forked
-(prefork.py); and the process ends with ``os._exit``
+(process/first_child.py); and the process ends with ``os._exit``
 once its output is flushed, skipping the interpreter's teardown, which
 frees every object only for the kernel to drop the whole address space a
 moment later.
@@ -26,16 +26,16 @@ def main() -> None:
     argv = sys.argv[1:]
     # a false positive (an id or argument spelled "run") costs one fork
     if not _ATTACHING.isdisjoint(argv) and "--rootless=true" not in argv:
-        from . import prefork
+        from .process import first_child
 
-        prefork.start()
+        first_child.start()
     from .cli import main as cli_main
 
     code = cli_main(argv, t0)
-    prefork = sys.modules.get("ociruntime.prefork")
-    if prefork is not None:
+    first_child = sys.modules.get("ociruntime.process.first_child")
+    if first_child is not None:
         # an early child nobody took (an error, or "run" was only an id): let it go
-        prefork.cancel()
+        first_child.cancel()
     from . import oslite as os
 
     for f in (sys.stdout, sys.stderr):

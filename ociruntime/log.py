@@ -38,6 +38,15 @@ def setup(path: str | None, fmt: str = "text", debug: bool = False, create: bool
     _path = path or None
 
 
+def settings() -> tuple[str | None, str, bool]:
+    """(path, format, debug), to hand the same log to another process."""
+    return _path, "json" if _json else "text", _debug
+
+
+def debugging() -> bool:
+    return _debug
+
+
 def _now() -> str:
     t = time.time_ns()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + f".{t % 10**9:09d}Z"

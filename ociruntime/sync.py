@@ -16,8 +16,9 @@ import sys
 
 from . import jsonio
 from . import oslite as os
+from .errors import OCIError
 
-ARGS = "args"  # runtime -> a child forked at entry (prefork.py): its InitArgs, as JSON
+ARGS = "args"  # runtime -> a child forked at entry (process/first_child.py): its InitArgs, as JSON
 READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit
 ERROR = "error"  # init -> runtime: setup failed; "msg" says why
 COMMIT = "commit"  # runtime -> init: state recorded, drop PDEATHSIG, wait for start
@@ -35,6 +36,15 @@ JOIN = "join"
 CREATE_RUNTIME = "create-runtime"
 # runtime -> init: done ("state" for the createContainer hooks); go on
 CREATE_RUNTIME_DONE = "create-runtime-done"
+
+
+# the one reply each request gets (the sender waits for it: request())
+REPLIES = {
+    USERNS: USERNS_DONE,
+    CREATE_RUNTIME: CREATE_RUNTIME_DONE,
+    COMMIT: ACK,
+    EXEC: ACK,
+}
 
 
 class PeerGone(Exception):
@@ -100,19 +110,45 @@ def recv(ch: Channel) -> dict:
     return jsonio.loads(_read(ch.fd, n))
 
 
-def expect(ch: Channel, *types: str) -> dict:
-    """The next message, which must be one of ``types``.  The peer's ERROR
-    becomes its OCIError; anything else is a protocol error naming both."""
-    msg = recv(ch)
-    if msg.get("type") in types:
-        return msg
-    from .errors import OCIError
+class Failed(OCIError):
+    """The peer sent ERROR instead of what was expected; ``message`` is all of it."""
 
-    if msg.get("type") == ERROR:
-        raise OCIError(msg.get("msg") or "unknown error", msg.get("where"))
-    raise OCIError(
-        f"internal error: expected {' or '.join(types)} on the sync socket, got {msg.get('type')}"
-    )
+    def __init__(self, message: dict) -> None:
+        super().__init__(message.get("msg") or "unknown error", message.get("where"))
+        self.message = message
+
+
+def expect(ch: Channel, *types: str) -> dict:
+    """The next message, which must be one of ``types``: the one check of
+    every message's type.  The peer's ERROR raises :class:`Failed`; anything
+    else is a protocol error naming what was expected and what arrived."""
+    msg = recv(ch)
+    kind = msg.get("type")
+    if kind in types:
+        return msg
+    if kind == ERROR:
+        raise Failed(msg)
+    raise OCIError(f"internal error: expected {' or '.join(types)} on the sync socket, got {kind}")
+
+
+def request(ch: Channel, type_: str, **fields: object) -> dict:
+    """Send ``type_`` and wait for its reply (:data:`REPLIES`)."""
+    send(ch, type_, **fields)
+    return expect(ch, REPLIES[type_])
+
+
+def converse(ch: Channel, handlers: dict, until: tuple[str, ...]) -> dict:
+    """Serve the peer's requests until one of ``until`` arrives (returned):
+    ``handlers[type](message)`` for each, whose result (a dict of fields) is
+    sent back as the type's reply when it has one (:data:`REPLIES`)."""
+    while True:
+        msg = expect(ch, *until, *handlers)
+        kind = msg["type"]
+        if kind in until:
+            return msg
+        reply = handlers[kind](msg)
+        if kind in REPLIES:
+            send(ch, REPLIES[kind], **(reply or {}))
 
 
 def send_fd(sock, fd: int, data: bytes = b"x") -> None:

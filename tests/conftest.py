@@ -82,7 +82,7 @@ def default_config() -> dict:
     """The tests' base config: ``ociruntime spec``'s (runc's template), but
     without a terminal (the tests run containers from pipes and files) and
     with a cgroup namespace as well (added once: never a duplicate)."""
-    from ociruntime.spec.default import default_config as dc
+    from ociruntime.config.default import default_config as dc
 
     cfg = dc()
     cfg["process"]["terminal"] = False

@@ -116,7 +116,7 @@ def apply(sets: dict[str, set[int]]) -> None:
     hdr = ffi.buffer(struct.pack(_HEADER, _LINUX_CAPABILITY_VERSION_3, 0))
     data = struct.pack(_DATA, e[0], p[0], i[0], e[1], p[1], i[1])
     if _capset(hdr, data) != 0:
-        raise sc._err("capset")
+        raise sc.error("capset")
     sc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     for n in sorted(sets["ambient"]):
         try:

@@ -15,7 +15,7 @@ OPEN_TREE_CLONE, then mount_setattr RDONLY): its /proc/self/exe is the same
 file, reached through a mount on which FS_IOC_SETFLAGS and every write fail
 with EROFS.  The clone is attached nowhere, so no mount is left behind in
 any namespace; it goes away with the last process running from it.
-prefork.start_readonly forks and executes that child.
+process/first_child.start_readonly forks and executes that child.
 """
 
 from __future__ import annotations

@@ -301,11 +301,11 @@ def apply_sched(p: Plan) -> None:
             0,
             0,
         )
-        r = sc._syscall(c_long(_NR_SCHED_SETATTR[machine]), c_int(0), buf, c_uint(0))
+        r = sc.syscall(c_long(_NR_SCHED_SETATTR[machine]), c_int(0), buf, c_uint(0))
         if r < 0:
             raise SpecError("/process/scheduler", "sched_setattr: " + os.strerror(ffi.get_errno()))
     if p.ioprio is not None:
-        r = sc._syscall(
+        r = sc.syscall(
             c_long(_NR_IOPRIO_SET[machine]),
             c_int(1),
             c_int(0),

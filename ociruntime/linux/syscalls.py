@@ -16,7 +16,8 @@ from .. import oslite as os
 from . import ffi
 from .ffi import c_int, c_long, c_size_t, c_uint, c_ulong
 
-_syscall = ffi.function("syscall", c_long)
+syscall = ffi.function("syscall", c_long)  # raw syscall(2): for the few without a wrapper
+_syscall = syscall
 _unshare = ffi.function("unshare")
 _setns = ffi.function("setns")
 _mount = ffi.function("mount")
@@ -50,6 +51,11 @@ _NR = {
 # the constants live in flags.py, which modules that only need numbers import
 # without loading the FFI; re-exported here as sc.X for everything else
 from .flags import *  # noqa: E402, F403
+
+
+def error(op: str, path: object = None) -> OSError:
+    """The OSError of the call that just failed (errno), naming ``op`` and ``path``."""
+    return _err(op, path)
 
 
 def _err(op: str, path: object = None) -> OSError:

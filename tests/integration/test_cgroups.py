@@ -823,18 +823,19 @@ def test_systemd_cgroups_path(oci, make_bundle):
 _FORK_INTO = """
 import errno, os, sys
 sys.path.insert(0, sys.argv[3])
-from ociruntime import init, sync
-from ociruntime.handoff import InitArgs
+from ociruntime import sync
 from ociruntime.linux import syscalls as sc
+from ociruntime.process import first_child
+from ociruntime.process.args import InitArgs
 if sys.argv[2] == "no-clone3":
     def nosys(fd, path):
         raise OSError(errno.ENOSYS, "clone3")
     sc.fork_into_cgroup = nosys
 r, w = sync.socketpair()
-a = InitArgs({}, "", "", sync.Channel(w), None, None, False, 0, False)
-a.cgroup2 = sys.argv[1]
+a = InitArgs(None, cgroup2=sys.argv[1])
+a.sync = sync.Channel(w)
 if os.fork() == 0:
-    init.fork_real_init(a)  # the first child reports PID and exits; the init goes on
+    first_child.fork_real_init(a)  # the first child reports PID and exits; the init goes on
     with open("/proc/self/cgroup") as f:
         print([x for x in f.read().splitlines() if x.startswith("0::")][0], flush=True)
     os._exit(0)

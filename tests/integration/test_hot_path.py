@@ -103,10 +103,11 @@ def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundl
     for cmd in ("start", "state", "kill", "delete"):
         assert (
             not {
-                "ociruntime.init",
+                "ociruntime.process.init",
+                "ociruntime.process.first_child",
                 "ociruntime.linux.ffi",
                 "_ctypes",
-                "ociruntime.spawn",
+                "ociruntime.process.runtime",
                 "ociruntime.sync",
             }
             & seen[cmd]

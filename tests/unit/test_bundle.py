@@ -1,4 +1,4 @@
-"""The launcher's code bundle (ociruntime/bundle.py): pure logic, checked in
+"""The launcher's code bundle (ociruntime/codebundle.py): pure logic, checked in
 subprocesses so that the finder never lands in the test runner's own import
 system."""
 
@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import ociruntime
-from ociruntime import bundle
+from ociruntime import codebundle as bundle
 
 PKG = os.path.dirname(ociruntime.__file__)
 
@@ -34,7 +34,7 @@ def test_every_module_is_served_from_the_bundle_without_docstrings(built):
     code = f"""
 import sys
 sys.path.insert(0, {os.path.dirname(PKG)!r})
-from ociruntime.bundle import install, Finder
+from ociruntime.codebundle import install, Finder
 assert install(sys.argv[1])
 import ociruntime.container, ociruntime.cgroups.v1, ociruntime.linux.syscalls
 for name in ("ociruntime.container", "ociruntime.cgroups.v1", "ociruntime.linux.syscalls"):
@@ -57,7 +57,7 @@ def test_a_bundle_of_another_interpreter_or_a_missing_one_is_ignored(built, tmp_
     code = f"""
 import sys
 sys.path.insert(0, {os.path.dirname(PKG)!r})
-from ociruntime.bundle import install
+from ociruntime.codebundle import install
 n = len(sys.meta_path)
 print(install(sys.argv[1]), install(sys.argv[2]), len(sys.meta_path) == n)
 """
@@ -71,7 +71,7 @@ def test_an_unreadable_bundle_makes_an_import_error_not_an_oserror(built, tmp_pa
     code = f"""
 import os, sys
 sys.path.insert(0, {os.path.dirname(PKG)!r})
-from ociruntime.bundle import install
+from ociruntime.codebundle import install
 install(sys.argv[1])
 os.unlink(sys.argv[1])  # as after pivot_root: the path is gone
 try:

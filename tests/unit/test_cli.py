@@ -795,7 +795,7 @@ def test_main_list_bad_format(tmp_path, capsys):
 
 
 def test_main_spec(tmp_path, capsys):
-    from ociruntime.spec.default import default_config
+    from ociruntime.config.default import default_config
 
     code, out, err = run_main(["spec", "--bundle", str(tmp_path)], capsys)
     assert code == 0
@@ -845,7 +845,9 @@ def test_an_os_error_is_one_clean_line(monkeypatch, capsys, tmp_path):
     def boom(a):
         raise FileNotFoundError(2, "No such file or directory", "/some/file")
 
-    monkeypatch.setattr(cli, "cmd_state", boom)
+    from ociruntime.commands import lifecycle
+
+    monkeypatch.setattr(lifecycle, "cmd_state", boom)
     code, _, err = run_main(["--root", str(tmp_path), "state", "x"], capsys)
     assert code == 1
     assert one_error_line(err) == "/some/file: no such file or directory"

@@ -1,4 +1,4 @@
-"""Unit tests for ociruntime.spec.default (the config written by `ociruntime spec`)."""
+"""Unit tests for ociruntime.config.default (the config written by `ociruntime spec`)."""
 
 import json
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import ociruntime
-from ociruntime.spec.default import default_config
+from ociruntime.config.default import default_config
 
 SCHEMA_DIR = Path("/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema")
 RUNC_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]

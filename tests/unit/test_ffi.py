@@ -66,7 +66,7 @@ def test_openat2_struct_and_error_format():
 def test_hot_path_does_not_import_ctypes():
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
-        "import ociruntime.init, ociruntime.linux.security, ociruntime.linux.syscalls; "
+        "import ociruntime.process.init, ociruntime.linux.security, ociruntime.linux.syscalls; "
         "print(sorted(m for m in sys.modules if m in ('ctypes', 'typing')))"
     )
     out = subprocess.run(

@@ -1,4 +1,4 @@
-"""Unit tests for ociruntime.spec.load: load_bundle and check_config."""
+"""Unit tests for ociruntime.config.load: load_bundle and check_config."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import os
 
 import pytest
 
+from ociruntime.config.default import default_config
+from ociruntime.config.load import Bundle, check_config, load_bundle, read_json
 from ociruntime.errors import OCIError, SpecError
 from ociruntime.linux.namespaces import NS_PROC as NS_PROC_NAME
-from ociruntime.spec.default import default_config
-from ociruntime.spec.load import Bundle, check_config, load_bundle, read_json
 
 
 def write_bundle(path, config: dict | None = None, rootfs: bool = True) -> str:

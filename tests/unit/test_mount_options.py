@@ -10,10 +10,10 @@ import os
 
 import pytest
 
+from ociruntime.config.default import default_config
 from ociruntime.linux import rootfs
 from ociruntime.linux import syscalls as sc
 from ociruntime.linux.rootfs import host_cgroup_mounts, parse_options
-from ociruntime.spec.default import default_config
 
 
 def flags(*opts: str) -> int:

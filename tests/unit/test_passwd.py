@@ -1,4 +1,4 @@
-"""Unit tests for ociruntime.linux.process.home_of: $HOME from the image's /etc/passwd.
+"""Unit tests for ociruntime.linux.procattr.home_of: $HOME from the image's /etc/passwd.
 
 The file is the image's, so it is read in bounded chunks; these pin the
 parsing across chunk boundaries and the limits (the container-level cases,
@@ -12,7 +12,7 @@ import os
 import pytest
 
 from ociruntime.errors import OCIError
-from ociruntime.linux.process import PASSWD_MAX, PASSWD_MAX_LINE, home_of
+from ociruntime.linux.procattr import PASSWD_MAX, PASSWD_MAX_LINE, home_of
 
 
 def passwd(tmp_path, data: bytes) -> str:

@@ -1,10 +1,10 @@
-"""Tests for schemas/*.json and ociruntime.spec.validate.
+"""Tests for schemas/*.json and ociruntime.config.validate.
 
 Every corpus entry is checked three ways, which must agree on valid/invalid:
 
   (a) our schema (schemas/*.json) through jsonschema,
   (b) the official runtime-spec schema through jsonschema,
-  (c) our validator (ociruntime.spec.validate),
+  (c) our validator (ociruntime.config.validate),
 
 and for invalid entries (c) must name the exact pointer and message.
 
@@ -30,15 +30,15 @@ from pathlib import Path
 
 import pytest
 
-from ociruntime.errors import SpecError
-from ociruntime.spec import genschema, schema_data
-from ociruntime.spec.validate import (
+from ociruntime.config import genschema, schema_data
+from ociruntime.config.validate import (
     Validator,
     validate_config,
     validate_process,
     validate_resources,
     validate_state,
 )
+from ociruntime.errors import SpecError
 
 REPO = Path(__file__).resolve().parents[2]
 OUR_SCHEMAS = REPO / "schemas"
@@ -537,7 +537,7 @@ def _runc_spec(rootless: bool) -> dict | None:
 
 def _our_default(rootless: bool) -> dict | None:
     try:
-        from ociruntime.spec.default import default_config
+        from ociruntime.config.default import default_config
     except ImportError:
         return None
     return default_config(rootless)
@@ -1218,9 +1218,7 @@ def test_schemas_use_only_supported_keywords():
 
 def test_schema_data_is_up_to_date():
     fresh = genschema.load_schemas()
-    stale = (
-        "ociruntime/spec/schema_data.py is out of date: run python3 -m ociruntime.spec.genschema"
-    )
+    stale = "ociruntime/config/schema_data.py is out of date: run python3 -m ociruntime.config.genschema"
     assert schema_data.CONFIG_SCHEMA == fresh["CONFIG_SCHEMA"], stale
     assert schema_data.STATE_SCHEMA == fresh["STATE_SCHEMA"], stale
     assert Path(schema_data.__file__).read_text() == genschema.render(fresh), stale
@@ -1243,7 +1241,7 @@ def test_genschema_check_mode(tmp_path):
 def test_validator_does_not_import_jsonschema():
     code = (
         "import json, sys\n"
-        "from ociruntime.spec.validate import validate_config\n"
+        "from ociruntime.config.validate import validate_config\n"
         f"validate_config(json.loads({json.dumps(json.dumps(P))!s}))\n"
         "assert 'jsonschema' not in sys.modules, 'jsonschema was imported'\n"
     )

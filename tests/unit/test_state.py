@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from ociruntime.config.validate import validate_state
 from ociruntime.errors import NotFound, OCIError
-from ociruntime.spec.validate import validate_state
 from ociruntime.state import (
     DEFAULT_ROOT,
     PUBLIC_FIELDS,

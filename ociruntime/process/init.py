@@ -1,37 +1,34 @@
-"""The container's init: the forked child that becomes the container process.
+"""The container side: the init (create) and exec's set-up and process.
 
-It runs every set-up step inside the container's namespaces, reports to the
-runtime over the sync socket, waits for ``start`` on the exec socket, and
-execs the user's process.  The child imports this module right after the
-fork (the runtime itself never loads it, which keeps its memory small), and
-with it every module the set-up needs: after pivot_root the host's Python
-library is out of reach.  The
-sequence is described in docs/create-start.md; keep the two in step.
+Runs in the process that becomes the container's (I in
+docs/create-start.md), and in exec's set-up child (C in docs/exec.md),
+once the first child (first_child.py) has done its own part: every set-up
+step inside the container's namespaces, READY to the runtime over the sync
+socket, then (create) a wait for ``start`` on the exec socket, and the
+execve of the user's process.  The first child imports this module (the
+runtime itself never does, which keeps its memory small), and with it
+every module the set-up needs: after pivot_root the host's Python library
+is out of reach.  Keep docs/create-start.md in step.
 """
 
 from __future__ import annotations
 
-from . import jsonio, sync, trace
-from . import oslite as os
-from .cgroups import base as cgroup_base
-from .errors import OCIError, SpecError
-from .handoff import InitArgs
-from .linux import capabilities, namespaces, process, security
-from .linux import syscalls as sc
-from .linux.network import loopback_up
-from .linux.rootfs import RESOLVE, Rootfs
+from .. import jsonio, sync, trace
+from .. import oslite as os
+from ..cgroups import base as cgroup_base
+from ..errors import OCIError, SpecError
+from ..linux import capabilities, namespaces, procattr, security
+from ..linux import syscalls as sc
+from ..linux.network import loopback_up
+from ..linux.rootfs import RESOLVE, Rootfs
+from .args import InitArgs
 
 
 def main(a: InitArgs) -> None:
-    """Never returns: execs the container process or exits non-zero."""
+    """Never returns: execs the container process or exits non-zero.  The
+    first child (first_child.run) made this process non-dumpable and closed
+    what it inherited."""
     try:
-        # non-dumpable first: no ptrace, no /proc/PID/fd or /proc/PID/exe for a
-        # process that cannot see us through CAP_SYS_PTRACE in the host's user namespace
-        sc.prctl(sc.PR_SET_DUMPABLE, 0)
-        # (a parent that died before this shows as EOF on the sync socket)
-        sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL
-        close_inherited(a)
-        trace.reset()
         if a.join_pid:
             # exec: set up out of the container's sight, then fork the process into
             # its pid namespace; only that process comes back here (READY is sent)
@@ -61,44 +58,6 @@ def main(a: InitArgs) -> None:
         finally:
             os._exit(1)  # even if reporting fails: never back into the runtime's code
     os._exit(1)
-
-
-def prefork_main(ch) -> None:
-    """The child prefork.py forks at entry: this module and what it imports are
-    loaded by now; wait for the runtime's InitArgs, then go on as :func:`main`.
-    EOF (the runtime gave up on this child, or died) ends it quietly."""
-    try:
-        sc.prctl(sc.PR_SET_DUMPABLE, 0)
-        sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL
-        msg = sync.recv(ch)
-        if msg["type"] != sync.ARGS:
-            os._exit(1)
-    except BaseException:  # noqa: BLE001 - PeerGone above all: nothing to report to
-        os._exit(1)
-    try:
-        a = InitArgs.from_wire(msg, ch)
-    except BaseException as e:  # noqa: BLE001 - e.g. the exec socket: tell the runtime
-        try:
-            sync.send(ch, sync.ERROR, msg=f"container init: {e}", where=None)
-        finally:
-            os._exit(1)
-    main(a)
-
-
-def close_inherited(a: InitArgs) -> None:
-    """Drop every fd fork copied from the runtime (the state lock above all)."""
-    keep = {a.sync.fileno()}
-    for sock in (a.exec_sock, a.console):
-        if sock is not None and sock.fileno() >= 0:
-            keep.add(sock.fileno())
-    keep.update(a.idmaps.values())
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd >= 3 + a.preserve_fds and fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
 
 
 def report(a: InitArgs, e: BaseException) -> None:
@@ -135,18 +94,11 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     cfg = a.config
     proc = cfg["process"]
     nss = namespaces.of(cfg)
-    os.umask(0)
-    if nss.get("user", "") is None:
-        with trace.span("user namespace"):
-            new_user_namespace(a, nss)
-    elif a.fork_init:
-        with trace.span("pid and time namespaces, fork the init"):
-            fork_into_pid_namespace(a, nss)
     if a.hidden:
         # the pid namespace is another's, whose processes see into ours: set up out
         # of their sight, in ours, and fork the process into it last (fork_visible)
         a.pidns_fd = namespaces.open_ns(nss["pid"], "pid")
-        process.scrub_environ()
+        procattr.scrub_environ()
     # joining another mount namespace hides the host's cgroupfs: keep a way back to it
     host_root = (
         os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -157,7 +109,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         namespaces.enter(
             nss, skip=("cgroup", "user") if nss.get("user", "") is None else ("cgroup",)
         )
-    a.setgroups_denied = process.setgroups_denied()
+    a.setgroups_denied = procattr.setgroups_denied()
     if a.keyring:
         join_keyring(a.keyring)
     if nss.get("network", "") is None:
@@ -166,13 +118,13 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     if (cfg.get("linux") or {}).get("netDevices"):
         import pyroute2  # noqa: F401 - now, while the host's Python library is reachable
     if (cfg.get("hooks") or {}).get("startContainer"):
-        from . import hooks  # noqa: F401 - likewise: they run after pivot_root
+        from .. import hooks  # noqa: F401 - likewise: they run after pivot_root
     if "hostname" in cfg:
         sc.sethostname(cfg["hostname"])
     if "domainname" in cfg:
         sc.setdomainname(cfg["domainname"])
     if "oomScoreAdj" in proc:
-        process.set_oom_score_adj(proc["oomScoreAdj"])
+        procattr.set_oom_score_adj(proc["oomScoreAdj"])
     if a.sec.sysctl:
         with trace.span("sysctl"):
             security.apply_sysctl(a.sec)
@@ -199,7 +151,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         with trace.span("cgroup mounts"):
             root.mount_deferred()
         if a.console is not None:
-            from .linux import console
+            from ..linux import console
 
             ptmx = root.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
             slave = terminal(a, ptmx, proc)
@@ -214,7 +166,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         create_runtime(a, nss, host_root)
         if a.console is not None:
             # no devpts of its own: a pty of the host's, as exec makes there
-            from .linux import console
+            from ..linux import console
 
             ptmx = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
             slave = terminal(a, ptmx, proc)
@@ -246,7 +198,7 @@ def fork_visible(a: InitArgs) -> None:
         sync.send(a.sync, sync.READY, pid=pid, trace=trace.events())
         os._exit(0)
     if a.config["process"].get("terminal"):
-        from .linux import console  # imported already, before pivot_root
+        from ..linux import console  # imported already, before pivot_root
 
         console.take_control()
 
@@ -262,7 +214,7 @@ def procfs_context(a: InitArgs, rootfd: int) -> int:
     one fsopen, with nothing of the host (THREAT_MODEL.md)."""
     import _socket
 
-    from .linux import capabilities
+    from ..linux import capabilities
 
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     helper = os.fork()
@@ -297,71 +249,6 @@ def procfs_context(a: InitArgs, rootfd: int) -> int:
         os.waitpid(helper, 0)
 
 
-def new_user_namespace(a: InitArgs, nss: dict) -> None:
-    """unshare(CLONE_NEWUSER), have the runtime write the maps from outside, become
-    the namespace's root; then, for a new pid namespace, make it here (so the user
-    namespace owns it, as mounting /proc requires) and fork the real init, pid 1,
-    into it.  This process then exits: the runtime follows the new pid."""
-    rootless = os.geteuid() != 0
-    sc.unshare(sc.CLONE_NEWUSER)
-    if rootless:
-        # /proc/self of a non-dumpable process belongs to root, whom an unprivileged
-        # user cannot write as: dumpable just for the maps (no container process yet)
-        sc.prctl(sc.PR_SET_DUMPABLE, 1)
-        from .linux import userns
-
-        userns.write_maps("self", a.config.get("linux") or {}, deny_setgroups=True)
-        sc.prctl(sc.PR_SET_DUMPABLE, 0)
-    else:
-        sync.send(a.sync, sync.USERNS)
-        if sync.recv(a.sync)["type"] != sync.USERNS_DONE:
-            raise OCIError("unexpected reply to the user namespace request")
-    try:
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)
-    except OSError as e:
-        raise OCIError(
-            f"becoming root in the user namespace: {e.strerror} (map container uid and gid 0)",
-            "config.json: /linux/uidMappings",
-        ) from None
-    sc.prctl(sc.PR_SET_DUMPABLE, 0)  # a credential change resets it
-    if nss.get("pid", "") is None:
-        sc.unshare(sc.CLONE_NEWPID)
-        fork_real_init(a)
-
-
-def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
-    """Make (or join) the time and pid namespaces, which take effect for
-    children only, and fork the real init into them; this first child then
-    exits, and the runtime (a subreaper) follows the new pid.  Time offsets
-    are written before any process is in the new time namespace, the only
-    time the kernel allows it.  No way back is needed: this process ends."""
-    offsets = (a.config.get("linux") or {}).get("timeOffsets")
-    for kind in ("time", "pid"):
-        if kind in nss and not (kind == "pid" and a.hidden):
-            namespaces.for_next_children(kind, nss[kind], offsets)
-    fork_real_init(a)
-
-
-def fork_real_init(a: InitArgs) -> None:
-    """Fork the real init (into its cgroup2 directory, if any); this first
-    child reports its pid and exits.  The new init waits until the report is
-    out (EOF on the pipe): both write to the one sync socket, and the runtime
-    must hear PID before anything the init sends."""
-    r, w = os.pipe()
-    pid, born_in = process.fork_into(a.cgroup2)
-    if pid:
-        sync.send(a.sync, sync.PID, pid=pid)
-        os.close(w)  # the init goes on now, not after our exit's teardown
-        os._exit(0)
-    os.close(w)
-    os.read(r, 1)
-    os.close(r)
-    sc.prctl(sc.PR_SET_DUMPABLE, 0)
-    if a.cgroup2 and not born_in:
-        cgroup_base.write(a.cgroup2 + "/cgroup.procs", "0")
-
-
 def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
     """The createRuntime point: we join the container's v1 cgroups, which the
     runtime made while we set up (a user namespace: the runtime moves us, as
@@ -370,7 +257,7 @@ def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
     low.  The runtime then runs the prestart and createRuntime hooks.  Then
     the new cgroup namespace, rooted at that cgroup, and the createContainer
     hooks."""
-    process.reset_signals()
+    procattr.reset_signals()
     a.signals_reset = True
     if a.join_v1:
         with trace.span("cgroup: join (v1 tasks)"):
@@ -391,18 +278,19 @@ def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
     a.cgroup = msg.get("cgroup")
     moved = a.state.pop("netDevices", None)
     if moved:
-        from .linux.netdev import restore
+        from ..linux.netdev import restore
 
         restore(moved)
     if (a.config.get("hooks") or {}).get("createContainer"):
         with trace.span("createContainer hooks"):
-            from . import hooks
+            from .. import hooks
 
             hooks.run_all(a.config["hooks"], "createContainer", dict(a.state, status="creating"))
 
 
 def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
-    """exec: everything is done here, in the host's pid namespace where the
+    """exec: everything is done here (the first child has joined the cgroup),
+    in the host's pid namespace where the
     container cannot see us, and only then is the process forked into the
     container's pid namespace (docs/exec.md).  The cgroup, every other
     namespace (the mount namespace makes the container's root our root and
@@ -413,17 +301,16 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     sees, non-dumpable or not, and trace it (issue 19).  Returns in that
     process, after the set-up process has reported READY with its pid."""
     proc = a.config["process"]
-    join_exec_cgroup(a)
     if a.console is not None:
-        from .linux import console  # before joining: the container has no Python library
+        from ..linux import console  # before joining: the container has no Python library
     if "oomScoreAdj" in proc:
-        process.set_oom_score_adj(proc["oomScoreAdj"])
-    process.scrub_environ()
+        procattr.set_oom_score_adj(proc["oomScoreAdj"])
+    procattr.scrub_environ()
     if a.sec.seccomp and a.sec.seccomp.notify:
         a.listener = connect_listener(a.sec.seccomp.listener_path)  # a host path
     nss = namespaces.of(a.config)
     if "user" in nss:
-        a.setgroups_denied = process.setgroups_denied(f"/proc/{a.join_pid}/setgroups")
+        a.setgroups_denied = procattr.setgroups_denied(f"/proc/{a.join_pid}/setgroups")
     with trace.span("join namespaces"):
         namespaces.join(a.join_pid, nss)
     # joining the mount namespace moved root and cwd to the container's root
@@ -448,32 +335,9 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     return found
 
 
-def join_exec_cgroup(a: InitArgs) -> None:
-    """Into the container's cgroup before anything else: born in the cgroup2
-    directory (clone3; this process goes on in the child and the parent ends,
-    so no fd of the host's cgroupfs is left in the process the container
-    will see), then "0" to each v1 ``tasks`` (cgroups.base.join_self: no
-    grace period either way).  Rootless (nothing given), the runtime moves
-    the process after READY."""
-    if a.cgroup2:
-        with trace.span("cgroup: born in the cgroup2 directory"):
-            pid, born_in = process.fork_into(a.cgroup2)
-            if pid:
-                a.sync.close()
-                _, status = os.waitpid(pid, 0)
-                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-            sc.prctl(sc.PR_SET_DUMPABLE, 0)
-            sc.prctl(sc.PR_SET_PDEATHSIG, 9)
-            if not born_in:  # a kernel without clone3: the migration that waits
-                cgroup_base.write(a.cgroup2 + "/cgroup.procs", "0")
-    if a.cgroup_v1:
-        with trace.span("cgroup: join (v1 tasks)"):
-            cgroup_base.join_self(a.cgroup_v1)
-
-
 def terminal(a: InitArgs, ptmx: int, proc: dict) -> int:
     """Make the pty, send its master to the console socket; returns the slave."""
-    from .linux import console  # already imported by the caller, before pivot_root
+    from ..linux import console  # already imported by the caller, before pivot_root
 
     st = os.fstat(ptmx)
     if (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
@@ -511,31 +375,31 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
     sec = a.sec
     user = proc.get("user") or {}
     uid = user.get("uid", 0)
-    process.set_rlimits(proc.get("rlimits") or [])
+    procattr.set_rlimits(proc.get("rlimits") or [])
     security.apply_sched(sec)
     security.apply_lsm(sec)
     # cwd as root first, retried as the user if that failed (runc's order): a
     # user may keep a cwd root could enter and it cannot (/root 0700)
     cwd = proc.get("cwd") or "/"
     try:
-        process.chdir(cwd)
+        procattr.chdir(cwd)
         entered = True
     except SpecError:
         entered = False
-    env = process.env_dict(proc.get("env") or [])
+    env = procattr.env_dict(proc.get("env") or [])
     if "HOME" not in env:  # as runc: /etc/passwd is read only when needed
-        env["HOME"] = process.home_of(uid)
+        env["HOME"] = procattr.home_of(uid)
     if proc.get("terminal"):
-        process.own_terminal(uid)
+        procattr.own_terminal(uid)
     if sec.seccomp:
-        from .linux import seccomp
+        from ..linux import seccomp
 
         with trace.span("seccomp: build the filter"):
             a.filter = seccomp.build(sec.seccomp)
     # nothing of these may be left for after a filter that could refuse them
-    process.close_fds(a.preserve_fds)
+    procattr.close_fds(a.preserve_fds)
     if not a.signals_reset:
-        process.reset_signals()
+        procattr.reset_signals()
         a.signals_reset = True
     # from here a dead runtime shows as EOF on the sync socket, which we read next
     sc.prctl(sc.PR_SET_PDEATHSIG, 0)
@@ -547,14 +411,14 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
     if sec.caps is not None:
         capabilities.drop_bounding(sec.caps["bounding"])
         capabilities.keep_across_setuid(True)
-    process.set_user(user, a.setgroups_denied)
+    procattr.set_user(user, a.setgroups_denied)
     if sec.caps is not None:
         capabilities.keep_across_setuid(False)
         capabilities.apply(sec.caps)
     os.umask(user.get("umask", 0o022))
     if not entered:
-        process.chdir(cwd)
-    path = process.find_executable(proc["args"][0], env)
+        procattr.chdir(cwd)
+    path = procattr.find_executable(proc["args"][0], env)
     return path, proc["args"], env
 
 
@@ -578,7 +442,7 @@ def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
     its listener fd and the container's state go to the seccomp agent."""
     # imported before pivot_root (security.plan before a late fork, Plan.from_wire in a
     # child forked early): no file access here
-    from .linux import seccomp
+    from ..linux import seccomp
 
     fd = seccomp.install(a.sec.seccomp, a.filter)
     a.filter = None
@@ -600,7 +464,7 @@ def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
 
 def start_container_hooks(a: InitArgs, state: dict) -> None:
     if (a.config.get("hooks") or {}).get("startContainer"):
-        from . import hooks  # imported in setup(), before pivot_root
+        from .. import hooks  # imported in setup(), before pivot_root
 
         hooks.run_all(a.config["hooks"], "startContainer", dict(state, status="created"))
 

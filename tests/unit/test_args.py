@@ -1,13 +1,14 @@
-"""What the runtime hands an init forked at entry (prefork.py): the security
-plan and the InitArgs as JSON, and back."""
+"""What the runtime hands a first child forked at entry
+(process/first_child.py): the security plan and the InitArgs as JSON, and
+back; every field of the one table (process/args.py FIELDS) survives."""
 
 from __future__ import annotations
 
 import os
 
 from ociruntime import jsonio
-from ociruntime.handoff import InitArgs
 from ociruntime.linux import security
+from ociruntime.process.args import FIELDS, InitArgs
 from ociruntime.sync import Channel
 
 
@@ -69,35 +70,54 @@ def test_a_seccomp_plan_travels_as_json():
     assert q.seccomp.notify and q.seccomp.listener_path == "/run/agent.sock"
 
 
-def test_init_args_survive_json_and_make_the_exec_socket(tmp_path):
-    a = InitArgs(
-        {"process": {"args": ["true"]}},
-        "/b",
-        "/b/rootfs",
-        None,
-        None,
-        _plan(),
-        True,
-        2,
-        False,
-        keyring="k",
-    )
-    a.fork_init = True
+# a value unlike each default, for every field of the table
+NOT_DEFAULT = {
+    "config": {"process": {"args": ["true"]}, "linux": {"namespaces": [{"type": "pid"}]}},
+    "bundle": "/b",
+    "rootfs": "/b/rootfs",
+    "no_pivot": True,
+    "preserve_fds": 2,
+    "debug": True,
+    "keyring": "k",
+    "join_pid": 4242,
+    "fork_init": True,
+    "hidden": True,
+    "cgroup2": "/sys/fs/cgroup/unified/x",
+    "cgroup_v1": ["/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"],
+    "join_v1": True,
+    "state": {"id": "c", "status": "running", "pid": 4242},
+}
+
+
+def test_every_field_is_in_the_table_and_survives_json(tmp_path):
+    assert set(NOT_DEFAULT) == set(FIELDS), "NOT_DEFAULT must name every field"
+    for name, value in NOT_DEFAULT.items():
+        assert value != FIELDS[name], name
+    a = InitArgs(_plan(), **NOT_DEFAULT)
     wire = jsonio.loads(jsonio.dumps(a.to_wire(str(tmp_path))))
     r, w = os.pipe()
     b = InitArgs.from_wire(wire, Channel(r))
     try:
-        assert (b.bundle, b.rootfs, b.no_pivot, b.preserve_fds, b.keyring, b.fork_init) == (
-            "/b",
-            "/b/rootfs",
-            True,
-            2,
-            "k",
-            True,
-        )
+        for name, value in NOT_DEFAULT.items():
+            assert getattr(b, name) == value, name
         assert b.sec.caps == a.sec.caps
         assert (tmp_path / "exec.sock").is_socket()
         assert oct((tmp_path / "exec.sock").stat().st_mode & 0o777) == "0o600"
     finally:
         b.exec_sock.close()
         b.sync.close()
+        os.close(w)
+
+
+def test_defaults_are_not_shared_between_objects():
+    a, b = InitArgs(None), InitArgs(None)
+    a.cgroup_v1.append("/x")
+    a.state["id"] = "x"
+    assert b.cgroup_v1 == [] and b.state == {}
+
+
+def test_an_unknown_field_is_an_error():
+    import pytest
+
+    with pytest.raises(TypeError):
+        InitArgs(None, no_such_field=1)

@@ -1,7 +1,7 @@
 """The runtime-spec schemas as Python literals.  GENERATED: do not edit.
 
 Source: schemas/config-schema.json, state-schema.json.
-Regenerate with ``python3 -m ociruntime.spec.genschema``.
+Regenerate with ``python3 -m ociruntime.config.genschema``.
 """
 
 # fmt: off

@@ -12,8 +12,8 @@ imported.
 The launcher does not import this module the normal way either (that alone
 lists two directories and reads two .pyc files): it unmarshals this
 module's own code from the bundle's head, at a fixed offset, runs it, and
-calls :func:`launch`, which puts the finder first on ``sys.meta_path`` and
-starts the CLI.
+calls :func:`boot`, which puts the finder first on ``sys.meta_path``; the
+launcher then imports and starts the CLI.
 
 File layout: ``MAGIC`` (8 bytes), the interpreter's bytecode magic (4), the
 length of the boot code (4, little endian), the boot code (this module,
@@ -164,10 +164,14 @@ def _install(fd: int, path: str) -> bool:
     return True
 
 
-def launch(fd: int, path: str, paths: list[str]) -> None:
-    """The launcher's entry, after it ran this module's code from the bundle
-    open as ``fd`` (closed here): the finder, ``paths`` (for the few
-    dependencies outside the bundle) ahead on sys.path, then the CLI."""
+def boot(fd: int, path: str, paths: list[str]) -> None:
+    """The launcher's first step, after it ran this module's code from the
+    bundle open as ``fd`` (closed here): the finder, then ``paths`` (for the
+    few dependencies outside the bundle) ahead on sys.path, and
+    ``ociruntime.BIN_DIR`` (the interpreter copy's directory, linux/exe.py).
+    The launcher then imports what it runs: ``ociruntime.entry`` (the CLI),
+    or the first child's code (process/first_child.py), so that nothing
+    here imports the package's upper layers."""
     try:
         _install(fd, path)
     finally:
@@ -176,23 +180,3 @@ def launch(fd: int, path: str, paths: list[str]) -> None:
     import ociruntime
 
     ociruntime.BIN_DIR = path.rpartition("/")[0]
-    from ociruntime.entry import main
-
-    main()
-
-
-def launch_init(fd: int, path: str, paths: list[str], sock: int) -> None:
-    """:func:`launch` for the container's first child executed from the
-    read-only clone (prefork.start_readonly): it waits on the sync socket
-    ``sock`` for its arguments, as a child forked at entry does."""
-    try:
-        _install(fd, path)
-    finally:
-        posix.close(fd)
-    sys.path[:0] = paths
-    import ociruntime
-
-    ociruntime.BIN_DIR = path.rpartition("/")[0]
-    from ociruntime import init, sync
-
-    init.prefork_main(sync.Channel(sock))

@@ -1,18 +1,20 @@
 """The less frequent commands: exec, ps, update, events, list, check,
-features and spec.
+features and spec (commands/__init__.py)."""
 
-Apart from cli.py so that create, run, start, state, kill and delete (what
-containerd and podman call for every container) do not load them.
-"""
+from __future__ import annotations
 
 import sys
 
-from . import oslite as os
-from .cli import Args, _container
-from .errors import OCIError, os_error_text
+from .. import oslite as os
+from ..errors import OCIError, os_error_text
+from . import check_pid_file, check_preserve_fds, container
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from . import Invocation
 
 
-def cmd_exec(a: Args) -> int:
+def cmd_exec(a: Invocation) -> int:
     """Every failure of exec itself exits 255, as runc's do (the process's own
     status is returned as is), with one line: its usage errors too
     (cli.Args.parse_command), and an OSError from anywhere."""
@@ -25,9 +27,8 @@ def cmd_exec(a: Args) -> int:
         raise OCIError(os_error_text(e), exit_code=255) from None
 
 
-def _exec(a: Args) -> int:
-    from .cli import check_pid_file, check_preserve_fds
-    from .container import Container
+def _exec(a: Invocation) -> int:
+    from ..container import Container
 
     o = a.opts
     if not a.pos:
@@ -36,8 +37,8 @@ def _exec(a: Args) -> int:
     check_preserve_fds(o["preserve_fds"])
     c = Container(a.id, a.g["root"])
     if o["process"]:
-        from .spec.load import check_env, read_json
-        from .spec.validate import validate_process
+        from ..config.load import check_env, read_json
+        from ..config.validate import validate_process
 
         name = os.path.basename(o["process"])
         proc = read_json(o["process"], name)
@@ -127,13 +128,13 @@ def exec_process(c, args: list[str], o: dict) -> dict:
     return proc
 
 
-def cmd_ps(a: Args) -> int:
-    from . import jsonio
+def cmd_ps(a: Invocation) -> int:
+    from .. import jsonio
 
     fmt = a.opts["format"]
     if fmt not in ("table", "json"):
         raise OCIError(f"invalid format {fmt!r}: expected table or json")
-    pids = _container(a).pids()
+    pids = container(a).pids()
     if fmt == "json":
         print(jsonio.dumps(pids))
         return 0
@@ -172,12 +173,12 @@ def _bytes(v: str | None) -> int | None:
         ) from None
 
 
-def cmd_update(a: Args) -> int:
-    from . import jsonio
+def cmd_update(a: Invocation) -> int:
+    from .. import jsonio
 
     o = a.opts
     if o["resources"]:
-        from .spec.load import MAX_JSON, read_file_capped
+        from ..config.load import MAX_JSON, read_file_capped
 
         if o["resources"] == "-":
             text = sys.stdin.buffer.read(MAX_JSON + 1)
@@ -191,7 +192,7 @@ def cmd_update(a: Args) -> int:
             raise OCIError(f"resources: invalid JSON: {e}") from None
         if not isinstance(res, dict):
             raise OCIError("resources: expected a JSON object (linux.resources)")
-        from .spec.validate import validate_resources
+        from ..config.validate import validate_resources
 
         validate_resources(res)
     else:
@@ -232,7 +233,7 @@ def cmd_update(a: Args) -> int:
             res["blockIO"] = {"weight": o["blkio_weight"]}
         if not res:
             raise OCIError("update: nothing to change (give --resources or a resource flag)")
-    _container(a).update(res)
+    container(a).update(res)
     return 0
 
 
@@ -252,12 +253,12 @@ def _interval(v: str) -> float:
     return f
 
 
-def cmd_events(a: Args) -> int:
+def cmd_events(a: Invocation) -> int:
     import time
 
-    from . import jsonio
+    from .. import jsonio
 
-    c = _container(a)
+    c = container(a)
     # one compact JSON object a line, as runc's encoding/json writes them
     if a.opts["stats"]:
         print(
@@ -282,9 +283,9 @@ def cmd_events(a: Args) -> int:
         time.sleep(every)
 
 
-def cmd_list(a: Args) -> int:
-    from . import jsonio
-    from .state import Store
+def cmd_list(a: Invocation) -> int:
+    from .. import jsonio
+    from ..state import Store
 
     if a.opts["format"] not in ("table", "json"):
         raise OCIError(f"invalid format {a.opts['format']!r}: expected table or json")
@@ -323,9 +324,9 @@ def runc_list_entry(state: dict) -> dict:
     return out
 
 
-def cmd_check(a: Args) -> int:
-    from . import jsonio
-    from .check import checks, table
+def cmd_check(a: Invocation) -> int:
+    from .. import jsonio
+    from ..check import checks, table
 
     if a.opts["format"] not in ("table", "json"):
         raise OCIError(f"invalid format {a.opts['format']!r}: expected table or json")
@@ -340,17 +341,17 @@ def cmd_check(a: Args) -> int:
     return 1 if bad else 0
 
 
-def cmd_features(a: Args) -> int:
-    from . import jsonio
-    from .features import features
+def cmd_features(a: Invocation) -> int:
+    from .. import jsonio
+    from ..features import features
 
     print(jsonio.dumps(features(), indent=4))
     return 0
 
 
-def cmd_spec(a: Args) -> int:
-    from . import jsonio
-    from .spec.default import default_config
+def cmd_spec(a: Invocation) -> int:
+    from .. import jsonio
+    from ..config.default import default_config
 
     path = os.path.join(a.opts["bundle"], "config.json")
     if os.path.exists(path):

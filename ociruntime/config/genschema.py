@@ -1,6 +1,6 @@
 """Regenerate ``ociruntime/spec/schema_data.py`` from ``schemas/*.json``.
 
-Run ``python3 -m ociruntime.spec.genschema`` from a source checkout after
+Run ``python3 -m ociruntime.config.genschema`` from a source checkout after
 editing ``schemas/config-schema.json`` or ``schemas/state-schema.json``, then
 commit both.  The installed package only contains ``ociruntime/`` (not the
 top-level ``schemas/`` directory), so the validator imports the schemas as a
@@ -33,7 +33,7 @@ HEADER = '''\
 """The runtime-spec schemas as Python literals.  GENERATED: do not edit.
 
 Source: schemas/{files}.
-Regenerate with ``python3 -m ociruntime.spec.genschema``.
+Regenerate with ``python3 -m ociruntime.config.genschema``.
 """
 
 # fmt: off
@@ -60,7 +60,7 @@ def check_keywords(schema: object, where: str = "#") -> None:
         if key in ANNOTATIONS:
             continue
         if key not in KEYWORDS:
-            raise ValueError(f"{here}: keyword not supported by ociruntime.spec.validate")
+            raise ValueError(f"{here}: keyword not supported by ociruntime.config.validate")
         if key == "$ref":
             if not (isinstance(value, str) and value.startswith("#/")):
                 raise ValueError(f"{here}: only local references (#/...) are supported")
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:
-            print(f"{args.output} is out of date; run python3 -m ociruntime.spec.genschema")
+            print(f"{args.output} is out of date; run python3 -m ociruntime.config.genschema")
             return 1
         return 0
     args.output.write_text(text, encoding="utf-8")

@@ -1,0 +1,581 @@
+"""The runtime's side of bringing a process into a container: create's
+(:func:`create`) and exec's (:func:`exec_process`), on one skeleton
+(:class:`Spawn`): start the first child (handed the arguments if it was
+forked at entry, else forked now), follow its set-up to READY, record what
+the caller needs (state, pid file), commit, and undo everything if any step
+fails.  What comes back is a :class:`Spawned`; nothing here touches the
+caller's objects.
+
+Runs in the ``ociruntime create``/``run``/``exec`` process (R in
+docs/create-start.md and docs/exec.md).  Apart from container.py so that
+start, state, kill and delete, which every container's path calls again and
+again, do not load it.
+"""
+
+from __future__ import annotations
+
+import _signal
+import time
+
+from .. import SPEC_VERSION, jsonio, log, sync, trace
+from .. import oslite as os
+from ..errors import OCIError
+from ..state import Store, atomic_write, proc_start_time
+from . import first_child
+from .args import InitArgs
+
+SIGKILL = _signal.SIGKILL
+FORWARDED = tuple(
+    getattr(_signal, "SIG" + n) for n in ("INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "WINCH")
+)
+
+
+class Spawned:
+    """What create and exec leave to their caller: the process's host pid,
+    create's state record, and the pty master a foreground caller relays."""
+
+    __slots__ = ("pid", "record", "master")
+
+    def __init__(self, pid: int, record: dict | None, master: int | None) -> None:
+        self.pid = pid
+        self.record = record
+        self.master = master
+
+
+class Spawn:
+    """One process brought into a container, from this side: the first
+    child, the conversation with it up to READY, the commit.  ``pid`` is the
+    process to kill should anything fail (the first child until the
+    container side names another)."""
+
+    def __init__(self, args: InitArgs, term: Terminal) -> None:
+        self.args = args
+        self.term = term
+        self.pid = 0  # the process followed: the first child, then whom it forked
+        self.sock: sync.Channel | None = None
+        self.early = None
+
+    def choose(self, in_userns: bool, late: bool) -> bool:
+        """Which first child: the one forked at entry (or one executed from
+        the read-only interpreter clone), or, when ``late`` (a pty end,
+        idmapped trees: only a fork carries them), one :meth:`start` forks.
+        True if it is forked late (and will have what is in memory)."""
+        self.args.console = self.term.child_end()
+        self.early = first_child.choose(self.args, in_userns, late)
+        return self.early is None
+
+    def start(self, exec_sock_dir: str | None, at_fork: dict) -> None:
+        """Hand the arguments to the early child (it makes the exec socket in
+        ``exec_sock_dir``), or fork one, born in the pid and time namespaces
+        of ``at_fork``."""
+        a = self.args
+        if self.early is not None:
+            self.pid, self.sock = self.early
+            first_child.hand_over(self.sock, a.to_wire(exec_sock_dir))
+        else:
+            offsets = (a.config.get("linux") or {}).get("timeOffsets")
+            self.pid, self.sock = first_child.fork(a, at_fork, offsets)
+
+    def follow(self, pid: int) -> None:
+        """The process followed so far forked ``pid``, which goes on, and
+        exits: reap it."""
+        if self.pid != pid:
+            os.waitpid(self.pid, 0)
+        self.pid = pid
+
+    def ready(self, gone: str, handlers: dict | None = None) -> dict:
+        """Answer the container side's requests until READY (returned) or ERROR
+        (raised); the set-up's trace spans join ours."""
+        try:
+            with trace.span("wait for set-up in the container"):
+                msg = sync.converse(self.sock, handlers or {}, (sync.READY,))
+        except sync.PeerGone:
+            raise OCIError(gone) from None
+        except sync.Failed as e:
+            trace.add(e.message.pop("trace", None) or [])
+            if e.message.get("traceback"):
+                log.debug("container-side traceback:\n" + e.message["traceback"])
+            raise
+        trace.add(msg.pop("trace", None) or [])
+        return msg
+
+    def commit(self, pid_file: str | None, kind: str, state: dict) -> None:
+        """Recorded: the pty master received, the pid file written; let the
+        process go on and wait for its ack."""
+        self.term.receive()
+        if pid_file:
+            atomic_write(os.path.abspath(pid_file), str(self.pid))
+        try:
+            sync.request(self.sock, kind, state=state)
+        except sync.PeerGone:
+            raise OCIError("the container process exited before it was committed") from None
+        finally:
+            self.sock.close()
+
+    def abort(self) -> None:
+        """Kill and reap what was started (its mounts and namespaces go with it;
+        a first child's own children die with it: PDEATHSIG)."""
+        if self.sock is not None:
+            self.sock.close()
+        if self.pid > 0:
+            kill_reap(self.pid)
+        elif self.early is not None:  # chosen, never started
+            pid, ch = self.early
+            ch.close()
+            os.waitpid(pid, 0)
+        self.term.close()
+
+
+# ---- create ----------------------------------------------------------------------------
+
+
+def create(
+    store: Store,
+    cid: str,
+    bundle: str = ".",
+    pid_file: str | None = None,
+    console_socket: str | None = None,
+    no_pivot: bool = False,
+    no_new_keyring: bool = False,
+    preserve_fds: int = 0,
+    exec_now: bool = False,
+    foreground: bool = False,
+) -> Spawned:
+    """Set a container up; its init waits for start (or, ``exec_now``: run,
+    execs at once).  Everything it made is undone if a step fails."""
+    from ..config.load import load_bundle
+
+    with trace.span("load and validate bundle"):
+        b = load_bundle(bundle)
+    with trace.span("check security settings"):
+        sec = plan(b.config)
+    term = Terminal(b.config["process"], console_socket, foreground)
+    preserve_fds += socket_activation(b.config["process"])
+    lock = store.make(cid)
+    args = InitArgs(
+        sec,
+        config=b.config,
+        bundle=b.path,
+        rootfs=b.rootfs,
+        no_pivot=no_pivot,
+        preserve_fds=preserve_fds,
+        debug=log.debugging(),
+        keyring=None if no_new_keyring else cid,
+    )
+    sp = Spawn(args, term)
+    cg = None
+    try:
+        from ..linux import idmap
+
+        args.idmaps = idmap.prepare(b.config, b.path)
+        try:
+            cg = made_cgroup(store, cid, args)
+            rec = _create(store, cid, sp, cg, pid_file, exec_now)
+        finally:
+            for fd in args.idmaps.values():
+                os.close(fd)
+    except BaseException:
+        sp.abort()
+        if cg is not None:
+            try:
+                cg.destroy()
+            except OCIError as e:
+                log.warn(f"cleaning up after a failed create: {e.text}")
+        store.remove(cid)
+        raise
+    finally:
+        os.close(lock)
+    return Spawned(sp.pid, rec, term.take_master())
+
+
+def made_cgroup(store: Store, cid: str, args: InitArgs):
+    """The container's cgroup manager, recorded in cgroup.json before anything
+    of it exists (so that delete --force finds it after a crash)."""
+    from .. import cgroups
+
+    linux = args.config.get("linux") or {}
+    cg = cgroups.for_config(linux, cid, rootless=rootless())
+    atomic_write(os.path.join(store.dir(cid), "cgroup.json"), jsonio.dumps(cg.record()))
+    return cg
+
+
+def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_now: bool) -> dict:
+    from ..linux import namespaces
+
+    a = sp.args
+    state_dir = store.dir(cid)
+    nss = namespaces.of(a.config)
+    linux = a.config.get("linux") or {}
+    # The container side joins its cgroups itself (cgroups.base.join_self): it is
+    # forked into the cgroup2 directory, made now, and moves into the v1 ones when
+    # we send them.  Not from inside a user namespace, which cannot write the
+    # host's cgroupfs: there we move it, through cgroup.procs.
+    if "user" not in nss:
+        with trace.span("cgroup: create (cgroup2)"):
+            a.cgroup2 = cg.create_cgroup2()
+        a.join_v1 = bool(cg.targets()[0])
+    refuse_frozen(cg)
+    new_userns = nss.get("user", "") is None
+    if new_userns:
+        # a new user namespace must own the new pid namespace: the first child
+        # makes that one itself, after the user namespace, and forks the real init
+        at_fork = {k: nss[k] for k in ("time",) if k in nss}
+        grandchild = nss.get("pid", "") is None
+    else:
+        # pid and time namespaces apply to children only: the first child makes
+        # (or joins) them and forks the real init, so that this process never
+        # loads the FFI (the container side does all the syscalls)
+        at_fork = {}
+        grandchild = a.fork_init = bool("pid" in nss or "time" in nss or a.cgroup2)
+        # another's pid namespace (no user namespace of ours to keep its processes
+        # out): the process is forked into it only once set up (init.fork_visible)
+        a.hidden = bool(nss.get("pid")) and "user" not in nss
+    if grandchild:
+        # the real init is our grandchild: become its parent when the first child exits
+        become_subreaper()
+    late = sp.choose("user" in nss, bool(sp.term.child_end() is not None or a.idmaps or new_userns))
+    lsock = None
+    try:
+        if not exec_now and late:
+            lsock = sync.listen_exec(state_dir)  # a child forked early binds its own
+        a.exec_sock = lsock
+        sp.start(None if exec_now else state_dir, at_fork)
+        if lsock is not None:
+            lsock.close()  # now: a dead init must refuse start's connect
+            lsock = a.exec_sock = None
+        record_init(state_dir, sp.pid)
+        if a.fork_init:
+            # the first child made the pid (and time) namespaces and forked the init
+            sp.follow(sync.expect(sp.sock, sync.PID)["pid"])
+            record_init(state_dir, sp.pid)
+        # the rest of the cgroup while the init sets up its namespaces and mounts;
+        # it joins before it asks for the createRuntime hooks, which may look for it
+        with trace.span("cgroup: create"):
+            cg.create()
+        with trace.span("cgroup: apply resources"):
+            cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
+        refuse_frozen(cg)  # now that the v1 directories exist, before the init joins them
+        if a.join_v1:
+            try:
+                sync.send(sp.sock, sync.JOIN, dirs=cg.targets()[0])
+            except OSError:
+                pass  # the init died: ready() reports why
+        elif a.cgroup2 is None:
+            with trace.span("cgroup: add init"):
+                cg.add(sp.pid)
+        creating = {
+            "ociVersion": SPEC_VERSION,
+            "id": cid,
+            "status": "creating",
+            "pid": sp.pid,
+            "bundle": a.bundle,
+            "annotations": a.config.get("annotations") or {},
+        }
+
+        def create_runtime(msg: dict) -> dict:
+            netdevs = linux.get("netDevices")
+            if netdevs:
+                from ..linux import netdev
+
+                with trace.span("move netDevices"):
+                    creating["netDevices"] = netdev.move(netdevs, sp.pid)
+            for kind in ("prestart", "createRuntime"):
+                if (a.config.get("hooks") or {}).get(kind):
+                    from .. import hooks
+
+                    with trace.span(f"{kind} hooks"):
+                        hooks.run_all(a.config["hooks"], kind, creating)
+            return {"state": creating, "cgroup": cg.record()}
+
+        def write_maps(msg: dict) -> dict:
+            from ..linux import userns
+
+            userns.write_maps(sp.pid, linux)
+            return {}
+
+        def new_init(msg: dict) -> None:
+            """The first child forked the real init and exits: follow it."""
+            sp.follow(msg["pid"])
+            creating["pid"] = sp.pid
+            record_init(state_dir, sp.pid)
+
+        ready = sp.ready(
+            "container init exited during set-up",
+            {sync.USERNS: write_maps, sync.CREATE_RUNTIME: create_runtime, sync.PID: new_init},
+        )
+        if "pid" in ready:  # set up hidden: the process was forked last
+            new_init(ready)
+        start = proc_start_time(sp.pid)
+        rec = {
+            "ociVersion": SPEC_VERSION,
+            "id": cid,
+            "pid": sp.pid,
+            "bundle": a.bundle,
+            "rootfs": a.rootfs,
+            "created": rfc3339(time.time_ns()),
+            "owner": owner(),
+            "annotations": a.config.get("annotations") or {},
+            "initStartTime": start[0] if start else 0,
+            "config": a.config,
+            "cgroup": cg.record(),
+        }
+        store.save(cid, rec)
+        sp.commit(pid_file, sync.EXEC if exec_now else sync.COMMIT, store.public(cid, rec))
+        return rec
+    finally:
+        if lsock is not None:
+            lsock.close()
+
+
+def record_init(state_dir: str, pid: int) -> None:
+    """init.pid: the pid and its start time, for delete --force of a create
+    that died before state.json."""
+    start = proc_start_time(pid)
+    atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
+
+
+def refuse_frozen(cg) -> None:
+    """An init that joins a frozen cgroup stops dead and create waits for it
+    forever: refuse, as runc does, before it joins."""
+    if cg.frozen():
+        raise OCIError("container's cgroup unexpectedly frozen")
+
+
+# ---- exec ------------------------------------------------------------------------------
+
+
+def exec_process(
+    store: Store,
+    cid: str,
+    rec: dict,
+    proc: dict,
+    detach: bool = False,
+    pid_file: str | None = None,
+    console_socket: str | None = None,
+    preserve_fds: int = 0,
+    sub_cgroup: str | None = None,
+) -> int:
+    """Run ``proc`` (a runtime-spec process) in the container whose record is
+    ``rec`` (checked running or paused by the caller).  ``sub_cgroup``
+    (runc's ``--cgroup``): a sub-cgroup of the container's to join instead,
+    ``PATH`` for every controller or ``CTL[,CTL]:PATH`` (v1).
+
+    Foreground: the process's exit status.  Detached: 0 once it runs.  Every
+    failure is an OCIError with exit code 255, as runc's are.
+    """
+    from .. import cgroups
+
+    config = rec.get("config") or {}
+    linux = config.get("linux") or {}
+    cfg = {
+        "ociVersion": config.get("ociVersion", SPEC_VERSION),
+        "process": proc,
+        "linux": {k: linux[k] for k in ("seccomp", "namespaces") if k in linux},
+    }
+    held = None
+    sp = None
+    try:
+        sec = plan(cfg)
+        term = Terminal(proc, console_socket, not detach)
+        cg = cgroups.from_record(rec.get("cgroup"))
+        targets = cg.targets(sub_cgroup) if cg is not None else ([], None)
+        args = InitArgs(
+            sec,
+            config=cfg,
+            bundle=rec["bundle"],
+            rootfs=rec["rootfs"],
+            preserve_fds=preserve_fds,
+            debug=log.debugging(),
+            join_pid=rec["pid"],
+            state=store.public(cid, rec),  # for a seccomp agent
+        )
+        # As root the container side joins the cgroups itself, born in the cgroup2
+        # directory and "0" to each v1 tasks file (cgroups.base.join_self: no grace
+        # period, unlike our writes to cgroup.procs); rootless, the host's cgroupfs
+        # is ours to write only from out here, after READY.
+        rootless_ = os.geteuid() != 0
+        if not rootless_:
+            args.cgroup_v1, args.cgroup2 = targets
+        sp = Spawn(args, term)
+        # the process is forked by the set-up child (or its child), never by us
+        become_subreaper()
+        held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+        nss = [ns["type"] for ns in linux.get("namespaces") or []]
+        sp.choose("user" in nss, term.child_end() is not None)
+        sp.start(None, {})
+        ready = sp.ready("exec: the process exited during set-up")
+        # the set-up processes end once the process is forked: it is our child now
+        sp.follow(ready["pid"])
+        if rootless_ and cg is not None:
+            from ..cgroups import base
+
+            base.add(targets, sp.pid)
+        sp.commit(pid_file, sync.EXEC, store.public(cid, rec))
+    except BaseException as e:
+        if sp is not None:
+            sp.abort()
+        if held is not None:
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+        if isinstance(e, OCIError):
+            e.exit_code = 255
+        raise
+    if detach:
+        return 0
+    return wait(sp.pid, term.take_master(), held)
+
+
+# ---- shared ---------------------------------------------------------------------------
+
+
+def rfc3339(ns: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
+
+
+def plan(config: dict):
+    from ..linux import security
+
+    sec = security.plan(config)
+    if sec.seccomp and sec.seccomp.skipped:
+        log.debug(
+            f"seccomp: syscalls unknown to libseccomp skipped: {', '.join(sec.seccomp.skipped)}"
+        )
+    return sec
+
+
+def rootless() -> bool:
+    """--rootless (ociruntime.ROOTLESS): true, false, or auto (a non-root caller)."""
+    import ociruntime
+
+    return ociruntime.ROOTLESS == "true" or (ociruntime.ROOTLESS == "auto" and os.geteuid() != 0)
+
+
+def socket_activation(proc: dict) -> int:
+    """systemd socket activation, as runc passes it on: with LISTEN_FDS=N in our
+    environment, fds 3..3+N-1 go to the container, before any --preserve-fds,
+    and its process gets LISTEN_FDS=N and LISTEN_PID=1."""
+    n = os.environ.get("LISTEN_FDS")
+    if not n or not n.isdigit() or int(n) <= 0:
+        return 0
+    env = [e for e in proc.get("env") or [] if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
+    proc["env"] = env + [f"LISTEN_FDS={n}", "LISTEN_PID=1"]
+    return int(n)
+
+
+def owner() -> str:
+    """The user who created the container, by name as runc reports it."""
+    uid = os.geteuid()
+    if uid == 0:
+        return "root"  # without reading nsswitch.conf and passwd on every create
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def become_subreaper() -> None:
+    """PR_SET_CHILD_SUBREAPER, through python-prctl's C module when it is there
+    (cheaper than loading the FFI into the runtime process)."""
+    try:
+        import _prctl
+    except ImportError:
+        from ..linux import syscalls as sc
+
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    else:
+        _prctl.prctl(_prctl.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def kill_reap(pid: int) -> None:
+    try:
+        os.kill(pid, SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def wait(pid: int, master: int | None, held: object = None) -> int:
+    """Foreground: forward signals (and relay the pty) until ``pid`` exits; its status.
+
+    ``held`` is the signal mask from before the caller blocked FORWARDED: restoring
+    it once the handlers are in place delivers, and forwards, what arrived meanwhile.
+    """
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in FORWARDED:
+        _signal.signal(s, forward)
+    if held is not None:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+    try:
+        if master is not None:
+            from ..linux import console
+
+            status = console.relay(master, pid)
+        else:
+            _, status = os.waitpid(pid, 0)
+    finally:
+        for s in FORWARDED:
+            _signal.signal(s, _signal.SIG_DFL)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+class Terminal:
+    """process.terminal: where the pty master goes (a console socket, or us)."""
+
+    def __init__(self, proc: dict, console_socket: str | None, foreground: bool) -> None:
+        self.sock = None  # the end the child sends the master on
+        self.ours = None  # our end, when we relay the pty ourselves
+        self.master: int | None = None
+        if not proc.get("terminal"):
+            if console_socket:
+                raise OCIError("--console-socket given but process.terminal is false")
+            return
+        from ..linux import console
+
+        if console_socket:
+            self.sock = console.connect(console_socket)
+        elif foreground:
+            import _socket
+
+            self.ours, self.sock = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        else:
+            raise OCIError(
+                "cannot allocate a tty without --console-socket when detached (process.terminal is true)"
+            )
+
+    def child_end(self):
+        return self.sock
+
+    def receive(self) -> None:
+        """After the child's READY: the master it sent us (relay mode)."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.ours is not None:
+            from ..linux import console
+
+            self.master = console.recv_master(self.ours)
+            self.ours.close()
+            self.ours = None
+
+    def take_master(self) -> int | None:
+        m, self.master = self.master, None
+        return m
+
+    def close(self) -> None:
+        for s in (self.sock, self.ours):
+            if s is not None:
+                s.close()
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
