@@ -71,7 +71,8 @@ class Spawn:
         a = self.args
         if self.early is not None:
             self.pid, self.sock = self.early
-            first_child.hand_over(self.sock, a.to_wire(exec_sock_dir))
+            with trace.span("hand the arguments to the first child (forked early)"):
+                first_child.hand_over(self.sock, a.to_wire(exec_sock_dir))
         else:
             offsets = (a.config.get("linux") or {}).get("timeOffsets")
             self.pid, self.sock = first_child.fork(a, at_fork, offsets)

@@ -233,3 +233,15 @@ def test_trace_names_every_step_of_run(oci, bundle, tmp_path):
     mounts = [m["destination"] for m in config["mounts"]]
     for dest in mounts:
         assert f"mount {dest}" in names, (dest, names)
+
+
+def test_create_takes_the_early_path(oci, bundle, tmp_path):
+    """create hands its arguments to the child forked at entry instead of
+    forking one late: a silent fall back to the late fork (which costs the
+    child's imports on the critical path) fails here."""
+    path = tmp_path / "create.json"
+    cid = oci.new_id("early")
+    oci.cli_ok("create", "-b", bundle.path, cid, global_args=("--trace", str(path)))
+    names = {e["name"] for e in x_events(json.loads(path.read_text())) if e["pid"] != 1}
+    assert "hand the arguments to the first child (forked early)" in names, sorted(names)
+    assert "fork" not in names, sorted(names)
