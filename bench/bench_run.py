@@ -1,337 +1,573 @@
 #!/usr/bin/python3
-"""Benchmark ociruntime against runc and crun, case by case, side by side.
+"""Benchmark ociruntime against runc and crun: wall time, CPU, peak RSS, load.
 
-Every case runs on a private copy of the busybox bundle whose process is
-``/bin/true`` (terminal false), or ``sleep`` for the cases that need a
-running container:
+Cases, on a private copy of the busybox bundle running /bin/true (``sleep``
+where a running container is needed):
 
-* ``run``       -- ``RUNTIME --root R run -b BUNDLE ID``
-* ``lifecycle`` -- ``create -b BUNDLE ID && start ID && delete -f ID`` timed
-                   as one unit (the method youki publishes; /bin/true exits
-                   right after ``start``).
-* ``state``     -- ``state ID`` of a running container (each runtime has its
-                   own ``sleep`` container, created before the loop and
-                   force-deleted after it).
-* ``exec``      -- ``exec ID /bin/true`` into such a running container.
-* ``parallel``  -- N (default 20) ``run`` of /bin/true started at once; the
-                   time until all N have exited. Fewer iterations: runs/5,
-                   at least 5 (``--parallel-runs``).
-* ``features``  -- ``features`` (crun 1.8 has no such command: "n/a").
-* ``rss``       -- peak RSS of the runtime during ``run`` of /bin/true, as
-                   ``/usr/bin/time -f %M`` reports it (see
-                   :meth:`Runtime.peak_rss` for what exactly that covers).
-                   Same reduced iteration count as ``parallel``.
+* ``run``: ``RUNTIME --root R run -b BUNDLE ID``
+* ``lifecycle``: ``create ID && start ID && delete -f ID``, one shell
+  command (youki's published hyperfine line)
+* ``state``: ``state ID`` of a running container; beside it the runtime's
+  interpreter alone (``PYTHON -IS -c pass``, the launcher's #! interpreter)
+* ``exec``: ``exec ID /bin/true`` into such a container
+* ``parallel``: ``--parallel`` (20) ``run`` started at once by one shell
+* ``features``: ``features`` (crun 1.8 has none: n/a)
+* ``rss``: peak RSS of ``run``, ``/usr/bin/time -f %M`` (ru_maxrss of the
+  waited tree: its largest process, the runtime or its init before the
+  exec; GNU time sits inside crun's wrapper, which is not counted)
+* ``load``: ``--load-workers`` (8) threads each looping create, start,
+  wait for the init's exit, delete for ``--load-seconds`` (60) per runtime,
+  one runtime at a time, in ``--load-rounds`` (4) that rotate the
+  runtimes: containers per second and CPU per container.
 
-The runtimes are measured alternately within every iteration (and the order
-is rotated each iteration) so that drift in machine load hits all of them
-alike. After each sample of a case that moves a process into a cgroup
-(run, lifecycle, exec, parallel, rss) the harness idles ``--gap``
-milliseconds (default 50). The first write of a pid to cgroup.procs after
-a quiet spell waits for an RCU grace period (see bench/grace_period.py;
-runc and crun move their init that way, ociruntime's container side joins
-in ways that do not wait); back to back, a run that starts within a grace
-period of the previous run's move skips most of that wait, so the figures
-depend on who ran just before. With the gap every sample starts as a
-container start on a quiet host does (``--gap 0`` gives the back-to-back
-figures).
+Timing, warm-up and statistics are hyperfine's (``--export-json``).
+hyperfine finishes one command's runs before it starts the next, so it
+cannot alternate runtimes within an iteration: each (case, runtime) is
+measured in rounds of ``--round`` (10) runs, one hyperfine call each with
+``--warmup`` (1) of its own, and the runtimes' order rotates every round,
+so that drift in the machine's load hits all of them alike.  The harness
+only joins each runtime's ``times`` and takes median, p10 and p90.
+Commands run without a shell (``-N``) but for lifecycle and parallel,
+where hyperfine subtracts its calibrated shell start-up.
 
-Each runtime gets its own private ``--root`` state directory and every
-container a unique id. Before a case's loop every runtime runs the case once
-unmeasured (a probe), which is also how a missing command becomes "n/a".
+CPU is the kernel's accounting of the whole process tree the runtime
+starts: hyperfine's user+system, getrusage(RUSAGE_CHILDREN) around each
+run, i.e. every descendant that was waited for.  An init that outlives
+``create`` is reparented, and it does much of the work (``runc init``,
+crun's and ociruntime's forked init), so the harness makes itself a child
+subreaper: such orphans come to it, it reaps them and adds their CPU,
+divided by the runs of the hyperfine call (warm-ups included), to
+hyperfine's mean.  The container's own /bin/true cannot be left out: it
+is the init after its exec, one process.  It is the same static busybox
+for all three; the harness prints what it costs run directly.  CPU figures
+are means (per container for load), wall figures medians.
 
-crun 1.8 refuses this kind of host's cgroup v1 "hybrid" layout (a cgroup2
-mount at /sys/fs/cgroup/unified) when it creates a container, so when that
-mount exists crun's create/run/delete go through
-``unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec "$@"'``. ``state``,
-``exec`` and ``features`` are tried without the wrapper first (they do not
-set up cgroups) and use it only if that fails. The cost of the wrapper alone
-is measured too, and crun's medians without it are estimated.
+After each sample that moves a process into a cgroup (run, lifecycle,
+exec, parallel, rss) the host idles ``--gap`` ms (50), as hyperfine's
+``--prepare 'sleep 0.05'``.  The first write of a pid to cgroup.procs after
+a quiet spell waits for an RCU grace period (bench/grace_period.py; runc
+and crun move their init that way, ociruntime's container side joins in
+ways that do not wait); back to back, a run that starts within a grace
+period of the previous run's move skips most of that wait, so figures
+would depend on who ran just before.  With the gap every sample starts as
+on a quiet host (``--gap 0``: back to back).
 
-The summary table gives medians, the ratios ociruntime/runc and
-ociruntime/crun, and the targets: run and create+start+delete at most 1.0x
-runc, state at most 2.0x runc, peak RSS at most runc's.
+load waits for each init with waitpid (the harness is its subreaper; its
+pid comes from ``create --pid-file``): free and the same for every
+runtime.  The harness's own CPU is printed apart, not counted.
 
-Run as root with the system interpreter (matplotlib for ``--png``)::
+crun 1.8 refuses this host's cgroup v1 "hybrid" layout (cgroup2 at
+/sys/fs/cgroup/unified), so there crun runs inside ``unshare -m sh -c
+'umount /sys/fs/cgroup/unified; exec "$@"'`` (state, exec and features
+try without it first).  Its wall and CPU cost is measured (busybox true
+with and without it); targets against crun use crun's figures less that
+cost per wrapped call (run 1, lifecycle 3); parallel as measured.
 
-    /usr/bin/python3 bench/bench_run.py --runs 50 --json bench/out/run.json --png --readme-png
-    /usr/bin/python3 bench/bench_run.py --cases run,state,rss --no-crun --runs 10
-    /usr/bin/python3 bench/bench_run.py --ociruntime runc   # self-test against runc
+Ratios are ociruntime / other.  The targets (issue 16) are in TARGETS and
+printed met or not.  Run as root with the system interpreter::
+
+    /usr/bin/python3 bench/bench_run.py --json bench/out/run.json --png --readme-png
+    /usr/bin/python3 bench/bench_run.py --cases run,state --no-crun --runs 10
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-BUILD_SCRIPT = REPO / "bundles" / "build-busybox.sh"
 DEFAULT_PNG = REPO / "bench" / "out" / "bench.png"
 README_PNG = REPO / "docs" / "bench.png"
 UNIFIED = "/sys/fs/cgroup/unified"
 GNU_TIME = "/usr/bin/time"
-CRUN_WRAPPER = [
-    "unshare",
-    "-m",
-    "sh",
-    "-c",
-    f'umount {UNIFIED} 2>/dev/null; exec "$@"',
-    "crun-wrap",
-]
+CRUN_WRAPPER = ["unshare", "-m", "sh", "-c", f'umount {UNIFIED} 2>/dev/null; exec "$@"', "w"]
 SLEEP_ARGS = ["sleep", "1000000"]
-RUNTIME_NAMES = ("ociruntime", "runc", "crun")
+BASELINE = "python3 -IS -c pass"  # measured beside state
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
-    label: str  # for the table and the chart; "{n}" is the parallel count
-    unit: str  # "ms" or "MiB"
-    target: float | None  # the most ociruntime/runc (median) may be; None: no target
-    crun_wrapped: bool  # crun needs the hybrid-cgroup wrapper for it (else: probe without)
-    wrapped_calls: int | None  # wrapper runs per sample, for the estimate; None: not estimable
-    container: bool = False  # needs a running `sleep` container per runtime
-    reduced: bool = False  # expensive: runs/5 iterations (at least 5)
-    migrates: bool = False  # moves a process into a cgroup: idle --gap after each sample
+    label: str  # {n}: --parallel, {w}: --load-workers
+    unit: str = "ms"  # ms: wall time; MiB: rss; /s: load
+    wrapped_calls: int | None = 1  # crun wrapper runs per sample; None: not estimable
+    crun_wrapped: bool = True  # False: try crun without the wrapper first
+    container: bool = False  # needs a running sleep container
+    migrates: bool = False  # moves a process into a cgroup: --gap before each sample
+    shell: bool = False  # a shell command line, else hyperfine -N
+    reduced: bool = False  # expensive: runs/5 in rounds of round/5
 
 
 CASES = {
     c.name: c
     for c in (
-        Case("run", "run /bin/true", "ms", 1.0, True, 1, migrates=True),
-        Case("lifecycle", "create+start+delete -f", "ms", 1.0, True, 3, migrates=True),
-        Case("state", "state (running)", "ms", 2.0, False, 1, container=True),
-        Case("exec", "exec /bin/true", "ms", None, False, 1, container=True, migrates=True),
+        Case("run", "run /bin/true", migrates=True),
+        Case("lifecycle", "create+start+delete -f", wrapped_calls=3, migrates=True, shell=True),
+        Case("state", "state (running)", crun_wrapped=False, container=True),
+        Case("exec", "exec /bin/true", crun_wrapped=False, container=True, migrates=True),
         Case(
-            "parallel", "{n}x run in parallel", "ms", None, True, None, reduced=True, migrates=True
+            "parallel", "{n}x run in parallel", "ms", None, migrates=True, shell=True, reduced=True
         ),
-        Case("features", "features", "ms", None, False, 1),
-        Case("rss", "peak RSS, run", "MiB", 1.0, True, 0, reduced=True, migrates=True),
+        Case("features", "features", crun_wrapped=False),
+        Case("rss", "peak RSS of run", "MiB", 0, migrates=True, reduced=True),
+        Case("load", "{w} loops create/start/wait/delete", "/s", None),
     )
 }
-# --mode (the older selector) in terms of --cases
-MODES = {"run": ["run"], "lifecycle": ["lifecycle"], "both": ["run", "lifecycle"]}
+# (text, case, metric, peer, limit): met when ociruntime / peer <= limit (load: >=);
+# peer BASELINE: met when ociruntime <= baseline + limit ms.  Case None: n/a.
+TARGETS = (
+    ("run /bin/true wall <= 0.9x runc", "run", "value", "runc", 0.9),
+    ("run /bin/true wall <= 1.0x crun", "run", "value", "crun", 1.0),
+    ("run /bin/true CPU <= 1.0x runc", "run", "cpu_ms", "runc", 1.0),
+    ("run /bin/true CPU <= 1.5x crun", "run", "cpu_ms", "crun", 1.5),
+    ("create+start+delete -f wall <= 1.0x runc", "lifecycle", "value", "runc", 1.0),
+    ("create+start+delete -f CPU <= 1.0x runc", "lifecycle", "cpu_ms", "runc", 1.0),
+    ("{n} runs in parallel wall <= 0.9x runc", "parallel", "value", "runc", 0.9),
+    ("{n} runs in parallel wall <= 1.3x crun", "parallel", "value", "crun", 1.3),
+    ("{w} loops: containers/s >= runc's", "load", "value", "runc", 1.0),
+    ("state <= python3 -IS -c pass + 1 ms", "state", "value", BASELINE, 1.0),
+    ("peak RSS of run <= runc", "rss", "value", "runc", 1.0),
+    ("create --systemd-cgroup in the systemd guest <= 1.0x runc", None, "", "", 0),
+)
 
 
 class BenchError(Exception):
     pass
 
 
-class NotAvailable(Exception):
-    """The runtime lacks the command the case measures (crun 1.8: features)."""
+class Reaper:
+    """The harness as child subreaper, with one thread that reaps every child.
+
+    Every process the harness starts goes through spawn(), so the thread is
+    the only waiter.  Exits of spawned and expect()ed pids are kept for
+    wait(); the others are orphans (containers' inits reparented here),
+    their CPU summed in ``orphan_cpu``; ``cpu`` sums every reaped process.
+    """
+
+    def __init__(self):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+            raise BenchError(f"PR_SET_CHILD_SUBREAPER: {os.strerror(ctypes.get_errno())}")
+        self.cond = threading.Condition()
+        self.awaited: set[int] = set()
+        self.results: dict[int, int] = {}  # pid: exit code
+        self.spawns, self.cpu, self.orphan_cpu = 0, 0.0, 0.0
+        self.null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        threading.Thread(target=self._reap, daemon=True).start()
+
+    def _reap(self) -> None:
+        seen = 0
+        while True:
+            try:
+                pid, status, ru = os.wait4(-1, 0)
+            except ChildProcessError:  # no descendants at all until the next spawn
+                with self.cond:
+                    self.cond.wait_for(lambda s=seen: self.spawns != s, timeout=1.0)
+                    seen = self.spawns
+                continue
+            with self.cond:
+                self.cpu += ru.ru_utime + ru.ru_stime
+                if pid in self.awaited:
+                    self.awaited.discard(pid)
+                    self.results[pid] = os.waitstatus_to_exitcode(status)
+                    self.cond.notify_all()
+                else:
+                    self.orphan_cpu += ru.ru_utime + ru.ru_stime
+
+    def spawn(self, argv: list[str], err: int | None = None) -> int:
+        fds = [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate((self.null,) * 2 + (err,))]
+        with self.cond:  # registered before the thread can see it exit
+            pid = os.posix_spawnp(
+                argv[0],
+                argv,
+                os.environ,
+                file_actions=[a for a in fds if a[1] is not None],
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+            )
+            self.awaited.add(pid)
+            self.spawns += 1
+            self.cond.notify_all()
+        return pid
+
+    def expect(self, pid: int) -> None:
+        """Keep the exit of a living orphan (a container's init) for wait()."""
+        with self.cond:
+            self.awaited.add(pid)
+
+    def wait(self, pid: int, timeout: float | None = None) -> int:
+        with self.cond:
+            if not self.cond.wait_for(lambda: pid in self.results, timeout):
+                raise BenchError(f"pid {pid} did not exit within {timeout} s")
+            return self.results.pop(pid)
+
+    def run(self, argv: list[str], err: int | None = None) -> int:
+        return self.wait(self.spawn(argv, err if err is not None else self.null))
+
+    def settle(self) -> None:
+        """Return once the thread has reaped every child that has exited."""
+        try:
+            while os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                time.sleep(0.001)
+        except ChildProcessError:
+            pass
 
 
 class Runtime:
-    """One runtime under test: a command prefix, a private state root, bundles."""
+    """A runtime under test (or, with ``fixed``, a command measured beside)."""
 
-    def __init__(
-        self,
-        name: str,
-        argv: list[str],
-        bundle: Path,
-        sleep_bundle: Path,
-        root: Path,
-        log: Path,
-        prefix=(),
-    ):
-        self.name = name
-        self.argv = argv  # the runtime itself (for --version)
-        self.prefix = list(prefix)  # e.g. the crun mount-namespace wrapper
-        self.bundle = bundle
-        self.sleep_bundle = sleep_bundle
-        self.root = root
-        self.log_path = log
-        self.log = open(log, "ab")  # closed in cleanup()
-        self.counter = 0
-        self.wrap = True  # use self.prefix for the current case
-        self.sleeper: str | None = None  # id of the running container, if any
+    def __init__(self, name, argv, bundles, work: Path, reaper, prefix=(), fixed=None):
+        self.name, self.argv, self.prefix, self.fixed = name, argv, list(prefix), fixed
+        self.bundle, self.sleep_bundle = bundles
+        self.reaper, self.root = reaper, work / f"root-{name.split()[0]}"
+        self.root.mkdir()
+        self.log_path = work / f"{name.split()[0]}.err"
+        self.err = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC)
+        self.wrap, self.sleeper = True, None
 
     def cmd(self, *args: str, inner=()) -> list[str]:
-        """The command line; ``inner`` goes between the wrapper and the runtime."""
         prefix = self.prefix if self.wrap else []
         return [*prefix, *inner, *self.argv, "--root", str(self.root), *args]
 
-    def new_id(self, mode: str) -> str:
-        self.counter += 1
-        return f"bench-{self.name}-{mode}-{os.getpid()}-{self.counter}"
+    def fail(self, what: str, code: int) -> BenchError:
+        tail = self.log_path.read_text(errors="replace")[-3000:].strip() or "(empty)"
+        return BenchError(f"{self.name}: {what} exited with {code}\n--- stderr ---\n{tail}")
 
-    def _mark(self) -> int:
-        self.log.flush()
-        return self.log.seek(0, os.SEEK_END)
+    def call(self, *args: str) -> None:
+        if code := self.reaper.run(self.cmd(*args), self.err):
+            raise self.fail(f"`{shlex.join(self.cmd(*args))}`", code)
 
-    def _errors_since(self, offset: int) -> str:
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace").strip()[-4000:] or "(empty)"
-
-    def call(self, *args: str, inner=()) -> None:
-        """Run one runtime command; stdout is discarded, stderr kept for errors.
-
-        stderr goes to a regular file (not a pipe), which costs the same as
-        /dev/null but lets a failure be reported with the runtime's message.
-        """
-        cmd = self.cmd(*args, inner=inner)
-        offset = self._mark()
-        proc = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log
-        )
-        if proc.returncode != 0:
-            raise BenchError(
-                f"{self.name}: `{shlex.join(cmd)}` exited with {proc.returncode}\n"
-                f"--- {self.name} stderr ---\n{self._errors_since(offset)}"
-            )
-
-    def timed(self, *args: str) -> float:
-        t0 = time.perf_counter()
-        self.call(*args)
-        return (time.perf_counter() - t0) * 1000.0
-
-    def measure(self, case: str, parallel: int) -> float:
-        """One sample of ``case``: milliseconds, or MiB for ``rss``."""
-        bundle = str(self.bundle)
-        if case == "run":
-            return self.timed("run", "-b", bundle, self.new_id(case))
+    def command(self, case: str, tag: str, o) -> str:
+        """The command line that hyperfine times for one sample of ``case``."""
+        b, j = str(self.bundle), lambda *a, **k: shlex.join(self.cmd(*a, **k))
+        if self.fixed:
+            return shlex.join(self.fixed)
         if case == "lifecycle":
-            cid = self.new_id(case)
-            t0 = time.perf_counter()
-            self.call("create", "-b", bundle, cid)
-            self.call("start", cid)
-            self.call("delete", "-f", cid)
-            return (time.perf_counter() - t0) * 1000.0
-        if case == "state":
-            return self.timed("state", self.sleeper)
-        if case == "exec":
-            return self.timed("exec", self.sleeper, "/bin/true")
-        if case == "features":
-            return self.timed("features")
+            return f"{j('create', '-b', b, tag)} && {j('start', tag)} && {j('delete', '-f', tag)}"
         if case == "parallel":
-            return self.run_parallel(parallel)
+            runs = [f"{j('run', '-b', b, f'{tag}-{i}')} & p{i}=$!" for i in range(o.parallel)]
+            waits = [f"wait $p{i} || r=1" for i in range(o.parallel)]
+            return "; ".join([*runs, "r=0", *waits, "exit $r"])
         if case == "rss":
-            return self.peak_rss() / 1024.0
-        raise ValueError(case)
-
-    def run_parallel(self, n: int) -> float:
-        """Start n `run` at once; milliseconds until the last one has exited."""
-        ids = [self.new_id("parallel") for _ in range(n)]
-        offset = self._mark()
-        t0 = time.perf_counter()
-        procs = [
-            subprocess.Popen(
-                self.cmd("run", "-b", str(self.bundle), cid),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=self.log,
-            )
-            for cid in ids
-        ]
-        codes = [p.wait() for p in procs]
-        elapsed = (time.perf_counter() - t0) * 1000.0
-        failed = [(cid, rc) for cid, rc in zip(ids, codes, strict=True) if rc != 0]
-        if failed:
-            raise BenchError(
-                f"{self.name}: {len(failed)} of {n} parallel runs failed "
-                f"(first: {failed[0][0]} exited with {failed[0][1]})\n"
-                f"--- {self.name} stderr ---\n{self._errors_since(offset)}"
-            )
-        return elapsed
-
-    def peak_rss(self) -> int:
-        """Peak RSS in KiB of the runtime during `run` of /bin/true.
-
-        What is measured: GNU time forks the runtime, waits for it with
-        wait4() and prints ru_maxrss. For a waited child the kernel reports
-        the largest high-water RSS of that process (across its execs: the
-        image before an exec counts too) and of all of its descendants it
-        has waited for. So the number is the peak of the *largest single
-        process* of the runtime's tree, not a sum over processes alive at the
-        same time:
-
-        * ociruntime: the Python runtime, and the container's init, which is
-          a fork of it (same pages, copy-on-write) running the set-up in the
-          container before it execs /bin/true;
-        * runc: `runc run` (Go) and `runc init` (its re-exec, the nsexec C
-          stages and then Go, also up to the exec of /bin/true);
-        * crun: crun (C) and its fork that becomes the container's init.
-
-        For all three the container side is included up to the exec, and the
-        container's process itself is /bin/true from static busybox (about
-        1.3 MiB), below any of the runtimes (crun: about 3 MiB), so it never
-        decides the maximum. GNU time goes *inside* crun's wrapper, right before crun:
-        unshare and sh (which exec into one another and then into crun in
-        one process) are not counted, and neither is GNU time itself, whose
-        own RSS is not in the rusage of its child.
-        """
-        out = self.root.parent / f"{self.name}.maxrss"
-        self.call(
-            "run",
-            "-b",
-            str(self.bundle),
-            self.new_id("rss"),
-            inner=(GNU_TIME, "-f", "%M", "-o", str(out)),
-        )
-        text = out.read_text().strip().splitlines()
-        try:
-            return int(text[-1])
-        except (IndexError, ValueError):
-            raise BenchError(f"{self.name}: unexpected {GNU_TIME} output {text!r}") from None
+            rss = str(self.root.parent / f"{tag}.rss")
+            return j("run", "-b", b, tag, inner=(GNU_TIME, "-a", "-f", "%M", "-o", rss))
+        args = {"run": ("run", "-b", b, tag), "state": ("state", self.sleeper)}
+        args |= {"exec": ("exec", self.sleeper, "/bin/true"), "features": ("features",)}
+        return j(*args[case])
 
     def start_sleeper(self) -> None:
-        cid = self.new_id("sleep")
-        self.call("create", "-b", str(self.sleep_bundle), cid)
-        self.sleeper = cid
-        self.call("start", cid)
-
-    def stop_sleeper(self) -> None:
-        if self.sleeper is not None:
-            wrap, self.wrap = self.wrap, True
-            try:
-                self.call("delete", "-f", self.sleeper)
-            finally:
-                self.wrap = wrap
-                self.sleeper = None
+        self.wrap, self.sleeper = True, f"sleep-{self.name}"
+        self.call("create", "-b", str(self.sleep_bundle), self.sleeper)
+        self.call("start", self.sleeper)
 
     def cleanup(self) -> None:
-        """Force-delete anything left in the state root (after an abort)."""
-        self.wrap = True
-        if self.root.is_dir():
-            for name in sorted(os.listdir(self.root)):
-                if (self.root / name).is_dir():
-                    subprocess.run(
-                        self.cmd("delete", "-f", name),
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-        self.log.close()
+        """Force-delete whatever is left in the state root."""
+        self.wrap, self.sleeper = True, None
+        for name in sorted(os.listdir(self.root)):
+            if (self.root / name).is_dir():
+                self.reaper.run(self.cmd("delete", "-f", name))
+        self.reaper.settle()
 
 
-def stats(values: list[float], unit: str = "ms") -> dict:
-    """Summary of samples already in ``unit``; keys end in _ms (or _mib)."""
-    v = sorted(values)
-    deciles = statistics.quantiles(v, n=10, method="inclusive") if len(v) > 1 else v * 9
-    sfx = "_" + unit.lower()
-    return {
-        "n": len(v),
-        "median" + sfx: statistics.median(v),
-        "p10" + sfx: deciles[0],
-        "p90" + sfx: deciles[8],
-        "mean" + sfx: statistics.fmean(v),
-        "min" + sfx: v[0],
-        "max" + sfx: v[-1],
-        "stdev" + sfx: statistics.stdev(v) if len(v) > 1 else 0.0,
-        "samples" + sfx: [round(x, 4) for x in values],
-    }
+def stats(xs: list[float]) -> dict:
+    q = statistics.quantiles(xs, n=10, method="inclusive") if len(xs) > 1 else xs * 9
+    out = {"n": len(xs), "median": statistics.median(xs), "p10": q[0], "p90": q[-1]}
+    return out | {"min": min(xs), "max": max(xs), "samples": xs}
+
+
+def hyperfine(reaper, command: str, runs: int, warmup: int, shell: bool, gap_ms: float, work):
+    """One hyperfine call: its runs' wall times (ms) and the mean CPU per run (ms)."""
+    out, log = work / "hyperfine.json", work / "hyperfine.err"
+    argv = ["hyperfine", "--style", "none", "--output", "inherit", "--export-json", str(out)]
+    argv += ["--runs", str(runs), "--warmup", str(warmup), *([] if shell else ["-N"])]
+    argv += ["--prepare", f"sleep {gap_ms / 1000:g}"] if gap_ms > 0 else []
+    orphans = reaper.orphan_cpu
+    with open(log, "wb") as f:
+        code = reaper.run([*argv, command], f.fileno())
+    reaper.settle()
+    if code:
+        raise BenchError(f"hyperfine exited with {code} for: {command}\n{log.read_text()[-3000:]}")
+    res = json.loads(out.read_text())["results"][0]
+    orphan_ms = (reaper.orphan_cpu - orphans) * 1000.0 / (runs + warmup)
+    return [t * 1000.0 for t in res["times"]], (res["user"] + res["system"]) * 1000.0 + orphan_ms
+
+
+def probe(rt: Runtime, case: Case, o) -> str | None:
+    """One unmeasured sample, which picks crun's wrapper; returns why n/a, if so."""
+    for wrap in [False, True] if rt.prefix and not case.crun_wrapped else [True]:
+        rt.wrap = wrap
+        line = rt.command(case.name, f"probe-{case.name}-{rt.name.split()[0]}", o)
+        if not (code := rt.reaper.run(["sh", "-c", line], rt.err)):
+            return None
+    if case.name == "features":
+        return f"`features` exited with {code}"
+    raise rt.fail(f"probe of {case.name} (`{line}`)", code)
+
+
+def rotate(items: list, k: int) -> list:
+    return items[k % len(items) :] + items[: k % len(items)]
+
+
+def measure_case(case: Case, runtimes: list[Runtime], o, reaper, work) -> dict:
+    """Rounds of hyperfine calls rotating the runtimes, joined per runtime."""
+    res: dict = {"unavailable": {}, "crun_wrapped": None}
+    active = []
+    try:
+        for rt in runtimes:
+            if case.container and not rt.fixed:
+                rt.start_sleeper()
+            if why := probe(rt, case, o):
+                res["unavailable"][rt.name], res[rt.name] = why, None
+                continue
+            active.append(rt)
+            if rt.name == "crun":
+                res["crun_wrapped"] = bool(rt.prefix and rt.wrap)
+        total, size = (o.runs // 5 or 1, o.round // 5 or 1) if case.reduced else (o.runs, o.round)
+        samples = {rt.name: [] for rt in active}
+        cpu = {rt.name: 0.0 for rt in active}
+        done = r = 0
+        while done < total:
+            n = min(size, total - done)
+            for rt in rotate(active, r):
+                tag = f"{case.name}-{rt.name}-{r}"
+                gap = o.gap if case.migrates else 0
+                line = rt.command(case.name, tag, o)
+                wall, mean_cpu = hyperfine(reaper, line, n, o.warmup, case.shell, gap, work)
+                cpu[rt.name] += mean_cpu * n / total
+                if case.name == "rss":
+                    rss = (work / f"{tag}.rss").read_text().split()[o.warmup :]
+                    wall = [int(kib) / 1024.0 for kib in rss]
+                samples[rt.name] += wall
+            done, r = done + n, r + 1
+    finally:
+        for rt in runtimes:
+            if rt.sleeper:
+                rt.cleanup()
+            rt.wrap = True
+    for name, xs in samples.items():
+        res[name] = stats(xs) | ({} if case.name == "rss" else {"cpu_ms": cpu[name]})
+    return res | {"runs": total, "round": size, "warmup_per_round": o.warmup}
+
+
+def load_loop(rt: Runtime, seconds: float, workers: int) -> list[float]:
+    """Threads looping create/start/wait/delete: [containers, s, CPU s, harness CPU s]."""
+    deadline, counts, errors = time.monotonic() + seconds, [0] * workers, []
+
+    def worker(w: int) -> None:
+        try:
+            while time.monotonic() < deadline and not errors:
+                cid = f"load-{rt.name}-{w}-{counts[w]}"
+                pid_file = rt.root.parent / f"{cid}.pid"
+                rt.call("create", "--pid-file", str(pid_file), "-b", str(rt.bundle), cid)
+                pid = int(pid_file.read_text())
+                rt.reaper.expect(pid)  # it cannot exit before start
+                rt.call("start", cid)
+                rt.reaper.wait(pid, timeout=60)
+                rt.call("delete", cid)
+                pid_file.unlink()
+                counts[w] += 1
+        except BaseException as e:  # re-raised below
+            errors.append(e)
+
+    rt.wrap = True
+    cpu0, own0, t0 = rt.reaper.cpu, os.times(), time.monotonic()
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - t0
+    rt.reaper.settle()
+    if errors:
+        raise errors[0]
+    own = os.times()
+    own_cpu = own.user + own.system - own0.user - own0.system
+    return [sum(counts), elapsed, rt.reaper.cpu - cpu0, own_cpu]
+
+
+def measure_load(runtimes: list[Runtime], o) -> dict:
+    total = {rt.name: [0, 0.0, 0.0, 0.0] for rt in runtimes}
+    for r in range(o.load_rounds):
+        for rt in rotate(runtimes, r):
+            got = load_loop(rt, o.load_seconds / o.load_rounds, o.load_workers)
+            total[rt.name] = [a + b for a, b in zip(total[rt.name], got, strict=True)]
+    res: dict = {"unavailable": {}, "crun_wrapped": True if runtimes[-1].prefix else None}
+    for name, (n, secs, cpu, own) in total.items():
+        res[name] = {"containers": n, "seconds": round(secs, 2), "median": n / secs}
+        res[name] |= {"cpu_ms": cpu * 1000 / max(n, 1), "harness_cpu_ms": own * 1000 / max(n, 1)}
+    return res
+
+
+def wrapper_cost(reaper, true: str, o, work, wrapped: bool) -> dict:
+    """busybox true alone, and in crun's wrapper: wall medians, CPU means (ms)."""
+    out = {}
+    for name, argv in (("plain", [true]), ("wrapped", [*CRUN_WRAPPER, true]))[: 1 + wrapped]:
+        wall, cpu = hyperfine(reaper, shlex.join(argv), o.runs, o.warmup, False, 0, work)
+        out[name] = {"median_ms": statistics.median(wall), "cpu_ms": cpu}
+    if wrapped:
+        out["overhead_ms"] = out["wrapped"]["median_ms"] - out["plain"]["median_ms"]
+        out["overhead_cpu_ms"] = out["wrapped"]["cpu_ms"] - out["plain"]["cpu_ms"]
+    return out
+
+
+# --- report ----------------------------------------------------------------
+
+
+def summarize(case: Case, res: dict, names: list[str], label: str) -> dict:
+    row = {"case": case.name, "label": label, "unit": case.unit}
+    for key in ("value", "cpu_ms", "p10", "p90"):
+        row[key] = {n: (res.get(n) or {}).get("median" if key == "value" else key) for n in names}
+    for key, prefix in (("value", "ratio_vs_"), ("cpu_ms", "cpu_ratio_vs_")):
+        mine = row[key]["ociruntime"]
+        for other in ("runc", "crun"):
+            theirs = row[key].get(other)
+            row[prefix + other] = mine / theirs if mine is not None and theirs else None
+    if BASELINE in res:
+        row["baseline"] = (res[BASELINE] or {}).get("median")
+    return row
+
+
+def evaluate_targets(rows: dict, wrapper: dict | None, o) -> list[dict]:
+    out = []
+    for text, case, metric, peer, limit in TARGETS:
+        t = {"target": text.format(n=o.parallel, w=o.load_workers), "case": case, "met": None}
+        out.append(t)
+        if case is None or case not in rows:
+            t["why"] = "case not run" if case else "not measurable yet: no systemd cgroup driver"
+            continue
+        mine = rows[case][metric]["ociruntime"]
+        theirs = rows[case].get("baseline") if peer == BASELINE else rows[case][metric].get(peer)
+        if peer == "crun" and theirs and wrapper and CASES[case].wrapped_calls:
+            cost = wrapper["overhead_ms" if metric == "value" else "overhead_cpu_ms"]
+            theirs -= CASES[case].wrapped_calls * cost
+            t["note"] = "crun without its wrapper, estimated"
+        t |= {"metric": metric, "peer": peer, "ociruntime": mine, "other": theirs, "limit": limit}
+        if mine is None or theirs is None:
+            t["why"] = f"{peer} not measured"
+        elif peer == BASELINE:
+            t["met"] = mine <= theirs + limit
+        else:
+            t["ratio"] = mine / theirs
+            t["met"] = t["ratio"] >= limit if case == "load" else t["ratio"] <= limit
+    return out
+
+
+def fmt(v, unit="ms") -> str:
+    return "n/a" if v is None else f"{v:.1f}" if v >= 100 or unit == "/s" else f"{v:.2f}"
+
+
+def met_text(t: dict) -> str:
+    if t["met"] is None:
+        return "n/a"
+    got = f"{t['ratio']:.2f}x" if "ratio" in t else f"{t['ociruntime']:.2f} vs {t['other']:.2f}"
+    return f"{got:>13}  {'met' if t['met'] else 'NOT met'}"
+
+
+def print_report(rows: list[dict], names: list[str], targets: list[dict]) -> None:
+    table = [["case", "unit", *names, "vs runc", "vs crun"]]
+    for r in rows:
+        table.append([r["label"], r["unit"]])
+        for n in names:
+            cpu = r["cpu_ms"][n]
+            table[-1].append(fmt(r["value"][n], r["unit"]) + (f" / {fmt(cpu)}" if cpu else ""))
+        for w, c in (
+            (r["ratio_vs_runc"], r["cpu_ratio_vs_runc"]),
+            (r["ratio_vs_crun"], r["cpu_ratio_vs_crun"]),
+        ):
+            table[-1].append("-" if w is None else f"{w:.2f}x" + (f" / {c:.2f}x" if c else ""))
+        if "baseline" in r:
+            table.append([BASELINE, "ms", fmt(r["baseline"])] + [""] * (len(names) + 1))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    table.insert(1, ["-" * w for w in widths])
+    print("\nwall median / CPU mean per sample; load: containers/s / CPU ms per container")
+    print("ratios: ociruntime / other, wall / CPU")
+    for row in table:
+        cells = [
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  " + "  ".join(cells).rstrip())
+    print("\ntargets (issue 16)")
+    width = max(len(t["target"]) for t in targets)
+    for t in targets:
+        if t["met"] is None:
+            print(f"  {t['target']:<{width}}  n/a: {t['why']}")
+            continue
+        note = f"  ({t['note']})" if "note" in t else ""
+        print(f"  {t['target']:<{width}}  {met_text(t)}{note}")
+
+
+def draw_chart(report: dict, path: Path) -> None:
+    """Panels of grouped bars (wall, CPU, RSS, containers/s) and the targets."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise BenchError(f"--png needs matplotlib for {sys.executable}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names, rows = list(report["runtimes"]), report["summary"]
+    colors = {"ociruntime": "#3b75af", "runc": "#ef8636", "crun": "#519e3e"}
+    by_unit = {u: [r for r in rows if r["unit"] == u] for u in ("ms", "MiB", "/s")}
+    panels = [
+        (by_unit["ms"], "value", "ratio_vs_", "wall time, ms (median, p10-p90)"),
+        (by_unit["ms"], "cpu_ms", "cpu_ratio_vs_", "CPU, ms (mean, the runtime's tree)"),
+        (by_unit["MiB"], "value", "ratio_vs_", "peak RSS, MiB (largest process)"),
+        (by_unit["/s"], "value", "ratio_vs_", "containers per second"),
+    ]
+    fig = plt.figure(figsize=(14, 9.5))
+    grid = fig.add_gridspec(2, 6)
+    spots = [grid[0, :3], grid[0, 3:], grid[1, 0], grid[1, 1]]
+    panels = [(fig.add_subplot(at), *p) for at, p in zip(spots, panels, strict=True) if p[0]]
+    bar = 0.8 / len(names)
+    for ax, panel, key, rkey, title in panels:
+        top = max((r[key][n] or 0) for r in panel for n in names)
+        for j, name in enumerate(names):
+            xs = [i + (j - (len(names) - 1) / 2) * bar for i in range(len(panel))]
+            hs = [r[key][name] or 0 for r in panel]
+            err = None
+            if key == "value" and panel[0]["unit"] != "/s":
+                err = [[h - (r["p10"][name] or h) for h, r in zip(hs, panel, strict=True)]]
+                err += [[(r["p90"][name] or h) - h for h, r in zip(hs, panel, strict=True)]]
+            ax.bar(xs, hs, bar, label=name, color=colors.get(name), yerr=err, capsize=2)
+        for i, r in enumerate(panel):
+            text = "\n".join(f"{r[rkey + o]:.2f}x {o}" for o in ("runc", "crun") if r[rkey + o])
+            high = max((r["p90"][n] if key == "value" else None) or r[key][n] or 0 for n in names)
+            ax.text(i, high + top * 0.03, text, ha="center", va="bottom", fontsize=7)
+        ax.set_ylim(0, top * 1.3)
+        ax.set_xticks(range(len(panel)))
+        ax.set_xticklabels([r["label"] for r in panel], fontsize=7.5, rotation=20, ha="right")
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    panels[0][0].legend(loc="upper left", fontsize=8)
+    ax = fig.add_subplot(grid[1, 2:])
+    ax.axis("off")
+    lines = [f"{met_text(t):>22}  {t['target']}" for t in report["targets"]]
+    ax.text(0.05, 1, "targets\n\n" + "\n".join(lines), va="top", fontsize=8, family="monospace")
+    versions = "; ".join(v["version_line"] for v in report["runtimes"].values())
+    fig.suptitle("ociruntime vs runc vs crun (ratios: ociruntime / other)", fontsize=10.5)
+    foot = f"{machine_line(report['machine'])}; {versions}; {report['date']}"
+    fig.text(0.01, 0.01, foot, fontsize=7, color="#444")
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- set-up ----------------------------------------------------------------
 
 
 def version_of(argv: list[str]) -> str:
@@ -342,73 +578,38 @@ def version_of(argv: list[str]) -> str:
     return (out.stdout or out.stderr).strip() or "unknown"
 
 
-def cgroup_layout() -> str:
-    types = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            types[pre.split()[4]] = post.split()[0]
-    if types.get("/sys/fs/cgroup") == "cgroup2":
-        return "v2 (unified)"
-    if types.get(UNIFIED) == "cgroup2":
-        return "v1 hybrid (cgroup2 at /sys/fs/cgroup/unified)"
-    return "v1"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "Hardware", "cpu model", "Model"):
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_info() -> dict:
-    info = {
+    with open("/proc/cpuinfo") as f:
+        models = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+    with open("/proc/self/mountinfo") as f:
+        fs = {ln.split()[4]: ln.split(" - ")[1].split()[0] for ln in f}
+    layout = "v1 hybrid" if fs.get(UNIFIED) == "cgroup2" else "v1"
+    layout = "v2" if fs.get("/sys/fs/cgroup") == "cgroup2" else layout
+    return {
         "nproc": len(os.sched_getaffinity(0)),
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu_model(),
+        "cpu_model": (models or ["?"])[0],
         "kernel": platform.release(),
-        "kernel_version": platform.version(),
         "machine": platform.machine(),
-        "cgroup_layout": cgroup_layout(),
-        "cgroup_hybrid": os.path.ismount(UNIFIED),
+        "cgroup_layout": layout,
         "python": platform.python_version(),
+        "loadavg_at_start": list(os.getloadavg()),
     }
-    try:
-        info["loadavg_at_start"] = list(os.getloadavg())
-    except OSError:
-        pass
-    return info
 
 
 def machine_line(m: dict) -> str:
-    return (
-        f"{m['cpu_model']}, nproc {m['nproc']}, Linux {m['kernel']} {m['machine']}, "
-        f"cgroup {m['cgroup_layout']}"
-    )
+    return f"{m['cpu_model']}, nproc {m['nproc']}, Linux {m['kernel']}, cgroup {m['cgroup_layout']}"
 
 
 def build_bundle(dest: Path, spec_cmd: list[str]) -> None:
     """Private busybox bundle running /bin/true without a terminal."""
     env = dict(os.environ, OCIRUNTIME=" ".join(spec_cmd), DEMO_ARGS='["/bin/true"]')
-    proc = subprocess.run(
-        ["sh", str(BUILD_SCRIPT), str(dest)], env=env, capture_output=True, text=True
-    )
+    script = str(REPO / "bundles" / "build-busybox.sh")
+    proc = subprocess.run(["sh", script, str(dest)], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BenchError(
-            f"building the bundle with {BUILD_SCRIPT} failed (exit {proc.returncode}):\n"
-            f"{proc.stdout}{proc.stderr}"
-        )
-    config_path = dest / "config.json"
-    config = json.loads(config_path.read_text())
-    config["process"]["args"] = ["/bin/true"]
-    config["process"]["terminal"] = False
-    config_path.write_text(json.dumps(config, indent="\t") + "\n")
+        raise BenchError(f"{script} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    config = json.loads((dest / "config.json").read_text())
+    config["process"]["args"], config["process"]["terminal"] = ["/bin/true"], False
+    (dest / "config.json").write_text(json.dumps(config, indent="\t") + "\n")
 
 
 def derive_bundle(src: Path, dest: Path, args: list[str] | None, oci_version: str | None) -> None:
@@ -423,592 +624,160 @@ def derive_bundle(src: Path, dest: Path, args: list[str] | None, oci_version: st
     (dest / "config.json").write_text(json.dumps(config, indent="\t") + "\n")
 
 
-def crun_needs_old_version(src: Path) -> str | None:
-    """crun 1.8 rejects ociVersion >= 1.2 ("unknown version specified").
-
-    Returns a note if crun needs its own config (same config, older
-    ociVersion, root pointing at the shared rootfs), else None.
-    """
-    version = json.loads((src / "config.json").read_text()).get("ociVersion", "")
-    try:
-        major, minor = (int(x) for x in version.split("-")[0].split(".")[:2])
-    except ValueError:
-        return None
-    if (major, minor) <= (1, 1):
-        return None
-    return f"crun 1.8 rejects ociVersion {version}; crun's copy of the config says 1.1.0"
-
-
-def measure_wrapper_overhead(runs: int) -> dict:
-    """Cost of the crun wrapper itself: wrapper exec'ing /bin/true vs plain /bin/true."""
-    plain, wrapped = [], []
-    true = shutil.which("true") or "/bin/true"
-    for _ in range(runs):
-        for argv, out in (([true], plain), ([*CRUN_WRAPPER, true], wrapped)):
-            t0 = time.perf_counter()
-            rc = subprocess.run(
-                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            ).returncode
-            out.append((time.perf_counter() - t0) * 1000.0)
-            if rc != 0:
-                raise BenchError(f"`{shlex.join(argv)}` exited with {rc}")
-    result = {"plain_true": stats(plain), "wrapper_true": stats(wrapped)}
-    result["overhead_median_ms"] = (
-        result["wrapper_true"]["median_ms"] - result["plain_true"]["median_ms"]
-    )
-    return result
+def interpreter_of(argv: list[str]) -> str | None:
+    """The Python that the ociruntime command runs (a launcher's #! line)."""
+    path = shutil.which(argv[0])
+    if "python" in os.path.basename(path):
+        return path
+    with open(path, "rb") as f:
+        head = f.readline()
+    return head[2:].split()[0].decode() if head.startswith(b"#!") and b"python" in head else None
 
 
 def resolve_cmd(text: str, what: str) -> list[str]:
     argv = shlex.split(text)
     if not argv or shutil.which(argv[0]) is None:
-        hint = ""
-        if what == "--ociruntime":
-            hint = ' (install it, or pass e.g. --ociruntime "python3 -m ociruntime" or --ociruntime runc)'
-        raise BenchError(f"{what} command {text!r} not found on PATH{hint}")
+        raise BenchError(f"{what} command {text!r} not found on PATH")
     return argv
 
 
 def parse_cases(text: str) -> list[str]:
     names = [c.strip() for c in text.split(",") if c.strip()]
-    if names == ["all"]:
-        return list(CASES)
-    bad = [c for c in names if c not in CASES]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown case(s) {', '.join(bad) or '(none)'}; choose from {', '.join(CASES)} or all"
-        )
+    names = list(CASES) if names == ["all"] else names
+    if not names or any(c not in CASES for c in names):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {','.join(CASES)} or all")
     return list(dict.fromkeys(names))
 
 
-# --- one case --------------------------------------------------------------
-
-
-def probe(rt: Runtime, case: Case, parallel: int) -> None:
-    """One unmeasured sample, choosing whether crun needs its wrapper here.
-
-    Raises NotAvailable for `features` when the runtime lacks the command.
-    """
-    rt.wrap = True
-    if rt.prefix and not case.crun_wrapped:
-        rt.wrap = False
-        try:
-            rt.measure(case.name, parallel)
-            return
-        except BenchError:
-            rt.wrap = True  # try again inside the wrapper
-    try:
-        rt.measure(case.name, parallel)
-    except BenchError as e:
-        if case.name == "features":
-            raise NotAvailable(str(e).splitlines()[-1]) from None
-        raise
-
-
-def run_case(
-    case: Case, runtimes: list[Runtime], runs: int, warmup: int, parallel: int, gap: float = 0.0
-) -> dict:
-    """Samples per runtime (None: n/a) and whether crun ran wrapped."""
-    active: list[Runtime] = []
-    unavailable: dict[str, str] = {}
-    wrapped: dict[str, bool] = {}
-    try:
-        for rt in runtimes:
-            if case.container:
-                rt.wrap = True
-                rt.start_sleeper()
-            try:
-                probe(rt, case, parallel)
-            except NotAvailable as e:
-                unavailable[rt.name] = e.args[0]
-                continue
-            active.append(rt)
-            wrapped[rt.name] = bool(rt.prefix) and rt.wrap
-        samples: dict[str, list[float]] = {rt.name: [] for rt in active}
-        for i in range(warmup + runs):
-            # Alternate within the iteration, rotating who goes first.
-            k = i % len(active) if active else 0
-            for rt in active[k:] + active[:k]:
-                value = rt.measure(case.name, parallel)
-                if i >= warmup:
-                    samples[rt.name].append(value)
-                if case.migrates and gap > 0:
-                    time.sleep(gap)
-    finally:
-        for rt in runtimes:
-            rt.stop_sleeper()
-            rt.wrap = True
-    return {
-        "runs": runs,
-        "warmup": warmup,
-        "samples": samples,
-        "unavailable": unavailable,
-        "crun_wrapped": wrapped.get("crun"),
-    }
-
-
-# --- report ----------------------------------------------------------------
-
-
-def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.2f}" if unit == "MiB" or value < 100 else f"{value:.1f}"
-
-
-def ratio_text(r: float | None) -> str:
-    return "n/a" if r is None else f"{r:.2f}x"
-
-
-def target_text(case: Case) -> str:
-    if case.target is None:
-        return "-"
-    if case.unit == "MiB" and case.target == 1.0:
-        return "<= runc"
-    return f"<= {case.target:.1f}x runc"
-
-
-def summarize(case: Case, result: dict, names: list[str], parallel: int) -> dict:
-    key = "median_" + case.unit.lower()
-    medians = {n: (result[n] or {}).get(key) for n in names}
-    base = medians.get("ociruntime")
-    ratios = {}
-    for other in ("runc", "crun"):
-        m = medians.get(other)
-        ratios[other] = base / m if base is not None and m else None
-    met = None
-    if case.target is not None and ratios["runc"] is not None:
-        met = ratios["runc"] <= case.target
-    return {
-        "case": case.name,
-        "label": case.label.format(n=parallel),
-        "unit": case.unit,
-        "median": medians,
-        "p10": {n: (result[n] or {}).get("p10_" + case.unit.lower()) for n in names},
-        "p90": {n: (result[n] or {}).get("p90_" + case.unit.lower()) for n in names},
-        "ratio_vs_runc": ratios["runc"],
-        "ratio_vs_crun": ratios["crun"],
-        "target": target_text(case),
-        "target_ratio_vs_runc": case.target,
-        "target_met": met,
-    }
-
-
-def print_details(case: Case, result: dict, names: list[str], label: str) -> None:
-    u = case.unit
-    print(f"\n{label}  ({result['runs']} runs + {result['warmup']} warmups, {u})")
-    print(f"  {'runtime':<12}{'median':>10}{'p10':>10}{'p90':>10}{'mean':>10}")
-    sfx = "_" + u.lower()
-    for name in names:
-        s = result[name]
-        if s is None:
-            why = result["unavailable"].get(name, "")
-            print(f"  {name:<12}{'n/a':>10}   {why}")
-            continue
-        print(
-            f"  {name:<12}{fmt(s['median' + sfx], u):>10}{fmt(s['p10' + sfx], u):>10}"
-            f"{fmt(s['p90' + sfx], u):>10}{fmt(s['mean' + sfx], u):>10}"
-        )
-
-
-def print_summary(rows: list[dict], names: list[str]) -> None:
-    head = ["case", "unit", *names, "vs runc", "vs crun", "target", ""]
-    table = [head]
-    for r in rows:
-        met = "" if r["target_met"] is None else ("met" if r["target_met"] else "NOT met")
-        table.append(
-            [
-                r["label"],
-                r["unit"],
-                *(fmt(r["median"][n], r["unit"]) for n in names),
-                ratio_text(r["ratio_vs_runc"]),
-                ratio_text(r["ratio_vs_crun"]) if "crun" in names else "-",
-                r["target"],
-                met,
-            ]
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    print("\nsummary (medians; ratios are ociruntime / other)")
-    for j, row in enumerate(table):
-        cells = [
-            c.ljust(w) if i in (0, 1, len(head) - 2, len(head) - 1) else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  " + "  ".join(cells).rstrip())
-        if j == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-
-
-def draw_chart(report: dict, path: Path) -> None:
-    """Grouped bars per case (medians, whiskers p10..p90), ratios annotated."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise BenchError(
-            f"--png needs matplotlib ({sys.executable}): apt-get install python3-matplotlib"
-        ) from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(report["runtimes"])
-    colors = {"ociruntime": "#3b75af", "runc": "#ef8636", "crun": "#519e3e"}
-    rows = report["summary"]
-    panels = [[r for r in rows if r["unit"] == "ms"], [r for r in rows if r["unit"] == "MiB"]]
-    panels = [p for p in panels if p]
-    fig, axes = plt.subplots(
-        1,
-        len(panels),
-        figsize=(1.7 * len(rows) + 3, 5.2),
-        gridspec_kw={"width_ratios": [max(len(p), 1.4) for p in panels]},
-        squeeze=False,
-    )
-    width = 0.8 / len(names)
-    for ax, panel in zip(axes[0], panels, strict=True):
-        unit = panel[0]["unit"]
-        values = [r["median"][n] for r in panel for n in names if r["median"][n]]
-        log = unit == "ms" and values and max(values) / min(values) > 20
-        if log:
-            ax.set_yscale("log")
-        for j, name in enumerate(names):
-            xs, hs, lo, hi = [], [], [], []
-            for i, r in enumerate(panel):
-                x = i + (j - (len(names) - 1) / 2) * width
-                m = r["median"][name]
-                if m is None:
-                    ax.text(
-                        x,
-                        0.02,
-                        "n/a",
-                        ha="center",
-                        va="bottom",
-                        fontsize=8,
-                        transform=ax.get_xaxis_transform(),
-                        color=colors.get(name),
-                    )
-                    continue
-                xs.append(x)
-                hs.append(m)
-                lo.append(max(m - r["p10"][name], 0))
-                hi.append(max(r["p90"][name] - m, 0))
-            ax.bar(
-                xs,
-                hs,
-                width,
-                label=name,
-                color=colors.get(name, None),
-                yerr=[lo, hi],
-                capsize=2,
-                error_kw={"elinewidth": 0.8},
-            )
-        top = max(
-            (r["p90"][n] or r["median"][n] for r in panel for n in names if r["median"][n]),
-            default=1,
-        )
-        for i, r in enumerate(panel):
-            lines = []
-            if r["ratio_vs_runc"] is not None:
-                lines.append(f"{r['ratio_vs_runc']:.2f}x runc")
-            if r["ratio_vs_crun"] is not None:
-                lines.append(f"{r['ratio_vs_crun']:.2f}x crun")
-            if r["target_met"] is not None:
-                lines.append(f"target {r['target']}: {'met' if r['target_met'] else 'not met'}")
-            peak = max((r["p90"][n] or r["median"][n] for n in names if r["median"][n]), default=0)
-            y = peak * 1.12 if log else peak + top * 0.03
-            ax.text(i, y, "\n".join(lines), ha="center", va="bottom", fontsize=7.5)
-        if log:
-            ax.set_ylim(min(values) * 0.4, top * 6)
-        else:
-            ax.set_ylim(0, top * 1.3)
-        ax.set_xticks(range(len(panel)))
-        ax.set_xticklabels([r["label"] for r in panel], fontsize=8.5, rotation=12, ha="right")
-        ax.set_ylabel(
-            ("time, ms" + (" (log scale)" if log else ""))
-            if unit == "ms"
-            else "peak RSS, MiB (largest process)"
-        )
-        ax.grid(axis="y", alpha=0.3, which="both")
-        ax.set_axisbelow(True)
-    axes[0][0].legend(loc="upper left", fontsize=8)
-    runs = report["runs"]
-    fig.suptitle(
-        f"ociruntime vs runc vs crun: medians of {runs} runs (whiskers p10-p90; "
-        "ratios are ociruntime / other)",
-        fontsize=10.5,
-    )
-    versions = "; ".join(v["version_line"] for v in report["runtimes"].values())
-    fig.text(
-        0.01,
-        0.01,
-        f"{machine_line(report['machine'])}\n{versions}\n{report['date']}",
-        fontsize=7,
-        va="bottom",
-        color="#444",
-    )
-    fig.tight_layout(rect=(0, 0.09, 1, 0.95))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-# --- main ------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--runs", type=int, default=50, help="measured iterations (default 50)")
-    ap.add_argument("--warmup", type=int, default=5, help="unmeasured iterations (default 5)")
-    ap.add_argument(
-        "--gap",
-        type=float,
-        default=50.0,
-        help="idle milliseconds after each sample of a case that moves a process into a"
-        " cgroup (default 50: each pays its own RCU grace period; 0: back to back)",
-    )
-    ap.add_argument(
-        "--cases",
-        type=parse_cases,
-        metavar="LIST",
-        help=f"comma-separated cases (default: all): {','.join(CASES)}",
-    )
-    ap.add_argument(
-        "--mode",
-        choices=list(MODES),
-        help="older selector: run, lifecycle or both (= --cases run,lifecycle)",
-    )
-    ap.add_argument(
-        "--ociruntime",
-        default="ociruntime",
-        help='ociruntime command, shell-split (default: ociruntime on PATH; e.g. "python3 -m ociruntime")',
-    )
-    ap.add_argument("--runc", default="runc", help="runc command (default: runc)")
-    ap.add_argument("--crun", default="crun", help="crun command (default: crun)")
-    crun_group = ap.add_mutually_exclusive_group()
-    crun_group.add_argument(
-        "--with-crun",
-        action="store_true",
-        help="require crun (by default crun is measured when it is on PATH)",
-    )
-    crun_group.add_argument("--no-crun", action="store_true", help="do not measure crun")
-    ap.add_argument(
-        "--parallel",
-        type=int,
-        default=20,
-        metavar="N",
-        help="containers started at once in the parallel case (default 20)",
-    )
-    ap.add_argument(
-        "--parallel-runs",
-        type=int,
-        metavar="N",
-        help="iterations of the parallel and rss cases (default: runs/5, at least 5)",
-    )
-    ap.add_argument("--json", metavar="FILE", help="write everything as JSON to FILE")
-    ap.add_argument(
-        "--png",
-        nargs="?",
-        const=str(DEFAULT_PNG),
-        metavar="FILE",
-        help=f"draw a chart (matplotlib); FILE defaults to {DEFAULT_PNG.relative_to(REPO)}",
-    )
-    ap.add_argument(
-        "--readme-png",
-        action="store_true",
-        help=f"also copy the chart to {README_PNG.relative_to(REPO)} (implies --png)",
-    )
-    ap.add_argument(
-        "--spec-with",
-        metavar="CMD",
-        help="command whose `spec` writes the bundle config (default: the --ociruntime command)",
-    )
-    args = ap.parse_args(argv)
+    add = ap.add_argument
+    add("--runs", type=int, default=50, help="measured runs per case and runtime (50)")
+    add("--round", type=int, default=10, help="runs per hyperfine call; runtimes rotate (10)")
+    add("--warmup", type=int, default=1, help="warm-up runs per hyperfine call (1)")
+    add("--gap", type=float, default=50.0, help="idle ms before each cgroup-moving sample (50)")
+    add("--cases", type=parse_cases, metavar="LIST", help=f"default: all of {','.join(CASES)}")
+    add("--ociruntime", default="ociruntime", help="ociruntime command, shell-split")
+    add("--runc", default="runc", help="runc command")
+    add("--crun", default="crun", help="crun command")
+    add("--interpreter", help="the Python timed beside state (default: the launcher's)")
+    crun = ap.add_mutually_exclusive_group()
+    crun.add_argument("--with-crun", action="store_true", help="require crun (default: if found)")
+    crun.add_argument("--no-crun", action="store_true", help="do not measure crun")
+    add("--parallel", type=int, default=20, metavar="N", help="runs at once in parallel (20)")
+    add("--load-seconds", type=float, default=60.0, help="load: seconds per runtime (60)")
+    add("--load-workers", type=int, default=8, help="load: loops in parallel (8)")
+    add("--load-rounds", type=int, default=4, help="load: rounds rotating the runtimes (4)")
+    add("--json", metavar="FILE", help="write everything as JSON")
+    add("--png", nargs="?", const=str(DEFAULT_PNG), metavar="FILE", help="draw the chart")
+    add("--readme-png", action="store_true", help=f"copy the chart to {README_PNG} (implies --png)")
+    add("--spec-with", metavar="CMD", help="command whose `spec` writes the bundle's config")
+    o = ap.parse_args(argv)
+    for name in ("runs", "round", "parallel", "load_workers", "load_rounds"):
+        if getattr(o, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
+    if o.warmup < 0 or o.gap < 0 or o.load_seconds <= 0:
+        ap.error("--warmup and --gap must not be negative, --load-seconds must be positive")
+    o.png = o.png or (str(DEFAULT_PNG) if o.readme_png else None)
+    return o
 
+
+def setup(o, work: Path, notes: list[str]) -> list[tuple]:
+    """The peers as (name, argv, (bundle, sleep bundle), wrapper), bundles built."""
+    oci = resolve_cmd(o.ociruntime, "--ociruntime")
+    bundles = (work / "bundle", work / "bundle-sleep")
+    build_bundle(bundles[0], resolve_cmd(o.spec_with, "--spec-with") if o.spec_with else oci)
+    derive_bundle(bundles[0], bundles[1], SLEEP_ARGS, None)
+    peers = [("ociruntime", oci, bundles, ()), ("runc", resolve_cmd(o.runc, "--runc"), bundles, ())]
+    if o.no_crun or not (o.with_crun or shutil.which(shlex.split(o.crun)[0])):
+        notes += [] if o.no_crun else [f"crun ({o.crun!r}) not on PATH: not measured"]
+        return peers
+    # crun 1.8 rejects ociVersion >= 1.2: its copy of the config says 1.1.0
+    crun_bundles = (work / "bundle-crun", work / "bundle-crun-sleep")
+    derive_bundle(bundles[0], crun_bundles[0], None, "1.1.0")
+    derive_bundle(bundles[0], crun_bundles[1], SLEEP_ARGS, "1.1.0")
+    wrapper = CRUN_WRAPPER if os.path.ismount(UNIFIED) else ()
+    if wrapper:
+        notes.append(f"crun runs in a private mount namespace with {UNIFIED} unmounted")
+    return peers + [("crun", resolve_cmd(o.crun, "--crun"), crun_bundles, wrapper)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    o = parse_args(argv)
     if os.geteuid() != 0:
-        print(
-            "bench_run.py: must run as root (runtimes create namespaces and cgroups)",
-            file=sys.stderr,
-        )
+        print("bench_run.py: must run as root", file=sys.stderr)
         return 2
-    if args.runs < 2:
-        ap.error("--runs must be at least 2")
-    if args.warmup < 0:
-        ap.error("--warmup must not be negative")
-    if args.gap < 0:
-        ap.error("--gap must not be negative")
-    if args.parallel < 1:
-        ap.error("--parallel must be at least 1")
-    if args.parallel_runs is not None and args.parallel_runs < 2:
-        ap.error("--parallel-runs must be at least 2")
-    if args.readme_png and not args.png:
-        args.png = str(DEFAULT_PNG)
-    cases = [CASES[c] for c in (args.cases or MODES.get(args.mode) or list(CASES))]
-    reduced_runs = args.parallel_runs or max(5, args.runs // 5)
-    reduced_warmup = min(args.warmup, 1)
-    if any(c.name == "rss" for c in cases) and not os.access(GNU_TIME, os.X_OK):
-        print(
-            f"bench_run.py: the rss case needs {GNU_TIME} (apt-get install time)", file=sys.stderr
-        )
-        return 2
-
-    started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="ociruntime-bench-"))
+    cases = [CASES[c] for c in (o.cases or CASES)]
+    for tool in ["hyperfine"] + [GNU_TIME] * any(c.name == "rss" for c in cases):
+        if not shutil.which(tool):
+            print(
+                f"bench_run.py: needs {tool} (apt-get install {Path(tool).name})", file=sys.stderr
+            )
+            return 2
+    started, work, notes = time.monotonic(), Path(tempfile.mkdtemp(prefix="oci-bench-")), []
     runtimes: list[Runtime] = []
     try:
-        oci = resolve_cmd(args.ociruntime, "--ociruntime")
-        runc = resolve_cmd(args.runc, "--runc")
-        spec_cmd = resolve_cmd(args.spec_with, "--spec-with") if args.spec_with else oci
-        bundle = workdir / "bundle"
-        build_bundle(bundle, spec_cmd)
-        sleep_bundle = workdir / "bundle-sleep"
-        derive_bundle(bundle, sleep_bundle, SLEEP_ARGS, None)
-
-        notes: list[str] = []
-        runtimes.append(
-            Runtime(
-                "ociruntime",
-                oci,
-                bundle,
-                sleep_bundle,
-                workdir / "root-ociruntime",
-                workdir / "ociruntime.err",
-            )
+        peers = setup(o, work, notes)
+        interp = o.interpreter or interpreter_of(peers[0][1])
+        machine, versions = machine_info(), {p[0]: version_of(p[1]) for p in peers}
+        reaper = Reaper()  # from here on, every child process goes through it
+        runtimes = [Runtime(n, a, b, work, reaper, p) for n, a, b, p in peers]
+        names, wrapped = [rt.name for rt in runtimes], bool(runtimes[-1].prefix)
+        baseline = [interp, "-IS", "-c", "pass"]
+        extra = (
+            [Runtime(BASELINE, [], (None, None), work, reaper, fixed=baseline)] if interp else []
         )
-        runtimes.append(
-            Runtime("runc", runc, bundle, sleep_bundle, workdir / "root-runc", workdir / "runc.err")
-        )
-        wrapped = False
-        crun_wanted = not args.no_crun
-        if crun_wanted and not args.with_crun and shutil.which(shlex.split(args.crun)[0]) is None:
-            notes.append(f"crun ({args.crun!r}) not found on PATH: not measured")
-            crun_wanted = False
-        if crun_wanted:
-            crun = resolve_cmd(args.crun, "--crun")
-            wrapped = os.path.ismount(UNIFIED)
-            if wrapped:
-                if shutil.which("unshare") is None:
-                    raise BenchError("crun needs `unshare` (util-linux) on this cgroup hybrid host")
-                notes.append(
-                    f"crun's create/run/delete run inside a private mount namespace with {UNIFIED}"
-                    " unmounted; state/exec/features only if they fail without it"
-                )
-            crun_bundle, crun_sleep = bundle, sleep_bundle
-            note = crun_needs_old_version(bundle)
-            if note:
-                notes.append(note)
-                crun_bundle, crun_sleep = workdir / "bundle-crun", workdir / "bundle-crun-sleep"
-                derive_bundle(bundle, crun_bundle, None, "1.1.0")
-                derive_bundle(bundle, crun_sleep, SLEEP_ARGS, "1.1.0")
-            runtimes.append(
-                Runtime(
-                    "crun",
-                    crun,
-                    crun_bundle,
-                    crun_sleep,
-                    workdir / "root-crun",
-                    workdir / "crun.err",
-                    prefix=CRUN_WRAPPER if wrapped else (),
-                )
-            )
-        for rt in runtimes:
-            rt.root.mkdir()
-
-        names = [rt.name for rt in runtimes]
-        machine = machine_info()
-        versions = {rt.name: version_of(rt.argv) for rt in runtimes}
-        print(f"machine: {machine_line(machine)}")
+        print(f"machine: {machine_line(machine)}; load {machine['loadavg_at_start'][0]:.2f}")
         for name in names:
             print(f"{name}: {' | '.join(versions[name].splitlines())}")
         print(
-            f"bench: cases {','.join(c.name for c in cases)}; {args.runs} runs + {args.warmup}"
-            f" warmups per case ({reduced_runs} + {reduced_warmup} for parallel/rss);"
-            f" {args.gap:g} ms idle after each cgroup-moving sample;"
-            f" runtimes: {', '.join(names)}"
+            f"{o.runs} runs per case in rounds of {o.round} (+{o.warmup} warm-up each; parallel,"
+            f" rss a fifth), {o.gap:g} ms gap; load {o.load_workers} loops, {o.load_seconds:g} s"
         )
         for note in notes:
             print(f"note: {note}")
-        sys.stdout.flush()
-
-        results: dict[str, dict] = {}
-        rows: list[dict] = []
+        results, rows = {}, []
         for case in cases:
-            runs, warmup = (
-                (reduced_runs, reduced_warmup) if case.reduced else (args.runs, args.warmup)
-            )
+            print(f"  {case.name} ...", end="", flush=True)
             t0 = time.monotonic()
-            res = run_case(case, runtimes, runs, warmup, args.parallel, args.gap / 1000.0)
-            res["seconds"] = round(time.monotonic() - t0, 2)
-            res["unit"] = case.unit
-            # results[case][runtime] = stats (None: n/a), as before; raw samples inside
-            samples = res.pop("samples")
-            for n in names:
-                res[n] = stats(samples[n], case.unit) if n in samples else None
-            results[case.name] = res
-            label = case.label.format(n=args.parallel)
-            print_details(case, res, names, label)
-            rows.append(summarize(case, res, names, args.parallel))
-            sys.stdout.flush()
-
-        wrapper = None
-        if wrapped and any(r.get("crun_wrapped") for r in results.values()):
-            wrapper = measure_wrapper_overhead(args.runs)
-            # Rough estimate of crun without the wrapper: each wrapped call pays it once.
-            wrapper["crun_estimated_unwrapped_median_ms"] = {
-                c.name: results[c.name]["crun"]["median_ms"]
-                - c.wrapped_calls * wrapper["overhead_median_ms"]
-                for c in cases
-                if c.unit == "ms"
-                and c.wrapped_calls is not None
-                and results[c.name]["crun_wrapped"]
-                and results[c.name]["crun"] is not None
-            }
-
-        print_summary(rows, names)
-        if wrapper:
+            if case.name == "load":
+                res = measure_load(runtimes, o)
+            else:
+                more = extra if case.name == "state" else []
+                res = measure_case(case, runtimes + more, o, reaper, work)
+            results[case.name] = res | {"seconds": round(time.monotonic() - t0, 1)}
+            label = case.label.format(n=o.parallel, w=o.load_workers)
+            rows.append(summarize(case, res, names, label))
+            print(f" {time.monotonic() - t0:.1f} s", flush=True)
+        true = str(work / "bundle" / "rootfs" / "bin" / "true")
+        costs = wrapper_cost(reaper, true, o, work, wrapped)
+        targets = evaluate_targets({r["case"]: r for r in rows}, wrapped and costs, o)
+        print_report(rows, names, targets)
+        print(
+            f"\nthe container's /bin/true (busybox) run directly: {costs['plain']['cpu_ms']:.2f} ms"
+            " CPU; it is in every runtime's CPU figure (the init's process after its exec)"
+        )
+        if wrapped:
             print(
-                f"\ncrun wrapper overhead (unshare -m + sh + umount, exec /bin/true vs /bin/true):"
-                f" median {wrapper['overhead_median_ms']:.2f} ms"
-                f" ({wrapper['wrapper_true']['median_ms']:.2f} vs"
-                f" {wrapper['plain_true']['median_ms']:.2f}); it is included in crun's times"
-                " of the cases that use it (lifecycle pays it 3x; not in peak RSS)"
+                f"crun's wrapper: {costs['overhead_ms']:.2f} ms wall, {costs['overhead_cpu_ms']:.2f}"
+                " ms CPU per call, in crun's figures (run 1x; lifecycle and load 3x per container)"
             )
-            for mode, est in wrapper["crun_estimated_unwrapped_median_ms"].items():
-                print(f"  crun {mode} median without the wrapper, estimated: {est:.2f} ms")
-            if any(c.name == "parallel" for c in cases):
-                print("  (parallel: not estimated, the wrappers overlap)")
-        unwrapped = [c for c, r in results.items() if r.get("crun_wrapped") is False]
-        if unwrapped:
-            print(f"  crun ran without the wrapper for: {', '.join(unwrapped)}")
-        elapsed = time.monotonic() - started
-        print(f"\ntotal time {elapsed:.1f} s")
-
+        for name, res in results.items():
+            if res.get("crun_wrapped") is False:
+                print(f"crun ran without the wrapper for {name}")
+        for n in names if "load" in results else ():
+            r = results["load"][n]
+            print(
+                f"load {n}: {r['containers']} containers in {r['seconds']} s; the harness spent"
+                f" {r['harness_cpu_ms']:.2f} ms CPU per container (not counted)"
+            )
+        print(f"\ntotal time {time.monotonic() - started:.1f} s")
         report = {
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "machine": machine,
-            "host": {  # the older key
-                "kernel": machine["kernel"],
-                "machine": machine["machine"],
-                "cpus": machine["cpus"],
-                "python": machine["python"],
-                "cgroup_hybrid": machine["cgroup_hybrid"],
-            },
-            "runs": args.runs,
-            "warmup": args.warmup,
-            "gap_ms": args.gap,
-            "reduced_runs": reduced_runs,
-            "reduced_warmup": reduced_warmup,
-            "parallel": args.parallel,
-            "process_args": ["/bin/true"],
-            "sleep_args": SLEEP_ARGS,
-            "cases": {
-                c.name: {
-                    "label": c.label.format(n=args.parallel),
-                    "unit": c.unit,
-                    "target": target_text(c),
-                    "target_ratio_vs_runc": c.target,
-                }
-                for c in cases
-            },
+            "method": {k: v for k, v in vars(o).items() if k not in ("json", "png", "cases")},
             "runtimes": {
                 rt.name: {
                     "argv": rt.argv,
@@ -1018,29 +787,23 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for rt in runtimes
             },
+            "interpreter": interp,
             "notes": notes,
             "results": results,
             "summary": rows,
-            "ratios_median": {
-                r["case"]: {f"ociruntime/{other}": r[f"ratio_vs_{other}"] for other in names[1:]}
-                for r in rows
-            },
-            "crun_wrapper_overhead": wrapper,
-            "seconds": round(elapsed, 1),
+            "targets": targets,
+            "true_and_crun_wrapper": costs,
+            "seconds": round(time.monotonic() - started, 1),
         }
-        if args.json:
-            out = Path(args.json)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(report, indent=2) + "\n")
-            print(f"wrote {out}")
-        if args.png:
-            png = Path(args.png)
-            draw_chart(report, png)
-            print(f"wrote {png}")
-            if args.readme_png:
-                README_PNG.parent.mkdir(parents=True, exist_ok=True)
-                if png.resolve() != README_PNG.resolve():
-                    shutil.copyfile(png, README_PNG)
+        if o.json:
+            Path(o.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(o.json).write_text(json.dumps(report, indent=2) + "\n")
+            print(f"wrote {o.json}")
+        if o.png:
+            draw_chart(report, Path(o.png))
+            print(f"wrote {o.png}")
+            if o.readme_png and Path(o.png).resolve() != README_PNG.resolve():
+                shutil.copyfile(o.png, README_PNG)
                 print(f"wrote {README_PNG}")
         return 0
     except BenchError as e:
@@ -1049,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for rt in runtimes:
             rt.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
