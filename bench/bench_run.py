@@ -6,7 +6,7 @@ where a running container is needed):
 
 * ``run``: ``RUNTIME --root R run -b BUNDLE ID``
 * ``lifecycle``: ``create ID && start ID && delete -f ID``, one shell
-  command (youki's published hyperfine line)
+  command (youki's published hyperfine line, without its drop_caches)
 * ``state``: ``state ID`` of a running container; beside it the runtime's
   interpreter alone (``PYTHON -IS -c pass``, the launcher's #! interpreter)
 * ``exec``: ``exec ID /bin/true`` into such a container
@@ -523,9 +523,9 @@ def draw_chart(report: dict, path: Path) -> None:
     colors = {"ociruntime": "#3b75af", "runc": "#ef8636", "crun": "#519e3e"}
     by_unit = {u: [r for r in rows if r["unit"] == u] for u in ("ms", "MiB", "/s")}
     panels = [
-        (by_unit["ms"], "value", "ratio_vs_", "wall time, ms (median, p10-p90)"),
-        (by_unit["ms"], "cpu_ms", "cpu_ratio_vs_", "CPU, ms (mean, the runtime's tree)"),
-        (by_unit["MiB"], "value", "ratio_vs_", "peak RSS, MiB (largest process)"),
+        (by_unit["ms"], "value", "ratio_vs_", "wall time, ms: median, p10-p90"),
+        (by_unit["ms"], "cpu_ms", "cpu_ratio_vs_", "CPU, ms: mean, the runtime's tree"),
+        (by_unit["MiB"], "value", "ratio_vs_", "peak RSS, MiB: largest process"),
         (by_unit["/s"], "value", "ratio_vs_", "containers per second"),
     ]
     fig = plt.figure(figsize=(14, 9.5))
@@ -534,7 +534,13 @@ def draw_chart(report: dict, path: Path) -> None:
     panels = [(fig.add_subplot(at), *p) for at, p in zip(spots, panels, strict=True) if p[0]]
     bar = 0.8 / len(names)
     for ax, panel, key, rkey, title in panels:
-        top = max((r[key][n] or 0) for r in panel for n in names)
+
+        def high(r, key=key):  # the top of a group's bars and whiskers
+            return max((r["p90"][n] if key == "value" else None) or r[key][n] or 0 for n in names)
+
+        top = max(high(r) for r in panel)
+        low = min((r[key][n] for r in panel for n in names if r[key][n]), default=top)
+        log = panel[0]["unit"] == "ms" and top > 20 * low
         for j, name in enumerate(names):
             xs = [i + (j - (len(names) - 1) / 2) * bar for i in range(len(panel))]
             hs = [r[key][name] or 0 for r in panel]
@@ -545,12 +551,14 @@ def draw_chart(report: dict, path: Path) -> None:
             ax.bar(xs, hs, bar, label=name, color=colors.get(name), yerr=err, capsize=2)
         for i, r in enumerate(panel):
             text = "\n".join(f"{r[rkey + o]:.2f}x {o}" for o in ("runc", "crun") if r[rkey + o])
-            high = max((r["p90"][n] if key == "value" else None) or r[key][n] or 0 for n in names)
-            ax.text(i, high + top * 0.03, text, ha="center", va="bottom", fontsize=7)
-        ax.set_ylim(0, top * 1.3)
+            y = high(r) * 1.15 if log else high(r) + top * 0.03
+            ax.text(i, y, text, ha="center", va="bottom", fontsize=7)
+        if log:
+            ax.set_yscale("log")
+        ax.set_ylim(low * 0.5 if log else 0, top * (5 if log else 1.3))
         ax.set_xticks(range(len(panel)))
         ax.set_xticklabels([r["label"] for r in panel], fontsize=7.5, rotation=20, ha="right")
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title + (" (log scale)" if log else ""), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     panels[0][0].legend(loc="upper left", fontsize=8)
     ax = fig.add_subplot(grid[1, 2:])
