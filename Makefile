@@ -2,10 +2,15 @@
 #
 #   make bundle                         build bundles/busybox (rootfs + config.json)
 #   make bundle-demo                    same, process prints hostname/pid/mounts
-#   make bench [RUNS=50] [CASES=run,state,...] [BENCH_JSON=bench/out/run.json]
-#                                       ociruntime vs runc vs crun: the table on
-#                                       stdout, JSON, bench/out/bench.png and a
-#                                       copy in docs/bench.png for the README
+#   make bench [RUNS=50] [CASES=run,state,...] [LOAD_SECONDS=60] [BENCH_JSON=bench/out/run.json]
+#                                       ociruntime vs runc vs crun through hyperfine:
+#                                       wall time and CPU per case, peak RSS, the
+#                                       8-way load loop (containers/s), issue 16's
+#                                       targets met or not; the table on stdout,
+#                                       JSON, bench/out/bench.png and a copy in
+#                                       docs/bench.png for the README (about 4.5 min
+#                                       with the defaults; CASES=load for the loop
+#                                       alone, CASES=run,state for a quick look)
 #   make profile [CMDS=create,start,state,delete]
 #                                       py-spy over many calls of each command:
 #                                       where the time goes, by function
@@ -20,8 +25,10 @@ OCIRUNTIME ?= ociruntime
 RUNS       ?= 50
 BENCH_JSON ?= bench/out/run.json
 BENCH_PNG  ?= bench/out/bench.png
-# empty: every case (run,lifecycle,state,exec,parallel,features,rss)
+# empty: every case (run,lifecycle,state,exec,parallel,features,rss,load)
 CASES      ?=
+# seconds of the load case per runtime (8 loops of create/start/wait/delete)
+LOAD_SECONDS ?= 60
 BUNDLE     ?= bundles/busybox
 LINT_PATHS := ociruntime tests bench
 
@@ -40,7 +47,8 @@ profile:
 
 bench:
 	$(PYTHON) bench/bench_run.py --ociruntime "$(OCIRUNTIME)" --runs $(RUNS) --with-crun \
-		$(if $(CASES),--cases $(CASES)) --json $(BENCH_JSON) --png $(BENCH_PNG) --readme-png
+		--load-seconds $(LOAD_SECONDS) $(if $(CASES),--cases $(CASES)) \
+		--json $(BENCH_JSON) --png $(BENCH_PNG) --readme-png
 
 lint:
 	$(RUFF) check $(LINT_PATHS)
