@@ -67,6 +67,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
 	fi
 	@command -v py-spy >/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages --root-user-action=ignore py-spy
+	@$(PYTHON) -c "import mypy" 2>/dev/null || $(PYTHON) -m pip install --quiet --break-system-packages --root-user-action=ignore mypy
 
 # Installs the package into Debian's python3 and replaces pip's console
 # script with a launcher that runs the interpreter isolated (-I: no

@@ -192,7 +192,7 @@ class Store:
         st = proc_start_time(pid)
         if st is None or st[0] != rec.get("initStartTime") or st[1] in ("Z", "X", "x"):
             return "stopped"
-        if _frozen(rec.get("cgroup")):
+        if cgroup_frozen(rec.get("cgroup")):
             return "paused"
         if os.path.exists(os.path.join(self.dir(cid), "exec.sock")):
             return "created"
@@ -313,8 +313,10 @@ class _Locked:
         os.close(self.fd)
 
 
-def _frozen(cg: dict | None) -> bool:
-    """The freezer state, read directly: status must stay cheap (no cgroups import)."""
+def cgroup_frozen(cg: dict | None) -> bool:
+    """Whether the cgroup of this record (``Manager.record()``) is frozen or
+    freezing: the one reader, for ``status`` (which must stay cheap: no
+    cgroups import) and the managers' ``frozen()``."""
     if not cg:
         return False
     try:

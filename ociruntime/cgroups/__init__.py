@@ -7,10 +7,11 @@ absolute from each hierarchy's root, relative to the runtime's own cgroup, or
 existing container from the paths saved in its state, so later commands
 never recompute them (a relative path depends on the caller's cgroup).
 
-The interface (V1, V2, NoCgroup): create (create_cgroup2: only the
-directory in a cgroup2 hierarchy, which the init is forked into),
-apply(resources), targets (the directories a process joins), add(pid),
-freeze/thaw/frozen, pids, stats, oom_kills, destroy, record.
+The interface (V1, V2, NoCgroup) is manager.Manager, a Protocol for the
+type checker (free at run time): create (create_cgroup2: only the directory
+in a cgroup2 hierarchy, which the init is forked into), apply(resources),
+targets (the directories a process joins), add(pid), freeze/thaw/frozen,
+pids/all_pids, stats, oom_kills, destroy, record.
 """
 
 from __future__ import annotations
@@ -75,9 +76,13 @@ def resolve(cgroups_path: str | None, cid: str, own: str) -> str:
 
 
 class NoCgroup:
-    """Rootless without a writable (delegated) cgroup: nothing to create or join."""
+    """Rootless without a writable (delegated) cgroup: nothing to create or
+    join; what needs a cgroup (pause, stats) says there is none."""
 
     layout = "none"
+
+    def _none(self) -> OCIError:
+        return OCIError("the container has no cgroup (rootless, none delegated)")
 
     def create(self) -> None:
         pass
@@ -100,8 +105,39 @@ class NoCgroup:
     def frozen(self) -> bool:
         return False
 
+    def freeze(self) -> None:
+        raise self._none()
+
+    def thaw(self) -> None:
+        raise self._none()
+
+    def pids(self) -> list[int]:
+        return []
+
+    def all_pids(self) -> list[int]:
+        return []
+
+    def oom_kills(self) -> int:
+        return 0
+
+    def stats(self) -> dict:
+        raise self._none()
+
     def destroy(self) -> None:
         pass
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for mypy (tests/unit/test_cgroup_manager.py), free at run time
+    from .manager import Manager
+    from .v1 import V1
+    from .v2 import V2
+
+    def _implement(v1: V1, v2: V2, none: NoCgroup) -> list[Manager]:
+        m: Manager = v1
+        n: Manager = v2
+        o: Manager = none
+        return [m, n, o]
 
 
 def for_config(linux: dict, cid: str, rootless: bool = False):

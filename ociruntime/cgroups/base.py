@@ -147,6 +147,28 @@ def join_self(v1: list[str], root_fd: int | None = None) -> None:
             raise OCIError(f"joining cgroup {d}: {e.strerror}") from None
 
 
+def settle(read, want, what: str, tries: int = 2000) -> None:
+    """Poll ``read()`` (1 ms apart, up to 2 s) until it returns ``want``:
+    freezing and thawing take effect asynchronously, on v1 and v2 alike."""
+    import time
+
+    for _ in range(tries):
+        if read() == want:
+            return
+        time.sleep(0.001)
+    raise OCIError(f"cgroup {what}")
+
+
+def check_before_update(res: dict, usage_file: str) -> None:
+    """memory.checkBeforeUpdate: a limit below what the cgroup uses now is refused
+    (runtime-spec, as runc does) rather than written and then OOM-killing it."""
+    mem = res.get("memory") or {}
+    if mem.get("checkBeforeUpdate") and "limit" in mem:
+        usage = read_int(usage_file)
+        if 0 <= mem["limit"] < usage:
+            raise OCIError(f"memory limit {mem['limit']} is below the current usage {usage}")
+
+
 def procs(path: str) -> list[int]:
     """The processes of the cgroup ``path`` itself (runc's GetPids)."""
     return [int(x) for x in read(os.path.join(path, "cgroup.procs")).split()]

@@ -129,16 +129,10 @@ class V1:
         rules = devices.effective(res, devs or [])
         if rules is not None:
             writes += [("devices", "devices.deny", "a")] + devices.v1(rules)
-        if (
-            update
-            and (res.get("memory") or {}).get("checkBeforeUpdate")
-            and "limit" in res["memory"]
-        ):
-            usage = base.read_int(os.path.join(self.paths["memory"], "memory.usage_in_bytes"))
-            if 0 <= res["memory"]["limit"] < usage:
-                raise OCIError(
-                    f"memory limit {res['memory']['limit']} is below the current usage {usage}"
-                )
+        if update and "memory" in self.paths:
+            base.check_before_update(
+                res, os.path.join(self.paths["memory"], "memory.usage_in_bytes")
+            )
         self._write_all(writes)
 
     def _write_all(self, writes: list[tuple[str, str, str]]) -> None:
@@ -215,20 +209,13 @@ class V1:
                 "pause/resume need the freezer controller, which this host does not mount"
             )
         base.write(os.path.join(d, "freezer.state"), state)
-        import time
-
-        for _ in range(1000):
-            if base.read(os.path.join(d, "freezer.state")).strip() == state:
-                return
-            time.sleep(0.001)
-        raise OCIError(f"cgroup {d} did not reach {state}")
+        path = os.path.join(d, "freezer.state")
+        base.settle(lambda: base.read(path).strip(), state, f"{d} did not reach {state}")
 
     def frozen(self) -> bool:
-        d = self.paths.get("freezer")
-        return bool(d) and base.read(os.path.join(d, "freezer.state")).strip() in (
-            "FROZEN",
-            "FREEZING",
-        )
+        from ..state import cgroup_frozen
+
+        return cgroup_frozen(self.record())
 
     def _pid_dir(self) -> str:
         """The directory whose cgroup.procs lists the container's processes."""

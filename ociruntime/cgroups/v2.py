@@ -36,16 +36,8 @@ class V2:
     def apply(self, res: dict, devs: list[dict] | None = None, update: bool = False) -> None:
         from .controllers import devices, writes_v2
 
-        if (
-            update
-            and (res.get("memory") or {}).get("checkBeforeUpdate")
-            and "limit" in res["memory"]
-        ):
-            usage = base.read_int(os.path.join(self.path, "memory.current"))
-            if 0 <= res["memory"]["limit"] < usage:
-                raise OCIError(
-                    f"memory limit {res['memory']['limit']} is below the current usage {usage}"
-                )
+        if update:
+            base.check_before_update(res, os.path.join(self.path, "memory.current"))
         for file, value in writes_v2(res, self.has):
             base.write(os.path.join(self.path, file), value)
         rules = devices.effective(res, devs or [])
@@ -72,17 +64,18 @@ class V2:
         self._freeze("0")
 
     def _freeze(self, v: str) -> None:
-        import time
-
         base.write(os.path.join(self.path, "cgroup.freeze"), v)
-        for _ in range(2000):
-            if base.kv(os.path.join(self.path, "cgroup.events")).get("frozen") == int(v):
-                return
-            time.sleep(0.001)
-        raise OCIError(f"cgroup {self.path} did not {'freeze' if v == '1' else 'thaw'}")
+        events = os.path.join(self.path, "cgroup.events")
+        base.settle(
+            lambda: base.kv(events).get("frozen"),
+            int(v),
+            f"{self.path} did not {'freeze' if v == '1' else 'thaw'}",
+        )
 
     def frozen(self) -> bool:
-        return base.read(os.path.join(self.path, "cgroup.freeze")).strip() == "1"
+        from ..state import cgroup_frozen
+
+        return cgroup_frozen(self.record())
 
     def pids(self) -> list[int]:
         """The processes in the container's cgroup itself (runc's GetPids)."""

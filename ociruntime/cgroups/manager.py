@@ -1,0 +1,55 @@
+"""The cgroup manager interface, written down for the type checker.
+
+V1 (v1 and hybrid hosts), V2 (pure cgroup v2) and NoCgroup (rootless without
+a delegated cgroup) implement it; cgroups/__init__.py asserts that for mypy
+(``tests/unit/test_cgroup_manager.py`` runs it).  Nothing imports this
+module at run time: the Protocol costs the runtime nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Manager(Protocol):
+    """What create, exec, delete, pause/resume, update, ps, kill --all and
+    events need of a container's cgroup."""
+
+    layout: str  # "v1" (v1 and hybrid), "v2", or "none"
+
+    def record(self) -> dict | None:
+        """The paths, as saved in the state, for :func:`cgroups.from_record`."""
+
+    def create_cgroup2(self) -> str | None:
+        """Only the cgroup2 directory (the first child is forked into it)."""
+
+    def create(self) -> None:
+        """Every directory."""
+
+    def apply(self, res: dict, devs: list | None = None, update: bool = False) -> None:
+        """linux.resources (and the device filter from linux.devices)."""
+
+    def targets(self, sub: str | None = None) -> tuple[list[str], str | None]:
+        """(the v1 directories, the cgroup2 one) a process joins."""
+
+    def add(self, pid: int, sub: str | None = None) -> None:
+        """Move ``pid`` in (through cgroup.procs: the way that waits)."""
+
+    def freeze(self) -> None: ...
+
+    def thaw(self) -> None: ...
+
+    def frozen(self) -> bool: ...
+
+    def pids(self) -> list[int]:
+        """The processes in the cgroup itself (runc's GetPids)."""
+
+    def all_pids(self) -> list[int]:
+        """With those in its sub-cgroups (runc's GetAllPids)."""
+
+    def oom_kills(self) -> int: ...
+
+    def stats(self) -> dict: ...
+
+    def destroy(self) -> None:
+        """Kill what is left in it, remove its directories."""
