@@ -59,7 +59,7 @@ lint:
 # (the static attacker probe of tests/integration/test_ptrace_escape.py).
 DEB_PACKAGES := make busybox-static runc crun iproute2 procps util-linux cpio podman containerd gcc libc6-dev time \
 	python3 python3-pip python3-setuptools python3-prctl python3-pyroute2 \
-	python3-jsonschema python3-pytest python3-matplotlib \
+	python3-jsonschema python3-pytest python3-matplotlib python3-hypothesis \
 	libseccomp2 libcap2 golang-github-opencontainers-specs-dev hyperfine tmux e2fsprogs \
 	qemu-system-x86 linux-image-amd64
 deps:

@@ -54,10 +54,10 @@ def validate_id(cid: str) -> None:
     """Container ids become directory names: no '/', no '..', no leading '.'."""
     if not cid:
         raise OCIError("container id cannot be empty")
-    if len(cid) > 1024 or not _ID_CHARS.issuperset(cid) or cid.startswith("."):
+    if len(cid) > 255 or not _ID_CHARS.issuperset(cid) or cid.startswith("."):
         raise OCIError(
             f'invalid container id "{cid}": use letters, digits and _ . + - '
-            "(not starting with '.', at most 1024 characters)"
+            "(not starting with '.', at most 255 characters: it names a directory)"
         )
 
 

@@ -652,14 +652,7 @@ def test_every_exec_flag_fails_with_255_and_one_line(running, tmp_path, flags, n
     assert c.oci.state(c.cid)["status"] == "running"
 
 
-def pause_implemented() -> bool:
-    r = subprocess.run([*OCI, "pause", "--help"], capture_output=True, timeout=30)
-    return r.returncode == 0
-
-
 def test_exec_in_a_paused_container(running):
-    if not pause_implemented():
-        pytest.skip("ociruntime pause is not implemented yet")
     c = running()
     c.oci.cli_ok("pause", c.cid)
     try:
@@ -673,8 +666,6 @@ def test_exec_in_a_paused_container(running):
 
 
 def test_exec_ignore_paused_runs_once_resumed(running, oci, tmp_path):
-    if not pause_implemented():
-        pytest.skip("ociruntime pause is not implemented yet")
     c = running()
     oci.cli_ok("pause", c.cid)
     out = tmp_path / "out"

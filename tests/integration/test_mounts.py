@@ -488,10 +488,13 @@ def test_writable_root(oci, make_bundle):
 
 
 def test_readonly_root_does_not_touch_host_mount(oci, make_bundle):
-    b = make_bundle(["true"])
+    """Read-only inside (the container cannot write its root) while the host's
+    view of the same directory stays writable."""
+    b = make_bundle(sh("touch /probe 2>/dev/null && echo WROTE; echo done"))
     b.config["root"]["readonly"] = True
     b.save()
-    oci.run_out(b)
+    assert oci.run_out(b) == "done\n"
+    assert not os.path.exists(os.path.join(b.rootfs, "probe"))
     # the host's view of the bundle stays writable
     probe = os.path.join(b.rootfs, "probe")
     with open(probe, "w") as f:

@@ -29,6 +29,18 @@ def spec_error(fn, *args) -> SpecError:
     return ei.value
 
 
+def accepted_but(cfg: dict, change, pointer: str) -> None:
+    """``cfg`` passes check_config, and the same config with ``change``
+    applied fails at ``pointer``: an acceptance test that would notice a
+    validator that accepts everything."""
+    import copy
+
+    check_config(cfg)
+    bad = copy.deepcopy(cfg)
+    change(bad)
+    assert spec_error(check_config, bad).pointer == pointer
+
+
 # ---- load_bundle: the happy path ------------------------------------------------------------
 
 
@@ -260,7 +272,11 @@ def test_missing_process_through_load(tmp_path):
 
 
 def test_check_default_config():
-    check_config(default_config())
+    accepted_but(
+        default_config(),
+        lambda c: c["linux"]["namespaces"].append({"type": "pid"}),
+        f"/linux/namespaces/{len(default_config()['linux']['namespaces'])}",
+    )
 
 
 def without_mount_settings(cfg: dict) -> dict:
@@ -277,14 +293,16 @@ def test_check_without_linux():
     cfg = without_mount_settings(default_config())
     del cfg["linux"]
     del cfg["hostname"]
-    check_config(cfg)
+    accepted_but(
+        cfg, lambda c: c.update(mounts=[{"destination": "/x", "type": "tmpfs"}]), "/mounts"
+    )
 
 
 def test_check_without_mounts_or_namespaces():
     cfg = without_mount_settings(default_config())
     del cfg["linux"]["namespaces"]
     del cfg["hostname"]
-    check_config(cfg)
+    accepted_but(cfg, lambda c: c["root"].update(readonly=True), "/root/readonly")
 
 
 @pytest.mark.parametrize(
@@ -319,7 +337,12 @@ def test_mount_settings_with_a_joined_mount_namespace():
         n if n["type"] != "mount" else {"type": "mount", "path": "/proc/self/ns/mnt"}
         for n in cfg["linux"]["namespaces"]
     ]
-    check_config(cfg)
+    i = [n["type"] for n in cfg["linux"]["namespaces"]].index("mount")
+    accepted_but(
+        cfg,
+        lambda c: c["linux"]["namespaces"][i].update(path="/no/such/ns"),
+        f"/linux/namespaces/{i}/path",
+    )
 
 
 @pytest.mark.parametrize("key", ["hostname", "domainname"])
@@ -377,7 +400,11 @@ def test_time_namespace_is_supported():
     cfg = default_config()
     cfg["linux"]["namespaces"].append({"type": "time"})
     cfg["linux"]["timeOffsets"] = {"boottime": {"secs": 5}}
-    check_config(cfg)
+    accepted_but(
+        cfg,
+        lambda c: c["linux"]["namespaces"].append({"type": "time"}),
+        f"/linux/namespaces/{len(cfg['linux']['namespaces'])}",
+    )
 
 
 def test_time_offsets_need_a_new_time_namespace():
@@ -399,7 +426,9 @@ def test_user_namespace_needs_mappings():
 
 
 def test_rootless_default_config_is_accepted():
-    check_config(default_config(rootless=True))
+    accepted_but(
+        default_config(rootless=True), lambda c: c["linux"].pop("uidMappings"), "/linux/uidMappings"
+    )
 
 
 def test_relative_namespace_path():
@@ -425,13 +454,19 @@ def test_existing_namespace_path():
     # only checked for existence here; joining it happens in the init
     cfg = default_config()
     cfg["linux"]["namespaces"][1] = {"type": "network", "path": "/proc/self/ns/net"}
-    check_config(cfg)
+    accepted_but(
+        cfg,
+        lambda c: c["linux"]["namespaces"][1].update(path="/proc/self/ns/no-such"),
+        "/linux/namespaces/1/path",
+    )
 
 
 def test_empty_namespace_path_means_new():
     cfg = default_config()
     cfg["linux"]["namespaces"][1] = {"type": "network", "path": ""}
-    check_config(cfg)
+    accepted_but(
+        cfg, lambda c: c["linux"]["namespaces"][1].update(path="ns/net"), "/linux/namespaces/1/path"
+    )
 
 
 def test_first_namespace_error_wins():
@@ -455,7 +490,12 @@ def test_relative_mount_destination(dest):
 def test_extra_absolute_mount_ok():
     cfg = default_config()
     cfg["mounts"].append({"destination": "/data/../x", "type": "tmpfs", "source": "tmpfs"})
-    check_config(cfg)
+    n = len(cfg["mounts"])
+    accepted_but(
+        cfg,
+        lambda c: c["mounts"].append({"destination": "data", "type": "tmpfs"}),
+        f"/mounts/{n}/destination",
+    )
 
 
 @pytest.mark.parametrize("cwd", ["relative", "./x", "", "x/"])
@@ -470,7 +510,7 @@ def test_relative_cwd(cwd):
 def test_absolute_cwd_ok():
     cfg = default_config()
     cfg["process"]["cwd"] = "/var/lib/app"
-    check_config(cfg)
+    accepted_but(cfg, lambda c: c["process"].update(cwd="var/lib/app"), "/process/cwd")
 
 
 def test_ns_proc_names():
@@ -524,7 +564,8 @@ def test_hook_env_entry_must_be_key_value():
 def test_env_values_may_hold_anything_but_nul():
     cfg = default_config()
     cfg["process"]["env"] += ["A=", "B==x=", "C=a b"]
-    check_config(cfg)
+    n = len(cfg["process"]["env"])
+    accepted_but(cfg, lambda c: c["process"]["env"].append("D"), f"/process/env/{n}")
 
 
 @pytest.mark.parametrize("path", ["hook.sh", "./hook.sh", "bin/hook", ""])

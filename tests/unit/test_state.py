@@ -96,13 +96,17 @@ def wait_for_state(pid: int, letters: str, timeout: float = 10.0) -> None:
         "a+b",
         "a-b",
         "-leading-dash",
-        "x" * 1024,
+        "x" * 255,
         "k8s_POD_nginx-1.2+3_default",
         "0123456789abcdef" * 4,
     ],
 )
-def test_validate_id_accepts(cid):
+def test_validate_id_accepts(cid, tmp_path):
+    """Accepted, and usable as what an id becomes: a directory under the root."""
     validate_id(cid)
+    store = Store(str(tmp_path))
+    os.close(store.make(cid))
+    assert os.listdir(tmp_path) == [cid]
 
 
 def test_validate_id_empty():
@@ -121,7 +125,7 @@ def test_validate_id_empty():
         ".",
         ".x",
         "../escape",
-        "x" * 1025,
+        "x" * 256,
         "with space",
         " lead",
         "trail ",
@@ -146,10 +150,12 @@ def test_validate_id_rejects(cid):
     assert str(ei.value).startswith(f'invalid container id "{cid}"')
 
 
-def test_validate_id_boundary_is_1024():
-    validate_id("a" * 1024)
+def test_validate_id_boundary_is_a_file_names():
+    """255 characters, NAME_MAX: an id names the state directory (a longer one
+    was accepted, and then mkdir failed)."""
+    validate_id("a" * 255)
     with pytest.raises(OCIError):
-        validate_id("a" * 1025)
+        validate_id("a" * 256)
 
 
 # ---- atomic_write ----------------------------------------------------------------
@@ -505,7 +511,9 @@ def test_remove_is_idempotent(store):
 
 
 def test_remove_missing_root(tmp_path):
+    """Nothing to remove is no error, and nothing is made on the way."""
     Store(str(tmp_path / "none")).remove("c1")
+    assert not os.path.exists(tmp_path / "none")
 
 
 def test_remove_with_empty_subdirectory(store):
@@ -682,8 +690,22 @@ def test_status_live_child(store):
 # ---- public -----------------------------------------------------------------------------------
 
 
-def test_public_fields_constant():
-    assert PUBLIC_FIELDS == SPEC_STATE_FIELDS
+OFFICIAL_STATE = (
+    "/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema/state-schema.json"
+)
+
+
+def test_public_fields_are_the_specs_and_runcs():
+    """Every field of the official state schema (or, without it installed, the
+    runtime spec's list), plus the three runc adds and podman parses."""
+    if os.path.exists(OFFICIAL_STATE):
+        with open(OFFICIAL_STATE) as f:
+            spec = set(json.load(f)["properties"])
+    else:
+        spec = {"ociVersion", "id", "status", "pid", "bundle", "annotations"}
+    assert spec <= set(PUBLIC_FIELDS)
+    assert set(PUBLIC_FIELDS) - spec == {"rootfs", "created", "owner"}
+    assert list(PUBLIC_FIELDS) == list(SPEC_STATE_FIELDS)  # runc's order
 
 
 def test_public_stopped(store):

@@ -1,0 +1,118 @@
+"""jsonio (json through ``_json`` without importing ``json``) against the
+standard library's json: the same text out, the same values in, for every
+kind of JSON value, unicode, floats and deep nesting; and the same errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ociruntime import jsonio
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text()
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=40,
+)
+
+CORPUS = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**63,
+    -(2**64) - 1,
+    0.1,
+    -0.0,
+    1e300,
+    5e-324,
+    1.0,
+    "",
+    "ascii",
+    "ünïcödé ✓ 日本語",
+    "\U0001f600 astral",
+    "\ud800 lone surrogate",
+    "\x00\x1f\x7f control",
+    '"quotes" and \\backslashes\\ and /slash',
+    [],
+    {},
+    [[[[[]]]]],
+    {"a": {"b": {"c": [1, 2, {"d": None}]}}},
+    {"": "empty key", "k": [True, False, None, 1.5, "x"]},
+    {"linux": {"seccomp": {"syscalls": [{"names": ["read"] * 3, "action": "SCMP_ACT_ALLOW"}]}}},
+]
+
+
+@pytest.mark.parametrize("value", CORPUS, ids=range(len(CORPUS)))
+def test_corpus_dumps_like_json(value):
+    assert jsonio.dumps(value) == json.dumps(value)
+    assert jsonio.dumps(value, compact=True) == json.dumps(value, separators=(",", ":"))
+    assert jsonio.dumps(value, indent=2) == json.dumps(value, indent=2)
+
+
+@pytest.mark.parametrize("value", CORPUS, ids=range(len(CORPUS)))
+def test_corpus_round_trips(value):
+    text = json.dumps(value)
+    assert same(jsonio.loads(text), json.loads(text))
+    assert same(jsonio.loads(text.encode()), value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_any_value_dumps_and_loads_like_json(value):
+    assert jsonio.dumps(value) == json.dumps(value)
+    assert jsonio.dumps(value, indent=2) == json.dumps(value, indent=2)
+    assert same(jsonio.loads(json.dumps(value)), json.loads(json.dumps(value)))
+
+
+def test_non_finite_floats_as_json_writes_them():
+    for v in (math.inf, -math.inf):
+        assert jsonio.dumps([v]) == json.dumps([v])
+    assert jsonio.loads("[NaN, Infinity, -Infinity]")[1:] == [math.inf, -math.inf]
+
+
+def test_deep_nesting():
+    deep = "[" * 500 + "]" * 500
+    assert jsonio.loads(deep) == json.loads(deep)
+    assert jsonio.dumps(json.loads(deep)) == json.dumps(json.loads(deep))
+
+
+def test_a_bom_is_allowed_in_bytes():
+    assert jsonio.loads(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}
+
+
+@pytest.mark.parametrize("bad", ["", "{", '{"a": }', "[1,]", "nul", '{"a": 1} x', "'single'"])
+def test_errors_are_json_s_with_position(bad):
+    with pytest.raises(ValueError) as ours:
+        jsonio.loads(bad)
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(bad)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_not_serializable_is_a_type_error():
+    with pytest.raises(TypeError):
+        jsonio.dumps({"a": object()})
+
+
+def same(a: object, b: object) -> bool:
+    """Equal, with -0.0 and 0.0 told apart and NaN equal to itself."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.copysign(1, a) == math.copysign(1, b) and (a == b or a != a and b != b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
