@@ -14,50 +14,13 @@ clone).  exec connects to the seccomp agent like create.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 
 import pytest
 from conftest import sh
+from seccomp_profiles import PODMAN_PROFILE, oci_profile
 from test_security import Agent, run_out, set_seccomp
-
-PODMAN_PROFILE = "/usr/share/containers/seccomp.json"
-DEFAULT_CAPS = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
-
-
-def oci_profile(path: str, caps=DEFAULT_CAPS, arch: str = "amd64", drop=(), default=None) -> dict:
-    """A containers/Docker-style profile (``includes``/``excludes`` by
-    capability and architecture) turned into the runtime spec's form, the
-    way podman and Docker resolve it for a container with ``caps``; the
-    names in ``drop`` are left out (an older allowlist)."""
-    with open(path) as f:
-        d = json.load(f)
-    out = []
-    for s in d["syscalls"]:
-        inc, exc = s.get("includes") or {}, s.get("excludes") or {}
-        if inc.get("caps") and not set(inc["caps"]) <= set(caps):
-            continue
-        if inc.get("arches") and arch not in inc["arches"]:
-            continue
-        if exc.get("caps") and set(exc["caps"]) & set(caps):
-            continue
-        if exc.get("arches") and arch in exc["arches"]:
-            continue
-        names = [n for n in s["names"] if n not in drop]
-        if not names:
-            continue
-        rule = {"names": names, "action": s["action"]}
-        for k in ("args", "errnoRet"):
-            if s.get(k):
-                rule[k] = s[k]
-        out.append(rule)
-    prof = {"defaultAction": d["defaultAction"], "syscalls": out}
-    if default is not None:
-        prof["defaultAction"], prof["defaultErrnoRet"] = default
-    elif d.get("defaultErrnoRet") is not None:
-        prof["defaultErrnoRet"] = d["defaultErrnoRet"]
-    return prof
 
 
 def with_profile(b, prof: dict, nnp: bool):
