@@ -29,7 +29,8 @@ def compat_dir():
     d = tempfile.mkdtemp(prefix="ociruntime-compat-")
     os.chmod(d, 0o755)
     yield d
-    shutil.rmtree(d, ignore_errors=True)
+    if not mounts_under(d):  # (never through a mount left behind)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture

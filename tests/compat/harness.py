@@ -359,7 +359,34 @@ class Side:
         for cg in self.cgroups:
             for d in cgroup_dirs(cg):
                 left.append(f"{self.name}: cgroup {d}")
+        if left:
+            self.sweep()
         return left
+
+    def sweep(self) -> None:
+        """Best effort, after a failure: kill this side's processes, detach
+        its mounts, remove its cgroups (the test fails all the same)."""
+        tags = [c.encode() for c in self.ids.values()] + [self.dir.encode()]
+        for pid in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+                root = os.readlink(f"/proc/{pid}/root")
+                if pid.isdigit() and int(pid) != os.getpid():
+                    if any(t in cmd for t in tags) or root.startswith(self.dir):
+                        os.kill(int(pid), 9)
+            except OSError:
+                continue
+        for m in reversed(mounts_under(self.dir)):
+            subprocess.run(["umount", "-l", m], capture_output=True, timeout=TIMEOUT)
+        time.sleep(0.2)
+        for cg in self.cgroups:
+            for d in cgroup_dirs(cg):
+                for sub, _, _ in sorted(os.walk(d), key=lambda w: -len(w[0])):
+                    try:
+                        os.rmdir(sub)
+                    except OSError:
+                        pass
 
 
 def shift_owner(root: str, uid_map: list[dict], gid_map: list[dict]) -> None:

@@ -232,6 +232,52 @@ def test_spec_template(specs, rootless):
     assert "/sys/devices/virtual/powercap" not in runc["linux"]["maskedPaths"]
 
 
+def test_no_mount_namespace(both, runc_spec):
+    """A config without a mount namespace that asks for mounts: refused, with
+    the pointer of what needs one (the container would share the caller's
+    mount namespace, where nothing of the rootfs may be set up).  runc 1.1
+    runs it, and makes the mounts in the caller's mount namespace, where
+    they stay after delete (so both sides run in a throwaway one here)."""
+    c = corpus.no_terminal(runc_spec, ["echo", "ran"])
+    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "mount"]
+    c["linux"]["maskedPaths"] = c["linux"]["readonlyPaths"] = []
+    c["root"]["readonly"] = False
+    wrap = ("unshare", "--mount", "--propagation", "private")
+    cmp = both(c, lambda s: s.run(wrap=wrap))
+    ours, runc = cmp.step("run c")
+    assert ours.rc == 1 and "/mounts" in ours.err and "mount namespace" in ours.err
+    assert runc.rc == 0 and runc.out == "ran\n"
+
+
+def test_relative_hook_path(both, runc_spec):
+    """A hook whose path is relative: refused before anything exists, as
+    not absolute (config.md: "path ... MUST be absolute"); runc 1.1 sets the
+    container up and fails when the hook is due, with "no such file or
+    directory" (its path was looked up relative to runc's working directory).
+    Both exit 1."""
+    c = corpus.no_terminal(runc_spec, ["echo", "ran"])
+    c["hooks"] = {"createRuntime": [{"path": "true"}]}
+    cmp = both(c, lambda s: s.run())
+    ours, runc = cmp.step("run c")
+    assert ours.rc == runc.rc == 1
+    assert "/hooks/createRuntime/0/path" in ours.err and "absolute" in ours.err
+    assert "error running hook" in runc.err
+
+
+def test_unknown_namespace_type(both, config):
+    """An unknown namespace type: both refuse it, exit 1; ours names the
+    pointer and the types there are.  runc 1.1 says 'namespace {"nope" ""}
+    does not exist', the phrase containerd and podman take for "no such
+    container" (we never use it for anything else)."""
+    c = config(["true"])
+    c["linux"]["namespaces"].append({"type": "nope"})
+    cmp = both(c, lambda s: s.create())
+    ours, runc = cmp.step("create c")
+    assert ours.rc == runc.rc == 1
+    assert "/linux/namespaces/5/type" in ours.err and "does not exist" not in ours.err
+    assert "does not exist" in runc.err
+
+
 # --- bugs ------------------------------------------------------------------------------
 
 
@@ -323,6 +369,22 @@ def test_events_stats_keys(both, config):
             s.cid(),
             parse=lambda o: sorted(json.loads(o)["data"]),
         )
+        s.delete("c", "--force")
+
+    both(config(sh(LOOP)), scenario).assert_same()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: exec --cwd with a relative path is tried, and fails naming config.json's"
+    " /process/cwd with 'No such file or directory' (podman maps that phrase to 127);"
+    " runc refuses it: 'Cwd must be an absolute path'",
+)
+def test_exec_relative_cwd(both, config):
+    def scenario(s):
+        s.run_detached()
+        s.wait_output("c", "ready")
+        s.exec("c", "true", flags=("--cwd", "tmp"))
         s.delete("c", "--force")
 
     both(config(sh(LOOP)), scenario).assert_same()

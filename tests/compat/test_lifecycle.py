@@ -209,3 +209,57 @@ def test_start_twice_and_create_twice(both, config):
         s.output()
 
     both(config(sh("echo hello")), scenario).assert_same()
+
+
+def _env_without_equals(c):
+    c["process"]["env"].append("NOEQUALS")
+
+
+def _empty_args(c):
+    c["process"]["args"] = []
+
+
+def _relative_cwd(c):
+    c["process"]["cwd"] = "tmp"
+
+
+def _nul_in_env(c):
+    c["process"]["env"].append("A=b\0c")
+
+
+def _no_process(c):
+    del c["process"]
+
+
+def _bad_rootfs(c):
+    c["root"]["path"] = "/no/such/rootfs"
+
+
+def _duplicate_namespace(c):
+    c["linux"]["namespaces"].append({"type": "pid"})
+
+
+BAD_CONFIGS = {
+    "env-without-equals": _env_without_equals,
+    "empty-args": _empty_args,
+    "relative-cwd": _relative_cwd,
+    "nul-in-env": _nul_in_env,
+    "no-process": _no_process,
+    "missing-rootfs": _bad_rootfs,
+    "duplicate-namespace": _duplicate_namespace,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_bad_config(both, config, name):
+    """A config both refuse: create fails, nothing is left (the harness
+    checks), and state does not know the id.  (An unknown namespace type:
+    test_differences.py.)"""
+    c = config(["true"])
+    BAD_CONFIGS[name](c)
+
+    def scenario(s):
+        s.create()
+        s.state()
+
+    both(c, scenario).assert_same()
