@@ -201,10 +201,10 @@ def test_user_namespace_device_the_host_lacks(both):
 
 def test_user_namespace_mqueue_owner(both):
     """A user namespace: /dev/mqueue (the root of the IPC namespace's mqueue
-    filesystem, owned by whoever made that namespace) belongs to the
-    container's root, 0:0, since we make the IPC namespace as that user;
-    under runc 1.1 its group is the overflow gid (65534): runc makes the
-    namespace before its init has a group in the user namespace."""
+    filesystem, which takes the ids of the process that made the namespace)
+    belongs to the container's root, 0:0: we make the IPC namespace as that
+    user.  Under runc 1.1 its group is the overflow gid (65534), one that
+    the user namespace does not map."""
     c = corpus.captured("podman-userns-auto", sh("stat -c '%u:%g' /dev/mqueue"))
     cmp = both(c, lambda s: s.run())
     ours, runc = cmp.step("run c")
