@@ -278,6 +278,22 @@ def test_unknown_namespace_type(both, config):
     assert "does not exist" in runc.err
 
 
+def test_preserve_fds_with_a_gap(both, runc_spec):
+    """--preserve-fds 2 with only fd 3 open: the process gets fd 3 and
+    nothing at 4 (issue 13 item 18, as crun).  runc 1.1 hands over whatever
+    it has open itself at fd 4: here one of its own, a directory of the
+    host's (/sys/fs/cgroup), to the container."""
+    c = corpus.no_terminal(
+        runc_spec, sh("for f in 3 4; do echo $f $(readlink /proc/self/fd/$f); done")
+    )
+    cmp = both(c, lambda s: s.run("c", "--preserve-fds", "2", fds=1))
+    ours, runc = cmp.step("run c")
+    assert ours.rc == runc.rc == 0
+    assert ours.out.splitlines() == ["3 /dev/null", "4"]
+    assert runc.out.splitlines()[0] == "3 /dev/null"
+    assert runc.out.splitlines()[1].startswith("4 /")
+
+
 # --- bugs ------------------------------------------------------------------------------
 
 

@@ -354,7 +354,8 @@ def test_17_user_namespace(both):
 
 
 def test_18_preserve_fds(both, config):
-    """--preserve-fds 1 with fd 3 open: the process has it."""
+    """--preserve-fds 1 with fd 3 open: the process has it (with a gap:
+    test_differences.py)."""
     c = config(sh("ls /proc/self/fd | sort -n | tr '\\n' ' '"))
     both(c, lambda s: s.run("c", "--preserve-fds", "1", fds=1)).assert_same(ok=("run c",))
 
