@@ -33,6 +33,8 @@ def parse_signal(sig: str | int) -> int:
         if 0 <= sig < _signal.NSIG:
             return sig
         raise OCIError(f"invalid signal: {sig}")
+    if sig == "":  # runc: an empty signal argument is the default, TERM
+        return _signal.SIGTERM
     s = sig.strip().upper()
     if s.isascii() and s.isdigit():
         n = int(s)

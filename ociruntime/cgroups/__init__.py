@@ -126,6 +126,9 @@ class NoCgroup:
     def destroy(self) -> None:
         pass
 
+    def remove_made(self) -> None:
+        pass
+
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy (tests/unit/test_cgroup_manager.py), free at run time

@@ -268,6 +268,13 @@ def makedirs(path: str) -> list[str]:
     return made
 
 
+def remove_made(made: list[str]) -> None:
+    """Remove the directories a manager created (deepest first), and nothing
+    else: a cgroup the caller made beforehand stays."""
+    for d in sorted(made, key=len, reverse=True):
+        rmdir(d)
+
+
 DEFAULT_PARENT = "ociruntime"
 
 

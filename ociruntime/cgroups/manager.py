@@ -53,3 +53,7 @@ class Manager(Protocol):
 
     def destroy(self) -> None:
         """Kill what is left in it, remove its directories."""
+
+    def remove_made(self) -> None:
+        """Remove only the directories this manager created (a refused create
+        leaves a cgroup its caller made)."""

@@ -1,4 +1,6 @@
-"""Statistics in runc's ``events --stats`` shape: cpu, memory, pids, blkio, hugetlb."""
+"""Statistics in runc's ``events --stats`` shape: cpu, cpuset, memory, pids,
+blkio, hugetlb, intel_rdt and network_interfaces, every key runc writes
+(callers and tests match the set: tests/compat/test_differences.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,44 @@ def _blkio_v1(d: str, file: str) -> list[dict]:
             ma, mi = parts[0].split(":")
             out.append({"major": int(ma), "minor": int(mi), "op": parts[1], "value": int(parts[2])})
     return out
+
+
+def cpu_list(text: str) -> list[int]:
+    """'0-2,5' -> [0, 1, 2, 5] (the kernel's list format)."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
+    return out
+
+
+# cpuset's v1 flags as runc names them, file -> key
+_CPUSET_V1 = {
+    "cpuset.cpu_exclusive": "cpu_exclusive",
+    "cpuset.mem_hardwall": "mem_hardwall",
+    "cpuset.mem_exclusive": "mem_exclusive",
+    "cpuset.memory_migrate": "memory_migrate",
+    "cpuset.memory_spread_page": "memory_spread_page",
+    "cpuset.memory_spread_slab": "memory_spread_slab",
+    "cpuset.memory_pressure": "memory_pressure",
+    "cpuset.sched_load_balance": "sched_load_balance",
+    "cpuset.sched_relax_domain_level": "sched_relax_domain_level",
+}
+
+
+def _cpuset(cpus: str, mems: str, flags: dict[str, int] | None = None) -> dict:
+    out = {"cpus": cpu_list(cpus), "mems": cpu_list(mems)}
+    for key in _CPUSET_V1.values():
+        out[key] = (flags or {}).get(key, 0)
+    return out
+
+
+def _runc_extras() -> dict:
+    # no Intel RDT (resctrl) support here; interfaces are reported by runc only
+    # for the interfaces it was configured with (none here): null
+    return {"intel_rdt": {}, "network_interfaces": None}
 
 
 def v1_stats(m) -> dict:
@@ -91,7 +131,23 @@ def v1_stats(m) -> dict:
                             "max", 0
                         ),
                     }
-    return {"cpu": cpu, "memory": mem, "pids": pids, "blkio": blkio, "hugetlb": hugetlb}
+    cpuset = _cpuset("", "")
+    if "cpuset" in p:
+        d = p["cpuset"]
+        cpuset = _cpuset(
+            base.read(os.path.join(d, "cpuset.cpus")),
+            base.read(os.path.join(d, "cpuset.mems")),
+            {k: base.read_int(os.path.join(d, f)) for f, k in _CPUSET_V1.items()},
+        )
+    return {
+        "cpu": cpu,
+        "cpuset": cpuset,
+        "memory": mem,
+        "pids": pids,
+        "blkio": blkio,
+        "hugetlb": hugetlb,
+        **_runc_extras(),
+    }
 
 
 def v2_stats(m) -> dict:
@@ -148,8 +204,13 @@ def v2_stats(m) -> dict:
             }
     return {
         "cpu": cpu,
+        "cpuset": _cpuset(
+            base.read(os.path.join(d, "cpuset.cpus.effective")),
+            base.read(os.path.join(d, "cpuset.mems.effective")),
+        ),
         "memory": mem,
         "pids": pids,
         "blkio": {"ioServiceBytesRecursive": io},
         "hugetlb": hugetlb,
+        **_runc_extras(),
     }

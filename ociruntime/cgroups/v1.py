@@ -78,6 +78,7 @@ class V1:
     def __init__(self, paths: dict[str, str], unified: str | None = None) -> None:
         self.paths = paths  # controller -> cgroup directory
         self.unified = unified  # hybrid: the directory in the cgroup2 mount
+        self.made: list[str] = []  # the directories this object created
 
     @classmethod
     def for_path(cls, cgroups_path: str | None, cid: str, hybrid: bool) -> V1:
@@ -108,7 +109,7 @@ class V1:
         """Hybrid: make the directory in the cgroup2 mount (the init is forked
         straight into it); its path, or None on a pure v1 host."""
         if self.unified:
-            base.makedirs(self.unified)
+            self.made += base.makedirs(self.unified)
             # the cgroup2 mount's controllers (hugetlb) enabled on the way down
             base.enable_controllers(ROOT + "/unified", self.unified)
         return self.unified
@@ -118,7 +119,7 @@ class V1:
             if d == self.unified:
                 self.create_cgroup2()
                 continue
-            base.makedirs(d)
+            self.made += base.makedirs(d)
             if d == self.paths.get("cpuset"):
                 _fill_cpuset(d)
 
@@ -240,6 +241,9 @@ class V1:
         from .stats import v1_stats
 
         return v1_stats(self)
+
+    def remove_made(self) -> None:
+        base.remove_made(self.made)
 
     def destroy(self) -> None:
         """Kill what is left (a container without its own pid namespace may leave

@@ -13,6 +13,7 @@ class V2:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.made: list[str] = []  # the directories this object created
 
     @classmethod
     def for_path(cls, cgroups_path: str | None, cid: str) -> V2:
@@ -26,7 +27,7 @@ class V2:
 
     def create_cgroup2(self) -> str:
         """Make the directory (the init is forked straight into it); its path."""
-        base.makedirs(self.path)
+        self.made += base.makedirs(self.path)
         enable_controllers(ROOT, self.path)
         return self.path
 
@@ -92,6 +93,9 @@ class V2:
         from .stats import v2_stats
 
         return v2_stats(self)
+
+    def remove_made(self) -> None:
+        base.remove_made(self.made)
 
     def destroy(self) -> None:
         if os.path.isdir(self.path) and self.all_pids():

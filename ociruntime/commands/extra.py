@@ -50,6 +50,10 @@ def _exec(a: Invocation) -> int:
         if len(a.pos) < 2:
             raise OCIError("exec: give a command to run, or --process FILE", exit_code=255)
         proc = exec_process(c, a.pos[1:], o)
+    cwd = proc.get("cwd") or "/"
+    if not cwd.startswith("/"):
+        where = f"{o['process']}: /cwd" if o["process"] else "--cwd"
+        raise OCIError(f"{where}: {cwd}: the cwd must be an absolute path", exit_code=255)
     return c.exec(
         proc,
         detach=o["detach"],

@@ -218,6 +218,7 @@ class Rootfs:
         self.config = config
         self.bundle = bundle
         self.fd = -1
+        self.private: str | None = None  # a tmpfs of our own (null_device), until masked
         self.deferred: list[tuple[int, dict]] = []
         self.prepared: dict[int, tuple] = {}  # mount index -> what prepare_cgroup made
         self.cgroup: dict | None = None  # the container's cgroup record (cgroups.*.record())
@@ -308,12 +309,17 @@ class Rootfs:
         if not bind_dev:
             with trace.span("/dev: device nodes and links"):
                 self.populate_dev(linux.get("devices") or [])
-        with trace.span("maskedPaths", count=len(linux.get("maskedPaths") or [])):
-            for p in linux.get("maskedPaths") or []:
-                self.mask(p)
+        # read-only first, then masks (runc's order: a masked path inside a
+        # read-only one is mounted once, on top)
         with trace.span("readonlyPaths", count=len(linux.get("readonlyPaths") or [])):
             for p in linux.get("readonlyPaths") or []:
                 self.readonly(p)
+        with trace.span("maskedPaths", count=len(linux.get("maskedPaths") or [])):
+            try:
+                for p in linux.get("maskedPaths") or []:
+                    self.mask(p)
+            finally:
+                self.drop_private()
 
     def _mount_at(self, i: int, m: dict) -> None:
         self._at(i, m, self.mount)
@@ -691,6 +697,44 @@ class Rootfs:
             os.close(tfd)
 
     # ---- masked and read-only paths -----------------------------------
+    def null_device(self) -> int:
+        """An O_PATH fd of a null device (char 1:3) to mask files with
+        (CVE-2025-31133: never a file the rootfs passes off as one): the
+        container's own /dev/null when it is the real thing (what runc uses);
+        else a node of our own, made on a private tmpfs that only this mount
+        namespace sees until pivot_root (:meth:`drop_private`); never the
+        host's /dev/null, whose owner and mode a container root could change
+        through the masked file."""
+        try:
+            fd = self.open("/dev/null")
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            st = os.fstat(fd)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3):
+                return fd
+            os.close(fd)
+        if self.private is None:
+            # /tmp of the host's tree, in this (private or slave) mount namespace
+            sc.mount("tmpfs", "/tmp", "tmpfs", sc.MS_NOEXEC | sc.MS_NOSUID, "mode=0700")
+            self.private = "/tmp"
+        try:
+            os.mknod("/tmp/null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise OCIError(
+                f"/dev/null in the container is not the null device, and making one failed:"
+                f" {e.strerror}; refusing to mask with it"
+            ) from None
+        return os.open("/tmp/null", os.O_PATH | os.O_CLOEXEC)
+
+    def drop_private(self) -> None:
+        """Detach the private tmpfs of :meth:`null_device` (the masks keep their node)."""
+        if self.private is not None:
+            sc.umount2(self.private, sc.MNT_DETACH)
+            self.private = None
+
     def mask(self, path: str) -> None:
         try:
             fd = self.open(path)
@@ -700,11 +744,8 @@ class Rootfs:
             if stat.S_ISDIR(os.fstat(fd).st_mode):
                 sc.mount("tmpfs", fdpath(fd), "tmpfs", sc.MS_RDONLY, display=path)
                 return
-            null = os.open("/dev/null", os.O_PATH | os.O_CLOEXEC)
+            null = self.null_device()
             try:
-                st = os.fstat(null)
-                if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
-                    raise OCIError("/dev/null is not the null device: refusing to mask with it")
                 tree = clone_tree(null)
             finally:
                 os.close(null)

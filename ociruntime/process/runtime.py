@@ -175,13 +175,14 @@ def create(
         finally:
             for fd in args.idmaps.values():
                 os.close(fd)
-    except BaseException:
+    except BaseException as e:
         sp.abort()
         if cg is not None:
             try:
-                cg.destroy()
-            except OCIError as e:
-                log.warn(f"cleaning up after a failed create: {e.text}")
+                # a frozen cgroup was there before us, the caller's: only what we made goes
+                cg.remove_made() if isinstance(e, FrozenCgroup) else cg.destroy()
+            except OCIError as e2:
+                log.warn(f"cleaning up after a failed create: {e2.text}")
         store.remove(cid)
         raise
     finally:
@@ -335,11 +336,15 @@ def record_init(state_dir: str, pid: int) -> None:
     atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
 
 
+class FrozenCgroup(OCIError):
+    """The container's cgroup was frozen before the container existed."""
+
+
 def refuse_frozen(cg) -> None:
     """An init that joins a frozen cgroup stops dead and create waits for it
     forever: refuse, as runc does, before it joins."""
     if cg.frozen():
-        raise OCIError("container's cgroup unexpectedly frozen")
+        raise FrozenCgroup("container's cgroup unexpectedly frozen")
 
 
 # ---- exec ------------------------------------------------------------------------------

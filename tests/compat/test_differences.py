@@ -4,9 +4,11 @@ Deliberate differences (README "Differences from runc"): each test asserts
 what each runtime does and says why ours differs: the runtime spec says
 otherwise, runc 1.1 has a bug or a limitation, or issue 13 asks for it.
 
-Bugs found by the differential tests, not yet fixed: xfail(strict) with
-the reason "bug: ...", so that each flips to a failure (and is moved to the
-common cases) when it is fixed.
+At the end, the bugs the differential tests found in ociruntime, fixed
+since: each now behaves as runc does (masks with the container's own
+/dev/null, read-only paths before masked ones, kill's empty signal, a
+frozen cgroup the caller made kept, every events --stats key, a relative
+exec --cwd refused).
 """
 
 from __future__ import annotations
@@ -294,15 +296,9 @@ def test_preserve_fds_with_a_gap(both, runc_spec):
     assert runc.out.splitlines()[1].startswith("4 /")
 
 
-# --- bugs ------------------------------------------------------------------------------
+# --- bugs the differential tests found, now fixed ---------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: maskedPaths files are bind mounts of the host's /dev/null (a devtmpfs"
-    " inode: the host's size in /proc/self/mounts, and a container root can touch,"
-    " chmod or chown the host's /dev/null through it); runc uses the container's own",
-)
 def test_masked_file_is_the_containers_dev_null(both, runc_spec):
     c = corpus.no_terminal(
         runc_spec,
@@ -314,11 +310,6 @@ def test_masked_file_is_the_containers_dev_null(both, runc_spec):
     both(c, lambda s: s.run()).assert_same()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: maskedPaths are applied before readonlyPaths (runc: after), so a"
-    " masked path inside a read-only one is mounted twice",
-)
 def test_masked_path_inside_a_read_only_path(both, runc_spec):
     c = corpus.no_terminal(runc_spec, sh("grep -c ' /etc/group ' /proc/self/mounts"))
     c["linux"]["readonlyPaths"].append("/etc")
@@ -326,9 +317,6 @@ def test_masked_path_inside_a_read_only_path(both, runc_spec):
     both(c, lambda s: s.run()).assert_same()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: kill ID '' (an empty signal argument) fails; runc sends TERM"
-)
 def test_kill_with_an_empty_signal_is_term(both, config):
     def scenario(s):
         s.run_detached()
@@ -339,11 +327,6 @@ def test_kill_with_an_empty_signal_is_term(both, config):
     both(config(sh(LOOP)), scenario).assert_same()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a create refused because its cgroup is frozen removes that cgroup,"
-    " which the caller made; runc leaves it",
-)
 def test_refused_create_keeps_the_callers_frozen_cgroup(both, config):
     freezer = "/sys/fs/cgroup/freezer"
     if not os.path.isdir(freezer):
@@ -369,11 +352,6 @@ def test_refused_create_keeps_the_callers_frozen_cgroup(both, config):
     both(config(["true"]), scenario).assert_same()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: events --stats lacks data.cpuset, data.intel_rdt and"
-    " data.network_interfaces, which runc always writes",
-)
 def test_events_stats_keys(both, config):
     def scenario(s):
         s.run_detached()
@@ -390,12 +368,6 @@ def test_events_stats_keys(both, config):
     both(config(sh(LOOP)), scenario).assert_same()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: exec --cwd with a relative path is tried, and fails naming config.json's"
-    " /process/cwd with 'No such file or directory' (podman maps that phrase to 127);"
-    " runc refuses it: 'Cwd must be an absolute path'",
-)
 def test_exec_relative_cwd(both, config):
     def scenario(s):
         s.run_detached()

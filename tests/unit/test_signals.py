@@ -215,7 +215,6 @@ def test_realtime_invalid(s):
     [
         "FOO",
         "65",
-        "",
         " ",
         "SIG",
         "sig",
@@ -233,6 +232,11 @@ def test_realtime_invalid(s):
 )
 def test_invalid(s):
     invalid(s)
+
+
+def test_empty_is_term_as_with_runc():
+    """runc kill ID '' sends TERM (an empty argument is the default)."""
+    assert parse_signal("") == signal.SIGTERM
 
 
 def test_invalid_message_names_the_input():
