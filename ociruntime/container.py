@@ -381,14 +381,17 @@ class Container:
         if detach:
             cls.create(cid, bundle, root, exec_now=True, **kw)
             return 0
-        from .process.runtime import FORWARDED, wait
+        from . import sigfwd
+        from .process.runtime import wait
 
-        # signals that arrive before the container exists wait, and are forwarded to it
-        held = _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+        # signals that arrive before the container's process runs wait; if any
+        # did, create undoes everything instead (sigfwd.py); after, they are forwarded
+        held = sigfwd.block()
         try:
             c = cls.create(cid, bundle, root, exec_now=True, foreground=True, **kw)
         except BaseException:
-            _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+            if sigfwd.pending() is None:  # else unblocking would kill us before the error is told
+                _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
             raise
         try:
             with trace.span("container process runs"):

@@ -12,6 +12,7 @@ moment later.
 import sys
 
 _ATTACHING = {"create", "run", "exec"}
+_FOREGROUND = {"run", "exec"}
 
 
 def main() -> None:
@@ -24,6 +25,12 @@ def main() -> None:
     t0 = time.monotonic_ns()  # for --trace: where our code starts
     gc.disable()
     argv = sys.argv[1:]
+    if not _FOREGROUND.isdisjoint(argv) and not {"-d", "--detach"} & set(argv):
+        # a foreground run or exec: no signal lost or fatal before the container runs
+        # (sigfwd.py); a false positive (an id spelled "run") blocks them for nothing
+        from . import sigfwd
+
+        sigfwd.block_early()
     # a false positive (an id or argument spelled "run") costs one fork
     if not _ATTACHING.isdisjoint(argv) and "--rootless=true" not in argv:
         from .process import first_child

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 def cmd_exec(a: Invocation) -> int:
     """Every failure of exec itself exits 255, as runc's do (the process's own
     status is returned as is), with one line: its usage errors too
-    (cli.Args.parse_command), and an OSError from anywhere."""
+    (cli.Args.parse_command), and an OSError from anywhere.  A signal that
+    stopped it before the process ran keeps its 128+N."""
     try:
         return _exec(a)
     except OCIError as e:
-        e.exit_code = 255
+        if e.exit_code <= 128:
+            e.exit_code = 255
         raise
     except OSError as e:
         raise OCIError(os_error_text(e), exit_code=255) from None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import _signal
 import time
 
-from .. import SPEC_VERSION, jsonio, log, sync, trace
+from .. import SPEC_VERSION, jsonio, log, sigfwd, sync, trace
 from .. import oslite as os
 from ..errors import OCIError
 from ..state import Store, atomic_write, proc_start_time
@@ -25,9 +25,18 @@ from . import first_child
 from .args import InitArgs
 
 SIGKILL = _signal.SIGKILL
-FORWARDED = tuple(
-    getattr(_signal, "SIG" + n) for n in ("INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "WINCH")
-)
+FORWARDED = sigfwd.FORWARDED
+
+
+class Interrupted(OCIError):
+    """A signal reached a foreground run or exec before the container's
+    process ran: everything is undone and the runtime exits 128+N."""
+
+    def __init__(self, sig: int) -> None:
+        super().__init__(
+            f"interrupted by {sigfwd.name(sig)} before the container's process started",
+            exit_code=128 + sig,
+        )
 
 
 class Spawned:
@@ -100,9 +109,14 @@ class Spawn:
         trace.add(msg.pop("trace", None) or [])
         return msg
 
-    def commit(self, pid_file: str | None, kind: str, state: dict) -> None:
+    def commit(
+        self, pid_file: str | None, kind: str, state: dict, foreground: bool = False
+    ) -> None:
         """Recorded: the pty master received, the pid file written; let the
-        process go on and wait for its ack."""
+        process go on and wait for its ack.  In the foreground, a signal that
+        arrived meanwhile stops it here instead (:class:`Interrupted`)."""
+        if foreground and (sig := sigfwd.pending()) is not None:
+            raise Interrupted(sig)
         self.term.receive()
         if pid_file:
             atomic_write(os.path.abspath(pid_file), str(self.pid))
@@ -322,7 +336,12 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             "cgroup": cg.record(),
         }
         store.save(cid, rec)
-        sp.commit(pid_file, sync.EXEC if exec_now else sync.COMMIT, store.public(cid, rec))
+        sp.commit(
+            pid_file,
+            sync.EXEC if exec_now else sync.COMMIT,
+            store.public(cid, rec),
+            foreground=sp.term.foreground,
+        )
         return rec
     finally:
         if lsock is not None:
@@ -405,7 +424,7 @@ def exec_process(
         sp = Spawn(args, term)
         # the process is forked by the set-up child (or its child), never by us
         become_subreaper()
-        held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+        held = None if detach else sigfwd.block()
         nss = [ns["type"] for ns in linux.get("namespaces") or []]
         sp.choose("user" in nss, term.child_end() is not None)
         sp.start(None, {})
@@ -416,13 +435,14 @@ def exec_process(
             from ..cgroups import base
 
             base.add(targets, sp.pid)
-        sp.commit(pid_file, sync.EXEC, store.public(cid, rec))
+        sp.commit(pid_file, sync.EXEC, store.public(cid, rec), foreground=not detach)
     except BaseException as e:
         if sp is not None:
             sp.abort()
-        if held is not None:
+        if held is not None and sigfwd.pending() is None:
+            # (with one pending, unblocking would kill us before the error is told)
             _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
-        if isinstance(e, OCIError):
+        if isinstance(e, OCIError) and not isinstance(e, Interrupted):
             e.exit_code = 255
         raise
     if detach:
@@ -539,6 +559,7 @@ class Terminal:
     """process.terminal: where the pty master goes (a console socket, or us)."""
 
     def __init__(self, proc: dict, console_socket: str | None, foreground: bool) -> None:
+        self.foreground = foreground
         self.sock = None  # the end the child sends the master on
         self.ours = None  # our end, when we relay the pty ourselves
         self.master: int | None = None

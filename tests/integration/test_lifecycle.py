@@ -14,7 +14,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import alive, leftovers, proc_status, stop, wait_for
+from conftest import alive, leftovers, proc_status, sh, stop, wait_for
 
 
 def status(oci, cid: str) -> str:
@@ -275,6 +275,73 @@ def test_run_forwards_a_signal_that_arrives_right_after_create(oci, make_bundle)
         finally:
             stop(p)
         wait_for(lambda c=cid: leftovers(oci, b, (c,)) == [], "no leftovers", timeout=5)
+
+
+def default_cgroup_dirs(cid: str) -> list[str]:
+    """Where a container with no cgroupsPath has its cgroup, in every hierarchy."""
+    out = []
+    for d in os.listdir("/sys/fs/cgroup"):
+        p = os.path.join("/sys/fs/cgroup", d, "ociruntime", cid)
+        out.append(p)
+    out.append(os.path.join("/sys/fs/cgroup", "ociruntime", cid))
+    return out
+
+
+@pytest.mark.parametrize("delay_ms", [0, 4, 8, 12, 16, 20, 30, 45, 70, 100, 150, 300])
+def test_a_signal_to_run_at_any_moment_is_acted_on(oci, make_bundle, delay_ms):
+    """Issue 18: SIGTERM to a foreground run at any moment.  Before the
+    container's process runs, run undoes everything and exits 143 with one
+    line (or, in the interpreter's first milliseconds, before anything
+    exists, dies of it); after, it is forwarded.  Never lost: the run ends.
+    No pid namespace, so that the forwarded TERM kills the process whenever
+    it lands (a pid namespace's init ignores a signal it has no handler for
+    yet, which would make "after" depend on how soon the shell sets a trap)."""
+    b = make_bundle(sh("echo started; while :; do sleep 0.05; done"))
+    b.config["linux"]["namespaces"] = [
+        ns for ns in b.config["linux"]["namespaces"] if ns["type"] != "pid"
+    ]
+    b.save()
+    cid = oci.new_id("sig")
+    p = oci.popen("run", "--bundle", b.path, cid, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(delay_ms / 1000)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    finally:
+        stop(p)
+    code = p.returncode
+    assert code in (-signal.SIGTERM, 128 + signal.SIGTERM), (code, out, err)
+    if err:
+        assert err == b"ociruntime: interrupted by SIGTERM before the container's process started\n"
+        assert b"started" not in out
+    wait_for(lambda: leftovers(oci, b, (cid,)) == [], "nothing left", timeout=5)
+    assert not any(os.path.exists(d) for d in default_cgroup_dirs(cid)), "a cgroup was left"
+
+
+@pytest.mark.parametrize("delay_ms", [0, 8, 16, 30, 60, 120])
+def test_a_signal_to_exec_at_any_moment_is_acted_on(oci, make_bundle, delay_ms):
+    """The same for a foreground exec: 143 (undone before the process ran, or
+    forwarded to it), never a lost signal or a process left in the container."""
+    b = make_bundle(["sleep", "100"])
+    cid = oci.new_id("esig")
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
+    try:
+        p = oci.popen(
+            "exec", cid, "sh", "-c", "echo started; while :; do sleep 0.05; done",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            time.sleep(delay_ms / 1000)
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=20)
+        finally:
+            stop(p)
+        assert p.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM), (p.returncode, out, err)
+        # nothing but the container's own sleep is left in it
+        pids = json.loads(oci.ok("ps", "--format", "json", cid).stdout)
+        assert pids == [oci.state(cid)["pid"]], pids
+    finally:
+        oci.cli("delete", "--force", cid)
 
 
 def test_run_exits_137_when_deleted_underneath(oci, make_bundle):
