@@ -295,6 +295,10 @@ def main(argv: list[str] | None = None, t0: int = 0) -> int:
         a = Args(argv, command=False)
         log.setup(a.g["log"], a.g["log_format"], a.g["debug"], create=True)
         a.parse_command()
+        if "OCIRUNTIME_TEST_KILL_AT" in os.environ:  # the fault-injection tests
+            from . import trace
+
+            trace.mark_runtime()
         if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):
             from . import trace
 

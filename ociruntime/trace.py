@@ -6,6 +6,11 @@ over the sync socket) line up with the runtime's.  When tracing is off,
 :func:`span` returns one shared no-op object: the hot path pays a call.
 ``OCIRUNTIME_TRACE=DIR`` (for callers that cannot pass flags) writes one
 file per command into DIR.
+
+For the fault-injection tests only: ``OCIRUNTIME_TEST_KILL_AT=STEP`` makes
+the runtime process (the CLI's, :func:`mark_runtime`; not the container
+side it forks) SIGKILL itself as it enters the first span named STEP
+(tests/integration/test_faults.py).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import time
 from . import oslite as os
 
 enabled = False
+_KILL_AT = os.environ.get("OCIRUNTIME_TEST_KILL_AT")
+_runtime_pid = 0
 _events: list[dict] = []
 _path = ""
 _cmd = ""
@@ -66,7 +73,15 @@ def log_steps() -> None:
     _steps_pid = os.getpid()
 
 
+def mark_runtime() -> None:
+    """The CLI: this process is the runtime (the one OCIRUNTIME_TEST_KILL_AT kills)."""
+    global _runtime_pid
+    _runtime_pid = os.getpid()
+
+
 def span(name: str, **args: object) -> _Span | _Null:
+    if _KILL_AT is not None and name == _KILL_AT and _runtime_pid == os.getpid():
+        os.kill(_runtime_pid, 9)  # SIGKILL: a crash at this very step
     if _steps_pid and _steps_pid == os.getpid():
         from . import log
 

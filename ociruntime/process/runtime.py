@@ -89,9 +89,10 @@ class Spawn:
     def follow(self, pid: int) -> None:
         """The process followed so far forked ``pid``, which goes on, and
         exits: reap it."""
-        if self.pid != pid:
-            os.waitpid(self.pid, 0)
-        self.pid = pid
+        with trace.span("follow the process the first child forked"):
+            if self.pid != pid:
+                os.waitpid(self.pid, 0)
+            self.pid = pid
 
     def ready(self, gone: str, handlers: dict | None = None) -> dict:
         """Answer the container side's requests until READY (returned) or ERROR
@@ -119,9 +120,11 @@ class Spawn:
             raise Interrupted(sig)
         self.term.receive()
         if pid_file:
-            atomic_write(os.path.abspath(pid_file), str(self.pid))
+            with trace.span("write the pid file"):
+                atomic_write(os.path.abspath(pid_file), str(self.pid))
         try:
-            sync.request(self.sock, kind, state=state)
+            with trace.span("commit, wait for the ack"):
+                sync.request(self.sock, kind, state=state)
         except sync.PeerGone:
             raise OCIError("the container process exited before it was committed") from None
         finally:
@@ -166,7 +169,8 @@ def create(
         sec = plan(b.config)
     term = Terminal(b.config["process"], console_socket, foreground)
     preserve_fds += socket_activation(b.config["process"])
-    lock = store.make(cid)
+    with trace.span("make the state directory"):
+        lock = store.make(cid)
     args = InitArgs(
         sec,
         config=b.config,
@@ -211,7 +215,8 @@ def made_cgroup(store: Store, cid: str, args: InitArgs):
 
     linux = args.config.get("linux") or {}
     cg = cgroups.for_config(linux, cid, rootless=rootless())
-    atomic_write(os.path.join(store.dir(cid), "cgroup.json"), jsonio.dumps(cg.record()))
+    with trace.span("record cgroup.json"):
+        atomic_write(os.path.join(store.dir(cid), "cgroup.json"), jsonio.dumps(cg.record()))
     return cg
 
 
@@ -335,7 +340,8 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             "config": a.config,
             "cgroup": cg.record(),
         }
-        store.save(cid, rec)
+        with trace.span("record the state"):
+            store.save(cid, rec)
         sp.commit(
             pid_file,
             sync.EXEC if exec_now else sync.COMMIT,
@@ -351,8 +357,9 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
 def record_init(state_dir: str, pid: int) -> None:
     """init.pid: the pid and its start time, for delete --force of a create
     that died before state.json."""
-    start = proc_start_time(pid)
-    atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
+    with trace.span("record init.pid"):
+        start = proc_start_time(pid)
+        atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
 
 
 class FrozenCgroup(OCIError):
@@ -434,7 +441,8 @@ def exec_process(
         if rootless_ and cg is not None:
             from ..cgroups import base
 
-            base.add(targets, sp.pid)
+            with trace.span("cgroup: add the process"):
+                base.add(targets, sp.pid)
         sp.commit(pid_file, sync.EXEC, store.public(cid, rec), foreground=not detach)
     except BaseException as e:
         if sp is not None:

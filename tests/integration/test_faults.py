@@ -1,0 +1,193 @@
+"""Fault injection (issue 18, item 7): the runtime killed at every step.
+
+``OCIRUNTIME_TEST_KILL_AT=STEP`` makes the runtime process SIGKILL itself as
+it enters the first ``--trace`` span named STEP (ociruntime/trace.py).  For
+create, run (detached and foreground), start, exec (detached and
+foreground) and delete, every step the command's own trace names is tried:
+the command dies there, and ``delete --force`` then leaves nothing: no
+state directory, no cgroup, no mount, no process of the container's or of
+the runtime's, nothing of an exec'd process in the container.
+
+Also: the container's init killed while ``start`` waits on it, and two
+commands racing on one id, where exactly one may win and the others fail
+cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import threading
+
+import pytest
+from conftest import OCI, assert_one_line_error, leftovers, sh, wait_for
+
+SYNTHETIC = {
+    "interpreter start-up (+-10 ms: /proc start time is in ticks)",
+    "imports and argument parsing",
+}
+
+
+def cgroup_dirs(cid: str) -> list[str]:
+    """Every directory a container with the default cgroupsPath could have."""
+    out = [os.path.join("/sys/fs/cgroup", "ociruntime", cid)]
+    for d in os.listdir("/sys/fs/cgroup"):
+        out.append(os.path.join("/sys/fs/cgroup", d, "ociruntime", cid))
+    return [d for d in out if os.path.isdir(os.path.dirname(d))]
+
+
+def assert_nothing_left(oci, b, cid: str) -> None:
+    wait_for(lambda: leftovers(oci, b, (cid,)) == [], f"nothing of {cid} left", timeout=10)
+    left = [d for d in cgroup_dirs(cid) if os.path.exists(d)]
+    assert left == [], f"cgroups left: {left}"
+
+
+def steps(oci, tmp_path, *args: str, prepare=None) -> list[str]:
+    """The names of the spans the runtime process itself traces for ``args``."""
+    path = tmp_path / f"trace-{args[0]}.json"
+    r = oci.cli(*args, global_args=("--trace", str(path)))
+    assert r.returncode == 0, r.stderr
+    events = [e for e in json.loads(path.read_text())["traceEvents"] if e.get("ph") == "X"]
+    main = next(e["pid"] for e in events if e["name"] == "imports and argument parsing")
+    return sorted({e["name"] for e in events if e["pid"] == main} - SYNTHETIC)
+
+
+def killed_at(oci, step: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OCIRUNTIME_TEST_KILL_AT=step)
+    return oci.cli(*args, env=env, timeout=timeout)
+
+
+# each scenario: (name, command args with {id} and {bundle}, the state to start from)
+SCENARIOS = [
+    ("create", ("create", "--bundle", "{bundle}", "{id}"), None),
+    ("run-detached", ("run", "-d", "--bundle", "{bundle}", "{id}"), None),
+    ("run", ("run", "--bundle", "{bundle}", "{id}"), None),
+    ("start", ("start", "{id}"), "created"),
+    ("exec-detached", ("exec", "-d", "{id}", "sleep", "100"), "running"),
+    ("exec", ("exec", "{id}", "sh", "-c", "sleep 100"), "running"),
+    ("delete", ("delete", "--force", "{id}"), "running"),
+]
+
+
+def prepare(oci, b, cid: str, state: str | None) -> None:
+    if state == "created":
+        oci.cli_ok("create", "--bundle", b.path, cid)
+    elif state == "running":
+        oci.cli_ok("run", "-d", "--bundle", b.path, cid)
+
+
+def fill(args: tuple[str, ...], b, cid: str) -> list[str]:
+    return [a.format(id=cid, bundle=b.path) for a in args]
+
+
+@pytest.mark.parametrize("name,args,state", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_killed_at_every_step_then_delete_force_leaves_nothing(
+    oci, make_bundle, tmp_path, name, args, state
+):
+    b = make_bundle(sh("sleep 100"))
+    if name in ("run", "exec"):  # foreground: a process that ends at once
+        args = tuple(a if a != "sleep 100" else "true" for a in args)
+        if name == "run":
+            b = make_bundle(["true"])
+    # the steps, from a run that is not killed
+    cid = oci.new_id("steps")
+    prepare(oci, b, cid, state)
+    names = steps(oci, tmp_path, *fill(args, b, cid))
+    oci.cli("delete", "--force", cid)
+    assert names, "the command traced no step of its own"
+    tried = []
+    for step in names:
+        cid = oci.new_id("kill")
+        prepare(oci, b, cid, state)
+        r = killed_at(oci, step, *fill(args, b, cid))
+        assert r.returncode == -signal.SIGKILL, (step, r.returncode, r.stderr)
+        d = oci.cli("delete", "--force", cid)
+        assert d.returncode == 0, (step, d.stderr)
+        assert_nothing_left(oci, b, cid)
+        tried.append(step)
+    assert tried == names
+
+
+def test_init_killed_while_start_waits(oci, make_bundle):
+    """The init dies as start connects: start fails in one line, delete
+    cleans up, nothing is left."""
+    b = make_bundle(["true"])
+    cid = oci.new_id("startkill")
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    pid = oci.state(cid)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    r = oci.cli("start", cid)
+    assert_one_line_error(r)
+    oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid)
+
+
+def race(*cmds: list[str]) -> list[subprocess.CompletedProcess]:
+    """Run the commands at once (threads started together); their results."""
+    out: list = [None] * len(cmds)
+    go = threading.Barrier(len(cmds))
+
+    def one(i: int) -> None:
+        # stdio on files: a container that outlives the call keeps what it is given
+        with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+            go.wait()
+            r = subprocess.run(cmds[i], stdout=fo, stderr=fe, stdin=subprocess.DEVNULL, timeout=60)
+            fo.seek(0)
+            fe.seek(0)
+            out[i] = subprocess.CompletedProcess(
+                cmds[i], r.returncode, fo.read().decode(), fe.read().decode()
+            )
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(cmds))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def clean_failure(r: subprocess.CompletedProcess) -> None:
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_create_create_race_one_wins(oci, make_bundle, trial):
+    b = make_bundle(["sleep", "100"])
+    cid = oci.new_id("race")
+    cmd = [*OCI, "--root", oci.root, "create", "--bundle", b.path, cid]
+    rs = race(cmd, cmd, cmd)
+    won = [r for r in rs if r.returncode == 0]
+    assert len(won) == 1, [(r.returncode, r.stderr) for r in rs]
+    for r in rs:
+        if r.returncode:
+            clean_failure(r)
+            assert "exists" in r.stderr, r.stderr
+    assert oci.state(cid)["status"] == "created"
+    oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid)
+
+
+@pytest.mark.parametrize("pair", ["delete-start", "kill-delete", "exec-delete"])
+def test_racing_commands_on_one_id_fail_cleanly(oci, make_bundle, pair):
+    b = make_bundle(["sleep", "100"])
+    for _ in range(5):
+        cid = oci.new_id("race")
+        if pair == "delete-start":
+            oci.cli_ok("create", "--bundle", b.path, cid)
+            first = ["delete", "--force", cid]
+            second = ["start", cid]
+        else:
+            oci.cli_ok("run", "-d", "--bundle", b.path, cid)
+            first = ["kill", cid, "KILL"] if pair == "kill-delete" else ["delete", "--force", cid]
+            second = ["delete", "--force", cid] if pair == "kill-delete" else ["exec", cid, "true"]
+        rs = race([*OCI, "--root", oci.root, *first], [*OCI, "--root", oci.root, *second])
+        for r in rs:
+            if r.returncode:
+                clean_failure(r)
+        oci.cli("delete", "--force", cid)
+        assert_nothing_left(oci, b, cid)
