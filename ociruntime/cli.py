@@ -257,7 +257,7 @@ class Args:
             self._parse_command()
         except OCIError as e:
             if self.cmd == "exec":
-                e.exit_code = 255  # every failure of exec's own is 255 (commands.cmd_exec)
+                e.exit_code = 255  # every failure of exec's own is 255 (commands.extra.cmd_exec)
             raise
 
     def _parse_command(self) -> None:

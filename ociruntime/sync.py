@@ -21,9 +21,9 @@ from .errors import OCIError
 ARGS = "args"  # runtime -> a child forked at entry (process/first_child.py): its InitArgs, as JSON
 READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit
 ERROR = "error"  # init -> runtime: setup failed; "msg" says why
-COMMIT = "commit"  # runtime -> init: state recorded, drop PDEATHSIG, wait for start
-EXEC = "exec"  # runtime -> init: (run) state recorded, exec now
-ACK = "ack"  # init -> runtime: PDEATHSIG cleared, the runtime may exit
+COMMIT = "commit"  # runtime -> init: state recorded, wait for start
+EXEC = "exec"  # runtime -> init: (run, exec) state recorded, exec now
+ACK = "ack"  # init -> runtime: COMMIT or EXEC received, the runtime may exit
 USERNS = "userns"  # init -> runtime: in my new user namespace; write my uid/gid maps
 USERNS_DONE = "userns-done"  # runtime -> init: mapped
 PID = (

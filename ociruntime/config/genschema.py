@@ -1,4 +1,4 @@
-"""Regenerate ``ociruntime/spec/schema_data.py`` from ``schemas/*.json``.
+"""Regenerate ``ociruntime/config/schema_data.py`` from ``schemas/*.json``.
 
 Run ``python3 -m ociruntime.config.genschema`` from a source checkout after
 editing ``schemas/config-schema.json`` or ``schemas/state-schema.json``, then

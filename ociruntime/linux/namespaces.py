@@ -1,9 +1,10 @@
 """Namespaces: which to create, which to join by path, and in what order.
 
 The pid namespace is special: unshare(CLONE_NEWPID) and setns(CLONE_NEWPID)
-only decide the namespace of the caller's *next child*, so the runtime sets
-it just before forking the init (:func:`for_children`) and resets it after.
-All others are entered by the init itself (:func:`enter`).
+only decide the namespace of the caller's *next child*, as for time: the
+first child sets them for the init it forks (:func:`for_next_children`), or
+the runtime around a late fork (:func:`for_children`, which resets them
+after).  All others are entered by the init itself (:func:`enter`).
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             else:
                 console.become_controlling(slave)
         # no mount namespace: the host's mounts are shared, only the root moves
-        # (spec.load refuses every setting that would need one)
+        # (config.load refuses every setting that would need one)
         os.chroot(a.rootfs)
         os.chdir("/")
     if a.hidden:

@@ -35,8 +35,9 @@ def v1(res: dict, has) -> list[tuple[str, str, str]]:
     mem = res.get("memory") or {}
     check(mem)
     out = []
-    # memsw must stay >= limit at every step; the order that works depends on
-    # the current values: v1.py writes the pair in it
+    # memsw must stay >= limit at every step, and the order that works depends
+    # on the current values: v1.py writes the limit first and, if the kernel
+    # refuses either (EINVAL), writes it again after the other (_LINKED)
     if "limit" in mem:
         out.append(("memory", "memory.limit_in_bytes", _v1num(mem["limit"])))
     if "swap" in mem and (mem["swap"] != -1 or has("memory", "memory.memsw.limit_in_bytes")):
