@@ -1,8 +1,9 @@
 """The signals a foreground ``run`` or ``exec`` passes on to its container.
 
 As runc does: every signal but those the runtime handles itself (SIGCHLD,
-SIGWINCH: the pty's size when relaying one, SIGURG) and the synchronous
-faults, which are the process's own.  They are blocked from the runtime's
+SIGWINCH: the pty's size when relaying one, SIGURG) and those its own
+actions raise: the synchronous faults, and SIGPIPE (a hook that does not
+read the state we write it), which CPython ignores anyway.  They are blocked from the runtime's
 first line (entry.py, :func:`block_early`) until the container's process
 runs, so that none is lost or kills the runtime half-way: one that arrived
 before the process exists makes the runtime undo what it made and exit
@@ -19,6 +20,7 @@ _OWN = {
     "SIGCHLD",
     "SIGURG",
     "SIGWINCH",
+    "SIGPIPE",
     "SIGSEGV",
     "SIGBUS",
     "SIGFPE",

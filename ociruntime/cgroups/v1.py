@@ -13,20 +13,27 @@ from .. import oslite as os
 from ..errors import OCIError
 from . import ROOT, base, own_cgroups, resolve
 
+# super options of a v1 cgroup mount that are not controllers
+_NOT_CONTROLLERS = frozenset(
+    ("rw", "ro", "xattr", "noprefix", "clone_children", "cpuset_v2_mode", "none", "favordynmods")
+)
 
-def hierarchies() -> dict[str, str]:
-    """{controller: mount point} of the v1 hierarchies, from mountinfo."""
+
+def hierarchies(mountinfo: str | None = None) -> dict[str, str]:
+    """{controller: mount point} of the v1 hierarchies, from mountinfo (the
+    named ones, ``name=systemd``, and the mount flags aside)."""
     out = {}
-    with open("/proc/self/mountinfo", "rb") as f:
-        text = f.read().decode()
-    for line in text.splitlines():
+    if mountinfo is None:
+        with open("/proc/self/mountinfo", "rb") as f:
+            mountinfo = f.read().decode()
+    for line in mountinfo.splitlines():
         pre, _, post = line.partition(" - ")
         fields = post.split()
-        if fields[0] != "cgroup":
+        if not fields or fields[0] != "cgroup":
             continue
         mp = pre.split()[4]
         for opt in fields[2].split(","):
-            if opt not in ("rw", "ro") and "=" not in opt:
+            if opt not in _NOT_CONTROLLERS and "=" not in opt:
                 out[opt] = mp
     return out
 

@@ -229,6 +229,10 @@ def run(a: InitArgs) -> None:
             os.umask(0)
             nss = namespaces.of(a.config)
             if nss.get("user", "") is None:
+                if nss.get("pid"):
+                    # joining a pid namespace needs CAP_SYS_ADMIN where it was
+                    # made, which the new user namespace will not give: now
+                    namespaces.for_next_children("pid", nss["pid"])
                 with trace.span("user namespace"):
                     new_user_namespace(a, nss)
             elif a.fork_init:
@@ -295,6 +299,8 @@ def new_user_namespace(a: InitArgs, nss: dict) -> None:
     sc.prctl(sc.PR_SET_DUMPABLE, 0)  # a credential change resets it
     if nss.get("pid", "") is None:
         sc.unshare(sc.CLONE_NEWPID)
+        fork_real_init(a)
+    elif "pid" in nss:  # joined by path before the user namespace (run)
         fork_real_init(a)
 
 

@@ -150,6 +150,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         root.cgroup = a.cgroup
         with trace.span("cgroup mounts"):
             root.mount_deferred()
+        create_container_hooks(a)
         if a.console is not None:
             from ..linux import console
 
@@ -164,6 +165,7 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
             root.pivot(a.no_pivot)
     else:
         create_runtime(a, nss, host_root)
+        create_container_hooks(a)
         if a.console is not None:
             # no devpts of its own: a pty of the host's, as exec makes there
             from ..linux import console
@@ -255,23 +257,18 @@ def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
     we cannot write to the host's cgroupfs from inside it); pages dirtied
     before are not billed to the container, which keeps its memory floor
     low.  The runtime then runs the prestart and createRuntime hooks.  Then
-    the new cgroup namespace, rooted at that cgroup, and the createContainer
-    hooks."""
+    the new cgroup namespace, rooted at that cgroup (the createContainer
+    hooks run once its cgroupfs is mounted: :func:`create_container_hooks`)."""
     procattr.reset_signals()
     a.signals_reset = True
     if a.join_v1:
         with trace.span("cgroup: join (v1 tasks)"):
-            msg = sync.recv(a.sync)
-            if msg["type"] != sync.JOIN:
-                raise OCIError(f"unexpected {msg['type']} instead of the cgroup directories")
+            msg = sync.expect(a.sync, sync.JOIN)
             cgroup_base.join_self(msg["dirs"], host_root)
     if host_root is not None:
         os.close(host_root)
     with trace.span("createRuntime hooks (runtime)"):
-        sync.send(a.sync, sync.CREATE_RUNTIME)
-        msg = sync.recv(a.sync)
-        if msg["type"] != sync.CREATE_RUNTIME_DONE:
-            raise OCIError("unexpected reply at the createRuntime point")
+        msg = sync.request(a.sync, sync.CREATE_RUNTIME)
     if nss.get("cgroup", "") is None:
         sc.unshare(sc.CLONE_NEWCGROUP)
     a.state = msg.get("state") or {}
@@ -281,6 +278,11 @@ def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
         from ..linux.netdev import restore
 
         restore(moved)
+
+
+def create_container_hooks(a: InitArgs) -> None:
+    """In the container's namespaces, every mount in place (cgroupfs too, as
+    with runc), before pivot_root."""
     if (a.config.get("hooks") or {}).get("createContainer"):
         with trace.span("createContainer hooks"):
             from .. import hooks

@@ -241,7 +241,7 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
         # a new user namespace must own the new pid namespace: the first child
         # makes that one itself, after the user namespace, and forks the real init
         at_fork = {k: nss[k] for k in ("time",) if k in nss}
-        grandchild = nss.get("pid", "") is None
+        grandchild = "pid" in nss
     else:
         # pid and time namespaces apply to children only: the first child makes
         # (or joins) them and forks the real init, so that this process never
@@ -545,8 +545,7 @@ def wait(pid: int, master: int | None, held: object = None) -> int:
         except ProcessLookupError:
             pass
 
-    for s in FORWARDED:
-        _signal.signal(s, forward)
+    before = {s: _signal.signal(s, forward) for s in FORWARDED}
     if held is not None:
         _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
     try:
@@ -557,8 +556,8 @@ def wait(pid: int, master: int | None, held: object = None) -> int:
         else:
             _, status = os.waitpid(pid, 0)
     finally:
-        for s in FORWARDED:
-            _signal.signal(s, _signal.SIG_DFL)
+        for s, handler in before.items():  # SIGPIPE back to ignored, as CPython has it
+            _signal.signal(s, handler)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 

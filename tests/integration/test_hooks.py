@@ -135,3 +135,28 @@ def test_relative_hook_path_is_refused(oci, make_bundle, tmp_path):
         oci, b, cid, r, "config.json: /hooks/createRuntime/1/path: expected an absolute path"
     )
     assert not marker.exists()
+
+
+def test_create_container_hook_sees_every_mount_cgroupfs_too(oci, make_bundle, tmp_path):
+    """createContainer hooks run once every mount of the config is in place,
+    the cgroup filesystem included (runc's order): the hook, in the
+    container's mount namespace before pivot_root, lists the container's
+    /sys/fs/cgroup under the rootfs."""
+    out = tmp_path / "seen"
+    b = make_bundle(["true"])
+    assert any(m["type"] == "cgroup" for m in b.config["mounts"])
+    b.config["hooks"] = {
+        "createContainer": [
+            {
+                "path": "/bin/sh",
+                "args": [
+                    "sh",
+                    "-c",
+                    f"find {b.rootfs}/sys/fs/cgroup -maxdepth 2 -name cgroup.procs > {out}",
+                ],
+            }
+        ]
+    }
+    b.save()
+    oci.run_out(b)
+    assert out.read_text().split(), "no cgroupfs (cgroup.procs) mounted yet"

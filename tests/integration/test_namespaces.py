@@ -518,6 +518,34 @@ def test_user_namespace_maps_root(oci, make_bundle):
     assert out[7] == "1"
 
 
+def test_user_namespace_with_a_pid_namespace_joined_by_path(oci, make_bundle):
+    """A new user namespace and another container's pid namespace: the pid
+    namespace is joined before the user namespace is made (afterwards there
+    is no CAP_SYS_ADMIN where it was made), and the init is forked into it.
+    No /proc mount: a user namespace that does not own the pid namespace
+    cannot mount its procfs (runc cannot either)."""
+    a = make_bundle(["sleep", "100"])
+    aid = oci.new_id("pidowner")
+    apid = oci.run_detached(a, aid)
+    b = make_bundle(["sleep", "100"])
+    b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] != "proc"]
+    b.config["linux"]["maskedPaths"] = []
+    b.config["linux"]["readonlyPaths"] = []
+    for ns in b.config["linux"]["namespaces"]:
+        if ns["type"] == "pid":
+            ns["path"] = f"/proc/{apid}/ns/pid"
+    _userns(b)
+    bid = oci.new_id("joiner")
+    try:
+        bpid = oci.run_detached(b, bid)
+        assert os.stat(f"/proc/{bpid}/ns/pid").st_ino == os.stat(f"/proc/{apid}/ns/pid").st_ino
+        assert os.stat(f"/proc/{bpid}").st_uid == 100000
+    finally:
+        oci.cli("delete", "--force", bid)
+        oci.cli("delete", "--force", aid)
+    assert leftovers(oci, b, (bid,)) == []
+
+
 def test_user_namespace_init_runs_as_the_mapped_host_uid(oci, make_bundle):
     b = make_bundle(["sleep", "100"])
     _userns(b)

@@ -988,3 +988,21 @@ class TestDefaultParentRemoval:
         self._busy_once(monkeypatch, str(parent))
         assert base.rmdir_default_parent(str(parent / "c1")) is False
         assert (parent / "c2").is_dir()
+
+
+def test_v1_hierarchies_are_controllers_not_mount_flags():
+    """A systemd host's named hierarchy carries xattr; others may carry
+    clone_children or noprefix: none of those is a controller."""
+    from ociruntime.cgroups.v1 import hierarchies
+
+    text = (
+        "30 25 0:26 / /sys/fs/cgroup/systemd rw,nosuid - cgroup cgroup rw,xattr,name=systemd\n"
+        "31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+        "32 25 0:28 / /sys/fs/cgroup/cpuset rw - cgroup cgroup rw,clone_children,noprefix,cpuset\n"
+        "33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n"
+    )
+    assert hierarchies(text) == {
+        "cpu": "/sys/fs/cgroup/cpu,cpuacct",
+        "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
+        "cpuset": "/sys/fs/cgroup/cpuset",
+    }
