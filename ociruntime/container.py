@@ -227,9 +227,14 @@ class Container:
         return cg.all_pids() if cg is not None else [rec["pid"]]
 
     def pids(self) -> list[int]:
+        """What ps lists: every process in the cgroup, even once the init has
+        exited (what it left behind is still the container's)."""
         rec = self._record()
         if self.store.status(self.id, rec) == "stopped":
-            return []
+            from . import cgroups
+
+            cg = cgroups.from_record(rec.get("cgroup"))
+            return cg.all_pids() if cg is not None else []
         return self._pids(rec)
 
     # ---- pause, resume, update, stats ------------------------------------------
@@ -309,6 +314,7 @@ class Container:
         is an error (runtime spec), but not with ``force``: runc's extension,
         which podman and containerd use to clean up after a failed create."""
         if force and not self.store.exists(self.id):
+            self._remove_orphan_cgroup()
             return
         with self.store.locked(self.id):
             try:
@@ -330,6 +336,35 @@ class Container:
             with trace.span("remove the cgroup and the state"):
                 self._remove(rec)
             self._hooks(rec, "poststop", "stopped")
+
+    def _remove_orphan_cgroup(self) -> None:
+        """delete --force of an id with no state: if a cgroup is left at the
+        default path (a wiped --root, a crashed node agent), kill what runs
+        there and remove it, and say so.  A custom cgroupsPath is not known
+        without the state: nothing is done there."""
+        from . import cgroups
+
+        if os.geteuid() != 0:
+            return
+        try:
+            cg = cgroups.for_config({}, self.id)
+        except OCIError:
+            return
+        record = cg.record() or {}
+        dirs = (
+            [record.get("path")]
+            if record.get("layout") == "v2"
+            else list(dict.fromkeys([*(record.get("paths") or {}).values(), record.get("unified")]))
+        )
+        found = [d for d in dirs if d and os.path.isdir(d)]
+        if not found:
+            return
+        n = len(cg.all_pids())
+        cg.destroy()
+        log.warn(
+            f"container {self.id} has no state, but its cgroup was left: "
+            f"{n} process{'es' if n != 1 else ''} killed, {found[0]} removed"
+        )
 
     def _kill_for_delete(self, rec: dict, status: str) -> None:
         fd = self._pidfd(rec)

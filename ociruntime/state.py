@@ -82,8 +82,8 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(e, OSError) and e.filename == tmp:
-            e.filename, e.filename2 = path, None
+        if isinstance(e, OSError) and e.filename in (tmp, None):
+            e.filename, e.filename2 = path, None  # ENOSPC from write(2) names no file
         raise
 
 
@@ -123,11 +123,28 @@ class Store:
         return os.path.join(self.root, cid)
 
     def make(self, cid: str) -> int:
-        """Create the container's directory and return its held lock fd."""
+        """Create the container's directory and return its held lock fd.
+
+        The directory is made under a name no id can have (``.new-PID``),
+        its lock taken there, and only then renamed into place: a ``delete
+        --force`` that comes between never sees it without its lock held
+        (it took such a directory for a crashed create's and removed it)."""
         d = self.dir(cid)
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
         try:
-            os.mkdir(d, 0o711)
+            if not os.path.isdir(self.root):
+                os.makedirs(self.root, mode=0o711, exist_ok=True)
+            try:
+                os.lstat(d)
+            except FileNotFoundError:
+                pass
+            else:
+                raise FileExistsError
+            # ours alone while we live (a stale one's creator, with our pid, is dead)
+            tmp = os.path.join(self.root, f".new-{os.getpid()}")
+            if os.path.isdir(tmp):
+                _empty(tmp)
+                os.rmdir(tmp)
+            os.mkdir(tmp, 0o711)
         except FileExistsError:
             raise OCIError(f"container with id exists: {cid}") from None
         except OSError as e:
@@ -135,9 +152,24 @@ class Store:
                 raise OCIError(
                     f"container id of {len(cid)} characters is too long for a directory name in {self.root}"
                 ) from None
-            raise OCIError(f"creating the state directory {d}: {e.strerror}") from None
-        fd = os.open(os.path.join(d, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+            where = self.root if not os.path.isdir(self.root) else d
+            raise OCIError(f"creating the state directory {where}: {e.strerror}") from None
+        try:
+            fd = os.open(os.path.join(tmp, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                os.rename(tmp, d)  # fails if another create got there first (not empty)
+            except BaseException:
+                os.close(fd)
+                raise
+        except BaseException as e:
+            _empty(tmp)
+            os.rmdir(tmp)
+            if isinstance(e, OSError) and e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise OCIError(f"container with id exists: {cid}") from None
+            if isinstance(e, OSError):
+                raise OCIError(f"creating the state directory {d}: {e.strerror}") from None
+            raise
         return fd
 
     def locked(self, cid: str) -> "_Locked":

@@ -198,7 +198,7 @@ def create(
         if cg is not None:
             try:
                 # a frozen cgroup was there before us, the caller's: only what we made goes
-                cg.remove_made() if isinstance(e, FrozenCgroup) else cg.destroy()
+                cg.remove_made() if isinstance(e, ForeignCgroup) else cg.destroy()
             except OCIError as e2:
                 log.warn(f"cleaning up after a failed create: {e2.text}")
         store.remove(cid)
@@ -235,7 +235,7 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
         with trace.span("cgroup: create (cgroup2)"):
             a.cgroup2 = cg.create_cgroup2()
         a.join_v1 = bool(cg.targets()[0])
-    refuse_frozen(cg)
+    refuse_foreign(cg)
     new_userns = nss.get("user", "") is None
     if new_userns:
         # a new user namespace must own the new pid namespace: the first child
@@ -275,7 +275,7 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             cg.create()
         with trace.span("cgroup: apply resources"):
             cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
-        refuse_frozen(cg)  # now that the v1 directories exist, before the init joins them
+        refuse_foreign(cg, sp.pid)  # the v1 directories exist now; the init has not joined them
         if a.join_v1:
             try:
                 sync.send(sp.sock, sync.JOIN, dirs=cg.targets()[0])
@@ -362,15 +362,25 @@ def record_init(state_dir: str, pid: int) -> None:
         atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
 
 
-class FrozenCgroup(OCIError):
-    """The container's cgroup was frozen before the container existed."""
+class ForeignCgroup(OCIError):
+    """The container's cgroup was in use before the container existed: frozen,
+    or holding processes.  The create is refused and leaves it as it was."""
 
 
-def refuse_frozen(cg) -> None:
+def refuse_foreign(cg, ours: int = 0) -> None:
     """An init that joins a frozen cgroup stops dead and create waits for it
-    forever: refuse, as runc does, before it joins."""
+    forever: refuse, as runc does, before it joins.  A cgroup that holds
+    processes is another container's (one whose state was lost): joining it
+    would share its limits and, at delete, kill them."""
     if cg.frozen():
-        raise FrozenCgroup("container's cgroup unexpectedly frozen")
+        raise ForeignCgroup("container's cgroup unexpectedly frozen")
+    pids = [p for p in cg.all_pids() if p != ours]
+    if pids:
+        raise ForeignCgroup(
+            f"container's cgroup is not empty ({len(pids)} process"
+            f"{'es' if len(pids) != 1 else ''}, e.g. pid {pids[0]}): a container whose"
+            " state was lost? (delete --force it first)"
+        )
 
 
 # ---- exec ------------------------------------------------------------------------------

@@ -172,6 +172,25 @@ def test_create_create_race_one_wins(oci, make_bundle, trial):
     assert_nothing_left(oci, b, cid)
 
 
+def test_create_racing_delete_force_fails_cleanly_or_not_at_all(oci, make_bundle):
+    """delete --force used to take a create's fresh state directory between
+    its mkdir and its flock (a crashed create's, it thought): create then
+    failed with a raw [Errno].  Now either may win; nothing fails untidily
+    and nothing is left."""
+    b = make_bundle(["sleep", "100"])
+    for _ in range(10):
+        cid = oci.new_id("cd")
+        rs = race(
+            [*OCI, "--root", oci.root, "create", "--bundle", b.path, cid],
+            [*OCI, "--root", oci.root, "delete", "--force", cid],
+        )
+        for r in rs:
+            if r.returncode:
+                clean_failure(r)
+        oci.cli("delete", "--force", cid)
+        assert_nothing_left(oci, b, cid)
+
+
 @pytest.mark.parametrize("pair", ["delete-start", "kill-delete", "exec-delete"])
 def test_racing_commands_on_one_id_fail_cleanly(oci, make_bundle, pair):
     b = make_bundle(["sleep", "100"])
@@ -191,3 +210,68 @@ def test_racing_commands_on_one_id_fail_cleanly(oci, make_bundle, pair):
                 clean_failure(r)
         oci.cli("delete", "--force", cid)
         assert_nothing_left(oci, b, cid)
+
+
+# ---- state lost under running containers (issue 18, item 5) ----------------------------------
+
+
+def test_delete_force_of_an_id_without_state_removes_its_cgroup(oci, make_bundle):
+    """A wiped --root: delete --force ID finds the cgroup at the default path,
+    kills what runs there, removes it and says so (a warning, exit 0)."""
+    b = make_bundle(["sleep", "100"])
+    cid = oci.new_id("lost")
+    pid = oci.run_detached(b, cid)
+    import shutil
+
+    shutil.rmtree(os.path.join(oci.root, cid))
+    r = oci.cli("delete", "--force", cid)
+    assert r.returncode == 0, r.stderr
+    assert "has no state" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}/stat") or _zombie(pid), "the init killed")
+    assert_nothing_left(oci, b, cid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_create_refuses_a_cgroup_that_holds_processes(oci, make_bundle):
+    """A new create of that id would join the orphan's cgroup: refused, the
+    orphan and its cgroup left as they were."""
+    b = make_bundle(["sleep", "100"])
+    cid = oci.new_id("orphan")
+    pid = oci.run_detached(b, cid)
+    import shutil
+
+    shutil.rmtree(os.path.join(oci.root, cid))
+    r = oci.cli("create", "--bundle", b.path, cid)
+    assert_one_line_error(r, "not empty")
+    assert not _zombie(pid), "the orphan was killed"
+    assert any(os.path.isdir(d) for d in cgroup_dirs(cid)), "the orphan's cgroup was removed"
+    oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid)
+
+
+def test_ps_of_a_stopped_container_lists_what_its_cgroup_holds(oci, make_bundle):
+    """The init exited, what it started did not: ps shows those (it printed [])."""
+    b = make_bundle(sh("(sleep 100 &) ; (sleep 100 &) ; exit 0"))
+    b.config["linux"]["namespaces"] = [
+        ns for ns in b.config["linux"]["namespaces"] if ns["type"] != "pid"
+    ]
+    b.save()
+    cid = oci.new_id("left")
+    oci.cli_ok("run", "-d", "--bundle", b.path, cid)
+    oci.wait_status(cid, "stopped")
+    pids = wait_for(
+        lambda: (
+            (p := json.loads(oci.ok("ps", "--format", "json", cid).stdout)) and len(p) == 2 and p
+        ),
+        "two sleeps in the cgroup",
+    )
+    assert all(not _zombie(p) for p in pids)
+    oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid)
