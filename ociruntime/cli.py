@@ -12,7 +12,7 @@ import sys
 
 from . import SPEC_VERSION, __version__, log
 from . import oslite as os
-from .errors import OCIError, os_error_text
+from .errors import OCIError, one_line, os_error_text
 
 
 class Flag:
@@ -270,8 +270,6 @@ class Args:
         self.opts, self.pos = parse_flags(
             flags + [GLOBAL[-1]], self.rest[1:], stop_at_positional=trailing
         )
-        if trailing:
-            return
         if self.opts.get("help"):
             return
         need = sum(1 for p in pos if not p.startswith("["))
@@ -279,7 +277,7 @@ class Args:
             raise OCIError(
                 f"{self.cmd}: {pos[len(self.pos)]} is required (ociruntime {self.cmd} --help)"
             )
-        if len(self.pos) > len(pos):
+        if not trailing and len(self.pos) > len(pos):
             raise OCIError(f"{self.cmd}: unexpected argument {self.pos[len(pos)]!r}")
 
     @property
@@ -330,6 +328,7 @@ def _fail(text: str, code: int, debug: bool) -> int:
         import traceback
 
         traceback.print_exc()
+    text = one_line(text)
     log.error(text)
     sys.stderr.write(f"ociruntime: {text}\n")
     return code

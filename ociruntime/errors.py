@@ -56,3 +56,13 @@ def os_error_text(e: OSError) -> str:
     if where is not None and e.filename2 is not None:
         where = f"{where} -> {e.filename2}"
     return f"{where}: {what}" if where is not None else what
+
+
+_ESCAPES = {i: f"\\x{i:02x}" for i in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``), so that an
+    id, path or name a user gave, echoed in a message, cannot break it into
+    lines or drive the terminal."""
+    return text.translate(_ESCAPES)

@@ -15,6 +15,7 @@ import time
 
 from . import jsonio
 from . import oslite as os
+from .errors import one_line
 
 _path: str | None = None
 _json = False
@@ -56,8 +57,10 @@ def write(level: str, msg: str) -> None:
     if level == "debug" and not _debug:
         return
     if _path is None:
-        if level != "error":  # errors reach stderr through the CLI already
-            sys.stderr.write(f"ociruntime: {level}: {msg}\n")
+        # errors reach stderr through the CLI already; a hook's output (info)
+        # only with --debug, as runc keeps it out of the caller's stderr
+        if level == "warning" or _debug and level != "error":
+            sys.stderr.write(f"ociruntime: {level}: {one_line(msg)}\n")
         return
     if _json:
         # compact, as logrus (runc) writes it
@@ -70,7 +73,7 @@ def write(level: str, msg: str) -> None:
     except OSError:
         return  # e.g. in the init after pivot_root, where the log path is gone
     try:
-        os.write(fd, (line + "\n").encode())
+        os.write(fd, (line + "\n").encode(errors="backslashreplace"))
     finally:
         os.close(fd)
 

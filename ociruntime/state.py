@@ -130,9 +130,14 @@ class Store:
         --force`` that comes between never sees it without its lock held
         (it took such a directory for a crashed create's and removed it)."""
         d = self.dir(cid)
-        try:
-            if not os.path.isdir(self.root):
+        if not os.path.isdir(self.root):
+            try:
                 os.makedirs(self.root, mode=0o711, exist_ok=True)
+            except FileExistsError:
+                raise OCIError(f"--root {self.root}: not a directory") from None
+            except OSError as e:
+                raise OCIError(f"--root {self.root}: {e.strerror.lower()}") from None
+        try:
             try:
                 os.lstat(d)
             except FileNotFoundError:
@@ -152,8 +157,7 @@ class Store:
                 raise OCIError(
                     f"container id of {len(cid)} characters is too long for a directory name in {self.root}"
                 ) from None
-            where = self.root if not os.path.isdir(self.root) else d
-            raise OCIError(f"creating the state directory {where}: {e.strerror}") from None
+            raise OCIError(f"creating the state directory {d}: {e.strerror}") from None
         try:
             fd = os.open(os.path.join(tmp, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)

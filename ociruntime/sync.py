@@ -90,14 +90,20 @@ def send(ch: Channel, type_: str, **fields: object) -> None:
     fields["type"] = type_
     data = jsonio.dumps(fields, compact=True).encode()
     data = len(data).to_bytes(4, "little") + data
-    while data:
-        data = data[os.write(ch.fd, data) :]
+    try:
+        while data:
+            data = data[os.write(ch.fd, data) :]
+    except (BrokenPipeError, ConnectionResetError):
+        raise PeerGone() from None
 
 
 def _read(fd: int, n: int) -> bytes:
     chunks = []
     while n:
-        chunk = os.read(fd, n)
+        try:
+            chunk = os.read(fd, n)
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             raise PeerGone()
         chunks.append(chunk)

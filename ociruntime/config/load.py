@@ -169,6 +169,8 @@ def check_config(config: dict) -> None:
             "/linux/timeOffsets", "time offsets need a new time namespace in /linux/namespaces"
         )
     for key in ("hostname", "domainname"):
+        if len(str(config.get(key) or "").encode(errors="surrogatepass")) > 64:
+            raise SpecError(f"/{key}", "longer than the kernel's 64 bytes")
         if config.get(key) and "uts" not in seen:
             raise SpecError(
                 f"/{key}", f"setting the {key} needs a uts namespace (add one to /linux/namespaces)"

@@ -55,9 +55,14 @@ def set_size(fd: int, rows: int, cols: int) -> None:
 
 
 def send_master(sock: _socket.socket, master: int, name: str) -> None:
+    from ..errors import OCIError
     from ..sync import send_fd
 
-    send_fd(sock, master, name.encode())
+    try:
+        send_fd(sock, master, name.encode())
+    except OSError as e:  # e.g. EPIPE: the receiver took the connection and closed it
+        what = (e.strerror or str(e)).lower()
+        raise OCIError(f"--console-socket: sending the terminal failed: {what}") from None
 
 
 def recv_master(sock: _socket.socket) -> int:

@@ -15,6 +15,7 @@ again, do not load it.
 from __future__ import annotations
 
 import _signal
+import select
 import time
 
 from .. import SPEC_VERSION, jsonio, log, sigfwd, sync, trace
@@ -37,6 +38,18 @@ class Interrupted(OCIError):
             f"interrupted by {sigfwd.name(sig)} before the container's process started",
             exit_code=128 + sig,
         )
+
+
+# how far the container side got, by the last request it made, when it died
+GONE_AFTER = {
+    "": "before its first report: joining or making namespaces and the cgroup, or the mounts",
+    sync.USERNS: "after its uid and gid maps were written",
+    sync.PID: "after it forked the container's init",
+    sync.CREATE_RUNTIME: (
+        "once its mounts were made: in the prestart, createRuntime or createContainer "
+        "hooks, pivot_root or the process's set-up"
+    ),
+}
 
 
 class Spawned:
@@ -63,6 +76,7 @@ class Spawn:
         self.pid = 0  # the process followed: the first child, then whom it forked
         self.sock: sync.Channel | None = None
         self.early = None
+        self.reaped = False  # ready() reaped it (its pid may be another's now)
 
     def choose(self, in_userns: bool, late: bool) -> bool:
         """Which first child: the one forked at entry (or one executed from
@@ -96,12 +110,26 @@ class Spawn:
 
     def ready(self, gone: str, handlers: dict | None = None) -> dict:
         """Answer the container side's requests until READY (returned) or ERROR
-        (raised); the set-up's trace spans join ours."""
+        (raised); the set-up's trace spans join ours.  Should the other side
+        die instead, the error says how far it got and how it ended."""
+        last = [""]
+
+        def noting(kind: str, handler):
+            def handle(msg: dict):
+                last[0] = kind
+                return handler(msg)
+
+            return handle
+
         try:
             with trace.span("wait for set-up in the container"):
-                msg = sync.converse(self.sock, handlers or {}, (sync.READY,))
+                msg = sync.converse(
+                    self.sock,
+                    {k: noting(k, h) for k, h in (handlers or {}).items()},
+                    (sync.READY,),
+                )
         except sync.PeerGone:
-            raise OCIError(gone) from None
+            raise OCIError(f"{gone} ({GONE_AFTER[last[0]]}): {self.reap()}") from None
         except sync.Failed as e:
             trace.add(e.message.pop("trace", None) or [])
             if e.message.get("traceback"):
@@ -126,16 +154,45 @@ class Spawn:
             with trace.span("commit, wait for the ack"):
                 sync.request(self.sock, kind, state=state)
         except sync.PeerGone:
-            raise OCIError("the container process exited before it was committed") from None
+            raise OCIError(
+                f"the container process exited before it was committed: {self.reap()}"
+            ) from None
         finally:
             self.sock.close()
+
+    def reap(self) -> str:
+        """How the process followed ended, once its channel closed (reaped)."""
+        try:
+            fd = os.pidfd_open(self.pid)
+        except OSError:
+            return "its exit status is lost"
+        try:
+            if not select.select([fd], [], [], 5.0)[0]:
+                return "it closed its end of the channel but did not exit"
+        finally:
+            os.close(fd)
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return "its exit status is lost"
+        self.reaped = True
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            try:
+                name = _signal.strsignal(sig) or ""
+            except ValueError:
+                name = ""
+            return f"killed by signal {sig}" + (f" ({name})" if name else "")
+        return f"exit status {os.WEXITSTATUS(status)}"
 
     def abort(self) -> None:
         """Kill and reap what was started (its mounts and namespaces go with it;
         a first child's own children die with it: PDEATHSIG)."""
         if self.sock is not None:
             self.sock.close()
-        if self.pid > 0:
+        if self.reaped:
+            pass
+        elif self.pid > 0:
             kill_reap(self.pid)
         elif self.early is not None:  # chosen, never started
             pid, ch = self.early
@@ -200,7 +257,10 @@ def create(
                 # a frozen cgroup was there before us, the caller's: only what we made goes
                 cg.remove_made() if isinstance(e, ForeignCgroup) else cg.destroy()
             except OCIError as e2:
-                log.warn(f"cleaning up after a failed create: {e2.text}")
+                if isinstance(e, OCIError):  # one line: the failure, then what it left
+                    e.msg += f" (and cleaning up after it: {e2.text})"
+                else:
+                    log.warn(f"cleaning up after a failed create: {e2.text}")
         store.remove(cid)
         raise
     finally:

@@ -13,6 +13,8 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -620,3 +622,162 @@ def test_log_json_on_unknown_id(oci, tmp_path):
 def test_usage_errors(oci, argv, contains):
     oci.fails(*argv, contains=contains)
     assert os.listdir(oci.root) == []
+
+
+# ---- what a message may echo, and how it ends (issue 18 item 3) ---------------------------
+
+
+@pytest.mark.parametrize("argv", [["ps"], ["ps", "--format", "json"], ["exec"]], ids=repr)
+def test_commands_with_trailing_args_still_need_the_id(oci, argv):
+    oci.fails(*argv, contains="container-id is required")
+
+
+def test_a_newline_in_an_id_or_path_is_escaped_not_echoed(oci, make_bundle, tmp_path):
+    """An id or a bundle path with a newline would split the error line that
+    containerd and podman take for the whole message."""
+    line = oci.fails("state", "a\nb", contains=r"a\nb")
+    assert "\n" not in line
+    oci.fails("create", "--bundle", str(tmp_path / "x\ny"), oci.new_id(), contains=r"x\ny")
+    b = make_bundle()
+    b.config["process"]["capabilities"]["bounding"].append("\n\x1b[2J")
+    b.save()
+    cid = oci.new_id()
+    r = oci.cli("run", "--bundle", b.path, cid)
+    # an unknown capability is a warning (runc too); a one-line one
+    assert r.stderr.count("\n") <= 1 and "\x1b" not in r.stderr, r.stderr
+    oci("delete", "-f", cid)
+
+
+def test_root_that_is_a_file_or_read_only(oci, bundle, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("")
+    for root in (f, f / "below"):
+        oci.fails(
+            "run",
+            "--bundle",
+            bundle.path,
+            oci.new_id(),
+            contains=(str(root), "not a directory"),
+            root=str(root),
+        )
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=4k", "tmpfs", str(ro)], check=True)
+    try:
+        oci.fails(
+            "run",
+            "--bundle",
+            bundle.path,
+            oci.new_id(),
+            contains=(str(ro / "r"), "read-only file system"),
+            root=str(ro / "r"),
+        )
+    finally:
+        subprocess.run(["umount", str(ro)], check=True)
+
+
+@pytest.mark.parametrize("pages", range(10, 17))
+def test_a_full_root_fails_in_one_line_naming_the_file(oci, bundle, tmp_path, pages):
+    """ENOSPC at each state file create writes in turn (cgroup.json,
+    init.pid, state.json) as the room left shrinks: either the container
+    runs or the message names the file, and nothing is left."""
+    mnt = tmp_path / "full"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], check=True)
+    try:
+        with open(mnt / "fill", "wb") as f:
+            try:
+                f.write(b"x" * (pages * 4096))
+            except OSError:
+                pass
+        root = str(mnt / "r")
+        cid = oci.new_id()
+        r = oci.cli("run", "-d", "--bundle", bundle.path, cid, root=root)
+        if r.returncode == 0:
+            oci.cli_ok("delete", "-f", cid, root=root)
+        else:
+            assert_one_line_error(r, root, "no space left on device")
+        assert not os.path.isdir(root) or os.listdir(root) == []
+        left = [d for d in _cgroup_dirs(cid) if os.path.exists(d)]
+        assert left == [], left
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def _cgroup_dirs(cid: str) -> list[str]:
+    out = [os.path.join("/sys/fs/cgroup", "ociruntime", cid)]
+    for d in os.listdir("/sys/fs/cgroup"):
+        out.append(os.path.join("/sys/fs/cgroup", d, "ociruntime", cid))
+    return out
+
+
+def test_a_console_socket_that_closes_at_once(oci, make_bundle, tmp_path):
+    import socket
+    import threading
+
+    b = make_bundle()
+    b.config["process"]["terminal"] = True
+    b.save()
+    path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen()
+
+    def rude() -> None:
+        c, _ = srv.accept()
+        c.close()
+
+    t = threading.Thread(target=rude)
+    t.start()
+    try:
+        cid = oci.new_id()
+        r = oci.cli("create", "--bundle", b.path, "--console-socket", path, cid)
+        assert_clean_failure(oci, b, cid, r, "--console-socket", "broken pipe")
+    finally:
+        t.join(10)
+        srv.close()
+
+
+@pytest.mark.parametrize("key", ["hostname", "domainname"])
+def test_uts_names_over_the_kernel_limit(oci, make_bundle, key):
+    b = make_bundle(**{key: "h" * 65})
+    oci.create_fails(b, f"/{key}", "64")
+    ok = make_bundle(["cat", "/proc/sys/kernel/" + key], **{key: "h" * 64})
+    assert oci.run_out(ok) == "h" * 64 + "\n"
+
+
+def test_config_json_symlink_loop(oci, bundle):
+    path = os.path.join(bundle.path, "config.json")
+    os.unlink(path)
+    os.symlink("config.json", path)
+    oci.create_fails(bundle, path, "too many levels of symbolic links")
+
+
+def test_a_hooks_output_stays_out_of_the_callers_stderr(oci, make_bundle):
+    """A hook's output goes to the log (--log, or stderr with --debug), as
+    runc keeps it: a failing hook is one error line, naming its last line."""
+    b = make_bundle()
+    b.config["hooks"] = {
+        "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo chatty; echo more >&2"]}],
+        "startContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "echo first; echo why; exit 3"]}
+        ],
+    }
+    b.save()
+    cid = oci.new_id()
+    r = oci.cli("run", "--bundle", b.path, cid)
+    line = assert_one_line_error(r, "startContainer", "exit status 3", "why")
+    assert "chatty" not in line
+    oci("delete", "-f", cid)
+
+
+def test_init_dying_in_set_up_says_where_and_how(oci, make_bundle):
+    """The container's init killed while the createRuntime hook runs: the
+    error names that step and the signal, not just that it exited."""
+    b = make_bundle()
+    kill = "import json, os, sys; os.kill(json.load(sys.stdin)['pid'], 9)"
+    b.config["hooks"] = {
+        "createRuntime": [{"path": sys.executable, "args": ["python3", "-c", kill]}]
+    }
+    b.save()
+    oci.create_fails(b, "container init exited during set-up", "createRuntime", "signal 9")
