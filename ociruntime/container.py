@@ -314,6 +314,7 @@ class Container:
         is an error (runtime spec), but not with ``force``: runc's extension,
         which podman and containerd use to clean up after a failed create."""
         if force and not self.store.exists(self.id):
+            self.store.discard_non_directory(self.id)
             self._remove_orphan_cgroup()
             return
         with self.store.locked(self.id):

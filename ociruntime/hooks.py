@@ -31,7 +31,7 @@ import time
 
 from . import jsonio, log
 from . import oslite as os
-from .errors import OCIError
+from .errors import OCIError, os_error_text
 
 FATAL = ("prestart", "createRuntime", "createContainer", "startContainer")
 
@@ -72,7 +72,7 @@ def run_one(h: dict, stdin: bytes, name: str) -> None:
                 setsigmask=(),
             )
         except OSError as e:
-            raise OCIError(f"{name}: {e.strerror}") from None
+            raise OCIError(f"{name}: {os_error_text(OSError(e.errno, e.strerror))}") from None
     finally:
         os.close(in_r)
         os.close(out_w)

@@ -28,6 +28,10 @@ from .errors import NotFound, OCIError
 DEFAULT_ROOT = "/run/ociruntime"
 
 
+def _is_dir(mode: int) -> bool:
+    return mode & 0o170000 == 0o040000  # stat.S_ISDIR without importing stat
+
+
 def default_root() -> str:
     """/run/ociruntime for root; $XDG_RUNTIME_DIR/ociruntime for anyone else (rootless)."""
     if os.geteuid() == 0:
@@ -196,7 +200,11 @@ class Store:
         atomic_write(os.path.join(self.dir(cid), "state.json"), jsonio.dumps(rec))
 
     def exists(self, cid: str) -> bool:
-        return os.path.isdir(self.dir(cid))
+        """A state directory itself (a symlink there is damage, never followed)."""
+        try:
+            return _is_dir(os.lstat(self.dir(cid)).st_mode)
+        except OSError:
+            return False
 
     def remove(self, cid: str) -> None:
         """Everything in the directory, then the directory.  A command that was
@@ -213,6 +221,15 @@ class Store:
                     return
                 if e.errno != errno.ENOTEMPTY or attempt == 19:
                     raise
+
+    def discard_non_directory(self, cid: str) -> None:
+        """What is at the id's path when it is no state directory (a file, a
+        symlink: damage; delete --force leaves the id free)."""
+        try:
+            if not _is_dir(os.lstat(self.dir(cid)).st_mode):
+                os.unlink(self.dir(cid))
+        except FileNotFoundError:
+            pass
 
     def ids(self) -> list[str]:
         try:

@@ -215,20 +215,33 @@ def test_racing_commands_on_one_id_fail_cleanly(oci, make_bundle, pair):
 # ---- state lost under running containers (issue 18, item 5) ----------------------------------
 
 
-def test_delete_force_of_an_id_without_state_removes_its_cgroup(oci, make_bundle):
-    """A wiped --root: delete --force ID finds the cgroup at the default path,
-    kills what runs there, removes it and says so (a warning, exit 0)."""
+@pytest.mark.parametrize("damage", ["wiped", "a file", "a symlink"])
+def test_delete_force_of_an_id_without_state_removes_its_cgroup(oci, make_bundle, damage, tmp_path):
+    """A wiped --root, or the state directory replaced by a file or a symlink
+    (never followed): delete --force ID finds the cgroup at the default path,
+    kills what runs there, removes it and the damage, and says so (a
+    warning, exit 0)."""
     b = make_bundle(["sleep", "100"])
     cid = oci.new_id("lost")
     pid = oci.run_detached(b, cid)
     import shutil
 
-    shutil.rmtree(os.path.join(oci.root, cid))
+    d = os.path.join(oci.root, cid)
+    shutil.rmtree(d)
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    (decoy / "keep").write_text("")
+    if damage == "a file":
+        with open(d, "w") as f:
+            f.write("junk")
+    elif damage == "a symlink":
+        os.symlink(decoy, d)
     r = oci.cli("delete", "--force", cid)
     assert r.returncode == 0, r.stderr
     assert "has no state" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
     wait_for(lambda: not os.path.exists(f"/proc/{pid}/stat") or _zombie(pid), "the init killed")
     assert_nothing_left(oci, b, cid)
+    assert os.listdir(decoy) == ["keep"]
 
 
 def _zombie(pid: int) -> bool:
