@@ -140,7 +140,7 @@ def hand_over(ch: Channel, wire: dict) -> None:
 
     try:
         sync.send(ch, sync.ARGS, **wire)
-    except OSError:
+    except (OSError, sync.PeerGone):
         raise OCIError("container init exited before it got its arguments") from None
 
 

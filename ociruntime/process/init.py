@@ -85,7 +85,7 @@ def report(a: InitArgs, e: BaseException) -> None:
             pass
     try:
         sync.send(a.sync, sync.ERROR, msg=msg, where=where, traceback=tb)
-    except OSError:
+    except (OSError, sync.PeerGone):
         pass
 
 

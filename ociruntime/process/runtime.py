@@ -339,7 +339,7 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
         if a.join_v1:
             try:
                 sync.send(sp.sock, sync.JOIN, dirs=cg.targets()[0])
-            except OSError:
+            except (OSError, sync.PeerGone):
                 pass  # the init died: ready() reports why
         elif a.cgroup2 is None:
             with trace.span("cgroup: add init"):

@@ -33,6 +33,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -1233,6 +1234,11 @@ def replace_in_rootfs(b, rel: str, kind: str) -> None:
     os.unlink(path)
     if kind == "fifo":
         os.mkfifo(path)
+    elif kind == "device":
+        os.mknod(path, 0o644 | stat.S_IFCHR, os.makedev(1, 5))  # a /dev/zero of its own
+    elif kind == "big":
+        with open(path, "wb") as f:
+            f.write(b"x:x:1:1::/x:/bin/sh\n" * ((17 << 20) // 20))  # 17 MiB of short lines
     elif kind == "no-newline":
         with open(path, "wb") as f:
             f.truncate(200 << 20)  # sparse: 200 MB of NULs, no newline
@@ -1250,7 +1256,7 @@ def hostile_bundle(make_bundle, args):
     return b
 
 
-@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "no-newline"])
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "device", "no-newline", "big"])
 def test_hostile_etc_passwd_fails_create_in_one_line(oci, make_bundle, kind):
     """The image's /etc/passwd (read for $HOME) may be /dev/zero, a FIFO or one
     endless line: the init must not read it to its memory limit nor hang on
@@ -1259,7 +1265,9 @@ def test_hostile_etc_passwd_fails_create_in_one_line(oci, make_bundle, kind):
     replace_in_rootfs(b, "etc/passwd", kind)
     cid = oci.new_id("pw")
     r = oci.cli("create", "--bundle", b.path, cid, timeout=30)
-    want = "token too long" if kind == "no-newline" else "not a regular file"
+    want = {"no-newline": "token too long", "big": "larger than 16 MiB"}.get(
+        kind, "not a regular file"
+    )
     assert_one_line_error(r, "/etc/passwd", want)
     assert leftovers(oci, b, (cid,)) == []
 
@@ -1285,7 +1293,7 @@ def test_passwd_not_read_when_home_is_set(oci, make_bundle):
     assert run_out(oci, b, timeout=30).strip() == "/home/x"
 
 
-@pytest.mark.parametrize("kind", ["/dev/zero", "fifo"])
+@pytest.mark.parametrize("kind", ["/dev/zero", "fifo", "device"])
 def test_hostile_etc_group_is_never_read(oci, make_bundle, kind):
     """Users and groups are numeric in the config: the runtime never reads the
     image's /etc/group (the kernel's view is checked: busybox's id reads it)."""
@@ -1295,3 +1303,108 @@ def test_hostile_etc_group_is_never_read(oci, make_bundle, kind):
     replace_in_rootfs(b, "etc/group", kind)
     got = status_fields(run_out(oci, b, timeout=30))
     assert (got["Uid"].split()[0], got["Gid"].split()[0], got["Groups"]) == ("65534", "65534", "5")
+
+
+# paths in the rootfs the runtime mounts on, creates, reads or enters; with
+# the /dev tmpfs dropped for those under /dev, so that the rootfs's own /dev
+# is the one the runtime works in
+TOUCHED = [
+    "proc",
+    "sys",
+    "sys/fs/cgroup",
+    "dev",
+    "dev/pts",
+    "dev/shm",
+    "dev/mqueue",
+    "dev/null",
+    "dev/ptmx",
+    "dev/console",
+    "etc/passwd",
+    "work",
+    "etc",
+]
+
+
+@pytest.mark.parametrize("target", ["absolute", "relative"])
+@pytest.mark.parametrize("rel", TOUCHED)
+def test_a_symlink_anywhere_the_runtime_looks_stays_in_the_rootfs(
+    oci, make_bundle, tmp_path, rel, target
+):
+    """Issue 18 item 4: the image replaces a path the runtime touches with a
+    symlink to a host directory (absolute, or climbing with ..).  The
+    container runs, or create fails in one line; either way nothing on the
+    host is created, written or mounted on, and the process never sees the
+    host's files (the decoy passwd's home is not taken)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0:root:/host-home:/bin/sh\n")
+    (outside / "MARKER").write_text("")
+    look = (
+        "echo HOME=$HOME; ls -a /proc /sys /sys/fs/cgroup; "
+        "find / -path /proc -prune -o -path /sys -prune -o -name MARKER -print"
+    )
+    b = make_bundle(sh(look))
+    b.config["process"]["env"] = ["PATH=/bin"]
+    b.config["process"]["terminal"] = False
+    if rel.startswith("dev"):
+        b.config["mounts"] = [m for m in b.config["mounts"] if m["destination"] != "/dev"]
+        if rel == "dev/console":
+            b.config["process"]["terminal"] = True
+    if rel == "work":
+        b.config["process"]["cwd"] = "/work"
+    b.save()
+    path = os.path.join(b.rootfs, rel)
+    if os.path.lexists(path):
+        shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    dest = str(outside / "passwd") if rel == "etc/passwd" else str(outside)
+    if target == "relative":
+        dest = "../" * (rel.count("/") + 12) + dest.lstrip("/")
+    os.symlink(dest, path)
+    cid = oci.new_id("ln")
+    if b.config["process"]["terminal"]:
+        r = _run_with_console(oci, b, cid, tmp_path)
+    else:
+        r = oci.cli("run", "--bundle", b.path, cid, timeout=60)
+    if r.returncode != 0:
+        assert_one_line_error(r)
+    else:
+        assert "/host-home" not in r.stdout and "MARKER" not in r.stdout, r.stdout
+    assert sorted(os.listdir(outside)) == ["MARKER", "passwd"]
+    with open(outside / "passwd") as f:
+        assert f.read() == "root:x:0:0:root:/host-home:/bin/sh\n"
+    with open("/proc/self/mountinfo") as f:
+        assert str(outside) not in f.read()
+    oci.cli("delete", "--force", cid)
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def _run_with_console(oci, b, cid: str, tmp_path) -> subprocess.CompletedProcess:
+    """``run -d`` with a console socket that takes the pty master and drains it."""
+    path = str(tmp_path / "console.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen()
+    got: list[int] = []
+
+    def accept() -> None:
+        srv.settimeout(60)
+        try:
+            c, _ = srv.accept()
+        except OSError:
+            return
+        _, fds, _, _ = socket.recv_fds(c, 256, 1)
+        got.extend(fds)
+        c.close()
+
+    t = threading.Thread(target=accept)
+    t.start()
+    try:
+        r = oci.cli("run", "-d", "--console-socket", path, "--bundle", b.path, cid, timeout=60)
+    finally:
+        srv.close()
+        t.join(60)
+        for fd in got:
+            os.close(fd)
+    r.stdout = ""  # the process's output went to the pty
+    return r
