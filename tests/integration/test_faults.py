@@ -288,3 +288,46 @@ def test_ps_of_a_stopped_container_lists_what_its_cgroup_holds(oci, make_bundle)
     assert all(not _zombie(p) for p in pids)
     oci.cli_ok("delete", "--force", cid)
     assert_nothing_left(oci, b, cid)
+
+
+# ---- load (issue 18, item 8) ------------------------------------------------------------------
+
+LOAD_WORKERS = 8
+LOAD_EACH = 12  # lifecycles per worker: about 20 s on two cores; make bench runs the long case
+
+
+def test_parallel_lifecycles_fail_none_and_leave_nothing(oci, make_bundle):
+    """8 loops of create, start, wait (polling state, as engines do), delete
+    at once, each on its own id: every command succeeds and, after all of
+    them, nothing is left (state, cgroups, mounts, processes).  Throughput
+    against runc's is make bench's load case, not a test."""
+    b = make_bundle(["true"])
+    failures: list[str] = []
+    ids: list[str] = []
+
+    def loop() -> None:
+        for _ in range(LOAD_EACH):
+            cid = oci.new_id("load")
+            ids.append(cid)
+            for args in (("create", "--bundle", b.path, cid), ("start", cid)):
+                r = oci.cli(*args)
+                if r.returncode != 0:
+                    failures.append(f"{args[0]} {cid}: {r.stderr.strip()}")
+            try:
+                oci.wait_status(cid, "stopped", timeout=30)
+            except AssertionError as e:
+                failures.append(f"wait {cid}: {e}")
+            r = oci.cli("delete", cid)
+            if r.returncode != 0:
+                failures.append(f"delete {cid}: {r.stderr.strip()}")
+
+    threads = [threading.Thread(target=loop) for _ in range(LOAD_WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    assert failures == []
+    assert len(ids) == LOAD_WORKERS * LOAD_EACH
+    assert os.listdir(oci.root) == []
+    for cid in ids:
+        assert_nothing_left(oci, b, cid)
