@@ -332,6 +332,16 @@ def test_namespace_path_permission_denied(oci, make_bundle, tmp_path, where):
     b = make_bundle()
     set_namespaces(b, without(b, "network") + [{"type": "network", "path": str(ns)}])
     cid = oci.new_id()
+    # without CAP_DAC_OVERRIDE root cannot mkdir in a hierarchy's root (0555 on
+    # v1): the parent the runtime removes with its last container must be there
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # pure v2
+        hierarchies = ["/sys/fs/cgroup"]
+    else:
+        hierarchies = [
+            e.path for e in os.scandir("/sys/fs/cgroup") if e.is_dir(follow_symlinks=False)
+        ]
+    for h in hierarchies:
+        os.makedirs(f"{h}/ociruntime", exist_ok=True)
     argv = [*_without_dac_override(), *OCI, "--root", oci.root, "create", "-b", b.path, cid]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     line = assert_clean_failure(oci, b, cid, r, str(ns), "permission denied")
