@@ -7,8 +7,14 @@ indented) for the plain data the runtime writes.
 """
 
 import _json
+import sys
 
 _WS = " \t\n\r"
+# Go's encoding/json (runc's) refuses a document nested deeper than this;
+# config.json is read with this limit (config/load.read_json), the runtime's
+# own documents, which hold a config a few levels down, with a little more.
+MAX_DEPTH = 10_000
+_OWN_DEPTH = MAX_DEPTH + 64
 
 
 class _Ctx:
@@ -36,7 +42,8 @@ class DecodeError(ValueError):
         super().__init__(f"{msg}: line {line} column {col} (char {pos})")
 
 
-def loads(data: bytes | str) -> object:
+def loads(data: bytes | str, max_depth: int = _OWN_DEPTH) -> object:
+    """A JSON document, nested at most ``max_depth`` deep (arrays and objects)."""
     if isinstance(data, (bytes, bytearray)):
         # a UTF-8 BOM is allowed (editors write one); "utf-8-sig" would import a codec
         doc = (data[3:] if data[:3] == b"\xef\xbb\xbf" else data).decode()
@@ -46,7 +53,12 @@ def loads(data: bytes | str) -> object:
     while i < n and doc[i] in _WS:
         i += 1
     try:
-        obj, end = _scan(doc, i)
+        try:
+            obj, end = _scan(doc, i)
+        except RecursionError:
+            obj, end = _scan_deep(doc, i, max_depth)
+    except DecodeError:
+        raise
     except StopIteration as e:
         raise DecodeError("Expecting value", doc, e.value) from None
     except (ValueError, SystemError):
@@ -61,11 +73,66 @@ def loads(data: bytes | str) -> object:
         raise
     finally:
         _Ctx.memo.clear()
+    if _raised:  # the recursion limit no longer stops what runc refuses
+        _check_depth(obj, doc, i, max_depth)
     while end < n and doc[end] in _WS:
         end += 1
     if end != n:
         raise DecodeError("Extra data", doc, end)
     return obj
+
+
+def _scan_deep(doc: str, i: int, max_depth: int) -> tuple[object, int]:
+    """A document nested deeper than the interpreter's recursion limit
+    (1,000 frames, of which the C scanner takes one per level): accepted up to
+    MAX_DEPTH, as runc does, with the limit raised for the rest of the process,
+    since the runtime validates, stores and hands on what it has read.  Deeper
+    is a clean error, never a RecursionError: the limit also keeps the C stack
+    bounded (~1 MiB for 10,000 levels; the default stack is 8 MiB).  Only such
+    a document pays for this."""
+    global _raised
+    need = _OWN_DEPTH + 200 + _frames()
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+        _raised = True
+    try:
+        obj, end = _scan(doc, i)
+    except RecursionError:
+        raise _too_deep(doc, i, max_depth) from None
+    _check_depth(obj, doc, i, max_depth)
+    return obj, end
+
+
+_raised = False
+
+
+def _too_deep(doc: str, i: int, max_depth: int) -> DecodeError:
+    return DecodeError(f"nested deeper than {max_depth} levels", doc, i)
+
+
+def _check_depth(obj: object, doc: str, i: int, max_depth: int) -> None:
+    if _depth(obj) > max_depth:
+        raise _too_deep(doc, i, max_depth)
+
+
+def _frames() -> int:
+    f, n = sys._getframe(), 0
+    while f is not None:
+        f, n = f.f_back, n + 1
+    return n
+
+
+def _depth(obj: object) -> int:
+    """How deeply arrays and objects nest in ``obj`` (a scalar: 0), without recursion."""
+    deepest, todo = 0, [(obj, 1)]
+    while todo:
+        o, d = todo.pop()
+        kids = o.values() if type(o) is dict else o if type(o) is list else None
+        if kids is None:
+            continue
+        deepest = max(deepest, d)
+        todo.extend((k, d + 1) for k in kids if type(k) is dict or type(k) is list)
+    return deepest
 
 
 def _default(o: object) -> object:

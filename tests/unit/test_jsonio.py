@@ -89,6 +89,53 @@ def test_deep_nesting():
     assert jsonio.dumps(json.loads(deep)) == json.dumps(json.loads(deep))
 
 
+@pytest.mark.parametrize("depth", [999, 1000, 5000, 10000])
+def test_deeper_than_the_recursion_limit(depth):
+    """The C scanner takes one frame a level: past ~990 it raised
+    RecursionError (an internal error); up to 10,000 levels, as Go's
+    encoding/json (runc) takes, the limit is raised and the parse redone."""
+    for doc in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        v = jsonio.loads(doc, jsonio.MAX_DEPTH)
+        assert jsonio.loads(jsonio.dumps(v), jsonio.MAX_DEPTH) == v
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "[" * 10001 + "]" * 10001,
+        "[" * 10**6,
+        '{"a":' * 20000,
+        "[" * 10001 + "]" * 10001,  # again, with the limit raised
+    ],
+)
+def test_deeper_than_runc_takes_is_refused(doc):
+    with pytest.raises(ValueError, match="^nested deeper than 10000 levels"):
+        jsonio.loads(doc, jsonio.MAX_DEPTH)
+
+
+def test_own_documents_hold_a_deep_config():
+    """State and sync messages hold a config a few levels down: they may go
+    a little deeper than a user's document."""
+    doc = '{"config": ' + "[" * 10000 + "]" * 10000 + "}"
+    assert jsonio.loads(doc)["config"]
+    with pytest.raises(ValueError, match="nested deeper"):
+        jsonio.loads(doc, jsonio.MAX_DEPTH)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    ["[" * 5000 + "]" * 2000, "[" * 5000 + "1,", "[" * 3000 + '"x' + "]" * 3000, "[" * 2000 + "}"],
+)
+def test_deep_and_malformed_is_a_decode_error(doc):
+    """A deep document cut short raised SystemError from the C scanner
+    (found by the fuzzer)."""
+    with pytest.raises(jsonio.DecodeError) as e:
+        jsonio.loads(doc, jsonio.MAX_DEPTH)
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(doc)
+    assert str(e.value) == str(theirs.value)
+
+
 def test_a_bom_is_allowed_in_bytes():
     assert jsonio.loads(b'\xef\xbb\xbf{"a": 1}') == {"a": 1}
 
