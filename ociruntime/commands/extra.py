@@ -180,11 +180,10 @@ def _bytes(v: str | None) -> int | None:
 
 
 def cmd_update(a: Invocation) -> int:
-    from .. import jsonio
 
     o = a.opts
     if o["resources"]:
-        from ..config.load import MAX_JSON, read_file_capped
+        from ..config.load import MAX_JSON, parse_json, read_file_capped
 
         if o["resources"] == "-":
             text = sys.stdin.buffer.read(MAX_JSON + 1)
@@ -192,10 +191,7 @@ def cmd_update(a: Invocation) -> int:
                 raise OCIError(f"resources: larger than {MAX_JSON >> 20} MiB")
         else:
             text = read_file_capped(o["resources"])
-        try:
-            res = jsonio.loads(text)
-        except ValueError as e:
-            raise OCIError(f"resources: invalid JSON: {e}") from None
+        res = parse_json(text, "resources")
         if not isinstance(res, dict):
             raise OCIError("resources: expected a JSON object (linux.resources)")
         from ..config.validate import validate_resources

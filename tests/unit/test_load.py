@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ociruntime.config.default import default_config
-from ociruntime.config.load import Bundle, check_config, load_bundle, read_json
+from ociruntime.config.load import Bundle, check_config, load_bundle, parse_json, read_json
 from ociruntime.errors import OCIError, SpecError
 from ociruntime.linux.namespaces import NS_PROC as NS_PROC_NAME
 
@@ -175,11 +175,72 @@ def test_invalid_json(tmp_path, text, line, column):
     assert f"line {line} column {column}" in str(e)
 
 
-def test_invalid_utf8(tmp_path):
+def test_invalid_utf8_is_read_as_go_reads_it(tmp_path):
+    """runc's decoder takes a byte that is not UTF-8 as U+FFFD; so do we
+    (the version is then refused by the schema, not by the decoder)."""
     b = write_bundle(tmp_path / "b")
     (tmp_path / "b" / "config.json").write_bytes(b'{"ociVersion": "\xff"}')
     e = spec_error(load_bundle, b)
-    assert str(e).startswith("config.json: invalid JSON: ")
+    assert e.pointer == "/ociVersion"
+    (tmp_path / "b" / "config.json").write_bytes(b'\xff{"ociVersion": "1.2.0"}')
+    assert str(spec_error(load_bundle, b)).startswith("config.json: invalid JSON: ")
+
+
+# What runc 1.1 (Go's encoding/json) makes of text that is not Unicode, each
+# checked with runc (the container's hostname, through od): every byte that
+# is not UTF-8 and every lone UTF-16 surrogate is U+FFFD; a pair is joined.
+GO_TEXT = [
+    (b"\xff", "\ufffd"),
+    (b"\xed\xa0\x80", "\ufffd" * 3),  # a surrogate encoded in UTF-8
+    (b"a\xe2\x82", "a\ufffd\ufffd"),  # a truncated sequence: one for each byte
+    (b"\\ud800", "\ufffd"),
+    (b"\\udc00\\ud800", "\ufffd\ufffd"),
+    (b"\\ud83d\\ude00", "\U0001f600"),
+    (b"\\uD800\\ud83d\\ude00x", "\ufffd\U0001f600x"),
+    (b"\\\\ud800", "\\ud800"),  # an escaped backslash, then text
+]
+
+
+@pytest.mark.parametrize("raw, want", GO_TEXT, ids=[repr(r) for r, _ in GO_TEXT])
+def test_text_that_is_not_unicode_becomes_fffd_as_in_go(raw, want):
+    """A lone surrogate used to reach the init, which failed on it with
+    "internal error in init: UnicodeEncodeError"; invalid UTF-8 was refused."""
+    data = b'{"h": "' + raw + b'", "k": {"' + raw + b'": [1, "' + raw + b'"]}}'
+    assert parse_json(data, "config.json") == {"h": want, "k": {want: [1, want]}}
+    assert parse_json(b'"' + raw + b'"', "x") == want
+
+
+def test_surrogates_fixed_in_a_deep_document():
+    data = b'{"a": ' + b"[" * 9000 + b'"\\ud800"' + b"]" * 9000 + b"}"
+    doc = parse_json(data, "config.json")
+    doc = doc["a"]
+    for _ in range(9000):
+        doc = doc[0]
+    assert doc == "\ufffd"
+
+
+@pytest.mark.parametrize("depth, ok", [(5000, True), (10000, True), (10001, False), (10**6, False)])
+def test_nesting_as_deep_as_runc_takes(tmp_path, depth, ok):
+    """Go's decoder (runc's) takes 10,000 levels and no more; ours took 998
+    (RecursionError: an internal error)."""
+    data = b"[" * depth + b"]" * depth
+    if ok:
+        assert parse_json(data, "config.json") is not None
+    else:
+        e = spec_error(parse_json, data, "config.json")
+        assert str(e).startswith("config.json: invalid JSON: nested deeper than 10000 levels")
+
+
+def test_deep_unknown_field_loads(tmp_path):
+    """10,000 levels in all, the config's own two included (runc: the same)."""
+    b = write_bundle(tmp_path / "b")
+    text = json.dumps(default_config()).replace(
+        '"linux": {', '"linux": {"x": ' + "[" * 9998 + "]" * 9998 + ", ", 1
+    )
+    (tmp_path / "b" / "config.json").write_text(text)
+    assert len(load_bundle(b).config["linux"]["x"]) == 1
+    (tmp_path / "b" / "config.json").write_text(text.replace("[]", "[[]]"))
+    assert "nested deeper" in str(spec_error(load_bundle, b))
 
 
 def test_read_json_names_the_file():
