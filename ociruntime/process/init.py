@@ -13,7 +13,7 @@ is out of reach.  Keep docs/create-start.md in step.
 
 from __future__ import annotations
 
-from .. import jsonio, sync, trace
+from .. import jsonio, log, sync, trace
 from .. import oslite as os
 from ..cgroups import base as cgroup_base
 from ..errors import OCIError, SpecError
@@ -69,7 +69,7 @@ def report(a: InitArgs, e: BaseException) -> None:
         msg, where = f"internal error in init: {e!r}", None
     if a.committed:
         # the runtime is gone (after start): the container's stderr is all there is
-        text = f"{where}: {msg}" if where else msg
+        text = log.one_line(f"{where}: {msg}" if where else msg)
         try:
             os.write(2, f"ociruntime: {text}\n".encode())
         except OSError:

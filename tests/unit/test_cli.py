@@ -631,6 +631,41 @@ def test_main_errors_are_one_line(tmp_path, capsys, argv, msg):
     assert one_error_line(err).startswith(msg)
 
 
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("a\nb", "a\\nb"),
+        ("a\r\tb", "a\\r\\tb"),
+        ("\x1b[31mred", "\\u001b[31mred"),
+        ("\x7f\x85", "\\u007f\\u0085"),
+        ("lone \ud800", "lone \\ud800"),
+        ("\u202eevil\u2028", "\\u202eevil\\u2028"),
+        ("ünïcode 日本 \U0001f600 ok", "ünïcode 日本 \U0001f600 ok"),
+        ("a\\nb", "a\\nb"),
+    ],
+)
+def test_error_lines_escape_what_breaks_a_line(tmp_path, capsys, text, shown):
+    """A config's value in a message (a capability's name, a key, a path)
+    must not make two lines of one error, drive the terminal or fail to be
+    written (a lone surrogate): the fuzzer found a capability named "\\n"
+    making its warning two lines.  The same escaping in the log."""
+    logf = tmp_path / "log.json"
+    assert log.one_line(text) == shown
+    assert log.one_line(shown) == shown
+    code = cli._fail(text, 1, False)
+    assert code == 1
+    assert capsys.readouterr().err == f"ociruntime: {shown}\n"
+    log.setup(str(logf), "json", create=True)
+    log.warn(text)
+    cli._fail(text, 1, False)
+    recs = [json.loads(x) for x in logf.read_text().splitlines()]
+    assert [r["msg"] for r in recs] == [shown, shown]
+    assert capsys.readouterr().err == f"ociruntime: {shown}\n"
+    log.setup(None)
+    log.warn(text)
+    assert capsys.readouterr().err == f"ociruntime: warning: {shown}\n"
+
+
 def test_main_invalid_log_format(tmp_path, capsys):
     code, _, err = run_main(["--root", str(tmp_path), "--log-format", "xml", "state", "x"], capsys)
     assert code == 1
