@@ -82,6 +82,14 @@ def set_oom_score_adj(value: int) -> None:
         ) from None
 
 
+def _rlim(v: int) -> int:
+    """A uint64 limit as Python's setrlimit takes it (a C long long, cast to
+    the kernel's unsigned rlim_t): 2^63 and above as the negative number of
+    the same bits, so the kernel gets the value itself, as from runc, and
+    2^64-1 is RLIM_INFINITY (Python's -1)."""
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
 def set_rlimits(rlimits: list[dict]) -> None:
     for i, r in enumerate(rlimits):
         name = r["type"]
@@ -89,14 +97,15 @@ def set_rlimits(rlimits: list[dict]) -> None:
         if res is None:
             raise SpecError(f"/process/rlimits/{i}/type", f'unknown resource limit "{name}"')
         try:
-            resource.setrlimit(res, (r["soft"], r["hard"]))
+            resource.setrlimit(res, (_rlim(r["soft"]), _rlim(r["hard"])))
         except (OSError, ValueError) as e:
             # Python turns EPERM into ValueError("not allowed to raise maximum limit");
             # callers (podman) match the errno text
             why = (
                 e.strerror.lower()
                 if isinstance(e, OSError)
-                else "operation not permitted (above the hard limit)"
+                else "operation not permitted (above the hard limit"
+                + (", or fs.nr_open)" if name == "RLIMIT_NOFILE" else ")")
             )
             raise SpecError(
                 f"/process/rlimits/{i}", f"setrlimit {name} {r['soft']}/{r['hard']}: {why}"

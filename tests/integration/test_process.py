@@ -288,6 +288,28 @@ def test_several_rlimits(oci, make_bundle):
     assert limits["Max msgqueue size"] == ["8192", "8192"]
 
 
+def test_rlimit_of_2_63_and_more_as_runc_sets_it(oci, make_bundle):
+    """A limit is a uint64: 2^63 and above reach the kernel as they are, as
+    from runc (2^64-1 is RLIM_INFINITY), where Python's setrlimit took a
+    signed long long and failed with "internal error in init: OverflowError".
+    RLIMIT_NOFILE above fs.nr_open is the kernel's EPERM, as in runc."""
+    b = make_bundle(["cat", "/proc/self/limits"])
+    b.config["process"]["rlimits"] = [
+        {"type": "RLIMIT_CORE", "soft": 2**63, "hard": 2**64 - 1},
+        {"type": "RLIMIT_MSGQUEUE", "soft": 2**64 - 2, "hard": 2**64 - 2},
+    ]
+    b.save()
+    lines = oci.run_out(b).splitlines()
+    core = next(x for x in lines if x.startswith("Max core file size"))
+    msgq = next(x for x in lines if x.startswith("Max msgqueue size"))
+    assert core.split()[4:6] == [str(2**63), "unlimited"]
+    assert msgq.split()[3:5] == [str(2**64 - 2)] * 2
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 2**63, "hard": 2**63}]
+    b.save()
+    cid, r = oci.run_bundle(b)
+    assert_clean_failure(oci, b, cid, r, "/process/rlimits/0", "operation not permitted")
+
+
 def test_rlimit_soft_above_hard_fails_cleanly(oci, make_bundle):
     b = make_bundle()
     b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 300, "hard": 200}]
