@@ -197,6 +197,8 @@ def check_config(config: dict) -> None:
     """Rules beyond the schema that must fail before any process exists."""
     if "process" not in config:
         raise SpecError("", 'missing required field "process" (create needs a process to run)')
+    if "args" not in config["process"]:  # (runc: "args must not be empty")
+        raise SpecError("/process", 'missing required field "args"')
     if "root" not in config:
         raise SpecError("", 'missing required field "root"')
     linux = config.get("linux") or {}
@@ -234,8 +236,19 @@ def check_config(config: dict) -> None:
             raise SpecError(
                 f"/{key}", f"setting the {key} needs a uts namespace (add one to /linux/namespaces)"
             )
+        name = config.get(key) or ""
+        if len(name) > 16 and len(name.encode()) > 64:  # (16 characters: at most 64 bytes)
+            raise SpecError(f"/{key}", "longer than 64 bytes (the kernel's limit)")
     if "mount" not in seen:
         check_without_mount_namespace(config, linux)
+    for i, d in enumerate(linux.get("devices") or ()):
+        for key in ("major", "minor"):
+            # what makedev(3) takes; runc casts anything to 32 bits (-1, its
+            # wildcard, refused), which makes a node other than the one asked for
+            if not 0 <= d.get(key, 0) <= 0xFFFFFFFF:
+                raise SpecError(
+                    f"/linux/devices/{i}/{key}", "expected an integer between 0 and 4294967295"
+                )
     for i, m in enumerate(config.get("mounts") or []):
         if not os.path.isabs(m["destination"]):
             raise SpecError(f"/mounts/{i}/destination", "expected an absolute path")
@@ -245,6 +258,8 @@ def check_config(config: dict) -> None:
         for i, h in enumerate(hooks.get(kind) or ()):
             if not os.path.isabs(h["path"]):  # it would run from the caller's cwd
                 raise SpecError(f"/hooks/{kind}/{i}/path", "expected an absolute path")
+            if h.get("args") and not h["args"][0]:  # posix_spawn refuses it (runc runs it)
+                raise SpecError(f"/hooks/{kind}/{i}/args/0", "expected a non-empty string")
             check_env(h.get("env"), f"/hooks/{kind}/{i}/env")
     cwd = config["process"].get("cwd", "/")
     if not os.path.isabs(cwd):

@@ -635,3 +635,49 @@ def test_hook_path_must_be_absolute(path):
     cfg["hooks"] = {"prestart": [{"path": "/bin/true"}], "poststop": [{"path": path}]}
     e = spec_error(check_config, cfg)
     assert str(e) == "config.json: /hooks/poststop/0/path: expected an absolute path"
+
+
+# ---- what the fuzzer found (issue 18) ----------------------------------------------------------
+
+
+def test_hook_args0_must_not_be_empty():
+    """posix_spawn refuses an empty argv[0] (it was "internal error:
+    ValueError"); runc runs the hook with it.  No args at all is the path."""
+    cfg = default_config()
+    cfg["process"]["cwd"] = "/"
+    cfg["hooks"] = {"prestart": [{"path": "/bin/true"}, {"path": "/bin/true", "args": ["t", ""]}]}
+    accepted_but(
+        cfg, lambda c: c["hooks"]["prestart"][1]["args"].insert(0, ""), "/hooks/prestart/1/args/0"
+    )
+
+
+@pytest.mark.parametrize("key", ["hostname", "domainname"])
+def test_uts_names_of_at_most_64_bytes(key):
+    """sethostname(2) and setdomainname(2) take 64 bytes: more failed in the
+    init as "Invalid argument", with no pointer (runc 1.1: "sethostname:
+    invalid argument", and it ignores domainname)."""
+    cfg = default_config()
+    cfg[key] = "é" * 32
+    accepted_but(cfg, lambda c: c.update({key: "é" * 32 + "a"}), f"/{key}")
+    cfg[key] = "h" * 64
+    accepted_but(cfg, lambda c: c.update({key: "h" * 65}), f"/{key}")
+
+
+@pytest.mark.parametrize("key", ["major", "minor"])
+@pytest.mark.parametrize("bad", [-1, -(2**63), 2**32])
+def test_device_numbers_makedev_takes(key, bad):
+    """Anything else failed in the init with an OverflowError."""
+    cfg = default_config()
+    cfg["linux"]["devices"] = [{"type": "c", "path": "/dev/fz", "major": 1, "minor": 3}]
+    cfg["linux"]["devices"][0][key] = 2**32 - 1
+    accepted_but(
+        cfg, lambda c: c["linux"]["devices"][0].update({key: bad}), f"/linux/devices/0/{key}"
+    )
+
+
+def test_process_needs_args():
+    """It failed in the init ("internal error in init: KeyError('args')");
+    runc: "args must not be empty"."""
+    cfg = default_config()
+    e = spec_error(check_config, {**cfg, "process": {"cwd": "/"}})
+    assert str(e) == 'config.json: /process: missing required field "args"'

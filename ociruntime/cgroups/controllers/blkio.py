@@ -59,7 +59,8 @@ def v1(res: dict, has) -> list[tuple[str, str, str]]:
             raise SpecError(f"{P}weightDevice/{i}", "expected a weight or a leafWeight")
     for key, file, _ in THROTTLE:
         for d in b.get(key) or []:
-            out.append(("blkio", file, f"{d['major']}:{d['minor']} {d['rate']}"))
+            # (no rate: 0, which lifts the limit, as runc writes it)
+            out.append(("blkio", file, f"{d['major']}:{d['minor']} {d.get('rate', 0)}"))
     return out
 
 
@@ -77,5 +78,5 @@ def v2(res: dict, has) -> list[tuple[str, str]]:
             out.append((wf, f"{d['major']}:{d['minor']} {conv(d['weight'])}"))
     for key, _, v2key in THROTTLE:
         for d in b.get(key) or []:
-            out.append(("io.max", f"{d['major']}:{d['minor']} {v2key}={d['rate'] or 'max'}"))
+            out.append(("io.max", f"{d['major']}:{d['minor']} {v2key}={d.get('rate') or 'max'}"))
     return out
