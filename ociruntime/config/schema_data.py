@@ -517,6 +517,9 @@ CONFIG_SCHEMA = {
                 },
                 "personality": {
                     "type": "object",
+                    "required": [
+                        "domain",
+                    ],
                     "properties": {
                         "domain": {
                             "type": "string",

@@ -55,6 +55,7 @@ PRE_V12 = "the installed official schema predates runtime-spec v1.2 and ignores 
 NOT_SEMVER = "official schema accepts any string as ociVersion; ours requires SemVer"
 MAJOR_1 = "this runtime implements 1.x only: validate_config rejects other majors in code"
 ARGS_EMPTY = "config.md requires at least one args entry; the official schema does not check"
+NO_DOMAIN = "config-linux.md requires personality.domain; the official schema does not check"
 FLOAT_INT = "draft 2020-12 counts 1.0 as an integer; our validator (like Go and draft-04) does not"
 DOLLAR = "jsonschema's re lets $ match before a trailing newline; ours anchors at the end"
 OTHER_OS = (
@@ -750,6 +751,8 @@ CONFIG_CASES = [
     bad_at("intelRdt-enableCMT-string", F, "/linux/intelRdt/enableCMT", "true", "expected a boolean"),
     bad_at("personality-bad-domain", F, "/linux/personality/domain", "LINUX64", 'expected one of "LINUX", "LINUX32"'),
     bad_at("personality-flags-string", F, "/linux/personality/flags", "", "expected an array"),
+    bad_at("personality-no-domain", F, "/linux/personality/domain", _DELETE, 'missing required field "domain"',
+           at="/linux/personality", official=True, why=NO_DOMAIN),
     bad_at("timeOffsets-secs-string", F, "/linux/timeOffsets/boottime/secs", "1", INT64, official=True, why=PRE_V12),
     bad_at("timeOffsets-nanosecs-negative", F, "/linux/timeOffsets/monotonic/nanosecs", -1, UINT32, official=True, why=PRE_V12),
     bad_at("timeOffsets-list", F, "/linux/timeOffsets", [], "expected an object", official=True, why=PRE_V12),
@@ -1013,6 +1016,7 @@ def test_documented_differences_are_few():
         NOT_SEMVER,
         MAJOR_1,
         ARGS_EMPTY,
+        NO_DOMAIN,
         FLOAT_INT,
         EMPTY_KEY,
         R_PROPAGATION,
