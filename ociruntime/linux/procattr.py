@@ -90,14 +90,33 @@ def _rlim(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
+# RLIMIT_NOFILE's soft limit, set by lower_nofile right before execve (the
+# init still opens fds until then: the exec socket, hooks' pipes, a seccomp
+# listener); lowering a soft limit needs no privilege, so it cannot fail then
+_late_nofile: tuple[int, int] | None = None
+NOFILE_MIN_HARD = 16  # what the init needs until execve, at most
+
+
 def set_rlimits(rlimits: list[dict]) -> None:
+    global _late_nofile
+    _late_nofile = None
     for i, r in enumerate(rlimits):
         name = r["type"]
         res = getattr(resource, name, None)
         if res is None:
             raise SpecError(f"/process/rlimits/{i}/type", f'unknown resource limit "{name}"')
+        soft, hard = _rlim(r["soft"]), _rlim(r["hard"])
+        if name == "RLIMIT_NOFILE":
+            if r["hard"] < NOFILE_MIN_HARD:  # (runc: "too many open files")
+                raise SpecError(
+                    f"/process/rlimits/{i}",
+                    f"RLIMIT_NOFILE: a hard limit of {r['hard']} leaves the container's"
+                    f" init too few fds to start (at least {NOFILE_MIN_HARD})",
+                )
+            if r["soft"] < r["hard"]:
+                _late_nofile, soft = (soft, hard), hard
         try:
-            resource.setrlimit(res, (_rlim(r["soft"]), _rlim(r["hard"])))
+            resource.setrlimit(res, (soft, hard))
         except (OSError, ValueError) as e:
             # Python turns EPERM into ValueError("not allowed to raise maximum limit");
             # callers (podman) match the errno text
@@ -110,6 +129,13 @@ def set_rlimits(rlimits: list[dict]) -> None:
             raise SpecError(
                 f"/process/rlimits/{i}", f"setrlimit {name} {r['soft']}/{r['hard']}: {why}"
             ) from None
+
+
+def lower_nofile() -> None:
+    """The soft RLIMIT_NOFILE set_rlimits left for now (before a seccomp filter
+    is loaded, which might refuse the call)."""
+    if _late_nofile is not None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, _late_nofile)
 
 
 def setgroups_denied(path: str = "/proc/self/setgroups") -> bool:

@@ -47,6 +47,7 @@ def main(a: InitArgs) -> None:
             wait_for_start(a, msg.get("state") or {})
         elif not a.join_pid:
             start_container_hooks(a, msg.get("state") or {})
+        procattr.lower_nofile()
         if a.filter is not None:  # no_new_privs: the last step, for as few syscalls as can be
             load_seccomp(a, msg.get("state") or {}, "running")
         os.execve(path, args, env)

@@ -294,20 +294,44 @@ def test_rlimit_of_2_63_and_more_as_runc_sets_it(oci, make_bundle):
     signed long long and failed with "internal error in init: OverflowError".
     RLIMIT_NOFILE above fs.nr_open is the kernel's EPERM, as in runc."""
     b = make_bundle(["cat", "/proc/self/limits"])
-    b.config["process"]["rlimits"] = [
+    b.config["process"]["rlimits"] = [  # (the host's hard limits of these are infinite)
         {"type": "RLIMIT_CORE", "soft": 2**63, "hard": 2**64 - 1},
-        {"type": "RLIMIT_MSGQUEUE", "soft": 2**64 - 2, "hard": 2**64 - 2},
+        {"type": "RLIMIT_DATA", "soft": 2**64 - 2, "hard": 2**64 - 2},
     ]
     b.save()
     lines = oci.run_out(b).splitlines()
     core = next(x for x in lines if x.startswith("Max core file size"))
-    msgq = next(x for x in lines if x.startswith("Max msgqueue size"))
+    data = next(x for x in lines if x.startswith("Max data size"))
     assert core.split()[4:6] == [str(2**63), "unlimited"]
-    assert msgq.split()[3:5] == [str(2**64 - 2)] * 2
+    assert data.split()[3:5] == [str(2**64 - 2)] * 2
     b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 2**63, "hard": 2**63}]
     b.save()
     cid, r = oci.run_bundle(b)
     assert_clean_failure(oci, b, cid, r, "/process/rlimits/0", "operation not permitted")
+
+
+def test_rlimit_nofile_soft_0_is_set_last(oci, make_bundle):
+    """The init opens fds until execve (start's connection, hooks' pipes): a
+    soft RLIMIT_NOFILE of 0 made it fail after create had said yes (found by
+    the fuzzer).  The soft limit is now set right before execve, and a hard
+    limit too low for the init is refused before anything runs."""
+    b = make_bundle(["sleep", "60"])
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 0, "hard": 1024}]
+    b.save()
+    cid = oci.new_id()
+    r = oci.cli("create", "-b", b.path, cid)
+    assert (r.returncode, r.stderr) == (0, "")
+    assert oci.state(cid)["status"] == "created"
+    oci.cli_ok("start", cid)
+    pid = oci.wait_status(cid, "running")["pid"]
+    with open(f"/proc/{pid}/limits") as f:
+        files = next(x for x in f if x.startswith("Max open files"))
+    assert files.split()[3:5] == ["0", "1024"]
+    oci.cli_ok("delete", "--force", cid)
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 0, "hard": 15}]
+    b.save()
+    cid, r = oci.run_bundle(b)
+    assert_clean_failure(oci, b, cid, r, "/process/rlimits/0", "hard limit of 15")
 
 
 def test_rlimit_soft_above_hard_fails_cleanly(oci, make_bundle):
