@@ -196,7 +196,10 @@ def plan(config: dict) -> Plan:
             raise SpecError(
                 "/process/ioPriority/class", f'unknown I/O priority class "{io["class"]}"'
             )
-        p.ioprio = (IOPRIO_CLASSES[io["class"]] << 13) | io.get("priority", 0)
+        prio = io.get("priority", 0)
+        if not 0 <= prio <= 7:  # more would spill into the class bits
+            raise SpecError("/process/ioPriority/priority", "expected an integer between 0 and 7")
+        p.ioprio = (IOPRIO_CLASSES[io["class"]] << 13) | prio
     return p
 
 
@@ -294,7 +297,7 @@ def apply_sched(p: Plan) -> None:
             SCHED_POLICIES[s["policy"]],
             flags,
             s.get("nice", 0),
-            s.get("priority", 0),
+            s.get("priority", 0) & 0xFFFFFFFF,  # a u32: a negative one, as Go casts it (EINVAL)
             s.get("runtime", 0),
             s.get("deadline", 0),
             s.get("period", 0),

@@ -597,6 +597,25 @@ def test_io_priority_best_effort_level(oci, make_bundle):
     assert run_out(oci, b).strip() == "best-effort: prio 6"
 
 
+@pytest.mark.parametrize("prio", [8, 8192, -1])
+def test_io_priority_out_of_range_is_refused(oci, make_bundle, prio):
+    """8192 spilled into the class bits (best-effort became idle, silently)."""
+    b = make_bundle()
+    b.config["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_BE", "priority": prio}
+    b.save()
+    oci.create_fails(b, "/process/ioPriority/priority: expected an integer between 0 and 7")
+
+
+def test_scheduler_negative_priority_is_the_kernels_einval(oci, make_bundle):
+    """A negative priority (int32 in the schema, a u32 in sched_attr) failed
+    in the init with "internal error in init: error('argument out of
+    range')" (found by the fuzzer); it reaches the kernel as Go casts it."""
+    b = make_bundle()
+    b.config["process"]["scheduler"] = {"policy": "SCHED_IDLE", "priority": -(2**31)}
+    b.save()
+    oci.create_fails(b, "/process/scheduler: sched_setattr: Invalid argument")
+
+
 def test_oom_score_adj(oci, make_bundle):
     b = make_bundle(["cat", "/proc/self/oom_score_adj"])
     b.config["process"]["oomScoreAdj"] = 500
