@@ -14,6 +14,13 @@
 #   make profile [CMDS=create,start,state,delete]
 #                                       py-spy over many calls of each command:
 #                                       where the time goes, by function
+#   make fuzz [FUZZ_EXAMPLES=2000] [FUZZ_SEED=N]
+#                                       the fuzz tests at length: FUZZ_EXAMPLES random
+#                                       fuzzed configs through real containers, ten
+#                                       times as many through the config loader; each
+#                                       new problem, minimized, is saved as a case in
+#                                       tests/fuzz_corpus/, which make test replays
+#                                       (2000: about 15 minutes)
 #   make lint
 #
 # OCIRUNTIME is the command used for `spec` and as the runtime under test, e.g.
@@ -32,7 +39,7 @@ LOAD_SECONDS ?= 60
 BUNDLE     ?= bundles/busybox
 LINT_PATHS := ociruntime tests bench
 
-.PHONY: all deps bundle bundle-demo bench profile lint install demo test
+.PHONY: all deps bundle bundle-demo bench profile lint install demo test fuzz
 
 all: lint
 
@@ -86,3 +93,8 @@ demo: deps install
 
 test: install
 	$(PYTHON) -m pytest -q -ra tests
+
+FUZZ_EXAMPLES ?= 2000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(PYTHON) -m pytest -q -s -ra \
+		tests/unit/test_fuzz_config.py tests/integration/test_fuzz.py -k fuzzed
