@@ -33,6 +33,21 @@ class _Ctx:
 _scan = _json.make_scanner(_Ctx())
 
 
+class _NotJSON(ValueError):
+    pass
+
+
+class _GoCtx(_Ctx):
+    """As Go's decoder (runc's): NaN and Infinity are not JSON."""
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        raise _NotJSON(f"{name} is not a JSON value")
+
+
+_scan_go = _json.make_scanner(_GoCtx())
+
+
 class DecodeError(ValueError):
     """Like json.JSONDecodeError: a message with line and column."""
 
@@ -42,8 +57,9 @@ class DecodeError(ValueError):
         super().__init__(f"{msg}: line {line} column {col} (char {pos})")
 
 
-def loads(data: bytes | str, max_depth: int = _OWN_DEPTH) -> object:
-    """A JSON document, nested at most ``max_depth`` deep (arrays and objects)."""
+def loads(data: bytes | str, max_depth: int = _OWN_DEPTH, go: bool = False) -> object:
+    """A JSON document, nested at most ``max_depth`` deep (arrays and objects);
+    ``go``: without the NaN and Infinity that json (and so this) takes."""
     if isinstance(data, (bytes, bytearray)):
         # a UTF-8 BOM is allowed (editors write one); "utf-8-sig" would import a codec
         doc = (data[3:] if data[:3] == b"\xef\xbb\xbf" else data).decode()
@@ -52,12 +68,13 @@ def loads(data: bytes | str, max_depth: int = _OWN_DEPTH) -> object:
     i, n = 0, len(doc)
     while i < n and doc[i] in _WS:
         i += 1
+    scan = _scan_go if go else _scan
     try:
         try:
-            obj, end = _scan(doc, i)
+            obj, end = scan(doc, i)
         except RecursionError:
-            obj, end = _scan_deep(doc, i, max_depth)
-    except DecodeError:
+            obj, end = _scan_deep(scan, doc, i, max_depth)
+    except (DecodeError, _NotJSON):
         raise
     except StopIteration as e:
         raise DecodeError("Expecting value", doc, e.value) from None
@@ -82,7 +99,7 @@ def loads(data: bytes | str, max_depth: int = _OWN_DEPTH) -> object:
     return obj
 
 
-def _scan_deep(doc: str, i: int, max_depth: int) -> tuple[object, int]:
+def _scan_deep(scan, doc: str, i: int, max_depth: int) -> tuple[object, int]:
     """A document nested deeper than the interpreter's recursion limit
     (1,000 frames, of which the C scanner takes one per level): accepted up to
     MAX_DEPTH, as runc does, with the limit raised for the rest of the process,
@@ -96,7 +113,7 @@ def _scan_deep(doc: str, i: int, max_depth: int) -> tuple[object, int]:
         sys.setrecursionlimit(need)
         _raised = True
     try:
-        obj, end = _scan(doc, i)
+        obj, end = scan(doc, i)
     except RecursionError:
         raise _too_deep(doc, i, max_depth) from None
     _check_depth(obj, doc, i, max_depth)

@@ -66,7 +66,7 @@ def read_json(path: str, file: str) -> object:
 def parse_json(data: bytes, file: str) -> object:
     """A user's JSON document (config.json, a process.json, update's
     resources) read as runc's Go decoder reads it: nested at most 10,000
-    deep, and text that is not Unicode (a byte that is not UTF-8, an escaped
+    deep, no NaN or Infinity, and text that is not Unicode (a byte that is not UTF-8, an escaped
     lone UTF-16 surrogate such as ``\\ud800``) becomes U+FFFD, where it
     would fail half-way through a create (no system call takes a surrogate).
     Only a document that has such text pays for the fix."""
@@ -77,7 +77,7 @@ def parse_json(data: bytes, file: str) -> object:
     except UnicodeDecodeError:
         text = _go_decode(data)
     try:
-        doc = jsonio.loads(text, jsonio.MAX_DEPTH)
+        doc = jsonio.loads(text, jsonio.MAX_DEPTH, go=True)
     except ValueError as e:
         raise SpecError("", f"invalid JSON: {e}", file) from None
     # (a backslash, one memchr, is rare in a config: the searches for the

@@ -210,6 +210,15 @@ def test_text_that_is_not_unicode_becomes_fffd_as_in_go(raw, want):
     assert parse_json(b'"' + raw + b'"', "x") == want
 
 
+@pytest.mark.parametrize("const", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(const):
+    """Python's json takes them, Go's decoder (runc's) does not; in an
+    unknown field we took them, runc refused the config."""
+    e = spec_error(parse_json, b'{"x": [1, ' + const.encode() + b"]}", "config.json")
+    assert str(e) == f"config.json: invalid JSON: {const} is not a JSON value"
+    assert parse_json(b'{"x": "' + const.encode() + b'"}', "c") == {"x": const}
+
+
 def test_surrogates_fixed_in_a_deep_document():
     data = b'{"a": ' + b"[" * 9000 + b'"\\ud800"' + b"]" * 9000 + b"}"
     doc = parse_json(data, "config.json")
