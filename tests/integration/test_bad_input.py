@@ -65,14 +65,17 @@ def _limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
-@pytest.mark.parametrize("kind", ["/dev/zero", "/dev/urandom", "fifo", "oversized"])
+@pytest.mark.parametrize("kind", ["/dev/zero", "/dev/urandom", "fifo", "oversized", "loop"])
 def test_config_json_not_a_small_regular_file(oci, bundle, kind):
     """A config.json that never ends (a symlink to a device, a FIFO nobody
     writes to) or is beyond any real config's size fails at once: runc reads
-    /dev/zero until it runs out of memory."""
+    /dev/zero until it runs out of memory.  A symlink loop (issue 18)."""
     path = os.path.join(bundle.path, "config.json")
     os.unlink(path)
-    if kind == "fifo":
+    if kind == "loop":
+        os.symlink("config.json", path)
+        needle = "too many levels of symbolic links"
+    elif kind == "fifo":
         os.mkfifo(path)
         needle = "not a regular file"
     elif kind == "oversized":
