@@ -14,12 +14,14 @@
 #   make profile [CMDS=create,start,state,delete]
 #                                       py-spy over many calls of each command:
 #                                       where the time goes, by function
-#   make fuzz [FUZZ_EXAMPLES=2000] [FUZZ_SEED=N]
+#   make fuzz [FUZZ_EXAMPLES=2000] [FUZZ_SEED=N] [FUZZ_RUNC=N]
 #                                       the fuzz tests at length: FUZZ_EXAMPLES random
 #                                       fuzzed configs through real containers, ten
 #                                       times as many through the config loader; each
 #                                       new problem, minimized, is saved as a case in
-#                                       tests/fuzz_corpus/, which make test replays
+#                                       tests/fuzz_corpus/, which make test replays;
+#                                       FUZZ_RUNC=N: N cases through runc too, and
+#                                       where the two disagree
 #                                       (2000: about 15 minutes)
 #   make lint
 #
@@ -96,5 +98,5 @@ test: install
 
 FUZZ_EXAMPLES ?= 2000
 fuzz: install
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(PYTHON) -m pytest -q -s -ra \
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNC=$(FUZZ_RUNC) $(PYTHON) -m pytest -q -s -ra \
 		tests/unit/test_fuzz_config.py tests/integration/test_fuzz.py -k fuzzed

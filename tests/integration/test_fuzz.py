@@ -298,3 +298,103 @@ def test_corpus(oci, fuzz_bundle, path):
     problem, outcome = container_problem(oci, b, entry["ops"], mode)
     assert problem is None, f"{path}: {problem}"
     fz.check_expectation(entry, "run", outcome)
+
+
+# ---- against runc ------------------------------------------------------------------------
+
+RUNC_EXAMPLES = int(os.environ.get("FUZZ_RUNC") or 0)
+
+
+def runc_outcome(b: Bundle, rootdir: str, cid: str) -> str:
+    """ "ok", or runc's error (its last logrus msg): ``runc run`` in a
+    throwaway mount namespace (without one of its own, runc 1.1 would leave
+    the config's mounts in ours); what it leaves is removed."""
+    runc = shutil.which("runc")
+    try:
+        r = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private"]
+            + [runc, "--root", rootdir, "run", "-b", b.path, cid],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        out = (
+            "ok"
+            if r.returncode == 0
+            else (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
+        )
+    except subprocess.TimeoutExpired:
+        out = "hung"
+    subprocess.run([runc, "--root", rootdir, "delete", "--force", cid], capture_output=True)
+    for mp in ("/sys/fs/cgroup/" + c for c in os.listdir("/sys/fs/cgroup")):
+        for d in (os.path.join(mp, cid), os.path.join(mp, "unified", cid)):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+    if 'msg="' in out:
+        out = out.split('msg="', 1)[1].rstrip('"')
+    return out
+
+
+@pytest.mark.skipif(not RUNC_EXAMPLES, reason="FUZZ_RUNC=N: N fuzzed configs through runc too")
+@pytest.mark.skipif(shutil.which("runc") is None, reason="runc is not installed")
+def test_fuzzed_configs_against_runc(oci, fuzz_bundle, tmp_path):
+    """A survey, not a check: each case through ``run`` of ours and of runc;
+    where one runs it and the other refuses, the case, both outcomes and
+    how often its kind came up are printed (and written to FUZZ_RUNC_REPORT
+    if set).  What it finds is listed in tests/compat/test_differences.py
+    (a deliberate difference) or fixed (a bug, with a corpus case)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    runc_root = str(tmp_path / "runc-root")
+    kinds: dict[str, list] = {}
+    count = collections.Counter()
+
+    @settings(
+        max_examples=RUNC_EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(fz.cases(containers=True))
+    def one(ops: list) -> None:
+        b = fuzz_bundle()
+        problem, ours = container_problem(oci, b, ops, "run")
+        count["cases"] += 1
+        if ours.startswith("not run"):
+            count["not run"] += 1
+            return
+        rb = fuzz_bundle()
+        with open(os.path.join(rb.path, "config.json"), "wb") as f:
+            f.write(fz.build(ops)[1])
+        theirs = runc_outcome(rb, runc_root, "fzr-" + os.path.basename(rb.path))
+        count[
+            "both ran"
+            if ours == theirs == "ok"
+            else "both refused"
+            if "ok" not in (ours, theirs)
+            else "differ"
+        ] += 1
+        if problem is not None:
+            count["problems"] += 1
+        if (ours == "ok") == (theirs == "ok"):
+            return
+        key = (
+            ("ours ran" if ours == "ok" else "runc ran")
+            + ": "
+            + fz.signature(theirs if ours == "ok" else ours.removeprefix(ERROR_PREFIX))[:90]
+        )
+        kinds.setdefault(key, [0, ops, ours, theirs])[0] += 1
+
+    one()
+    lines = [f"fuzz against runc: {dict(count)}"]
+    for key, (n, ops, ours, theirs) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
+        lines.append(f"{n:4d}x {key}\n      ours: {ours[:200]}\n      runc: {theirs[:200]}")
+        lines.append(f"      case: {json.dumps([fz.to_json(op) for op in ops])[:600]}")
+    print("\n" + "\n".join(lines))
+    if os.environ.get("FUZZ_RUNC_REPORT"):
+        with open(os.environ["FUZZ_RUNC_REPORT"], "w") as f:
+            f.write("\n".join(lines) + "\n")
