@@ -180,7 +180,7 @@ def container_problem(oci, b: Bundle, ops: list, mode: str) -> tuple[str | None,
     risk = host_risk(cfg, b.path, cid)
     if risk is not None:
         return None, f"not run: {risk}"  # the loader's test covers it
-    _, cg_new = cgroup_dirs(cfg, cid)
+    cg_dirs, cg_new = cgroup_dirs(cfg, cid)
     log = os.path.join(b.path, "log.json")
     g = ("--log", log, "--log-format", "json")
     own = _get(cfg, "process", "args") != ["true"]
@@ -207,11 +207,18 @@ def container_problem(oci, b: Bundle, ops: list, mode: str) -> tuple[str | None,
         problem = _log_problem(log)
     if problem is None:
         left = leftovers(oci, b, (cid,))
-        left += [f"cgroup {d}" for d in cg_new if os.path.isdir(d)]
+        # the container's own cgroup; the parents a cgroupsPath needed made
+        # stay, as runc leaves them (the default /ociruntime: see cgroup_dirs)
+        left += [f"cgroup {d}" for d in cg_new if d in cg_dirs and os.path.isdir(d)]
         if left:
             problem = "left behind: " + "; ".join(left)[:600]
     if problem is not None:
         _cleanup(oci, b, cid, cg_new)
+    for d in sorted(cg_new, key=len, reverse=True):  # (empty ones only)
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
     oci.ids.discard(cid)
     return problem, outcome
 
