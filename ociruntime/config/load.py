@@ -241,6 +241,13 @@ def check_config(config: dict) -> None:
             raise SpecError(f"/{key}", "longer than 64 bytes (the kernel's limit)")
     if "mount" not in seen:
         check_without_mount_namespace(config, linux)
+    rdt = linux.get("intelRdt") or {}
+    for key in ("l3CacheSchema", "memBwSchema", "enableCMT", "enableMBM"):
+        if rdt.get(key):  # (a closID alone names a group: runc runs it too)
+            raise SpecError(
+                f"/linux/intelRdt/{key}",
+                "Intel RDT is not supported by this runtime (features: intelRdt.enabled false)",
+            )
     for i, d in enumerate(linux.get("devices") or ()):
         for key in ("major", "minor"):
             # what makedev(3) takes; runc casts anything to 32 bits (-1, its

@@ -690,3 +690,16 @@ def test_process_needs_args():
     cfg = default_config()
     e = spec_error(check_config, {**cfg, "process": {"cwd": "/"}})
     assert str(e) == 'config.json: /process: missing required field "args"'
+
+
+@pytest.mark.parametrize(
+    "key, value", [("l3CacheSchema", "L3:0=f"), ("memBwSchema", "MB:0=100"), ("enableCMT", True)]
+)
+def test_intel_rdt_is_refused_not_ignored(key, value):
+    """Cache and bandwidth limits were dropped without a word (runc: "Intel
+    RDT/MBA is not enabled"); found comparing fuzzed configs with runc."""
+    cfg = default_config()
+    cfg["linux"]["intelRdt"] = {"closID": "fz", key: False if value is True else ""}
+    accepted_but(
+        cfg, lambda c: c["linux"]["intelRdt"].update({key: value}), f"/linux/intelRdt/{key}"
+    )
