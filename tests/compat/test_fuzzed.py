@@ -72,6 +72,13 @@ AGREE = [
         False,
     ),
     ("nan", lambda c: c["linux"].update(x="@@nan@@"), {"@@nan@@": b"[NaN]"}, None, False),
+    (
+        "intel-rdt-bandwidth",
+        lambda c: c["linux"].update(intelRdt={"memBwSchema": "MB:0=100"}),
+        {},
+        None,
+        False,
+    ),
     ("no-args", lambda c: c["process"].pop("args"), {}, None, False),
 ]
 
@@ -142,6 +149,35 @@ DIFFER = [
         "runc",
         "/process/ioPriority/priority: expected an integer between 0 and 7",
         "more would spill into the class bits; runc 1.1 ignores ioPriority",
+    ),
+    (
+        "ociVersion-missing",
+        lambda c: c.pop("ociVersion"),
+        "runc",
+        'config.json: missing required field "ociVersion"',
+        "config.md: REQUIRED; runc 1.1 does not look at it",
+    ),
+    (
+        "seccomp-without-defaultAction",
+        lambda c: c["linux"].update(seccomp={}),
+        "runc",
+        '/linux/seccomp: missing required field "defaultAction"',
+        "config-linux.md: REQUIRED; runc 1.1 loads no filter",
+    ),
+    (
+        "nul-in-an-unknown-field",
+        lambda c: c["linux"].update(x={"a\0b": 1}),
+        "runc",
+        "/linux/x/a\\u0000b: contains a NUL byte",
+        "no string anywhere may hold a NUL (schemas/README.md); runc drops unknown fields",
+    ),
+    (
+        "time-offsets-without-time-namespace",
+        lambda c: c["linux"].update(timeOffsets={"monotonic": {"secs": 1}}),
+        "runc",
+        "/linux/timeOffsets: time offsets need a new time namespace",
+        "a field of runtime-spec 1.2, which runc 1.1 ignores (as netDevices, mount idmaps,"
+        " execCPUAffinity, scheduler, ioPriority, personality): here applied, so checked",
     ),
     (
         "rlimit-nofile-soft-0",
