@@ -22,7 +22,7 @@
 #                                       tests/fuzz_corpus/, which make test replays;
 #                                       FUZZ_RUNC=N: N cases through runc too, and
 #                                       where the two disagree
-#                                       (2000: about 15 minutes)
+#                                       (2000: about 20 minutes on 2 shared cores)
 #   make lint
 #
 # OCIRUNTIME is the command used for `spec` and as the runtime under test, e.g.
