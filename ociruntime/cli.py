@@ -324,7 +324,6 @@ def main(argv: list[str] | None = None, t0: int = 0) -> int:
 
 
 def _fail(text: str, code: int, debug: bool) -> int:
-    text = log.one_line(text)  # a config's value in it may hold a newline, an escape
     if debug:
         import traceback
 

@@ -58,11 +58,22 @@ def os_error_text(e: OSError) -> str:
     return f"{where}: {what}" if where is not None else what
 
 
-_ESCAPES = {i: f"\\x{i:02x}" for i in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+_ESCAPES: dict[int, str] = {}
 
 
 def one_line(text: str) -> str:
     """``text`` with control characters escaped (``\\n``, ``\\x1b``), so that an
     id, path or name a user gave, echoed in a message, cannot break it into
-    lines or drive the terminal."""
+    lines or drive the terminal: C0 and C1 controls, and (as ``\\uXXXX``)
+    lone surrogates, which no encoding takes, and the line separators and
+    bidirectional controls, which move what a terminal shows.  Printable
+    ASCII, nearly every message, is returned as it is."""
+    if text.isascii() and text.isprintable():
+        return text
+    if not _ESCAPES:
+        _ESCAPES.update({i: f"\\x{i:02x}" for i in [*range(32), *range(127, 160)]})
+        _ESCAPES.update({10: "\\n", 13: "\\r", 9: "\\t"})
+        wide = [*range(0xD800, 0xE000), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029]
+        wide += [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+        _ESCAPES.update({i: f"\\u{i:04x}" for i in wide})
     return text.translate(_ESCAPES)

@@ -53,38 +53,15 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + f".{t % 10**9:09d}Z"
 
 
-# Escaped in every message: C0 and C1 controls (a newline would make two
-# lines of one error, an escape sequence would drive the terminal), lone
-# surrogates (no encoding takes them), and the line separators and
-# bidirectional controls (they move what a terminal shows).  A config's
-# values reach messages as they are: a path, a key, a capability's name.
-_UNSAFE = "\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def one_line(msg: str) -> str:
-    """``msg`` printable on one line: the characters above as ``\\n`` or ``\\uXXXX``."""
-    if msg.isascii() and msg.isprintable():
-        return msg
-    out = []
-    for c in msg:
-        o = ord(c)
-        if o < 0x20 or 0x7F <= o < 0xA0 or 0xD800 <= o < 0xE000 or c in _UNSAFE:
-            out.append(_NAMED.get(c) or f"\\u{o:04x}")
-        else:
-            out.append(c)
-    return "".join(out)
-
-
 def write(level: str, msg: str) -> None:
     if level == "debug" and not _debug:
         return
-    msg = one_line(msg)
+    msg = one_line(msg)  # (a config's value in it may hold a newline, an escape)
     if _path is None:
         # errors reach stderr through the CLI already; a hook's output (info)
         # only with --debug, as runc keeps it out of the caller's stderr
         if level == "warning" or _debug and level != "error":
-            sys.stderr.write(f"ociruntime: {level}: {one_line(msg)}\n")
+            sys.stderr.write(f"ociruntime: {level}: {msg}\n")
         return
     if _json:
         # compact, as logrus (runc) writes it

@@ -236,9 +236,6 @@ def check_config(config: dict) -> None:
             raise SpecError(
                 f"/{key}", f"setting the {key} needs a uts namespace (add one to /linux/namespaces)"
             )
-        name = config.get(key) or ""
-        if len(name) > 16 and len(name.encode()) > 64:  # (16 characters: at most 64 bytes)
-            raise SpecError(f"/{key}", "longer than 64 bytes (the kernel's limit)")
     if "mount" not in seen:
         check_without_mount_namespace(config, linux)
     rdt = linux.get("intelRdt") or {}

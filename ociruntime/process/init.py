@@ -13,10 +13,10 @@ is out of reach.  Keep docs/create-start.md in step.
 
 from __future__ import annotations
 
-from .. import jsonio, log, sync, trace
+from .. import jsonio, sync, trace
 from .. import oslite as os
 from ..cgroups import base as cgroup_base
-from ..errors import OCIError, SpecError
+from ..errors import OCIError, SpecError, one_line
 from ..linux import capabilities, namespaces, procattr, security
 from ..linux import syscalls as sc
 from ..linux.network import loopback_up
@@ -70,7 +70,7 @@ def report(a: InitArgs, e: BaseException) -> None:
         msg, where = f"internal error in init: {e!r}", None
     if a.committed:
         # the runtime is gone (after start): the container's stderr is all there is
-        text = log.one_line(f"{where}: {msg}" if where else msg)
+        text = one_line(f"{where}: {msg}" if where else msg)
         try:
             os.write(2, f"ociruntime: {text}\n".encode())
         except OSError:

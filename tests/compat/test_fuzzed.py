@@ -124,7 +124,7 @@ DIFFER = [
         "domainname-65",
         lambda c: c.update(domainname="d" * 65),
         "runc",
-        "/domainname: longer than 64 bytes",
+        "/domainname: longer than the kernel's 64 bytes",
         "runc 1.1 ignores domainname; we set it, and setdomainname(2) takes 64 bytes",
     ),
     (
