@@ -310,6 +310,16 @@ def test_corpus(oci, fuzz_bundle, path):
 # ---- against runc ------------------------------------------------------------------------
 
 RUNC_EXAMPLES = int(os.environ.get("FUZZ_RUNC") or 0)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _reap() -> None:
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
 
 
 def runc_outcome(b: Bundle, rootdir: str, cid: str) -> str:
@@ -334,6 +344,7 @@ def runc_outcome(b: Bundle, rootdir: str, cid: str) -> str:
     except subprocess.TimeoutExpired:
         out = "hung"
     subprocess.run([runc, "--root", rootdir, "delete", "--force", cid], capture_output=True)
+    _reap()
     for mp in ("/sys/fs/cgroup/" + c for c in os.listdir("/sys/fs/cgroup")):
         for d in (os.path.join(mp, cid), os.path.join(mp, "unified", cid)):
             try:
@@ -355,9 +366,14 @@ def test_fuzzed_configs_against_runc(oci, fuzz_bundle, tmp_path):
     (a deliberate difference) or fixed (a bug, with a corpus case)."""
     from hypothesis import HealthCheck, Phase, given, settings
 
+    from ociruntime.linux import syscalls as sc
+
     runc_root = str(tmp_path / "runc-root")
     kinds: dict[str, list] = {}
     count = collections.Counter()
+    # runc's init, orphaned when runc gives up, would wait as a zombie for the
+    # host's pid 1 (which reaps lazily here), keeping its cgroup: ours to reap
+    sc.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
     @settings(
         max_examples=RUNC_EXAMPLES,
@@ -378,6 +394,7 @@ def test_fuzzed_configs_against_runc(oci, fuzz_bundle, tmp_path):
         with open(os.path.join(rb.path, "config.json"), "wb") as f:
             f.write(fz.build(ops)[1])
         theirs = runc_outcome(rb, runc_root, "fzr-" + os.path.basename(rb.path))
+        _reap()
         count[
             "both ran"
             if ours == theirs == "ok"
@@ -396,7 +413,11 @@ def test_fuzzed_configs_against_runc(oci, fuzz_bundle, tmp_path):
         )
         kinds.setdefault(key, [0, ops, ours, theirs])[0] += 1
 
-    one()
+    try:
+        one()
+    finally:
+        sc.prctl(PR_SET_CHILD_SUBREAPER, 0)
+        _reap()
     lines = [f"fuzz against runc: {dict(count)}"]
     for key, (n, ops, ours, theirs) in sorted(kinds.items(), key=lambda kv: -kv[1][0]):
         lines.append(f"{n:4d}x {key}\n      ours: {ours[:200]}\n      runc: {theirs[:200]}")
