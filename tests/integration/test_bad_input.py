@@ -784,3 +784,16 @@ def test_init_dying_in_set_up_says_where_and_how(oci, make_bundle):
     }
     b.save()
     oci.create_fails(b, "container init exited during set-up", "createRuntime", "signal 9")
+
+
+def test_unified_cgroup_procs_is_refused_not_written(oci, make_bundle):
+    """A unified key naming cgroup.procs would move the host's pid 1 into the
+    container's cgroup (the fuzzer's open question): refused with its pointer."""
+    with open("/proc/1/cgroup") as f:
+        before = f.read()
+    b = make_bundle()
+    b.config["linux"].setdefault("resources", {})["unified"] = {"cgroup.procs": "1"}
+    b.save()
+    oci.create_fails(b, "/linux/resources/unified/cgroup.procs", "not a resource")
+    with open("/proc/1/cgroup") as f:
+        assert f.read() == before

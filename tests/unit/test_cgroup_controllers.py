@@ -563,6 +563,15 @@ class TestUnified:
         assert e.value.text.endswith("not a cgroup v2 file name")
         assert f"/linux/resources/unified/{pointer}" in e.value.text
 
+    @pytest.mark.parametrize("name", unified.NOT_RESOURCES)
+    @pytest.mark.parametrize("fn", [unified.v1, unified.v2])
+    def test_files_that_move_processes_are_refused(self, fn, name):
+        """cgroup.procs: "1" would move the host's pid 1 into the container's cgroup."""
+        with pytest.raises(SpecError) as e:
+            fn({"unified": {name: "1"}}, has_nothing)
+        assert f"/linux/resources/unified/{name}" in e.value.text
+        assert "not a resource" in e.value.text
+
 
 # ---- devices ------------------------------------------------------------------
 
