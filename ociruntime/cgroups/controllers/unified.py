@@ -2,7 +2,6 @@
 
 from ...errors import SpecError
 
-
 # files that move processes or drive the cgroup's state, not limits: a write
 # to cgroup.procs would put any host pid in the container's cgroup
 NOT_RESOURCES = ("cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.type", "cgroup.freeze")
