@@ -109,6 +109,7 @@ def test_killed_at_every_step_then_delete_force_leaves_nothing(
         assert_nothing_left(oci, b, cid)
         tried.append(step)
     assert tried == names
+    print(f"\n{name}: killed at {len(tried)} steps")
 
 
 def test_init_killed_while_start_waits(oci, make_bundle):
