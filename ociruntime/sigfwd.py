@@ -28,13 +28,8 @@ _OWN = {
     "SIGTRAP",
     "SIGSYS",
 }
-FORWARDED = tuple(
-    sorted(
-        s
-        for s in _signal.valid_signals()
-        if s not in {getattr(_signal, n) for n in _OWN if hasattr(_signal, n)}
-    )
-)
+_OWN_NUMBERS = {getattr(_signal, n) for n in _OWN if hasattr(_signal, n)}
+FORWARDED = tuple(sorted(s for s in _signal.valid_signals() if s not in _OWN_NUMBERS))
 _early: object | None = None  # the mask from before block_early(), if it ran
 
 
