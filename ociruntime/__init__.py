@@ -10,6 +10,7 @@ The lifecycle is usable from Python without the CLI::
 __version__ = "0.1.0"
 SPEC_VERSION = "1.2.0"
 ROOTLESS = "auto"  # --rootless: auto (a non-root caller is rootless), true or false
+SYSTEMD_CGROUP = False  # --systemd-cgroup: a new container's cgroup is a systemd scope
 # where the installed launcher's interpreter copy and code bundle are (codebundle.boot
 # sets it from the bundle's path); None: a development run (python -m ociruntime)
 BIN_DIR: str | None = None

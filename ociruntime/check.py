@@ -152,6 +152,10 @@ def checks() -> list[Result]:
             "enable the controllers (cgroup.subtree_control on v2)",
         )
     )
+    from .cgroups.systemd import probe
+
+    ok, detail, fix = probe()
+    out.append(Result("systemd cgroup driver (--systemd-cgroup)", ok, detail, False, fix))
     seccomp_kernel = "Seccomp:" in open("/proc/self/status").read()
     out.append(
         Result(

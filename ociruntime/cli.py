@@ -39,7 +39,7 @@ GLOBAL = [
     Flag("--log", "log file (default: stderr)", "str"),
     Flag("--log-format", "text or json", "str", "text"),
     Flag("--debug", "debug logging and tracebacks"),
-    Flag("--systemd-cgroup", "cgroups through systemd (not supported yet)"),
+    Flag("--systemd-cgroup", "cgroups as systemd scope units (cgroupsPath slice:prefix:name)"),
     Flag("--rootless", "auto, true or false", "str", "auto"),
     Flag("--criu", "path to criu (unused)", "str"),
     Flag("--trace", "write a Chrome trace-event timeline of the command to FILE", "str"),
@@ -344,13 +344,12 @@ def dispatch(a: Args) -> int:
         return 0 if (a.g["help"] or a.opts.get("help")) else 1
     if a.g["log_format"] not in ("text", "json"):
         raise OCIError(f"invalid --log-format {a.g['log_format']!r}: expected text or json")
-    if a.g["systemd_cgroup"]:
-        raise OCIError("--systemd-cgroup is not supported yet (no systemd on this host)")
     if a.g["rootless"] not in ("auto", "true", "false"):
         raise OCIError(f"invalid --rootless={a.g['rootless']}: expected auto, true or false")
     import ociruntime
 
     ociruntime.ROOTLESS = a.g["rootless"]
+    ociruntime.SYSTEMD_CGROUP = a.g["systemd_cgroup"]  # create and run: cgroups.for_config
     # the commands on every container's path (commands/lifecycle.py) apart
     # from the less frequent ones (commands/extra.py), which they never load
     if a.cmd in LIFECYCLE:

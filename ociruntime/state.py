@@ -300,7 +300,15 @@ def cgroup_record_ok(cg: object) -> bool:
     if layout == "none":
         return True
     if layout == "v2":
-        return _cgroup_dir(cg.get("path"), 1)
+        if cg.get("driver") == "systemd":  # its unit is stopped on delete: one of ours only
+            unit = cg.get("unit")
+            return (
+                _cgroup_dir(cg.get("path"), 2)
+                and type(unit) is str
+                and unit.endswith(".scope")
+                and cg["path"].rpartition("/")[2] == unit
+            )
+        return "driver" not in cg and _cgroup_dir(cg.get("path"), 1)
     if layout in ("v1", "hybrid"):
         paths, unified = cg.get("paths"), cg.get("unified")
         return (

@@ -7,7 +7,11 @@ absolute from each hierarchy's root, relative to the runtime's own cgroup, or
 existing container from the paths saved in its state, so later commands
 never recompute them (a relative path depends on the caller's cgroup).
 
-The interface (V1, V2, NoCgroup) is manager.Manager, a Protocol for the
+With ``systemd=True`` (``--systemd-cgroup``) the manager is the systemd
+driver (systemd.py): the cgroup is a transient scope unit, cgroupsPath
+``slice:prefix:name``; its record is a v2 one that also names the unit.
+
+The interface (V1, V2, Systemd, NoCgroup) is manager.Manager, a Protocol for the
 type checker (free at run time): create (create_cgroup2: only the directory
 in a cgroup2 hierarchy, which the init is forked into), apply(resources),
 targets (the directories a process joins), add(pid), freeze/thaw/frozen,
@@ -58,7 +62,7 @@ def resolve(cgroups_path: str | None, cid: str, own: str) -> str:
     if ":" in cgroups_path and not cgroups_path.startswith("/"):
         raise OCIError(
             f'cgroupsPath "{cgroups_path}" is in systemd form (slice:prefix:name): '
-            "systemd cgroups are not supported (no systemd on this host); use a path",
+            "that needs --systemd-cgroup; for the cgroupfs driver, use a path",
             "config.json: /linux/cgroupsPath",
         )
     if ".." in cgroups_path.split("/"):
@@ -133,19 +137,31 @@ class NoCgroup:
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for mypy (tests/unit/test_cgroup_manager.py), free at run time
     from .manager import Manager
+    from .systemd import Systemd
     from .v1 import V1
     from .v2 import V2
 
-    def _implement(v1: V1, v2: V2, none: NoCgroup) -> list[Manager]:
+    def _implement(v1: V1, v2: V2, sd: Systemd, none: NoCgroup) -> list[Manager]:
         m: Manager = v1
         n: Manager = v2
+        s: Manager = sd
         o: Manager = none
-        return [m, n, o]
+        return [m, n, s, o]
 
 
-def for_config(linux: dict, cid: str, rootless: bool = False):
+def for_config(
+    linux: dict,
+    cid: str,
+    rootless: bool = False,
+    systemd: bool = False,
+    annotations: dict | None = None,
+):
     """The manager for this host; rootless, NoCgroup unless the cgroup can be made
-    (a delegated, writable subtree), with a warning if resources were asked for."""
+    (a delegated, writable subtree), with a warning if resources were asked for.
+    ``systemd``: the systemd driver (``annotations``: its org.systemd.property.*),
+    refused before anything exists where it cannot work."""
+    if systemd:
+        return _systemd(linux, cid, rootless, annotations or {})
     if rootless:
         m = for_config(linux, cid)
         try:
@@ -167,9 +183,40 @@ def for_config(linux: dict, cid: str, rootless: bool = False):
     return V1.for_path(linux.get("cgroupsPath"), cid, hybrid=kind == "hybrid")
 
 
+def _systemd(linux: dict, cid: str, rootless: bool, annotations: dict):
+    from .systemd import Systemd, running
+
+    m = Systemd.for_config(linux, cid, annotations)
+    if rootless:
+        raise OCIError(
+            "rootless containers with --systemd-cgroup (the user's systemd instance) "
+            "are not supported",
+            m.where(),
+        )
+    if not running():
+        raise OCIError(
+            "systemd is not running (no /run/systemd/system): "
+            "use the cgroupfs driver (no --systemd-cgroup)",
+            m.where(),
+        )
+    kind = layout()
+    if kind != "v2":
+        raise OCIError(
+            f"the systemd cgroup driver needs a pure cgroup v2 host; this one is {kind} "
+            "(systemd.unified_cgroup_hierarchy=1 on the kernel command line, or the "
+            "cgroupfs driver: no --systemd-cgroup)",
+            m.where(),
+        )
+    return m
+
+
 def from_record(rec: dict | None):
     if not rec or rec.get("layout") == "none":
         return None
+    if rec.get("driver") == "systemd":
+        from .systemd import Systemd
+
+        return Systemd(rec["path"], rec["unit"])
     if rec.get("layout") == "v2":
         from .v2 import V2
 

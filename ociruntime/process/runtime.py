@@ -271,10 +271,18 @@ def create(
 def made_cgroup(store: Store, cid: str, args: InitArgs):
     """The container's cgroup manager, recorded in cgroup.json before anything
     of it exists (so that delete --force finds it after a crash)."""
+    import ociruntime
+
     from .. import cgroups
 
     linux = args.config.get("linux") or {}
-    cg = cgroups.for_config(linux, cid, rootless=rootless())
+    cg = cgroups.for_config(
+        linux,
+        cid,
+        rootless=rootless(),
+        systemd=ociruntime.SYSTEMD_CGROUP,
+        annotations=args.config.get("annotations"),
+    )
     with trace.span("record cgroup.json"):
         atomic_write(os.path.join(store.dir(cid), "cgroup.json"), jsonio.dumps(cg.record()))
     return cg

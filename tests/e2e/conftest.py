@@ -283,9 +283,10 @@ def wait_for(pred, timeout: float = 10, interval: float = 0.05):
 
 
 class Podman:
-    """``podman`` with private storage, the e2e containers.conf, cgroupfs."""
+    """``podman`` with private storage, the e2e containers.conf, cgroupfs
+    (or ``cgroup_manager="systemd"``, podman's default on a systemd host)."""
 
-    def __init__(self, d: str, runtime: str) -> None:
+    def __init__(self, d: str, runtime: str, cgroup_manager: str = "cgroupfs") -> None:
         self.dir = d
         self.runtime = runtime
         os.makedirs(d, exist_ok=True)
@@ -304,7 +305,7 @@ class Podman:
             "--storage-driver",
             "vfs",
             "--cgroup-manager",
-            "cgroupfs",
+            cgroup_manager,
             "--events-backend",
             "file",
         ]

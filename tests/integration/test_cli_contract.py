@@ -548,7 +548,7 @@ def test_features_document(oci):
         "CAP_SYS_ADMIN" in linux["capabilities"]
         and "CAP_CHECKPOINT_RESTORE" in linux["capabilities"]
     )
-    assert linux["cgroup"]["v1"] and linux["cgroup"]["v2"] and not linux["cgroup"]["systemd"]
+    assert linux["cgroup"]["v1"] and linux["cgroup"]["v2"] and linux["cgroup"]["systemd"]
     assert linux["seccomp"]["enabled"] and "SCMP_ACT_NOTIFY" in linux["seccomp"]["actions"]
     assert linux["mountExtensions"]["idmap"]["enabled"] is True
 
