@@ -446,7 +446,11 @@ def evaluate_targets(rows: dict, wrapper: dict | None, o) -> list[dict]:
         t = {"target": text.format(n=o.parallel, w=o.load_workers), "case": case, "met": None}
         out.append(t)
         if case is None or case not in rows:
-            t["why"] = "case not run" if case else "not measurable yet: no systemd cgroup driver"
+            t["why"] = (
+                "case not run"
+                if case
+                else "not measured here (no systemd): bench/systemd_create.py in the systemd guest"
+            )
             continue
         mine = rows[case][metric]["ociruntime"]
         theirs = rows[case].get("baseline") if peer == BASELINE else rows[case][metric].get(peer)

@@ -37,7 +37,7 @@ from .conftest import (
     wait_for,
     write_oci_archive,
 )
-from .test_containerd import CRI_SETTINGS, Cri, GrpcError, pb, pb_decode, pod_config
+from .test_containerd import CRI_SETTINGS, Cri, GrpcError, doc_blocks, pb, pb_decode, pod_config
 
 CG = "/sys/fs/cgroup"
 SLOW = 180  # podman and containerd calls in the 20-40x slower guest
@@ -51,7 +51,7 @@ def _why_skip() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=str(_why_skip()))
+needs_systemd = pytest.mark.skipif(_why_skip() is not None, reason=str(_why_skip()))
 
 RUNTIMES = ["ociruntime"] + (["runc"] if shutil.which("runc") else [])
 
@@ -123,56 +123,54 @@ def detached(pm, n: str, *args: str) -> tuple[str, int]:
     return f"libpod-{cid}.scope", pid
 
 
-def test_podman_run_exec_stop_rm(sdpodman):
+@needs_systemd
+def test_podman_run_limits_exec_stop_rm(sdpodman):
+    """run -d with --memory and --pids-limit: the scope in machine.slice with
+    MemoryMax and TasksMax (and the files), exec in it, stop, rm: the unit gone."""
     pm, n = sdpodman, name()
-    unit, pid = detached(pm, n)
-    s = show(unit, "ActiveState", "Slice", "ControlGroup", "Delegate")
+    unit, pid = detached(pm, n, "--memory", "64m", "--pids-limit", "77")
+    s = show(unit, "ActiveState", "Slice", "ControlGroup", "Delegate", "MemoryMax", "TasksMax")
     assert s == {
         "ActiveState": "active",
         "Slice": "machine.slice",
         "ControlGroup": f"/machine.slice/{unit}",
         "Delegate": "yes",
+        "MemoryMax": str(64 << 20),
+        "TasksMax": "77",
     }
+    path = f"{CG}/machine.slice/{unit}"
     assert rd(f"/proc/{pid}/cgroup") == f"0::/machine.slice/{unit}"
-    r = pm.ok("exec", n, "sh", "-c", "echo hello; cat /proc/self/cgroup", timeout=SLOW)
-    lines = r.stdout.split()
-    assert lines[0] == "hello"
-    # exec joins the scope: the same cgroup as the init (seen from the container's view)
-    assert lines[1] in ("0::/", f"0::/machine.slice/{unit}")
+    assert rd(f"{path}/memory.max") == str(64 << 20) and rd(f"{path}/pids.max") == "77"
+    r = pm.ok(
+        "exec",
+        n,
+        "sh",
+        "-c",
+        "echo hello; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; sleep 30 & wait",
+        timeout=SLOW,
+    )
+    assert r.stdout.split() == ["hello", str(64 << 20), "77"]
+    pm.ok("exec", "-d", n, "sleep", "60", timeout=SLOW)
+    # the exec'd processes are in the scope too
+    assert len(rd(f"{path}/cgroup.procs").split()) >= 2
     pm.ok("stop", "--time", "30", n, timeout=SLOW)
     assert pm.inspect(n, "{{.State.ExitCode}}") == "0"
     assert not pid_alive(pid)
     pm.ok("rm", n, timeout=SLOW)
     assert wait_for(lambda: gone(unit), timeout=30), show(unit, "ActiveState", "LoadState")
-    assert not os.path.exists(f"{CG}/machine.slice/{unit}")
+    assert not os.path.exists(path)
 
 
-def test_podman_memory_and_pids_limit(sdpodman):
-    pm, n = sdpodman, name()
-    unit, _ = detached(pm, n, "--memory", "64m", "--pids-limit", "77")
-    s = show(unit, "MemoryMax", "TasksMax")
-    assert s == {"MemoryMax": str(64 << 20), "TasksMax": "77"}
-    assert rd(f"{CG}/machine.slice/{unit}/memory.max") == str(64 << 20)
-    assert rd(f"{CG}/machine.slice/{unit}/pids.max") == "77"
-    r = pm.ok("exec", n, "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")
-    assert r.stdout.split() == [str(64 << 20), "77"]
-    pm.ok("rm", "--force", "--time", "0", n, timeout=SLOW)
-    assert wait_for(lambda: gone(unit), timeout=30)
-
-
+@needs_systemd
 def test_podman_privileged(sdpodman):
+    """--privileged: every device allowed (DevicePolicy=auto), a host device usable."""
     pm, n = sdpodman, name()
     unit, _ = detached(pm, n, "--privileged")
-    assert show(unit, "DevicePolicy")["DevicePolicy"] == "auto"  # every device allowed
-    r = pm.ok("exec", n, "sh", "-c", "head -c 0 /dev/loop0 && echo dev-ok", timeout=SLOW)
-    assert r.stdout.strip() == "dev-ok"
+    assert show(unit, "DevicePolicy")["DevicePolicy"] == "auto"
+    r = pm("exec", n, "sh", "-c", "head -c 0 /dev/loop0 && echo dev-ok; exit 3", timeout=SLOW)
+    assert r.returncode == 3 and r.stdout.strip() == "dev-ok", describe(r)
     pm.ok("rm", "--force", "--time", "0", n, timeout=SLOW)
     assert wait_for(lambda: gone(unit), timeout=30)
-
-
-def test_podman_run_rm(sdpodman):
-    r = sdpodman.run("--rm", sdpodman.image, "sh", "-c", "echo hi; exit 3", timeout=SLOW)
-    assert r.returncode == 3 and r.stdout == "hi\n", describe(r)
 
 
 # --- containerd's CRI with SystemdCgroup = true -------------------------------------------
@@ -185,6 +183,13 @@ SD_ENTRY = """
   Root = "{root}"
   SystemdCgroup = true
 """
+
+
+def test_docs_show_the_tested_entry():
+    """docs/integrations.md shows the SystemdCgroup entry these tests run."""
+    entry = SD_ENTRY.format(handler="ociruntime", binary="/usr/local/bin/ociruntime", root="")
+    entry = entry.replace('  Root = ""\n', "").strip()
+    assert any(entry in block for block in doc_blocks("toml")), entry
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +226,7 @@ def _up(client) -> bool:
         return False
 
 
+@needs_systemd
 @pytest.mark.parametrize("rt", RUNTIMES)
 def test_cri_pod_and_container_as_systemd_scopes(sdcri, rt, tmp_path):
     client, ctr, d = sdcri

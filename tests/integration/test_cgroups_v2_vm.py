@@ -1,5 +1,12 @@
 """Run the cgroup v2 test files (limits, and the eBPF device filter) in the pure cgroup v2 QEMU guest, from a v1/hybrid host.
 
+Podman and containerd end to end on cgroup v2 (the cgroupfs driver) in the
+same boot: most users' hosts are v2.  Everything in the guest is 20-40x
+slower (TCG), so CI runs the e2e tests that touch cgroups (limits in the
+cgroup, the container's own view, enforcement, stats, a pod through CRI);
+``OCIRUNTIME_VM_E2E=all`` runs the whole of test_podman.py and
+test_containerd.py there (64 tests with the v2 files, 18 minutes).
+
 One boot, one pytest invocation.  vm-run lives in shared/tools beside the
 repository clone (``<repo>/../shared/tools/vm-run``; VM_RUN overrides it).
 The guest boots Debian's kernel (package linux-image-amd64) under
@@ -23,7 +30,16 @@ VM_RUN = os.environ.get("VM_RUN") or os.path.join(
     os.path.dirname(REPO), "shared", "tools", "vm-run"
 )
 TARGETS = ["tests/integration/test_cgroups_v2.py", "tests/integration/test_cgroup_v2_devices.py"]
-TIMEOUT = 600
+E2E_ALL = ["tests/e2e/test_podman.py", "tests/e2e/test_containerd.py"]
+E2E = [
+    "tests/e2e/test_podman.py::test_run_rm_echo",
+    "tests/e2e/test_podman.py::test_memory_and_pids_limit_in_cgroup",
+    "tests/e2e/test_podman.py::test_container_sees_its_own_cgroup",
+    "tests/e2e/test_podman.py::test_pids_limit_enforced",
+    "tests/e2e/test_containerd.py::test_stats_from_the_container_cgroup",
+    "tests/e2e/test_containerd.py::test_cri_runtime_handler",
+]
+TIMEOUT = 1500 if os.environ.get("OCIRUNTIME_VM_E2E") == "all" else 600
 
 
 def _skip_reason() -> str | None:
@@ -58,6 +74,7 @@ def test_cgroups_v2_in_the_guest():
         "no:cacheprovider",
         "-rs",
         *TARGETS,
+        *(E2E_ALL if os.environ.get("OCIRUNTIME_VM_E2E") == "all" else E2E),
     ]
     t0 = time.monotonic()
     r = subprocess.run(

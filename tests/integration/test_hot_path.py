@@ -38,6 +38,9 @@ FORBIDDEN = {
     "threading",
 }
 
+# what the systemd cgroup driver imports (cgroups/systemd.py, cgroups/sdbus.py, jeepney)
+SYSTEMD_DRIVER = ("jeepney", "ociruntime.cgroups.systemd", "ociruntime.cgroups.sdbus")
+
 
 def _launcher() -> list[str] | None:
     path = shutil.which(OCI[0]) if len(OCI) == 1 else None
@@ -98,6 +101,13 @@ def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundl
         oci.cli("delete", "--force", cid)
     bad = {cmd: sorted(names & FORBIDDEN) for cmd, names in seen.items() if names & FORBIDDEN}
     assert bad == {}
+    # the systemd cgroup driver and its D-Bus library load only with --systemd-cgroup
+    dbus = {
+        cmd: sorted(n for n in names if n.startswith(SYSTEMD_DRIVER))
+        for cmd, names in seen.items()
+        if any(n.startswith(SYSTEMD_DRIVER) for n in names)
+    }
+    assert dbus == {}
     # the runtime side of start, state, kill, delete has no container-side modules,
     # and none of create's machinery
     for cmd in ("start", "state", "kill", "delete"):

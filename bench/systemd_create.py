@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""``create --systemd-cgroup``: ociruntime's wall time against runc's, on a systemd host.
+
+The systemd cgroup driver's create waits for D-Bus (StartTransientUnit and
+its job), so it is measured where systemd runs: in the ``vm-run --systemd``
+guest from this project's hosts (bench_run.py's harness runs on the host,
+which has no systemd, and leaves that target to this script):
+
+    ../shared/tools/vm-run --systemd -- /usr/bin/python3 bench/systemd_create.py \\
+        --ociruntime "$PWD/.inst/ociruntime" --runs 9
+
+Each round times ``RUNTIME --systemd-cgroup create`` of one busybox bundle
+(a fresh id, the default cgroupsPath: a scope in system.slice), then
+deletes the container untimed; the runtimes alternate round by round.
+Prints the median and the spread of each, and their ratio; ``--json FILE``
+writes them.  Run as root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_bundle(d: Path) -> str:
+    sys.path.insert(0, str(REPO))
+    from ociruntime.config.default import default_config
+
+    rootfs = d / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    bb = shutil.which("busybox") or "/bin/busybox"
+    shutil.copy2(bb, rootfs / "bin" / "busybox")
+    for sub in ("dev", "proc", "sys", "tmp", "etc", "root"):
+        (rootfs / sub).mkdir(exist_ok=True)
+    (rootfs / "bin" / "sleep").symlink_to("busybox")
+    cfg = default_config()
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["sleep", "60"]
+    (d / "config.json").write_text(json.dumps(cfg))
+    return str(d)
+
+
+def once(cmd: list[str], root: str, bundle: str) -> float:
+    cid = "bench-" + uuid.uuid4().hex[:10]
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [*cmd, "--root", root, "--systemd-cgroup", "create", "-b", bundle, cid],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=300,
+    )
+    took = time.monotonic() - t0
+    subprocess.run(
+        [*cmd, "--root", root, "--systemd-cgroup", "delete", "-f", cid],
+        capture_output=True,
+        timeout=300,
+    )
+    if r.returncode != 0:
+        raise SystemExit(f"{cmd[0]} create failed: {r.stderr.decode(errors='replace')}")
+    return took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ociruntime", default="ociruntime")
+    ap.add_argument("--runc", default="runc")
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--json")
+    o = ap.parse_args()
+    runtimes = {"ociruntime": shlex.split(o.ociruntime), "runc": shlex.split(o.runc)}
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = make_bundle(Path(tmp) / "bundle")
+        roots = {}
+        for name in runtimes:
+            roots[name] = f"{tmp}/root-{name}"
+            Path(roots[name]).mkdir()
+        times: dict[str, list[float]] = {n: [] for n in runtimes}
+        for i in range(o.warmup + o.runs):
+            for name, cmd in runtimes.items():
+                t = once(cmd, roots[name], bundle)
+                if i >= o.warmup:
+                    times[name].append(t)
+    out = {}
+    for name, ts in times.items():
+        out[name] = {
+            "median_ms": round(statistics.median(ts) * 1000, 1),
+            "min_ms": round(min(ts) * 1000, 1),
+            "max_ms": round(max(ts) * 1000, 1),
+            "runs": len(ts),
+        }
+        print(
+            f"{name:<11} create --systemd-cgroup: median {out[name]['median_ms']} ms "
+            f"(min {out[name]['min_ms']}, max {out[name]['max_ms']}, {len(ts)} runs)"
+        )
+    ratio = out["ociruntime"]["median_ms"] / out["runc"]["median_ms"]
+    out["ratio"] = round(ratio, 2)
+    print(f"ratio ociruntime / runc: {ratio:.2f}")
+    if o.json:
+        Path(o.json).write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
