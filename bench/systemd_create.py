@@ -53,22 +53,26 @@ def make_bundle(d: Path) -> str:
 
 def once(cmd: list[str], root: str, bundle: str) -> float:
     cid = "bench-" + uuid.uuid4().hex[:10]
-    t0 = time.monotonic()
-    r = subprocess.run(
-        [*cmd, "--root", root, "--systemd-cgroup", "create", "-b", bundle, cid],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        timeout=300,
-    )
-    took = time.monotonic() - t0
+    # stderr on a file: the created container keeps the stdio it is given
+    with tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        r = subprocess.run(
+            [*cmd, "--root", root, "--systemd-cgroup", "create", "-b", bundle, cid],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            timeout=300,
+        )
+        took = time.monotonic() - t0
+        err.seek(0)
+        why = err.read().decode(errors="replace")
     subprocess.run(
         [*cmd, "--root", root, "--systemd-cgroup", "delete", "-f", cid],
         capture_output=True,
         timeout=300,
     )
     if r.returncode != 0:
-        raise SystemExit(f"{cmd[0]} create failed: {r.stderr.decode(errors='replace')}")
+        raise SystemExit(f"{cmd[0]} create failed: {why}")
     return took
 
 

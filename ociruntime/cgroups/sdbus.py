@@ -75,6 +75,12 @@ def candidates() -> list[tuple[str, bool]]:
     return out
 
 
+def _words(e: OSError) -> str:
+    """Go's wording (``connection refused``), never ``[Errno 111] ...``."""
+    what = e.strerror or str(e)
+    return what[:1].lower() + what[1:]
+
+
 class Systemd:
     """One connection to systemd's manager object."""
 
@@ -92,7 +98,7 @@ class Systemd:
                 errors.append(f"{path}: no answer within {self.limit:g}s")
                 continue
             except OSError as e:
-                errors.append(f"{path}: {e.strerror or e}")
+                errors.append(f"{path}: {_words(e)}")
                 continue
             except Exception as e:  # noqa: BLE001 - jeepney's authentication errors
                 errors.append(f"{path}: {e}")
@@ -123,7 +129,7 @@ class Systemd:
         try:
             self.sock.sendall(msg.serialise(serial=self.serial))
         except OSError as e:
-            raise Unreachable(f"{self.address}: {e.strerror or e}") from None
+            raise Unreachable(f"{self.address}: {_words(e)}") from None
         return self.serial
 
     def _receive(self, deadline: float):
@@ -147,7 +153,7 @@ class Systemd:
             except TimeoutError:
                 continue
             except OSError as e:
-                raise Unreachable(f"{self.address}: {e.strerror or e}") from None
+                raise Unreachable(f"{self.address}: {_words(e)}") from None
             if not data:
                 raise Unreachable(f"{self.address}: connection closed")
             self.parser.add_data(data)

@@ -504,7 +504,8 @@ class Systemd(V2):
         self.started = started
         self.extra: list = []  # properties from annotations
         self.description = ""
-        self._pending: tuple[dict, list | None] | None = None
+        self._pending: tuple[dict, list | None, list] | None = None
+        self._conn = None  # create's connection, opened before the fork
 
     @classmethod
     def for_config(cls, linux: dict, cid: str, annotations: dict) -> Systemd:
@@ -524,6 +525,12 @@ class Systemd(V2):
 
     # ---- D-Bus ----
     def _bus(self):
+        from .. import trace
+
+        with trace.span("systemd: connect to D-Bus"):
+            return self._connect()
+
+    def _connect(self):
         from . import sdbus
 
         if not running():
@@ -540,9 +547,8 @@ class Systemd(V2):
     def _fail(self, what: str, e: Exception) -> OCIError:
         from . import sdbus
 
-        if isinstance(e, sdbus.BusError):
-            return OCIError(f"{what}: {e.text} ({e.name})", self.where())
-        return OCIError(f"{what}: {e}", self.where())
+        text = f"{e.text} ({e.name})" if isinstance(e, sdbus.BusError) else str(e)
+        return OCIError(f"{what}: {' '.join(text.split())}", self.where())
 
     def _filter_by_version(self, bus, props: list) -> list:
         if not any(name in SINCE for name, _ in props):
@@ -556,7 +562,12 @@ class Systemd(V2):
 
     # ---- create ----
     def create_cgroup2(self) -> None:
-        """Nothing before the init exists: the unit needs its pid (see :meth:`add`)."""
+        """No cgroup before the init exists (the unit needs its pid: :meth:`add`);
+        but connect to systemd now, before the fork: a failure leaves nothing,
+        and the import and the handshake overlap with the first child's own
+        start-up (it was forked at entry) instead of delaying the unit."""
+        if self._conn is None:
+            self._conn = self._bus()
         return None
 
     def create(self) -> None:
@@ -565,7 +576,7 @@ class Systemd(V2):
     def apply(self, res: dict, devs: list | None = None, update: bool = False) -> None:
         props = resource_properties(res, devs)  # a bad value fails before anything is sent
         if self.started is False:
-            self._pending = (res, devs)  # the unit starts with them (add)
+            self._pending = (res, devs, props)  # the unit starts with them (add)
             return
         if props:
             from . import sdbus
@@ -582,8 +593,8 @@ class Systemd(V2):
         write the files; once started, a plain move through cgroup.procs."""
         if self.started is not False:
             return super().add(pid, sub)
-        res, devs = self._pending or ({}, None)
-        self._start(pid, resource_properties(res, devs))
+        res, devs, props = self._pending or ({}, None, [])
+        self._start(pid, props)
         super().apply(res, devs)
 
     def _start(self, pid: int, resources: list) -> None:
@@ -600,7 +611,10 @@ class Systemd(V2):
             ("TasksAccounting", ("b", True)),
             ("DefaultDependencies", ("b", False)),
         ]
-        with self._bus() as bus:
+        from .. import trace
+
+        bus, self._conn = self._conn or self._bus(), None
+        with bus, trace.span("systemd: start the unit, wait for its job"):
             try:
                 props += self._filter_by_version(bus, resources) + self.extra
                 try:
@@ -637,6 +651,9 @@ class Systemd(V2):
     def destroy(self) -> None:
         """Kill what is left in the scope, stop the unit (and wait for the
         job), let systemd forget a failed one, remove the cgroup if still there."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         if self.started is False:
             return  # never started by us: nothing of ours (it may be someone else's unit)
         from . import sdbus
