@@ -95,6 +95,18 @@ class TestPath:
             cgroups.for_config({}, "abc", systemd=True)
         assert e.value.text.startswith("systemd unit ociruntime-abc.scope: systemd is not running")
 
+    @pytest.mark.parametrize("kind", ["hybrid", "v1"])
+    def test_refused_on_v1_and_hybrid(self, monkeypatch, kind):
+        """runc's legacy (v1) systemd manager is not implemented: a clear error."""
+        monkeypatch.setattr(sd, "running", lambda: True)
+        monkeypatch.setattr(cgroups, "layout", lambda root=cgroups.ROOT: kind)
+        with pytest.raises(OCIError) as e:
+            cgroups.for_config({"cgroupsPath": "system.slice:p:n"}, "abc", systemd=True)
+        assert e.value.text.startswith(
+            f"systemd unit p-n.scope: the systemd cgroup driver needs a pure cgroup v2 host; "
+            f"this one is {kind}"
+        )
+
     def test_refused_rootless(self):
         with pytest.raises(OCIError, match="rootless"):
             cgroups.for_config({}, "abc", rootless=True, systemd=True)
