@@ -47,6 +47,14 @@ def main(a: InitArgs) -> None:
             wait_for_start(a, msg.get("state") or {})
         elif not a.join_pid:
             start_container_hooks(a, msg.get("state") or {})
+        if not a.config["process"].get("terminal"):
+            # a session of its own, as runc's init and exec'd processes have (a
+            # terminal's gave it one): CRIU refuses to checkpoint a process
+            # whose session leader is outside the container's pid namespace
+            try:
+                os.setsid()
+            except OSError:
+                pass  # a process group leader already
         procattr.lower_nofile()
         if a.filter is not None:  # no_new_privs: the last step, for as few syscalls as can be
             load_seccomp(a, msg.get("state") or {}, "running")
@@ -164,6 +172,8 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
                 console.become_controlling(slave)
         with trace.span("pivot_root" if not a.no_pivot else "chroot"):
             root.pivot(a.no_pivot)
+        if a.console is None:
+            reopen_dev_null()
     else:
         create_runtime(a, nss, host_root)
         create_container_hooks(a)
@@ -188,6 +198,31 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         a.pidns_fd = -1
     with trace.span("process: limits, security, user, cwd, executable"):
         return finish_process(a, proc)
+
+
+def reopen_dev_null() -> None:
+    """stdio on the host's /dev/null is reopened on the container's own (as
+    runc does): a file of a mount outside the container is one CRIU cannot
+    checkpoint.  Only a real null device (char 1:3) replaces it.  (After
+    pivot_root: no import here.)"""
+    ifmt, ifchr = 0o170000, 0o020000
+    try:
+        null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        st = os.fstat(null)
+        if st.st_mode & ifmt != ifchr or st.st_rdev != os.makedev(1, 3):
+            return
+        for fd in (0, 1, 2):
+            try:
+                s = os.fstat(fd)
+            except OSError:
+                continue
+            if s.st_mode & ifmt == ifchr and s.st_rdev == st.st_rdev and s.st_dev != st.st_dev:
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def fork_visible(a: InitArgs) -> None:
