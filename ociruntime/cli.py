@@ -41,7 +41,7 @@ GLOBAL = [
     Flag("--debug", "debug logging and tracebacks"),
     Flag("--systemd-cgroup", "cgroups as systemd scope units (cgroupsPath slice:prefix:name)"),
     Flag("--rootless", "auto, true or false", "str", "auto"),
-    Flag("--criu", "path to criu (unused)", "str"),
+    Flag("--criu", "path to criu (checkpoint, restore; default: criu in PATH)", "str"),
     Flag("--trace", "write a Chrome trace-event timeline of the command to FILE", "str"),
     Flag("-v --version", "print the version"),
     Flag("-h --help", "show help"),
@@ -53,6 +53,17 @@ _CREATE = [
     Flag("--no-pivot", "chroot instead of pivot_root"),
     Flag("--no-new-keyring", "keep the caller's session keyring"),
     Flag("--preserve-fds", "pass fds 3..3+N-1 into the container", "int", 0),
+]
+_CRIU = [  # checkpoint's and restore's common flags (runc's)
+    Flag("--image-path", "CRIU's image directory (default: ./checkpoint)", "str"),
+    Flag("--work-path", "CRIU's work directory and log (default: --image-path)", "str"),
+    Flag("--tcp-established", "allow established TCP connections"),
+    Flag("--ext-unix-sk", "allow external unix sockets"),
+    Flag("--shell-job", "allow a shell job (a terminal from outside)"),
+    Flag("--file-locks", "handle file locks"),
+    Flag("--manage-cgroups-mode", "soft (default), full, strict or ignore", "str"),
+    Flag("--empty-ns", "a namespace made but not restored (network)", "str", repeat=True),
+    Flag("--auto-dedup", "deduplicate memory images"),
 ]
 COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
     "create": ("create a container", _CREATE, ["container-id"]),
@@ -86,6 +97,36 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
             Flag("--cgroup", "sub-cgroup to join (cgroup v2)", "str"),
         ],
         ["container-id", "[args...]"],
+    ),
+    "checkpoint": (
+        "save a running container's processes with CRIU",
+        _CRIU
+        + [
+            Flag("--parent-path", "previous (pre-dump) images, relative to --image-path", "str"),
+            Flag("--leave-running", "leave the processes running after the checkpoint"),
+            Flag("--pre-dump", "dump memory only and leave the container running"),
+            Flag("--lazy-pages", "leave memory pages to a page server (userfaultfd)"),
+            Flag("--page-server", "ADDRESS:PORT of a page server for the memory", "str"),
+            Flag("--status-fd", "criu writes \\0 to this fd once lazy pages are ready", "int", -1),
+        ],
+        ["container-id"],
+    ),
+    "restore": (
+        "restore a container from a checkpoint",
+        _CRIU
+        + [
+            Flag("-b --bundle", "bundle directory (default: current directory)", "str", "."),
+            Flag("-d --detach", "return once the container runs"),
+            Flag("--pid-file", "write the restored init's host pid to this file", "str"),
+            Flag("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
+            Flag("--no-subreaper", "do not reap orphaned processes (foreground)"),
+            Flag("--no-pivot", "accepted for runc's sake (CRIU restores the root as dumped)"),
+            Flag("--no-new-keyring", "accepted for runc's sake (the keyring is not restored)"),
+            Flag("--lazy-pages", "restore memory pages lazily from a page server"),
+            Flag("--lsm-profile", "LSM profile for the restored processes (TYPE:NAME)", "str"),
+            Flag("--lsm-mount-context", "LSM mount context for the restore", "str"),
+        ],
+        ["container-id"],
     ),
     "start": ("start a created container", [], ["container-id"]),
     "pause": ("freeze every process of the container", [], ["container-id"]),

@@ -1,4 +1,4 @@
-"""The lifecycle: create, start, state, kill, delete, run.
+"""The lifecycle: create, start, state, kill, delete, run; checkpoint and restore.
 
 This is the Python API; the CLI only parses arguments and formats output.
 Bringing a container process into being (create's and exec's fork, the
@@ -450,6 +450,68 @@ class Container:
         except NotFound:
             return
         self._hooks(rec, "poststop", "stopped")
+
+    # ---- checkpoint, restore ---------------------------------------------------------
+    def checkpoint(self, **options: object) -> str:
+        """Save the container's processes with CRIU (ociruntime/criu.py: the
+        options are runc's flags); the image directory.  Without
+        ``leave_running`` or ``pre_dump`` the processes are gone after it
+        and the state says stopped (``delete`` removes it, or a ``restore``
+        under the same id takes its place)."""
+        from . import criu
+
+        with self.store.locked(self.id):
+            rec = self._record()
+            status = self.store.status(self.id, rec)
+            if status in ("created", "stopped"):
+                raise OCIError(f"container cannot be checkpointed in {status} state")
+            image = criu.checkpoint(rec, **options)
+            if not (options.get("leave_running") or options.get("pre_dump")):
+                rec["checkpointed"] = image
+                self.store.save(self.id, rec)
+        return image
+
+    @classmethod
+    def restore(
+        cls,
+        cid: str,
+        bundle: str = ".",
+        root: str | None = None,
+        detach: bool = False,
+        **kw: object,
+    ) -> int:
+        """Restore a checkpoint as container ``cid`` of ``bundle``: its cgroup,
+        mounts and hooks from the bundle, its processes from the images
+        (:func:`ociruntime.process.restore.restore` has the options).  Detached:
+        0 once it runs.  In the foreground: wait, then remove it, as ``run``
+        does; the process's status."""
+        c = cls(cid, root)
+        if c.store.exists(cid):
+            # the checkpointed container's stopped state: the restore takes its place
+            try:
+                old = c.store.load(cid)
+            except OCIError:
+                old = None
+            if old and old.get("checkpointed") and c.store.status(cid, old) == "stopped":
+                c.delete()
+        from .process import restore as r
+        from .process.runtime import FORWARDED, wait
+
+        held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+        try:
+            done = r.restore(c.store, cid, bundle, detach=detach, **kw)
+        except BaseException:
+            if held is not None:
+                _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
+            raise
+        c.pid, c._rec = done.pid, done.record
+        if detach:
+            return 0
+        try:
+            with trace.span("container process runs"):
+                return wait(done.pid, done.master, held)
+        finally:
+            c._cleanup_after_run()
 
     # ---- exec -------------------------------------------------------------------
     def exec(self, proc: dict, ignore_paused: bool = False, **options: object) -> int:

@@ -1,5 +1,5 @@
 """The less frequent commands: exec, ps, update, events, list, check,
-features and spec (commands/__init__.py)."""
+features, spec, checkpoint and restore (commands/__init__.py)."""
 
 from __future__ import annotations
 
@@ -361,3 +361,54 @@ def cmd_spec(a: Invocation) -> int:
     with open(path, "x") as f:
         f.write(jsonio.dumps(default_config(rootless=a.opts["rootless"]), indent=2) + "\n")
     return 0
+
+
+def _criu_kw(a: Invocation) -> dict:
+    o = a.opts
+    return {
+        "criu_path": a.g["criu"],
+        "image_path": o["image_path"],
+        "work_path": o["work_path"],
+        "tcp_established": o["tcp_established"],
+        "ext_unix_sk": o["ext_unix_sk"],
+        "shell_job": o["shell_job"],
+        "file_locks": o["file_locks"],
+        "manage_cgroups_mode": o["manage_cgroups_mode"],
+        "empty_ns": o["empty_ns"],
+        "auto_dedup": o["auto_dedup"],
+        "lazy_pages": o["lazy_pages"],
+    }
+
+
+def cmd_checkpoint(a: Invocation) -> int:
+    o = a.opts
+    container(a).checkpoint(
+        parent_path=o["parent_path"],
+        leave_running=o["leave_running"],
+        pre_dump=o["pre_dump"],
+        page_server=o["page_server"],
+        status_fd=o["status_fd"],
+        **_criu_kw(a),
+    )
+    return 0
+
+
+def cmd_restore(a: Invocation) -> int:
+    from ..container import Container
+
+    o = a.opts
+    check_pid_file(o["pid_file"])
+    kw = _criu_kw(a)
+    kw["image_path"] = kw["image_path"] or "checkpoint"
+    return Container.restore(
+        a.id,
+        o["bundle"],
+        a.g["root"],
+        detach=o["detach"],
+        pid_file=o["pid_file"],
+        console_socket=o["console_socket"],
+        no_subreaper=o["no_subreaper"],
+        lsm_profile=o["lsm_profile"],
+        lsm_mount_context=o["lsm_mount_context"],
+        **kw,
+    )

@@ -178,9 +178,63 @@ def test_exec_args_after_id_are_the_command():
     assert a.opts["tty"] and a.opts["env"] == ["A=1", "B=2"] and a.opts["cap"] == ["CAP_NET_RAW"]
 
 
-@pytest.mark.parametrize("cmd", ["checkpoint", "restore"])
-def test_other_runc_commands_are_unknown(cmd):
-    assert "unknown command" in parse_error([cmd, "ID"])
+def test_unknown_commands():
+    assert "unknown command" in parse_error(["no-such-command", "ID"])
+
+
+def test_checkpoint_and_restore_take_runcs_flags():
+    a = Args(
+        [
+            "checkpoint",
+            "--image-path",
+            "/i",
+            "--work-path=/w",
+            "--parent-path",
+            "../p",
+            "--leave-running",
+            "--tcp-established",
+            "--ext-unix-sk",
+            "--shell-job",
+            "--file-locks",
+            "--pre-dump",
+            "--manage-cgroups-mode",
+            "soft",
+            "--empty-ns",
+            "network",
+            "--auto-dedup",
+            "--lazy-pages",
+            "--page-server",
+            "127.0.0.1:27",
+            "--status-fd",
+            "5",
+            "ID",
+        ]
+    )
+    o = a.opts
+    assert a.id == "ID" and o["image_path"] == "/i" and o["work_path"] == "/w"
+    assert o["parent_path"] == "../p" and o["empty_ns"] == ["network"] and o["status_fd"] == 5
+    assert all(
+        o[k]
+        for k in (
+            "leave_running",
+            "tcp_established",
+            "ext_unix_sk",
+            "shell_job",
+            "file_locks",
+            "pre_dump",
+            "auto_dedup",
+            "lazy_pages",
+        )
+    )
+    r = Args(
+        "restore -b B -d --pid-file P --console-socket S --no-subreaper --no-pivot"
+        " --no-new-keyring --image-path I --work-path W --tcp-established --ext-unix-sk"
+        " --shell-job --file-locks --manage-cgroups-mode full --lazy-pages --empty-ns network"
+        " --auto-dedup --lsm-profile apparmor:x --lsm-mount-context ctx ID".split()
+    )
+    assert r.id == "ID" and r.opts["bundle"] == "B" and r.opts["detach"]
+    assert r.opts["manage_cgroups_mode"] == "full" and r.opts["lsm_profile"] == "apparmor:x"
+    assert Args(["checkpoint", "ID"]).opts["status_fd"] == -1
 
 
 def test_flags_after_positionals():

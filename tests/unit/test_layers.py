@@ -1,7 +1,7 @@
 """The package's layers point one way (issue 17): no import cycle, function-
 level imports included, and no lower layer importing an upper one.
 
-    cli -> commands -> container -> process/runtime -> process/first_child
+    cli -> commands -> container -> process/runtime (process/restore) -> process/first_child
         -> process/init -> process/args, linux/, cgroups/, config/, state,
            sync, errors and the other leaves
 """
@@ -80,6 +80,7 @@ UPPER = {
     "ociruntime.commands": 1,
     "ociruntime.container": 2,
     "ociruntime.process.runtime": 3,
+    "ociruntime.process.restore": 3,  # restore's runtime side, beside create's (its helpers)
     "ociruntime.process.first_child": 4,
     "ociruntime.process.init": 5,
 }
