@@ -216,6 +216,7 @@ def checks() -> list[Result]:
             "make install (runs an immutable private copy)",
         )
     )
+    out.append(criu_result(kernel))
     out.append(Result("kernel", True, kernel, False))
     out.append(
         Result(
@@ -239,3 +240,28 @@ def table(results: list[Result]) -> str:
             line += f"  (fix: {r.fix})"
         lines.append(line)
     return "\n".join(lines)
+
+
+def criu_result(kernel: str) -> Result:
+    """Whether checkpoint and restore can work here: criu installed, and its
+    own check of this kernel passing (the reason it gives when not)."""
+    from . import criu
+    from .errors import OCIError
+
+    name = "criu (checkpoint/restore)"
+    try:
+        exe = criu.binary()
+        v = criu.version(exe)
+        ok, why = criu.host_check(exe)
+    except OCIError as e:
+        return Result(name, False, e.text, False, criu.INSTALL)
+    ver = f"criu {v // 10000}.{v // 100 % 100}.{v % 100}"
+    if ok:
+        return Result(name, True, f"{ver} works with this kernel ({kernel})", False)
+    return Result(
+        name,
+        False,
+        f"{ver} cannot work with this kernel ({kernel}): {why}",
+        False,
+        "a kernel CRIU supports (Debian 12's 6.1 does) or a newer criu; docs/checkpoint.md",
+    )

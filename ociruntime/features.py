@@ -23,6 +23,15 @@ def _has_mount_setattr() -> bool:
     return True
 
 
+def _criu_enabled() -> str:
+    """ "true" when criu and pycriu are installed (found, neither run nor imported)."""
+    import importlib.util
+
+    from .criu import _which
+
+    return "true" if _which("criu") and importlib.util.find_spec("pycriu") else "false"
+
+
 def features() -> dict:
     from .linux import capabilities, rootfs, seccomp
 
@@ -94,5 +103,7 @@ def features() -> dict:
             "intelRdt": {"enabled": False},
             "mountExtensions": {"idmap": {"enabled": _has_mount_setattr()}},
         },
-        "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false"},
+        # runc's key: checkpoint and restore are there (criu and its RPC module are);
+        # whether this kernel lets CRIU work is ``check``'s to say
+        "annotations": {"org.opencontainers.runc.checkpoint.enabled": _criu_enabled()},
     }
