@@ -67,12 +67,13 @@ lint:
 # runc and crun (reference and benchmark peers), the official schemas, gcc
 # (the static attacker probe of tests/integration/test_ptrace_escape.py);
 # python3-jeepney (the systemd cgroup driver's D-Bus client), and systemd and
-# dbus, which the guest of `vm-run --systemd` boots from this host's root.
+# dbus, which the guest of `vm-run --systemd` boots from this host's root;
+# criu and python3-protobuf (checkpoint and restore through CRIU's RPC, pycriu).
 DEB_PACKAGES := make busybox-static runc crun iproute2 procps util-linux cpio podman containerd gcc libc6-dev time \
 	python3 python3-pip python3-setuptools python3-prctl python3-pyroute2 python3-jeepney systemd dbus \
 	python3-jsonschema python3-pytest python3-matplotlib python3-hypothesis \
 	libseccomp2 libcap2 golang-github-opencontainers-specs-dev hyperfine tmux e2fsprogs \
-	qemu-system-x86 linux-image-amd64
+	qemu-system-x86 linux-image-amd64 criu python3-protobuf
 deps:
 	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(DEB_PACKAGES) 2>/dev/null | grep -c 'install ok installed')" -ne $(words $(DEB_PACKAGES)) ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \

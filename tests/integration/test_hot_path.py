@@ -36,6 +36,10 @@ FORBIDDEN = {
     "functools",
     "weakref",
     "threading",
+    # checkpoint and restore's: CRIU's RPC and protobuf (issue 15)
+    "ociruntime.criu",
+    "ociruntime.process.restore",
+    "google.protobuf",
 }
 
 # what the systemd cgroup driver imports (cgroups/systemd.py, cgroups/sdbus.py, jeepney)
