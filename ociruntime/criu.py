@@ -69,8 +69,10 @@ EXTERNAL_NS = ("network", "pid")  # described as external, not joined (runc's ch
 CLONE_NEWNET = 0x40000000
 
 
-def binary(path: str | None = None) -> str:
-    """The criu executable: ``--criu PATH`` or ``criu`` in PATH (as runc looks)."""
+def binary(path: str | None = None, what: str = "") -> str:
+    """The criu executable: ``--criu PATH`` or ``criu`` in PATH (as runc looks);
+    ``what`` (checkpoint, restore) prefixes the error."""
+    where = f"{what}: " if what else ""
     if path:
         if "/" not in path:
             found = _which(path)
@@ -83,7 +85,7 @@ def binary(path: str | None = None) -> str:
         )
     found = _which("criu")
     if found is None:
-        raise OCIError(f"criu is not installed (no criu in PATH; fix: {INSTALL})")
+        raise OCIError(f"{where}criu is not installed (no criu in PATH; fix: {INSTALL})")
     return found
 
 
@@ -831,7 +833,7 @@ def checkpoint(
     """Dump (or pre-dump) the container whose state record is ``rec`` (running
     or paused: the caller checked) into ``image_path`` (default
     ``./checkpoint``); the image directory's path."""
-    exe = binary(criu_path)
+    exe = binary(criu_path, "checkpoint")
     rpc_ = rpc()
     config = rec.get("config") or {}
     mode = cg_mode(rpc_, manage_cgroups_mode)

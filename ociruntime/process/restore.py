@@ -71,7 +71,7 @@ def restore(
     from .. import criu
     from ..config.load import load_bundle
 
-    exe = criu.binary(criu_path)
+    exe = criu.binary(criu_path, "restore")
     rpc = criu.rpc()
     with trace.span("load and validate bundle"):
         b = load_bundle(bundle)
