@@ -494,14 +494,16 @@ class Container:
                 old = None
             if old and old.get("checkpointed") and c.store.status(cid, old) == "stopped":
                 c.delete()
+        from . import sigfwd
         from .process import restore as r
-        from .process.runtime import FORWARDED, wait
+        from .process.runtime import wait
 
-        held = None if detach else _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+        # as run: signals wait until the restored process runs, then are forwarded
+        held = None if detach else sigfwd.block()
         try:
             done = r.restore(c.store, cid, bundle, detach=detach, **kw)
         except BaseException:
-            if held is not None:
+            if held is not None and sigfwd.pending() is None:
                 _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
             raise
         c.pid, c._rec = done.pid, done.record

@@ -28,14 +28,14 @@ from .. import oslite as os
 from ..errors import OCIError
 from ..state import Store, atomic_write, proc_start_time
 from .runtime import (
-    FrozenCgroup,
+    ForeignCgroup,
     Spawned,
     Terminal,
     become_subreaper,
     kill_reap,
     owner,
     record_init,
-    refuse_frozen,
+    refuse_foreign,
     rfc3339,
     rootless,
 )
@@ -234,7 +234,8 @@ def restore(
             kill_reap(got["pid"])
         if cg is not None:
             try:
-                cg.remove_made() if isinstance(e, FrozenCgroup) else cg.destroy()
+                # a cgroup in use before us (frozen, or another's processes): only what we made goes
+                cg.remove_made() if isinstance(e, ForeignCgroup) else cg.destroy()
             except OCIError as e2:
                 log.warn(f"cleaning up after a failed restore: {e2.text}")
         try:
@@ -261,7 +262,7 @@ def _cgroup(store: Store, cid: str, linux: dict):
         cg.create()
     with trace.span("cgroup: apply resources"):
         cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
-    refuse_frozen(cg)
+    refuse_foreign(cg)
     return cg
 
 
