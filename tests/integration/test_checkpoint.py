@@ -267,13 +267,15 @@ def test_counter_keeps_counting_across_checkpoint_and_restore(rt, busybox_rootfs
     assert os.path.isfile(str(tmp_path / "work" / "dump.log"))
     n_on_host = int((host_dir / "n").read_text())
 
+    pid_file = tmp_path / "restored.pid"
     rt.ok(
         "restore", "-d", "-b", b.path, "--image-path", images, "--work-path", str(tmp_path / "work"),
-        cid, stdout=out.w, stderr=out.w,
+        "--pid-file", str(pid_file), cid, stdout=out.w, stderr=out.w,
     )  # fmt: skip
     st = rt.state(cid)
     assert st["status"] == "running", st
     pid = st["pid"]
+    assert int(pid_file.read_text()) == pid
     nums = out.wait_count(len(out.numbers()) + 3)
     assert nums[: nums.index(last) + 1] == list(range(1, last + 1)), nums
     assert nums[nums.index(last) + 1] == last + 1, f"not where it stopped: {nums}"
