@@ -498,6 +498,58 @@ def test_terminal_tcp_file_lock_pre_dump_leave_running_new_id_and_failures(
         cs.close()
 
 
+@needs_criu
+def test_lazy_pages_through_a_page_server(oci_rt, busybox_rootfs, tmp_path, pipes):
+    """Lazy migration: checkpoint --lazy-pages --page-server serves the memory
+    (--status-fd says when it is ready), criu lazy-pages fetches it for a
+    restore --lazy-pages under a new id, which goes on counting; the
+    checkpoint ends once every page went, its container stopped."""
+    rt = oci_rt
+    b = bundle_for(tmp_path, busybox_rootfs, "lazy", COUNT)
+    cid = rt.new_id()
+    out = pipes()
+    rt.ok("run", "-d", "-b", b.path, cid, stdout=out.w, stderr=out.w)
+    out.wait_count(2)
+    images = str(tmp_path / "images")
+    port = str(20000 + os.getpid() % 20000)
+    r, w = os.pipe()
+    log = open(tmp_path / "checkpoint.err", "w+")
+    dump = subprocess.Popen(
+        [*rt.cmd, "--root", rt.root, "checkpoint", "--lazy-pages", "--page-server",
+         f"127.0.0.1:{port}", "--status-fd", str(w), "--image-path", images, cid],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(w,),
+    )  # fmt: skip
+    os.close(w)
+    lazy = None
+    try:
+        ready, _, _ = select.select([r], [], [], SLOW)
+        assert ready and os.read(r, 1) == b"\0", log.seek(0) or log.read()
+        lazy = subprocess.Popen(
+            ["criu", "lazy-pages", "--page-server", "--address", "127.0.0.1", "--port", port,
+             "-D", images, "-o", "lazy-pages.log"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        at_dump = out.numbers()[-1]
+        copy = rt.new_id("lazy")
+        out2 = pipes()
+        rt.ok("restore", "-d", "--lazy-pages", "-b", b.path, "--image-path", images, copy,
+              stdout=out2.w, stderr=out2.w)  # fmt: skip
+        nums = out2.wait_count(3, 120)
+        assert nums[0] == at_dump + 1 and nums == list(range(nums[0], nums[0] + len(nums))), nums
+        assert dump.wait(timeout=SLOW) == 0, log.seek(0) or log.read()
+        assert rt.state(cid)["status"] == "stopped"
+        for c in (cid, copy):
+            rt.ok("delete", "--force", c)
+            assert gone(rt, b, c) == []
+    finally:
+        os.close(r)
+        for p in (dump, lazy):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        log.close()
+
+
 # ---- errors that need no working CRIU --------------------------------------------------------
 
 

@@ -6,8 +6,8 @@ criu 3.17 can handle (its vDSO), the guest boots Debian's 6.1 kernel, where
 
 One boot, one pytest invocation (like test_cgroups_v2_vm.py).  The guest
 emulates its CPU (no nested virtualisation here), so everything is 20-40x
-slower: the files keep to a few checkpoint/restore cycles; about three and
-a half minutes in all.  Skipped where CRIU works on the host itself (the
+slower: the files keep to a few checkpoint/restore cycles; 3 to 4 minutes
+in all (3 min 30 s measured).  Skipped where CRIU works on the host itself (the
 files then run directly) or vm-run cannot run.
 """
 
