@@ -169,19 +169,7 @@ def checks() -> list[Result]:
     try:
         from .linux import seccomp
 
-        lib = seccomp.lib()
-        import ctypes
-
-        class _V(ctypes.Structure):
-            _fields_ = [
-                ("major", ctypes.c_uint),
-                ("minor", ctypes.c_uint),
-                ("micro", ctypes.c_uint),
-            ]
-
-        lib.seccomp_version.restype = ctypes.POINTER(_V)
-        v = lib.seccomp_version().contents
-        out.append(Result("libseccomp", True, f"{v.major}.{v.minor}.{v.micro}", False))
+        out.append(Result("libseccomp", True, seccomp.version(), False))
     except Exception as e:  # noqa: BLE001 - reported, not raised
         out.append(Result("libseccomp", False, str(e), False, "apt-get install libseccomp2"))
     out.append(

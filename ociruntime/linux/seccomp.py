@@ -82,6 +82,7 @@ class _Seccomp:
         self.export_bpf = f("seccomp_export_bpf", ffi.c_int, library)
         self.arch_native = f("seccomp_arch_native", ffi.c_int, library)
         self.syscall_resolve_name_arch = f("seccomp_syscall_resolve_name_arch", ffi.c_int, library)
+        self.version = f("seccomp_version", ffi.c_long, library)
 
 
 def lib() -> _Seccomp:
@@ -98,6 +99,15 @@ def lib() -> _Seccomp:
             ) from None
         _lib = _Seccomp(library)
     return _lib
+
+
+def version() -> str:
+    """libseccomp's version, "major.minor.micro" (``ociruntime check``):
+    seccomp_version() returns a pointer to three unsigned ints."""
+    import ctypes
+
+    v = (ctypes.c_uint * 3).from_address(lib().version())
+    return f"{v[0]}.{v[1]}.{v[2]}"
 
 
 def _action(name: str, errno_ret: int | None, pointer: str) -> int:

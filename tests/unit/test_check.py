@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -28,6 +29,13 @@ def test_every_check_has_a_name_and_detail():
     for r in results:
         assert r.detail
         assert r.ok or r.fix or not r.required, r.name
+
+
+def test_libseccomp_reports_its_version():
+    """The probe reads seccomp_version() through the same loader the init uses."""
+    (r,) = [r for r in check.checks() if r.name == "libseccomp"]
+    assert r.ok, r.detail
+    assert re.fullmatch(r"2\.\d+\.\d+", r.detail), r.detail
 
 
 def test_json_output_is_one_document(capsys):
