@@ -91,6 +91,9 @@ class NoCgroup:
     def create(self) -> None:
         pass
 
+    def where(self) -> None:
+        return None
+
     def create_cgroup2(self) -> None:
         return None
 

@@ -35,6 +35,10 @@ class Manager(Protocol):
     def add(self, pid: int, sub: str | None = None) -> None:
         """Move ``pid`` in (through cgroup.procs: the way that waits)."""
 
+    def where(self) -> str | None:
+        """What an error about the cgroup is prefixed with: the systemd unit;
+        None for cgroupfs, whose messages name the path themselves."""
+
     def freeze(self) -> None: ...
 
     def thaw(self) -> None: ...

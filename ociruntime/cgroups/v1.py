@@ -82,6 +82,9 @@ _LINKED = frozenset(
 class V1:
     layout = "v1"
 
+    def where(self) -> str | None:
+        return None
+
     def __init__(self, paths: dict[str, str], unified: str | None = None) -> None:
         self.paths = paths  # controller -> cgroup directory
         self.unified = unified  # hybrid: the directory in the cgroup2 mount

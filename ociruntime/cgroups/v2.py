@@ -11,6 +11,9 @@ from .base import enable_controllers
 class V2:
     layout = "v2"
 
+    def where(self) -> str | None:
+        return None
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.made: list[str] = []  # the directories this object created

@@ -441,13 +441,14 @@ def refuse_foreign(cg, ours: int = 0) -> None:
     processes is another container's (one whose state was lost): joining it
     would share its limits and, at delete, kill them."""
     if cg.frozen():
-        raise ForeignCgroup("container's cgroup unexpectedly frozen")
+        raise ForeignCgroup("container's cgroup unexpectedly frozen", cg.where())
     pids = [p for p in cg.all_pids() if p != ours]
     if pids:
         raise ForeignCgroup(
             f"container's cgroup is not empty ({len(pids)} process"
             f"{'es' if len(pids) != 1 else ''}, e.g. pid {pids[0]}): a container whose"
-            " state was lost? (delete --force it first)"
+            " state was lost? (delete --force it first)",
+            cg.where(),
         )
 
 

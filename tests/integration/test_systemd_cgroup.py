@@ -389,7 +389,9 @@ def test_unit_already_exists(fail_env):
     rt.cli_ok("run", "-d", "-b", b.path, cid, global_args=SD)
     other = rt.new_id("f")
     r = rt.cli("run", "-d", "-b", b.path, other, global_args=SD)
-    assert_one_line_error(r, f"systemd unit ocitest-{cid}.scope", "already exists")
+    # its cgroup holds the first init: refused before the unit is started, as
+    # any create into a used cgroup is (a unit without processes: "already exists")
+    assert_one_line_error(r, f"systemd unit ocitest-{cid}.scope", "not empty")
     assert leftovers(rt, b, (other,)) == [f"state dir {cid}"]
     # the first container's unit is untouched
     assert show(f"ocitest-{cid}.scope", "ActiveState")["ActiveState"] == "active"
