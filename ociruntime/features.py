@@ -25,11 +25,9 @@ def _has_mount_setattr() -> bool:
 
 def _criu_enabled() -> str:
     """ "true" when criu and pycriu are installed (found, neither run nor imported)."""
-    import importlib.util
+    from . import criu
 
-    from .criu import _which
-
-    return "true" if _which("criu") and importlib.util.find_spec("pycriu") else "false"
+    return "true" if criu.installed() else "false"
 
 
 def features() -> dict:

@@ -127,3 +127,10 @@ def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundl
             & seen[cmd]
         ), cmd
     assert os.path.isfile(LAUNCHER[0])
+
+
+def test_features_finds_criu_without_importing(oci, tmp_path):
+    """podman and containerd call ``features``: its checkpoint annotation looks
+    for criu and pycriu on disk; importlib.util (4 ms) and protobuf stay out."""
+    names = imported(oci, tmp_path, "features")
+    assert not names & {"importlib.util", "contextlib", "google.protobuf", "pycriu"}, sorted(names)
