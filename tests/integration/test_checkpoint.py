@@ -161,7 +161,8 @@ def pipes():
 def _rt(name: str, tmp_path) -> Rt:
     root = tmp_path / f"{name}-state"
     root.mkdir()
-    cmd = OCI if name == "ociruntime" else [RUNC]
+    # absolute: test_criu_not_installed runs it with PATH=/nonexistent
+    cmd = [shutil.which(OCI[0]) or OCI[0], *OCI[1:]] if name == "ociruntime" else [RUNC]
     return Rt(name, cmd, str(root), str(tmp_path / f"{name}.log"))
 
 
