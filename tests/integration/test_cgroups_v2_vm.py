@@ -16,19 +16,11 @@ writable, so it runs the same installed ``ociruntime`` as the host.
 
 from __future__ import annotations
 
-import glob
 import os
-import re
-import shutil
-import subprocess
-import time
 
 import pytest
+from guest import pytest_in_guest, skip_reason
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VM_RUN = os.environ.get("VM_RUN") or os.path.join(
-    os.path.dirname(REPO), "shared", "tools", "vm-run"
-)
 TARGETS = ["tests/integration/test_cgroups_v2.py", "tests/integration/test_cgroup_v2_devices.py"]
 E2E_ALL = ["tests/e2e/test_podman.py", "tests/e2e/test_containerd.py"]
 E2E = [
@@ -42,56 +34,24 @@ E2E = [
 TIMEOUT = 1500 if os.environ.get("OCIRUNTIME_VM_E2E") == "all" else 600
 
 
-def _skip_reason() -> str | None:
-    if os.environ.get("VM_RUN_GUEST"):
-        return "already inside the vm-run guest"
-    if not (os.path.isfile(VM_RUN) and os.access(VM_RUN, os.X_OK)):
-        return f"vm-run not found at {VM_RUN} (shared/tools beside the clone, or set VM_RUN)"
-    if not shutil.which("qemu-system-x86_64"):
-        return "qemu-system-x86_64 is not installed (Debian package qemu-system-x86)"
-    if not glob.glob("/boot/vmlinuz-*"):
-        return "no /boot/vmlinuz-* kernel for the guest (Debian package linux-image-amd64)"
+def pure_v2_host() -> bool:
     with open("/proc/self/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")
             if pre.split()[4] == "/sys/fs/cgroup" and post.split()[0] == "cgroup2":
-                return "this host is pure cgroup v2 already: test_cgroups_v2.py runs directly"
-    return None
+                return True
+    return False
 
 
-@pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
+def _why_skip() -> str | None:
+    if pure_v2_host():
+        return "this host is pure cgroup v2 already: test_cgroups_v2.py runs directly"
+    return skip_reason()
+
+
+@pytest.mark.skipif(_why_skip() is not None, reason=str(_why_skip()))
 def test_cgroups_v2_in_the_guest():
-    cmd = [
-        VM_RUN,
-        "--timeout",
-        str(TIMEOUT),
-        "--",
-        "/usr/bin/python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-rs",
-        *TARGETS,
-        *(E2E_ALL if os.environ.get("OCIRUNTIME_VM_E2E") == "all" else E2E),
-    ]
-    t0 = time.monotonic()
-    r = subprocess.run(
-        cmd,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT + 60,
-    )
-    took = time.monotonic() - t0
-    out = r.stdout + r.stderr
-    print(f"vm-run took {took:.1f}s")
-    assert r.returncode != 124, f"the guest timed out after {TIMEOUT}s\n{out[-4000:]}"
-    assert r.returncode == 0, f"exit {r.returncode} after {took:.1f}s\n{out[-6000:]}"
-    summary = [x for x in out.splitlines() if re.search(r"\d+ (passed|failed|skipped|error)", x)]
-    assert summary, f"no pytest summary from the guest\n{out[-4000:]}"
-    assert re.search(r"\d+ passed", summary[-1]), out[-4000:]
+    e2e = E2E_ALL if os.environ.get("OCIRUNTIME_VM_E2E") == "all" else E2E
+    out, summary = pytest_in_guest([*TARGETS, *e2e], TIMEOUT)
     # every test of the file must run there: a skip means the guest is not what we think
-    assert "skipped" not in summary[-1], out[-4000:]
+    assert "skipped" not in summary, out[-4000:]
