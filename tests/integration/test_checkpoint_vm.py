@@ -1,5 +1,6 @@
-"""Run the checkpoint/restore tests (test_checkpoint.py, and podman's:
-tests/e2e/test_podman_checkpoint.py) in the vm-run guest, from a host where
+"""Run the checkpoint/restore tests (test_checkpoint.py, podman's
+tests/e2e/test_podman_checkpoint.py and containerd's
+tests/e2e/test_containerd_checkpoint.py) in the vm-run guest, from a host where
 CRIU does not work: this project's host has a kernel newer than Debian 12's
 criu 3.17 can handle (its vDSO), the guest boots Debian's 6.1 kernel, where
 ``criu check`` says "Looks good" (docs/checkpoint.md).
@@ -21,7 +22,11 @@ import subprocess
 import pytest
 from guest import pytest_in_guest, skip_reason
 
-TARGETS = ["tests/integration/test_checkpoint.py", "tests/e2e/test_podman_checkpoint.py"]
+TARGETS = [
+    "tests/integration/test_checkpoint.py",
+    "tests/e2e/test_podman_checkpoint.py",
+    "tests/e2e/test_containerd_checkpoint.py",
+]
 TIMEOUT = 900
 
 
