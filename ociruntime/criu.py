@@ -602,26 +602,23 @@ def realpath(path: str) -> str:
         os.close(fd)
 
 
-def is_bind(m: dict) -> bool:
-    opts = m.get("options") or []
-    return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
-
-
 def mountinfo(pid: int) -> list[tuple[str, str, str, str]]:
     """(mount point, root, fstype, major:minor) of each mount ``pid`` sees."""
-    from .linux.rootfs import _unescape
+    from .linux.rootfs import unescape
 
     out = []
     with open(f"/proc/{pid}/mountinfo") as f:
         for line in f:
             pre, _, post = line.partition(" - ")
             fields = pre.split()
-            out.append((_unescape(fields[4]), _unescape(fields[3]), post.split()[0], fields[2]))
+            out.append((unescape(fields[4]), unescape(fields[3]), post.split()[0], fields[2]))
     return out
 
 
 def dump_mounts(config: dict, rootfs: str, pid: int) -> list[tuple[str, str]]:
     """The external mounts of a dump: (key, value) pairs of ext_mnt."""
+    from .linux.rootfs import is_bind
+
     out: list[tuple[str, str]] = []
     for m in config.get("mounts") or []:
         if is_bind(m):
@@ -665,7 +662,7 @@ def restore_mounts(
     config: dict, bundle: str, rootfs: str, cgroup: dict | None
 ) -> list[tuple[str, str]]:
     """The external mounts of a restore: destination -> what to bind there."""
-    from .linux.rootfs import host_cgroup_mounts, source_path
+    from .linux.rootfs import host_cgroup_mounts, is_bind, source_path
 
     linux = config.get("linux") or {}
     out: list[tuple[str, str]] = []

@@ -88,13 +88,13 @@ def prepare(config: dict, bundle: str) -> dict[int, int]:
             idmapped = wanted(m)
             if not (idmapped or userns):
                 continue
-            from .rootfs import bind_tree, first_propagation, parse_options, source_path
+            from .rootfs import bind_tree, first_propagation, is_bind, parse_options, source_path
 
             where = f"/mounts/{i}"
             opts = m.get("options") or []
-            is_bind = m.get("type") == "bind" or "bind" in opts or "rbind" in opts
+            bind = is_bind(m)
             if not idmapped:
-                if is_bind:
+                if bind:
                     flags, _prop, _data, rro = parse_options(opts)
                     try:
                         out[i] = bind_tree(
@@ -103,7 +103,7 @@ def prepare(config: dict, bundle: str) -> dict[int, int]:
                     except (OSError, OCIError):
                         pass  # the init tries, and says why it cannot
                 continue
-            if not is_bind:
+            if not bind:
                 raise SpecError(where, "idmapped mounts must be bind mounts")
             uid = m.get("uidMappings") or linux.get("uidMappings")
             gid = m.get("gidMappings") or linux.get("gidMappings")
@@ -197,7 +197,7 @@ def _make_nodes(linux: dict, sock) -> None:
     import sys
 
     from . import syscalls as sc
-    from .rootfs import _DEV_TYPES
+    from .rootfs import DEV_TYPES
 
     sc.unshare(sc.CLONE_NEWNS)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
@@ -210,7 +210,7 @@ def _make_nodes(linux: dict, sock) -> None:
             continue
         name = str(i)
         try:
-            mode = _DEV_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
+            mode = DEV_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
             os.mknod(name, mode, os.makedev(d.get("major", 0), d.get("minor", 0)), dir_fd=dfd)
             os.chown(
                 name,

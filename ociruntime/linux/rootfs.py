@@ -77,7 +77,7 @@ DEFAULT_DEVICES = (
     ("urandom", 1, 9),
     ("tty", 5, 0),
 )
-_DEV_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+DEV_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
 def device_key(i: int) -> int:
@@ -111,6 +111,12 @@ def attach(tree: int, target: int, display: str | None = None) -> None:
         )
     finally:
         os.close(tree)
+
+
+def is_bind(m: dict) -> bool:
+    """A bind mount: type "bind", or a "bind"/"rbind" option (runc's test)."""
+    opts = m.get("options") or []
+    return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
 
 
 def parse_options(options: list[str]) -> tuple[int, int, list[str], bool]:
@@ -304,7 +310,7 @@ class Rootfs:
                 self._at(i, m, self.prepare_cgroup)
                 continue
             self._mount_at(i, m)
-            if os.path.normpath(m["destination"]) == "/dev" and self._is_bind(m):
+            if os.path.normpath(m["destination"]) == "/dev" and is_bind(m):
                 bind_dev = True
         if not bind_dev:
             with trace.span("/dev: device nodes and links"):
@@ -350,15 +356,10 @@ class Rootfs:
             self._mount_at(i, m)
         self.deferred = []
 
-    @staticmethod
-    def _is_bind(m: dict) -> bool:
-        opts = m.get("options") or []
-        return m.get("type") == "bind" or "bind" in opts or "rbind" in opts
-
     def mount(self, m: dict) -> None:
         dest = m["destination"]
         flags, prop, data, rro = parse_options(m.get("options") or [])
-        if self._is_bind(m):
+        if is_bind(m):
             self.bind(m, flags, prop, rro)
             return
         fstype = m.get("type") or "none"
@@ -596,7 +597,7 @@ class Rootfs:
                 path = "/" + os.path.normpath("/" + d["path"]).lstrip("/")
                 if path == "/":
                     raise OCIError(f"device {d['path']}: not a file's path", where)
-                mode = _DEV_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
+                mode = DEV_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
                 try:
                     pfd = self.make(os.path.dirname(path), True)
                     try:
@@ -792,7 +793,7 @@ class Rootfs:
             fields = pre.split()
             if post.split()[0] not in ("proc", "sysfs") or fields[3] != "/":
                 continue
-            mp = _unescape(fields[4])
+            mp = unescape(fields[4])
             if mp != rootfs and not mp.startswith(rootfs.rstrip("/") + "/"):
                 points.append(mp)
         for mp in points:
@@ -842,7 +843,7 @@ class Rootfs:
             sc.mount(None, "/", None, _PROPAGATION[prop], display="/")
 
 
-def _unescape(field: str) -> str:
+def unescape(field: str) -> str:
     """A mountinfo path: space, tab, newline and backslash are octal escapes."""
     if "\\" not in field:
         return field

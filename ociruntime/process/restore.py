@@ -293,7 +293,7 @@ def _prepare_root(
     work directories opened here: CRIU mounts in its work directory, which
     must be a mount of its own namespace."""
     from ..linux import syscalls as sc
-    from ..linux.rootfs import Rootfs, fdpath, source_path
+    from ..linux.rootfs import Rootfs, fdpath, is_bind, source_path
 
     sc.unshare(sc.CLONE_NEWNS)
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
@@ -313,7 +313,7 @@ def _prepare_root(
         dest = "/" + os.path.normpath("/" + m["destination"]).lstrip("/")
         if m.get("type") == "cgroup" or any(dest.startswith(t.rstrip("/") + "/") for t in tmpfs):
             continue
-        bind = Rootfs._is_bind(m)
+        bind = is_bind(m)
         src = source_path(m, bundle) if bind else ""
         try:
             fd = r.make(dest, not bind or os.path.isdir(src))
