@@ -1,24 +1,17 @@
 """The command's entry point (the installed launcher and ``python -m ociruntime``).
 
 What happens here rather than in the CLI module pays off only when done
-before it is imported: the cyclic garbage collector is switched off; a
-foreground run or exec blocks the signals it will forward; and the process
-ends with ``os._exit`` once its output is flushed, skipping the
-interpreter's teardown, which frees every object only for the kernel to
-drop the whole address space a moment later.
-
-The container's first child used to be forked here, to import the
-container side on the other CPU while the runtime checked the config.  It
-no longer is (2026-12-06, issue 16): measured side by side, forking it
-late from the runtime (process/first_child.fork) costs 5-10% less CPU per
-run and lifecycle, and 20 parallel runs 5-10% less wall time, for the same
-wall time of one run.  The early child and the runtime each copied the
-interpreter's heap pages they wrote and each imported the modules they
-share; the late child inherits them.
+before it is imported: the cyclic garbage collector is switched off; for
+create, run and exec the container's first child (or exec's) is forked
+(process/first_child.py); and the process ends with ``os._exit``
+once its output is flushed, skipping the interpreter's teardown, which
+frees every object only for the kernel to drop the whole address space a
+moment later.
 """
 
 import sys
 
+_ATTACHING = {"create", "run", "exec"}
 _FOREGROUND = {"run", "exec"}
 
 
@@ -38,9 +31,18 @@ def main() -> None:
         from . import sigfwd
 
         sigfwd.block_early()
+    # a false positive (an id or argument spelled "run") costs one fork
+    if not _ATTACHING.isdisjoint(argv) and "--rootless=true" not in argv:
+        from .process import first_child
+
+        first_child.start()
     from .cli import main as cli_main
 
     code = cli_main(argv, t0)
+    first_child = sys.modules.get("ociruntime.process.first_child")
+    if first_child is not None:
+        # an early child nobody took (an error, or "run" was only an id): let it go
+        first_child.cancel()
     from . import oslite as os
 
     for f in (sys.stdout, sys.stderr):

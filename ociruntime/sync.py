@@ -18,7 +18,7 @@ from . import jsonio
 from . import oslite as os
 from .errors import OCIError
 
-ARGS = "args"  # runtime -> a child run from the read-only clone (process/first_child.py): its InitArgs, as JSON
+ARGS = "args"  # runtime -> a child forked at entry (process/first_child.py): its InitArgs, as JSON
 READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit
 ERROR = "error"  # init -> runtime: setup failed; "msg" says why
 COMMIT = "commit"  # runtime -> init: state recorded, wait for start

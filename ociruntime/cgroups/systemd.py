@@ -564,7 +564,8 @@ class Systemd(V2):
     def create_cgroup2(self) -> None:
         """No cgroup before the init exists (the unit needs its pid: :meth:`add`);
         but connect to systemd now, before the fork: a failure leaves nothing,
-        and the unit starts as soon as the init exists."""
+        and the import and the handshake overlap with the first child's own
+        start-up (it was forked at entry) instead of delaying the unit."""
         if self._conn is None:
             self._conn = self._bus()
         return None

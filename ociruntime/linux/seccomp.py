@@ -2,7 +2,7 @@
 
 :func:`compile_profile` checks and translates the config in the runtime,
 before any process exists, so a bad profile is a clean one-line error; the
-result is plain data (it travels to an init started from the read-only clone as JSON:
+result is plain data (it travels to an init forked early as JSON:
 :meth:`Profile.to_wire`).  :func:`load` builds the filter in the init and
 loads it (the last step before exec when noNewPrivileges is set).  With
 SCMP_ACT_NOTIFY the notify fd and the container's process state go to

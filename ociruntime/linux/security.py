@@ -138,8 +138,8 @@ def plan(config: dict) -> Plan:
     p.nnp = bool(proc.get("noNewPrivileges"))
     if linux.get("seccomp"):
         # imported only when needed (it loads the FFI and libseccomp), and here, before
-        # the fork: the init finds it in sys.modules after pivot_root (an init started
-        # from the read-only clone imports it when it gets the plan: Plan.from_wire)
+        # a late fork: the init finds it in sys.modules after pivot_root (an init forked
+        # early imports it when it gets the plan: Plan.from_wire)
         from . import seccomp
 
         p.seccomp = seccomp.compile_profile(linux["seccomp"])

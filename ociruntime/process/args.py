@@ -1,7 +1,8 @@
 """What the runtime hands the container side: :class:`InitArgs`.
 
-It crosses one of two ways.  A forked child has the object in memory.  A
-child executed from the read-only interpreter clone gets it as JSON (:meth:`InitArgs.to_wire`,
+It crosses one of two ways.  After a late fork the child has the object in
+memory.  A child forked at entry, or executed from the read-only
+interpreter clone, gets it as JSON (:meth:`InitArgs.to_wire`,
 :meth:`InitArgs.from_wire`).  Both are made from one table, :data:`FIELDS`:
 a field is named, defaulted and carried in one place, and
 tests/unit/test_args.py checks that every one survives the JSON crossing.
@@ -27,9 +28,6 @@ FIELDS: dict[str, object] = {
     "rootfs": "",
     "no_pivot": False,
     "preserve_fds": 0,
-    # the fds of 3..3+preserve_fds-1 the caller did not open: held by the
-    # runtime's placeholders (runtime.reserve_preserved), never inherited
-    "preserve_gaps": [],
     "debug": False,
     "keyring": None,  # name of a new session keyring; None keeps the caller's
     "join_pid": 0,  # exec: the container's init, whose namespaces are joined
@@ -76,10 +74,10 @@ class InitArgs:
         self.pidns_fd = -1  # hidden: the pid namespace, until the process is forked
 
     def to_wire(self, exec_sock_dir: str | None) -> dict:
-        """As JSON, for a child executed from the read-only clone; it makes
-        the exec socket itself, in ``exec_sock_dir`` (None: run and exec have
-        none).  The fds it needs cross the exec by number
-        (first_child.start_readonly)."""
+        """As JSON, for a child forked early; it makes the exec socket itself,
+        in ``exec_sock_dir`` (None: run and exec have none).  The fds it
+        needs cross an exec by number (first_child.start_readonly); a child
+        forked at entry has none of them."""
         from .. import log, trace
 
         wire = {name: getattr(self, name) for name in FIELDS}

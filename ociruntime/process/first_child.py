@@ -1,12 +1,13 @@
 """The container's first child: how it is made, and its own work.
 
-Made in the runtime (R), once the request is checked: forked with the
-arguments in memory (:func:`fork`); or, for a container that may hold
-CAP_LINUX_IMMUTABLE, executed from a read-only clone of the interpreter
-(:func:`start_readonly`, linux/exe.py) and handed its arguments as JSON
-(:func:`hand_over`).  :func:`choose` picks.  (A child forked at the
-launcher's entry, to import the container side while the runtime checked
-the config, cost more CPU than it saved wall time: entry.py.)
+Made in the runtime (R): forked at entry before the runtime imports
+anything (:func:`start`), so that it imports the container side on the
+other CPU while the runtime imports and checks the config, then handed its
+arguments as JSON (:func:`hand_over`); or executed from a read-only clone
+of the interpreter for a container that may hold CAP_LINUX_IMMUTABLE
+(:func:`start_readonly`, linux/exe.py); or forked late with the arguments
+in memory (:func:`fork`), when they hold what only a fork carries (a pty
+end, idmapped trees, a user namespace's set-up).  :func:`choose` picks.
 
 Run in the first child (C1 in docs/create-start.md, C in docs/exec.md):
 :func:`serve` waits for the arguments, :func:`run` does the first child's
@@ -17,7 +18,8 @@ directory; for exec, the birth in the container's cgroup.  Every process
 here is non-dumpable with PDEATHSIG from its first line: none outlives a
 runtime that died or gave up.
 
-Only ``posix`` is imported at module level.
+Only ``posix`` is imported at module level: :func:`start` runs before
+``os`` is.
 """
 
 from __future__ import annotations
@@ -29,21 +31,45 @@ if TYPE_CHECKING:
     from ..sync import Channel
     from .args import InitArgs
 
+_child: tuple[int, int] | None = None
+
+
 # ---- made by the runtime -----------------------------------------------------------------
 
 
-def start_readonly(keep: list[int]) -> tuple[int, Channel]:
+def start() -> None:
+    """Fork the child at entry (root only: rootless creates take the late path)."""
+    global _child
+    if posix.geteuid() != 0:
+        return
+    import _socket  # not sync.socketpair: sync's imports can wait until after the fork
+
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    ours, theirs = a.detach(), b.detach()
+    pid = posix.fork()
+    if pid == 0:
+        posix.close(ours)
+        from ..sync import Channel
+
+        serve(Channel(theirs))  # never returns
+    posix.close(theirs)
+    _child = (pid, ours)
+
+
+def start_readonly(keep: list[int]) -> None:
     """Fork a first child that executes the interpreter from the read-only
-    clone of its directory (linux/exe.py), then waits for its arguments
-    (:func:`serve`); (pid, our sync Channel).  Its fds ``keep`` (a console
+    clone of its directory (linux/exe.py) and then serves as the child forked
+    at entry does (:func:`take` returns it).  Its fds ``keep`` (a console
     socket end, idmapped trees, preserved fds) cross the exec; the child
     imports the container side itself, so this costs an interpreter start."""
+    global _child
     import sys
 
     from ..codebundle import BOOT_MAX
     from ..linux import exe
-    from ..sync import Channel, socketpair
+    from ..sync import socketpair
 
+    cancel()
     fd = exe.readonly_exe()
     home = exe.private_dir()
     bundle = home + "/ociruntime.bundle"
@@ -72,22 +98,38 @@ def start_readonly(keep: list[int]) -> tuple[int, Channel]:
             posix._exit(127)
     posix.close(fd)
     posix.close(theirs)
-    return pid, Channel(ours)
+    _child = (pid, ours)
 
 
-def choose(args: InitArgs, in_userns: bool) -> tuple[int, Channel] | None:
-    """The container's first child when the runtime does not fork it itself
-    (None: it will, :func:`fork`): a process that may hold
+def take() -> tuple[int, Channel] | None:
+    """The forked child as (pid, our sync Channel), now ours to use; or None."""
+    global _child
+    c, _child = _child, None
+    if c is None:
+        return None
+    from ..sync import Channel
+
+    return c[0], Channel(c[1])
+
+
+def choose(args: InitArgs, in_userns: bool, late: bool) -> tuple[int, Channel] | None:
+    """The container's first child, when the runtime does not fork it itself
+    (None: it will, :func:`fork`, because ``late``).  A process that may hold
     CAP_LINUX_IMMUTABLE gets one running from the read-only clone of the
-    interpreter (linux/exe.py), which the fds it needs cross by exec."""
+    interpreter (linux/exe.py), which the fds it needs cross by exec;
+    otherwise the child forked at entry serves, unless ``late``."""
     from ..linux import exe
 
     if exe.needs_readonly_exe(args.sec.caps, in_userns):
         keep = [*range(3, 3 + args.preserve_fds), *args.idmaps.values()]
         if args.console is not None:
             keep.append(args.console.fileno())
-        return start_readonly(keep)
-    return None
+        start_readonly(keep)
+        return take()
+    if late:
+        cancel()
+        return None
+    return take()
 
 
 def hand_over(ch: Channel, wire: dict) -> None:
@@ -100,6 +142,18 @@ def hand_over(ch: Channel, wire: dict) -> None:
         sync.send(ch, sync.ARGS, **wire)
     except (OSError, sync.PeerGone):
         raise OCIError("container init exited before it got its arguments") from None
+
+
+def cancel() -> None:
+    """Not needed after all: the child sees EOF and exits; reap it."""
+    c = take()
+    if c is not None:
+        pid, ch = c
+        ch.close()
+        try:
+            posix.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 def fork(args: InitArgs, nss: dict, offsets: dict | None = None) -> tuple[int, Channel]:
@@ -126,13 +180,14 @@ def fork(args: InitArgs, nss: dict, offsets: dict | None = None) -> tuple[int, C
 
 
 def serve(ch: Channel) -> None:
-    """The child executed from the read-only clone: import the container
-    side, wait for the arguments, then :func:`run`.  EOF (the runtime gave
-    up on this child, or died) ends it quietly."""
+    """The child forked at entry (or executed from the read-only clone): the
+    container side is imported now, while the runtime checks the config;
+    wait for the arguments, then :func:`run`.  EOF (the runtime gave up on
+    this child, or died) ends it quietly."""
     from .. import oslite as os
     from .. import sync
     from ..linux import syscalls as sc
-    from . import init  # noqa: F401 - before the arguments: the runtime is busy meanwhile
+    from . import init  # noqa: F401 - now, on the other CPU
     from .args import InitArgs
 
     try:

@@ -435,7 +435,7 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
         with trace.span("seccomp: build the filter"):
             a.filter = seccomp.build(sec.seccomp)
     # nothing of these may be left for after a filter that could refuse them
-    procattr.close_fds(a.preserve_fds, a.preserve_gaps)
+    procattr.close_fds(a.preserve_fds)
     if not a.signals_reset:
         procattr.reset_signals()
         a.signals_reset = True
@@ -478,8 +478,8 @@ def connect_listener(path: str):
 def load_seccomp(a: InitArgs, state: dict, status: str) -> None:
     """Install the filter :func:`finish_process` built; with SCMP_ACT_NOTIFY,
     its listener fd and the container's state go to the seccomp agent."""
-    # imported before pivot_root (security.plan before the fork, Plan.from_wire in a
-    # child started from the read-only clone): no file access here
+    # imported before pivot_root (security.plan before a late fork, Plan.from_wire in a
+    # child forked early): no file access here
     from ..linux import seccomp
 
     fd = seccomp.install(a.sec.seccomp, a.filter)

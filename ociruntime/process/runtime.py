@@ -1,7 +1,7 @@
 """The runtime's side of bringing a process into a container: create's
 (:func:`create`) and exec's (:func:`exec_process`), on one skeleton
-(:class:`Spawn`): start the first child (forked, or handed the arguments
-if it runs from the read-only interpreter clone), follow its set-up to READY, record what
+(:class:`Spawn`): start the first child (handed the arguments if it was
+forked at entry, else forked now), follow its set-up to READY, record what
 the caller needs (state, pid file), commit, and undo everything if any step
 fails.  What comes back is a :class:`Spawned`; nothing here touches the
 caller's objects.
@@ -75,25 +75,26 @@ class Spawn:
         self.term = term
         self.pid = 0  # the process followed: the first child, then whom it forked
         self.sock: sync.Channel | None = None
-        self.ro_child = None  # a first child started from the read-only clone
+        self.early = None
         self.reaped = False  # ready() reaped it (its pid may be another's now)
 
-    def choose(self, in_userns: bool) -> bool:
-        """Which first child: one executed from the read-only interpreter
-        clone (started now), or one :meth:`start` forks.  True if it is
-        forked (and will have what is in memory)."""
+    def choose(self, in_userns: bool, late: bool) -> bool:
+        """Which first child: the one forked at entry (or one executed from
+        the read-only interpreter clone), or, when ``late`` (a pty end,
+        idmapped trees: only a fork carries them), one :meth:`start` forks.
+        True if it is forked late (and will have what is in memory)."""
         self.args.console = self.term.child_end()
-        self.ro_child = first_child.choose(self.args, in_userns)
-        return self.ro_child is None
+        self.early = first_child.choose(self.args, in_userns, late)
+        return self.early is None
 
     def start(self, exec_sock_dir: str | None, at_fork: dict) -> None:
-        """Hand the arguments to the child started from the read-only clone
-        (it makes the exec socket in ``exec_sock_dir``), or fork one, born in
-        the pid and time namespaces of ``at_fork``."""
+        """Hand the arguments to the early child (it makes the exec socket in
+        ``exec_sock_dir``), or fork one, born in the pid and time namespaces
+        of ``at_fork``."""
         a = self.args
-        if self.ro_child is not None:
-            self.pid, self.sock = self.ro_child
-            with trace.span("hand the arguments to the first child (read-only clone)"):
+        if self.early is not None:
+            self.pid, self.sock = self.early
+            with trace.span("hand the arguments to the first child (forked early)"):
                 first_child.hand_over(self.sock, a.to_wire(exec_sock_dir))
         else:
             offsets = (a.config.get("linux") or {}).get("timeOffsets")
@@ -193,8 +194,8 @@ class Spawn:
             pass
         elif self.pid > 0:
             kill_reap(self.pid)
-        elif self.ro_child is not None:  # chosen, never started
-            pid, ch = self.ro_child
+        elif self.early is not None:  # chosen, never started
+            pid, ch = self.early
             ch.close()
             os.waitpid(pid, 0)
         self.term.close()
@@ -219,15 +220,12 @@ def create(
     execs at once).  Everything it made is undone if a step fails."""
     from ..config.load import load_bundle
 
-    gaps = reserve_preserved(3, preserve_fds)
     with trace.span("load and validate bundle"):
         b = load_bundle(bundle)
     with trace.span("check security settings"):
         sec = plan(b.config)
-    more = socket_activation(b.config["process"])
-    gaps += reserve_preserved(3 + preserve_fds, more)
-    preserve_fds += more
     term = Terminal(b.config["process"], console_socket, foreground)
+    preserve_fds += socket_activation(b.config["process"])
     with trace.span("make the state directory"):
         lock = store.make(cid)
     args = InitArgs(
@@ -237,7 +235,6 @@ def create(
         rootfs=b.rootfs,
         no_pivot=no_pivot,
         preserve_fds=preserve_fds,
-        preserve_gaps=gaps,
         debug=log.debugging(),
         keyring=None if no_new_keyring else cid,
     )
@@ -325,11 +322,11 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
     if grandchild:
         # the real init is our grandchild: become its parent when the first child exits
         become_subreaper()
-    late = sp.choose("user" in nss)
+    late = sp.choose("user" in nss, bool(sp.term.child_end() is not None or a.idmaps or new_userns))
     lsock = None
     try:
         if not exec_now and late:
-            lsock = sync.listen_exec(state_dir)  # the read-only clone's child binds its own
+            lsock = sync.listen_exec(state_dir)  # a child forked early binds its own
         a.exec_sock = lsock
         sp.start(None if exec_now else state_dir, at_fork)
         if lsock is not None:
@@ -433,29 +430,6 @@ def record_init(state_dir: str, pid: int) -> None:
         atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
 
 
-def reserve_preserved(start: int, n: int) -> list[int]:
-    """The fds of ``start``..``start+n-1`` the caller did not open, each
-    taken by a close-on-exec /dev/null until the runtime exits: no fd the
-    runtime opens after this (the state lock, a console socket, the sync
-    socket) can land on a number the container's process inherits with
-    --preserve-fds.  Call it before opening anything that stays open; the
-    container side leaves these out (procattr.close_fds)."""
-    gaps = []
-    for fd in range(start, start + n):
-        try:
-            os.fstat(fd)
-        except OSError:
-            gaps.append(fd)
-    if gaps:
-        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-        for fd in gaps:
-            if fd != null:
-                os.dup2(null, fd, inheritable=False)
-        if null not in gaps:
-            os.close(null)
-    return gaps
-
-
 class ForeignCgroup(OCIError):
     """The container's cgroup was in use before the container existed: frozen,
     or holding processes.  The create is refused and leaves it as it was."""
@@ -511,7 +485,6 @@ def exec_process(
     }
     held = None
     sp = None
-    gaps = reserve_preserved(3, preserve_fds)
     try:
         sec = plan(cfg)
         term = Terminal(proc, console_socket, not detach)
@@ -523,7 +496,6 @@ def exec_process(
             bundle=rec["bundle"],
             rootfs=rec["rootfs"],
             preserve_fds=preserve_fds,
-            preserve_gaps=gaps,
             debug=log.debugging(),
             join_pid=rec["pid"],
             state=store.public(cid, rec),  # for a seccomp agent
@@ -540,7 +512,7 @@ def exec_process(
         become_subreaper()
         held = None if detach else sigfwd.block()
         nss = [ns["type"] for ns in linux.get("namespaces") or []]
-        sp.choose("user" in nss)
+        sp.choose("user" in nss, term.child_end() is not None)
         sp.start(None, {})
         ready = sp.ready("exec: the process exited during set-up")
         # the set-up processes end once the process is forked: it is our child now

@@ -514,3 +514,13 @@ def test_many_creates_at_once_all_succeed(oci, make_bundle):
         if p.returncode != 0:
             errors.append(err.decode())
     assert errors == []
+
+
+def test_a_command_that_only_looks_like_run_leaves_no_early_child(oci):
+    """entry.py forks create/run's first child before parsing (prefork.py) when
+    "run" appears anywhere in argv; a `state` of a container named "run" must
+    not leave that child behind."""
+    r = oci.cli("state", "run")
+    assert r.returncode == 1 and "run" in r.stderr
+    # the child's command line is ours: it names this test's private --root
+    assert leftovers(oci, None, (oci.root,)) == []
