@@ -289,11 +289,12 @@ def reset_signals() -> None:
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
-def close_fds(preserve: int) -> None:
+def close_fds(preserve: int, gaps: list[int] = ()) -> None:
     """Only 0-2 and the preserved fds 3..3+N-1 survive execve: every other
     fd is marked close-on-exec (they stay usable until then).  A kernel
     before 5.11 has no CLOSE_RANGE_CLOEXEC: each open fd is marked instead.
-    A preserved fd that is not open is left out, as crun does."""
+    A preserved fd the caller did not open is left out, as crun does:
+    ``gaps``, the runtime's placeholders there, stay close-on-exec."""
     try:
         sc.close_range(3 + preserve, 0xFFFFFFFF, sc.CLOSE_RANGE_CLOEXEC)
     except OSError:
@@ -302,7 +303,7 @@ def close_fds(preserve: int) -> None:
                 os.set_inheritable(fd, False)
     for fd in range(3, 3 + preserve):
         try:
-            os.set_inheritable(fd, True)
+            os.set_inheritable(fd, fd not in gaps)
         except OSError:
             pass
 

@@ -28,6 +28,9 @@ FIELDS: dict[str, object] = {
     "rootfs": "",
     "no_pivot": False,
     "preserve_fds": 0,
+    # the fds of 3..3+preserve_fds-1 the caller did not open: held by the
+    # runtime's placeholders (runtime.reserve_preserved), never inherited
+    "preserve_gaps": [],
     "debug": False,
     "keyring": None,  # name of a new session keyring; None keeps the caller's
     "join_pid": 0,  # exec: the container's init, whose namespaces are joined

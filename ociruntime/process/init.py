@@ -435,7 +435,7 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
         with trace.span("seccomp: build the filter"):
             a.filter = seccomp.build(sec.seccomp)
     # nothing of these may be left for after a filter that could refuse them
-    procattr.close_fds(a.preserve_fds)
+    procattr.close_fds(a.preserve_fds, a.preserve_gaps)
     if not a.signals_reset:
         procattr.reset_signals()
         a.signals_reset = True

@@ -220,12 +220,15 @@ def create(
     execs at once).  Everything it made is undone if a step fails."""
     from ..config.load import load_bundle
 
+    gaps = reserve_preserved(3, preserve_fds)
     with trace.span("load and validate bundle"):
         b = load_bundle(bundle)
     with trace.span("check security settings"):
         sec = plan(b.config)
+    more = socket_activation(b.config["process"])
+    gaps += reserve_preserved(3 + preserve_fds, more)
+    preserve_fds += more
     term = Terminal(b.config["process"], console_socket, foreground)
-    preserve_fds += socket_activation(b.config["process"])
     with trace.span("make the state directory"):
         lock = store.make(cid)
     args = InitArgs(
@@ -235,6 +238,7 @@ def create(
         rootfs=b.rootfs,
         no_pivot=no_pivot,
         preserve_fds=preserve_fds,
+        preserve_gaps=gaps,
         debug=log.debugging(),
         keyring=None if no_new_keyring else cid,
     )
@@ -430,6 +434,34 @@ def record_init(state_dir: str, pid: int) -> None:
         atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
 
 
+def reserve_preserved(start: int, n: int) -> list[int]:
+    """The fds of ``start``..``start+n-1`` the caller did not open, each
+    taken by a close-on-exec /dev/null until the runtime exits: no fd the
+    runtime opens after this (the state lock, a console socket, the sync
+    socket) can land on a number the container's process inherits with
+    --preserve-fds.  The child forked at entry is let go first: its sync
+    socket was made before anyone knew the range (the runtime forks one
+    late instead).  The container side leaves the gaps out
+    (procattr.close_fds)."""
+    if n <= 0:
+        return []
+    first_child.cancel()
+    gaps = []
+    for fd in range(start, start + n):
+        try:
+            os.fstat(fd)
+        except OSError:
+            gaps.append(fd)
+    if gaps:
+        null = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        for fd in gaps:
+            if fd != null:
+                os.dup2(null, fd, inheritable=False)
+        if null not in gaps:
+            os.close(null)
+    return gaps
+
+
 class ForeignCgroup(OCIError):
     """The container's cgroup was in use before the container existed: frozen,
     or holding processes.  The create is refused and leaves it as it was."""
@@ -485,6 +517,7 @@ def exec_process(
     }
     held = None
     sp = None
+    gaps = reserve_preserved(3, preserve_fds)
     try:
         sec = plan(cfg)
         term = Terminal(proc, console_socket, not detach)
@@ -496,6 +529,7 @@ def exec_process(
             bundle=rec["bundle"],
             rootfs=rec["rootfs"],
             preserve_fds=preserve_fds,
+            preserve_gaps=gaps,
             debug=log.debugging(),
             join_pid=rec["pid"],
             state=store.public(cid, rec),  # for a seccomp agent

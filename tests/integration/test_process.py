@@ -562,6 +562,43 @@ def test_preserve_fds_with_gaps_runs_with_the_open_ones(oci, make_bundle, tmp_pa
     assert r.stdout.split() == ["0", "1", "2", "3", "5"]
 
 
+def test_no_fd_of_the_runtime_lands_in_a_preserved_gap(oci, make_bundle, tmp_path):
+    """--preserve-fds 6 with only fds 3 and 8 open, for run (with and without
+    a terminal) and exec: the runtime's own fds (the state lock, the sync
+    socket, a console socket) would take the lowest free numbers, 4 to 7,
+    which the container's process inherits when the runtime forks the first
+    child itself: the runtime holds those gaps (runtime.reserve_preserved)
+    and the container gets 3 and 8 only."""
+    f = tmp_path / "f"
+    f.write_text("x")
+    opened = 'exec 3<"$0" 8<"$0" && exec "$@"'
+
+    def fds(*args: str) -> list[str]:
+        r = subprocess.run(
+            ["/bin/sh", "-c", opened, str(f), *OCI, "--root", oci.root, *args],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    want = ["0", "1", "2", "3", "8"]
+    b = make_bundle(sh("ls /proc/$$/fd; true"))
+    assert fds("run", "--preserve-fds", "6", "-b", b.path, oci.new_id()) == want
+    # a terminal: the runtime forks the first child itself, after it opened the state lock
+    b.config["process"]["terminal"] = True
+    b.save()
+    assert fds("run", "--preserve-fds", "6", "-b", b.path, oci.new_id()) == want
+    cid = oci.new_id()
+    oci.cli_ok("run", "-d", "-b", make_bundle(["sleep", "60"]).path, cid)
+    try:
+        got = fds("exec", "--preserve-fds", "6", cid, "sh", "-c", "ls /proc/$$/fd; true")
+        assert got == want
+    finally:
+        oci.cli("delete", "--force", cid)
+
+
 def test_without_preserve_fds_fd_3_is_closed(oci, make_bundle):
     b = make_bundle(sh("echo hi >&3 2>/dev/null; echo rc=$?; ls /proc/$$/fd; exit 0"))
     cp, got = run_with_fd3(oci, b)

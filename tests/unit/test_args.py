@@ -77,6 +77,7 @@ NOT_DEFAULT = {
     "rootfs": "/b/rootfs",
     "no_pivot": True,
     "preserve_fds": 2,
+    "preserve_gaps": [4],
     "debug": True,
     "keyring": "k",
     "join_pid": 4242,
