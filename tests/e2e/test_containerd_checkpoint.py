@@ -90,7 +90,8 @@ def test_checkpoint_image_and_live_restore(ctr, binary):
         assert r.returncode == 0, describe(r) + ctr.runtime_log(cid) + ctr.tail()
         assert wait_for(lambda: ctr.tasks().get(cid) == "RUNNING", timeout=60), ctr.tasks()
         new = task_pid(ctr, cid)
-        first = count(new)
+        # the file may not be readable through /proc/PID/root the moment ctr says RUNNING
+        first = wait_for(lambda: count(new), timeout=60)
         # the counter went on from the checkpoint (it never starts over at 1)
         assert first >= n, (first, n)
         assert wait_for(lambda: count(new) > first, timeout=60), (first, count(new))
