@@ -74,6 +74,16 @@ def need(*tools: str) -> None:
         pytest.skip(f"runtime not installed: {runtime_binary()} (make install)")
 
 
+def criu_works() -> bool:
+    """``criu check`` passes here (the checkpoint files run directly; else
+    test_checkpoint_vm.py runs them in a guest with a kernel CRIU supports)."""
+    criu = shutil.which("criu") or "/usr/sbin/criu"
+    try:
+        return subprocess.run([criu, "check"], capture_output=True, timeout=300).returncode == 0
+    except OSError:
+        return False
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -11,26 +11,17 @@ this file in the vm-run guest.  podman calls ``<runtime> checkpoint
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 
-from .conftest import describe, pid_alive, unique, wait_for
+from .conftest import criu_works, describe, pid_alive, unique, wait_for
 
 COUNT = "i=0; while :; do i=$((i+1)); echo $i; sleep 0.3; done"
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 
 
-def _criu_works() -> bool:
-    criu = shutil.which("criu") or "/usr/sbin/criu"
-    try:
-        return subprocess.run([criu, "check"], capture_output=True, timeout=300).returncode == 0
-    except OSError:
-        return False
-
-
 pytestmark = pytest.mark.skipif(
-    not _criu_works(), reason="criu check fails here: test_checkpoint_vm.py runs this in a guest"
+    not criu_works(), reason="criu check fails here: test_checkpoint_vm.py runs this in a guest"
 )
 
 
