@@ -10,6 +10,7 @@ Structures go to the kernel as ``struct``-packed bytes, or as a mutable
 
 from __future__ import annotations
 
+import errno
 import struct
 
 from .. import oslite as os
@@ -113,15 +114,24 @@ _OPEN_HOW = struct.Struct("=QQQ")
 def openat2(
     dirfd: int, path: str, flags: int, resolve: int, mode: int = 0, display: str | None = None
 ) -> int:
-    """openat2(2): the way to resolve a path confined to a root (RESOLVE_IN_ROOT)."""
+    """openat2(2): the way to resolve a path confined to a root (RESOLVE_IN_ROOT).
+
+    With RESOLVE_IN_ROOT or RESOLVE_BENEATH a lookup through ".." fails with
+    EAGAIN when any rename or mount happened anywhere on the host meanwhile
+    (the kernel cannot then prove it stayed inside): retried, as libpathrs
+    and runc do, up to 128 times; a busy host (other containers starting)
+    made create fail with "Resource temporarily unavailable"."""
     how = _OPEN_HOW.pack(flags | os.O_CLOEXEC, mode, resolve)
-    ret = _syscall(
-        c_long(_NR["openat2"]),
-        c_int(dirfd),
-        _b(path),
-        how,
-        c_size_t(len(how)),
-    )
+    for _ in range(128):
+        ret = _syscall(
+            c_long(_NR["openat2"]),
+            c_int(dirfd),
+            _b(path),
+            how,
+            c_size_t(len(how)),
+        )
+        if ret >= 0 or ffi.get_errno() != errno.EAGAIN:
+            break
     return _check(ret, "openat2", display or path)
 
 
