@@ -84,3 +84,16 @@ def specs(tmp_path):
         return out[0], out[1]
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runc_cgroup_parents():
+    """runc 1.1 makes the cgroup path's parents in every v1 hierarchy,
+    name=systemd included, and removes only the leaf; ociruntime leaves
+    name=systemd alone.  The empty parents runc left are removed at the end."""
+    yield
+    for root in ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"):
+        try:
+            os.rmdir(os.path.join(root, "ociruntime"))
+        except OSError:
+            pass  # absent, or in use by a container still running
