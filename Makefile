@@ -66,7 +66,8 @@ lint:
 # Debian packages: the runtime's Python and its libraries, the busybox rootfs,
 # runc and crun (reference and benchmark peers), the official schemas, gcc
 # (the static attacker probe of tests/integration/test_ptrace_escape.py);
-# python3-jeepney (the systemd cgroup driver's D-Bus client), and systemd and
+# python3-jeepney (the oracle of tests/unit/test_dbuswire.py: the systemd
+# driver speaks D-Bus with its own cgroups/dbuswire.py), and systemd and
 # dbus, which the guest of `vm-run --systemd` boots from this host's root;
 # criu and python3-protobuf (checkpoint and restore through CRIU's RPC, pycriu).
 DEB_PACKAGES := make busybox-static runc crun iproute2 procps util-linux cpio podman containerd gcc libc6-dev time \

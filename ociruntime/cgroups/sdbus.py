@@ -1,12 +1,12 @@
-"""The systemd cgroup driver's D-Bus client: systemd's Manager API over jeepney.
+"""The systemd cgroup driver's D-Bus client: the calls to systemd's Manager.
 
-jeepney (Debian's python3-jeepney) does the wire protocol: the
-authentication, the marshalling of every D-Bus type (the variants of a
-transient unit's properties, ``ay`` bitmasks, ``a(st)`` device lists) and the
-message parsing.  This module only picks the socket, sends the calls with a
-deadline and waits for a job's ``JobRemoved`` signal.  It is imported only
-by the systemd driver (cgroups/systemd.py): nothing of jeepney is loaded
-without ``--systemd-cgroup`` (tests/integration/test_hot_path.py).
+The wire protocol (marshalling by signature, the SASL handshake, the
+socket) is cgroups/dbuswire.py, this project's own: the library it replaced,
+jeepney, cost 12-15 ms of imports per ``create`` or ``delete`` (dbuswire.py
+says why and what checks it).  This module picks the socket, sends the
+calls with a deadline and waits for a job's ``JobRemoved`` signal.  It is
+imported only by the systemd driver (cgroups/systemd.py): nothing of it is
+loaded without ``--systemd-cgroup`` (tests/integration/test_hot_path.py).
 
 Which socket (docs/cgroups.md), as runc's (go-systemd's) order: the system
 bus ``/run/dbus/system_bus_socket``, and as root, when the bus cannot be
@@ -23,19 +23,15 @@ from __future__ import annotations
 
 import time
 
-from jeepney import DBusAddress, HeaderFields, MessageType, Parser, new_method_call
-from jeepney.bus_messages import message_bus
-from jeepney.io.blocking import prep_socket
-
 from .. import oslite as os
+from . import dbuswire as wire
 
 PRIVATE = "/run/systemd/private"
 SYSTEM_BUS = "/run/dbus/system_bus_socket"
-MANAGER = DBusAddress(
-    "/org/freedesktop/systemd1",
-    bus_name="org.freedesktop.systemd1",
-    interface="org.freedesktop.systemd1.Manager",
-)
+SYSTEMD = "org.freedesktop.systemd1"
+MANAGER_PATH = "/org/freedesktop/systemd1"
+MANAGER = "org.freedesktop.systemd1.Manager"
+BUS = ("/org/freedesktop/DBus", "org.freedesktop.DBus")
 JOB_REMOVED = (
     "type='signal',sender='org.freedesktop.systemd1',path='/org/freedesktop/systemd1',"
     "interface='org.freedesktop.systemd1.Manager',member='JobRemoved'"
@@ -65,10 +61,12 @@ def timeout() -> float:
 
 def candidates() -> list[tuple[str, bool]]:
     """(socket path, is a message bus) to try, in order."""
-    if os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"):  # an explicit choice: that bus only
-        from jeepney.bus import get_bus
-
-        return [(get_bus("SYSTEM"), True)]
+    address = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS")
+    if address:  # an explicit choice: that bus only
+        try:
+            return [(wire.unix_address(address), True)]
+        except wire.WireError as e:
+            raise Unreachable(f"DBUS_SYSTEM_BUS_ADDRESS: {e}") from None
     out = [(SYSTEM_BUS, True)]
     if os.geteuid() == 0 and os.path.exists(PRIVATE):
         out.append((PRIVATE, False))
@@ -86,21 +84,20 @@ class Systemd:
 
     def __init__(self, limit: float | None = None) -> None:
         self.limit = timeout() if limit is None else limit
-        self.sock = None
-        self.parser = Parser()
+        self.conn: wire.Connection | None = None
         self.serial = 0
         self.removed: dict[str, str] = {}  # job path -> result, from JobRemoved
         errors = []
         for path, is_bus in candidates():
             try:
-                self.sock = prep_socket(path, timeout=self.limit)
+                self.conn = wire.Connection(path, self.limit, os.geteuid())
             except TimeoutError:
                 errors.append(f"{path}: no answer within {self.limit:g}s")
                 continue
             except OSError as e:
                 errors.append(f"{path}: {_words(e)}")
                 continue
-            except Exception as e:  # noqa: BLE001 - jeepney's authentication errors
+            except wire.AuthError as e:
                 errors.append(f"{path}: {e}")
                 continue
             self.address, self.is_bus = path, is_bus
@@ -109,13 +106,13 @@ class Systemd:
             raise Unreachable("; ".join(errors))
         if self.is_bus:
             # pipelined: the bus handles them in order, before our first call
-            self._send(message_bus.Hello())
-            self._send(message_bus.AddMatch(JOB_REMOVED))
+            self._send(*BUS, "Hello", interface=BUS[1])
+            self._send(*BUS, "AddMatch", interface=BUS[1], signature="s", body=(JOB_REMOVED,))
 
     def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def __enter__(self) -> Systemd:
         return self
@@ -124,53 +121,53 @@ class Systemd:
         self.close()
 
     # ---- the wire -------------------------------------------------------------------
-    def _send(self, msg) -> int:
+    def _send(self, path: str, destination: str, member: str, **kw) -> int:
         self.serial += 1
         try:
-            self.sock.sendall(msg.serialise(serial=self.serial))
+            data = wire.method_call(self.serial, path, member, destination=destination, **kw)
+        except wire.WireError as e:
+            raise BusError("ociruntime.InvalidArgs", f"{member}: {e}") from None
+        try:
+            self.conn.send(data)
         except OSError as e:
             raise Unreachable(f"{self.address}: {_words(e)}") from None
         return self.serial
 
-    def _receive(self, deadline: float):
-        while True:
-            msg = self.parser.get_next_message()
-            if msg is not None:
-                f = msg.header.fields
-                if (
-                    msg.header.message_type is MessageType.signal
-                    and f.get(HeaderFields.member) == "JobRemoved"
-                ):
-                    _, job, _, result = msg.body
-                    self.removed[job] = result
-                return msg
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Unreachable(f"{self.address}: no answer within {self.limit:g}s")
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError as e:
-                raise Unreachable(f"{self.address}: {_words(e)}") from None
-            if not data:
-                raise Unreachable(f"{self.address}: connection closed")
-            self.parser.add_data(data)
+    def _receive(self, deadline: float) -> wire.Message:
+        try:
+            msg = self.conn.receive(deadline)
+        except OSError as e:
+            raise Unreachable(f"{self.address}: {_words(e)}") from None
+        except wire.WireError as e:
+            raise Unreachable(f"{self.address}: {e}") from None
+        if msg is None:
+            raise Unreachable(f"{self.address}: no answer within {self.limit:g}s")
+        if msg.type == wire.SIGNAL and msg.fields.get(wire.MEMBER) == "JobRemoved":
+            if len(msg.body) == 4:
+                _, job, _, result = msg.body
+                self.removed[job] = result
+        return msg
 
-    def call(self, method: str, signature: str | None = None, *args: object) -> tuple:
-        """A Manager method; its reply's body, or BusError."""
-        serial = self._send(new_method_call(MANAGER, method, signature, args))
+    def _reply(self, serial: int) -> wire.Message:
         deadline = time.monotonic() + self.limit
         while True:
             msg = self._receive(deadline)
-            if msg.header.fields.get(HeaderFields.reply_serial) != serial:
-                continue
-            if msg.header.message_type is MessageType.error:
-                name = msg.header.fields.get(HeaderFields.error_name, "error")
-                text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
-                raise BusError(name, text)
-            return msg.body
+            if msg.type in (wire.METHOD_RETURN, wire.ERROR) and (
+                msg.fields.get(wire.REPLY_SERIAL) == serial
+            ):
+                return msg
+
+    def call(self, method: str, signature: str = "", *args: object) -> tuple:
+        """A Manager method; its reply's body, or BusError."""
+        serial = self._send(
+            MANAGER_PATH, SYSTEMD, method, interface=MANAGER, signature=signature, body=args
+        )
+        msg = self._reply(serial)
+        if msg.type == wire.ERROR:
+            name = msg.fields.get(wire.ERROR_NAME, "error")
+            text = msg.body[0] if msg.body and isinstance(msg.body[0], str) else ""
+            raise BusError(name, text)
+        return msg.body
 
     def wait_job(self, job: str) -> str:
         """The result of ``job`` ("done", "failed", "dependency", ...) once it is removed."""
@@ -194,21 +191,19 @@ class Systemd:
 
     def version(self) -> int:
         """systemd's version number (the Manager's Version property: "252.39-1~deb12u2")."""
-        msg = new_method_call(
-            DBusAddress(MANAGER.object_path, MANAGER.bus_name, "org.freedesktop.DBus.Properties"),
+        serial = self._send(
+            MANAGER_PATH,
+            SYSTEMD,
             "Get",
-            "ss",
-            (MANAGER.interface, "Version"),
+            interface="org.freedesktop.DBus.Properties",
+            signature="ss",
+            body=(MANAGER, "Version"),
         )
-        serial = self._send(msg)
-        deadline = time.monotonic() + self.limit
-        while True:
-            reply = self._receive(deadline)
-            if reply.header.fields.get(HeaderFields.reply_serial) == serial:
-                break
-        if reply.header.message_type is MessageType.error:
+        reply = self._reply(serial)
+        if reply.type == wire.ERROR or not reply.body:
             return -1
-        text = str(reply.body[0][1]).lstrip('"v')
+        value = reply.body[0]
+        text = str(value[1] if isinstance(value, tuple) else value).lstrip('"v')
         digits = ""
         for ch in text:
             if not ch.isdigit():

@@ -54,10 +54,8 @@ def probe() -> tuple[bool, str, str]:
             f"cgroup layout {kind}: the driver needs pure cgroup v2",
             "systemd.unified_cgroup_hierarchy=1 on the kernel command line",
         )
-    try:
-        from . import sdbus
-    except ImportError:
-        return False, "no jeepney (the D-Bus library)", "apt-get install python3-jeepney"
+    from . import sdbus
+
     try:
         with sdbus.Systemd() as bus:
             v = bus.version()
@@ -147,6 +145,12 @@ def annotation_properties(annotations: dict) -> list[tuple[str, tuple[str, objec
             if sig not in "ynqiuxtd" or isinstance(value, bool):
                 raise OCIError(f"annotation {k}={v} value parse error: not a number", where)
             name, sig, value = name[:-3] + "USec", "t", int(value * 1_000_000)
+        from .dbuswire import Writer, WireError
+
+        try:  # out of range (``byte 300``, ``uint64 -1``): refused now, not at the unit's start
+            Writer().put("v", (sig, value))
+        except WireError as e:
+            raise OCIError(f"annotation {k}={v} value parse error: {e}", where) from None
         out.append((name, (sig, value)))
     return out
 

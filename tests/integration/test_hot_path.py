@@ -42,8 +42,12 @@ FORBIDDEN = {
     "google.protobuf",
 }
 
-# what the systemd cgroup driver imports (cgroups/systemd.py, cgroups/sdbus.py, jeepney)
-SYSTEMD_DRIVER = ("jeepney", "ociruntime.cgroups.systemd", "ociruntime.cgroups.sdbus")
+# what the systemd cgroup driver imports (cgroups/systemd.py, sdbus.py, dbuswire.py)
+SYSTEMD_DRIVER = (
+    "ociruntime.cgroups.systemd",
+    "ociruntime.cgroups.sdbus",
+    "ociruntime.cgroups.dbuswire",
+)
 
 
 def _launcher() -> list[str] | None:

@@ -157,6 +157,9 @@ class TestGVariant:
             ("org.systemd.property.A_B", "1", "non-alphabetic"),
             ("org.systemd.property.CollectMode", "'x", "value parse error"),
             ("org.systemd.property.TimeoutStopSec", "'x'", "not a number"),
+            ("org.systemd.property.Foo", "byte 300", "is not a D-Bus 'y'"),
+            ("org.systemd.property.Foo", "uint64 -1", "is not a D-Bus 't'"),
+            ("org.systemd.property.Foo", "@ay [1000]", "is not a D-Bus 'y'"),
         ],
     )
     def test_bad_annotations(self, key, value, msg):
