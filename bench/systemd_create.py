@@ -14,6 +14,14 @@ Each round times ``RUNTIME --systemd-cgroup create`` of one busybox bundle
 deletes the container untimed; the runtimes alternate round by round.
 Prints the median and the spread of each, and their ratio; ``--json FILE``
 writes them.  Run as root.
+
+Beside them, the bare starts, alternating too: the launcher's interpreter
+(``-IS -c pass``) and ``runc --version``.  The guest emulates its CPU, which
+magnifies the interpreter's start far more than a Go binary's, so the
+script prints the floor as bench_run.py does: runc's create with its two
+starts (``runc``, ``runc init``) replaced by ociruntime's one interpreter
+start (its first child and init are forked), the best ociruntime could
+reach if its own work cost what runc's does.
 """
 
 from __future__ import annotations
@@ -76,6 +84,22 @@ def once(cmd: list[str], root: str, bundle: str) -> float:
     return took
 
 
+def interpreter_of(launcher: str) -> str | None:
+    """The #! interpreter of an installed launcher script."""
+    path = shutil.which(launcher)
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        first = f.readline().decode(errors="replace")
+    return first[2:].split()[0] if first.startswith("#!") else None
+
+
+def bare(argv: list[str]) -> float:
+    t0 = time.monotonic()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+    return time.monotonic() - t0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ociruntime", default="ociruntime")
@@ -92,11 +116,23 @@ def main() -> int:
             roots[name] = f"{tmp}/root-{name}"
             Path(roots[name]).mkdir()
         times: dict[str, list[float]] = {n: [] for n in runtimes}
+        interp = interpreter_of(runtimes["ociruntime"][0])
+        starts = {
+            "interpreter": [interp, "-IS", "-c", "pass"],
+            "runc": [*runtimes["runc"], "--version"],
+        }
+        if not interp:
+            del starts["interpreter"]
+        start_times: dict[str, list[float]] = {n: [] for n in starts}
         for i in range(o.warmup + o.runs):
             for name, cmd in runtimes.items():
                 t = once(cmd, roots[name], bundle)
                 if i >= o.warmup:
                     times[name].append(t)
+            for name, argv in starts.items():
+                t = bare(argv)
+                if i >= o.warmup:
+                    start_times[name].append(t)
     out = {}
     for name, ts in times.items():
         out[name] = {
@@ -112,6 +148,20 @@ def main() -> int:
     ratio = out["ociruntime"]["median_ms"] / out["runc"]["median_ms"]
     out["ratio"] = round(ratio, 2)
     print(f"ratio ociruntime / runc: {ratio:.2f}")
+    if "interpreter" in start_times:
+        py = statistics.median(start_times["interpreter"]) * 1000
+        go = statistics.median(start_times["runc"]) * 1000
+        floor = out["runc"]["median_ms"] - 2 * go + py
+        out["starts_ms"] = {"interpreter": round(py, 1), "runc": round(go, 1)}
+        out["floor_ms"], out["floor_ratio"] = (
+            round(floor, 1),
+            round(floor / out["runc"]["median_ms"], 2),
+        )
+        print(
+            f"bare starts: the interpreter {py:.1f} ms, runc --version {go:.1f} ms; floor (runc's"
+            f" create, its 2 starts replaced by 1 interpreter start) {floor:.1f} ms ="
+            f" {out['floor_ratio']:.2f}x runc"
+        )
     if o.json:
         Path(o.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0
