@@ -145,7 +145,7 @@ def annotation_properties(annotations: dict) -> list[tuple[str, tuple[str, objec
             if sig not in "ynqiuxtd" or isinstance(value, bool):
                 raise OCIError(f"annotation {k}={v} value parse error: not a number", where)
             name, sig, value = name[:-3] + "USec", "t", int(value * 1_000_000)
-        from .dbuswire import Writer, WireError
+        from .dbuswire import WireError, Writer
 
         try:  # out of range (``byte 300``, ``uint64 -1``): refused now, not at the unit's start
             Writer().put("v", (sig, value))
