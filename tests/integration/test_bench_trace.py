@@ -143,6 +143,27 @@ def test_bench_harness_writes_json_and_png(tmp_path):
                 limit = float(text.split("<= ")[1].split("x")[0]) if "x runc" in text else 1.0
                 assert t["met"] == (ratio <= limit), (t, limit)
 
+    # the floors: the peer's CPU with its starts replaced by the interpreter's
+    starts = report["start_cpu_ms"]
+    assert set(starts) == set(names) and all(ms > 0 for ms in starts.values()), starts
+    floored = {text for text, t in targets.items() if "floor" in t}
+    assert floored == {
+        "run /bin/true CPU <= 1.0x runc",
+        "create+start+delete -f CPU <= 1.0x runc",
+        "3 runs in parallel wall <= 0.9x runc",
+        "2 loops: containers/s >= runc's",
+    }, floored
+    per = {"run": (1, 2), "lifecycle": (3, 4), "load": (3, 4), "parallel": (3, 6)}
+    for text in floored:
+        t = targets[text]
+        mine, theirs = per[t["case"]]
+        peer = rows[t["case"]]["cpu_ms"]["runc"]
+        floor = peer - theirs * starts["runc"] + mine * starts["ociruntime"]
+        assert close(report["floors"][text]["floor_cpu_ms"], floor), (text, t)
+        want = peer / floor if t["case"] == "load" else floor / peer
+        assert close(t["floor"], want), (text, t)
+        assert t["reachable"] == (want >= 1.0 if t["case"] == "load" else want <= t["limit"])
+
     if png:
         data = out_png.read_bytes()
         assert data[:8] == PNG_MAGIC
