@@ -20,9 +20,15 @@ import pytest
 from ociruntime.cgroups import dbuswire as wire
 from ociruntime.cgroups import sdbus
 
-jeepney = pytest.importorskip("jeepney", reason="the oracle, python3-jeepney (make deps)")
-from jeepney import low_level as jl  # noqa: E402
-from jeepney import wrappers as jw  # noqa: E402
+try:
+    import jeepney
+    from jeepney import low_level as jl
+    from jeepney import wrappers as jw
+except ImportError:  # the layout, parse and connection tests still run
+    jeepney = None
+needs_jeepney = pytest.mark.skipif(
+    jeepney is None, reason="the oracle, python3-jeepney (make deps), is not installed"
+)
 
 # what the driver sends: systemd's Manager calls with every property type it uses
 START = (
@@ -153,6 +159,7 @@ class TestLayout:
             assert msg.body == tuple(body)
 
 
+@needs_jeepney
 class TestAgainstJeepney:
     @pytest.mark.parametrize("n", range(len(CALLS)))
     def test_same_bytes(self, n):
@@ -286,6 +293,7 @@ def serve(reply_auth: bytes, answer) -> tuple[str, threading.Thread, list]:
 
 
 class TestConnection:
+    @needs_jeepney
     def test_auth_and_a_call(self):
         def answer(msg):
             return jw.new_method_return(
