@@ -65,7 +65,7 @@ def build(
     index, blobs, offset = {}, [], 0
     for name, (is_pkg, path) in sorted(sources.items()):
         with open(path, "rb") as f:
-            code = compile(f.read(), path, "exec", dont_inherit=True, optimize=2)
+            code = _compile(f.read(), path)
         blob = marshal.dumps(code)
         index[name] = (is_pkg, path, offset, len(blob))
         blobs.append(blob)
@@ -87,6 +87,31 @@ def build(
         + head
         + b"".join(blobs)
     )
+
+
+def _compile(source: bytes, path: str):
+    """``compile`` with docstrings stripped; ``from __future__ import
+    annotations`` becomes a compiler flag instead of a statement, which would
+    also import ``__future__`` and bind ``annotations`` at run time (0.05 ms
+    per call, for a name nothing reads)."""
+    import __future__
+
+    import ast
+
+    tree = ast.parse(source, path)
+    flags = 0
+    keep = []
+    for node in tree.body:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "__future__"
+            and [a.name for a in node.names] == ["annotations"]
+        ):
+            flags |= __future__.annotations.compiler_flag
+            continue
+        keep.append(node)
+    tree.body = keep
+    return compile(tree, path, "exec", flags=flags, dont_inherit=True, optimize=2)
 
 
 class Finder:

@@ -36,6 +36,7 @@ FORBIDDEN = {
     "functools",
     "weakref",
     "threading",
+    "__future__",  # codebundle compiles it as a flag: no import per call
     # checkpoint and restore's: CRIU's RPC and protobuf (issue 15)
     "ociruntime.criu",
     "ociruntime.process.restore",

@@ -49,6 +49,24 @@ print("ok")
     assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
 
 
+def test_future_annotations_is_a_flag_not_an_import(built):
+    """codebundle._compile: the statement would import __future__ on every call."""
+    code = f"""
+import sys
+sys.path.insert(0, {os.path.dirname(PKG)!r})
+from ociruntime.codebundle import install
+assert install(sys.argv[1])
+import ociruntime.state, ociruntime.container
+assert "__future__" not in sys.modules, "imported"
+assert "annotations" not in vars(ociruntime.container)
+hints = ociruntime.container.Container.__init__.__annotations__
+assert hints and all(isinstance(v, str) for v in hints.values()), hints  # still deferred
+print("ok")
+"""
+    r = _py(code, built)
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+
+
 def test_a_bundle_of_another_interpreter_or_a_missing_one_is_ignored(built, tmp_path):
     other = tmp_path / "other.bundle"
     data = bytearray(open(built, "rb").read())
