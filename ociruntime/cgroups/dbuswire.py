@@ -44,7 +44,7 @@ FIXED = {
     "d": "d",
     "h": "I",
 }
-ALIGN = {"y": 1, "b": 4, "n": 2, "q": 2, "i": 4, "u": 4, "x": 8, "t": 8, "d": 8, "h": 4}
+ALIGN = {c: _struct.calcsize(f) for c, f in FIXED.items()}
 ALIGN |= {"s": 4, "o": 4, "g": 1, "a": 4, "(": 8, "{": 8, "v": 1}
 
 # message types and header field codes (the specification's tables)
@@ -66,6 +66,13 @@ def split(signature: str) -> list[str]:
         out.append(signature[i:j])
         i = j
     return out
+
+
+def single(signature: str) -> str:
+    """``signature`` if it is exactly one complete type (a variant's), else WireError."""
+    if len(split(signature)) != 1:
+        raise WireError(f"signature {signature!r} is not one complete type")
+    return signature
 
 
 def _end(sig: str, i: int) -> int:
@@ -119,8 +126,7 @@ class Writer:
                 self.buf += bytes((len(b),)) + b + b"\0"
             elif c == "v":
                 sig, value = v
-                split(sig)  # one complete type, or WireError
-                self.put("g", sig)
+                self.put("g", single(sig))
                 self.put(sig, value)
             elif c == "a":
                 self._array(t[1:], v)
@@ -180,8 +186,7 @@ class Reader:
             self.pos += 1
             return self._text(n)
         if c == "v":
-            sig = self.get("g")
-            split(sig)
+            sig = single(self.get("g"))
             return (sig, self.get(sig))
         if c == "a":
             n = self.get("u")
@@ -217,13 +222,11 @@ class Message:
     __slots__ = ("type", "flags", "serial", "fields", "body")
 
     def __init__(self, type_: int, flags: int, serial: int, fields: dict, body: tuple) -> None:
-        self.type, self.flags, self.serial, self.fields, self.body = (
-            type_,
-            flags,
-            serial,
-            fields,
-            body,
-        )
+        self.type = type_
+        self.flags = flags
+        self.serial = serial
+        self.fields = fields
+        self.body = body
 
     def __repr__(self) -> str:
         return f"Message(type={self.type}, serial={self.serial}, fields={self.fields}, body={self.body})"

@@ -144,7 +144,17 @@ class TestLayout:
         assert len(data) == 4 + 4 + 16
 
     @pytest.mark.parametrize(
-        "t,v", [("u", -1), ("y", 256), ("s", 5), ("(ss)", ("a",)), ("v", ("(s", "x")), ("q", "7")]
+        "t,v",
+        [
+            ("u", -1),
+            ("y", 256),
+            ("s", 5),
+            ("(ss)", ("a",)),
+            ("v", ("(s", "x")),
+            ("v", ("ss", ("a", "b"))),  # a variant holds one complete type
+            ("v", ("", ())),
+            ("q", "7"),
+        ],
     )
     def test_values_that_do_not_fit(self, t, v):
         with pytest.raises(wire.WireError):
@@ -228,6 +238,19 @@ class TestParse:
     def test_garbage(self, data):
         with pytest.raises(wire.WireError):
             wire.parse(data + b"\0" * 64)
+
+    def test_a_variant_of_two_types_is_refused(self):
+        # by hand: a METHOD_RETURN whose body is one "v" claiming signature "ss"
+        body = wire.Writer()
+        body.put("g", "ss")
+        body.put("s", "a")
+        body.put("s", "b")
+        head = wire.Writer()
+        head.buf += struct.pack("<cBBBII", b"l", wire.METHOD_RETURN, 0, 1, len(body.buf), 7)
+        head.put("a(yv)", [(wire.REPLY_SERIAL, ("u", 1)), (wire.SIGNATURE, ("g", "v"))])
+        head.pad(8)
+        with pytest.raises(wire.WireError, match="not one complete type"):
+            wire.parse(bytes(head.buf + body.buf))
 
     def test_body_shorter_than_its_signature(self):
         data = bytearray(ours(1, "ss", ("a", "b")))
