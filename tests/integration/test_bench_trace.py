@@ -143,12 +143,19 @@ def test_bench_harness_writes_json_and_png(tmp_path):
                 limit = float(text.split("<= ")[1].split("x")[0]) if "x runc" in text else 1.0
                 assert t["met"] == (ratio <= limit), (t, limit)
 
-    # the floors: the peer's CPU with its starts replaced by the interpreter's
-    starts = report["start_cpu_ms"]
-    assert set(starts) == set(names) and all(ms > 0 for ms in starts.values()), starts
+    # the floors: the peer's figure with its starts replaced by the interpreter's
+    starts, walls = report["start_cpu_ms"], report["start_wall_ms"]
+    assert set(starts) == set(walls) == set(names), (starts, walls)
+    assert all(ms > 0 for ms in [*starts.values(), *walls.values()]), (starts, walls)
+    grace = report["grace_wait"]
+    assert grace["modes"][1] in ("tasks", "clone3"), grace
+    assert grace["peer_ms"] > 0 and grace["ours_ms"] > 0, grace
+    assert close(grace["wait_ms"], max(0.0, grace["peer_ms"] - grace["ours_ms"])), grace
     floored = {text for text, t in targets.items() if "floor" in t}
     assert floored == {
+        "run /bin/true wall <= 0.9x runc",
         "run /bin/true CPU <= 1.0x runc",
+        "create+start+delete -f wall <= 1.0x runc",
         "create+start+delete -f CPU <= 1.0x runc",
         "3 runs in parallel wall <= 0.9x runc",
         "2 loops: containers/s >= runc's",
@@ -157,9 +164,12 @@ def test_bench_harness_writes_json_and_png(tmp_path):
     for text in floored:
         t = targets[text]
         mine, theirs = per[t["case"]]
-        peer = rows[t["case"]]["cpu_ms"]["runc"]
-        floor = peer - theirs * starts["runc"] + mine * starts["ociruntime"]
-        assert close(report["floors"][text]["floor_cpu_ms"], floor), (text, t)
+        by_wall = t["case"] in ("run", "lifecycle") and "wall" in text
+        each, kind = (walls, "wall") if by_wall else (starts, "cpu")
+        peer = rows[t["case"]]["value" if by_wall else "cpu_ms"]["runc"]
+        floor = peer - theirs * each["runc"] + mine * each["ociruntime"]
+        floor -= grace["wait_ms"] if by_wall else 0.0
+        assert close(report["floors"][text][f"floor_{kind}_ms"], floor), (text, t)
         want = peer / floor if t["case"] == "load" else floor / peer
         assert close(t["floor"], want), (text, t)
         assert t["reachable"] == (want >= 1.0 if t["case"] == "load" else want <= t["limit"])
