@@ -20,25 +20,28 @@ from . import syscalls as sc
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def fork_into(cgroup2: str | None) -> tuple[int, bool]:
+def fork_into(cgroup2: str | None, sibling: bool = False) -> tuple[int, bool]:
     """fork(2), the child born in the cgroup2 directory ``cgroup2`` when one is
     given (no migration, so no grace period: see cgroups.base.join_self);
-    (pid, or 0 in the child; whether the child was born there).  A kernel
-    before 5.7 has no clone3: an ordinary fork, and the caller moves it."""
-    if not cgroup2:
+    with ``sibling``, the child is our parent's (CLONE_PARENT), which then
+    waits for it as for its own, with no need to be a subreaper.  (pid, or 0
+    in the child; whether the child was born in ``cgroup2``.)  A kernel
+    without clone3 into a cgroup (before 5.7): a plain fork or clone, and the
+    caller moves the child."""
+    if not cgroup2 and not sibling:
         return os.fork(), False
-
-    fd = os.open(cgroup2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    flags = sc.CLONE_PARENT if sibling else 0
+    fd = os.open(cgroup2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if cgroup2 else None
     try:
-        return sc.fork_into_cgroup(fd, cgroup2), True
+        return sc.clone_fork(flags, fd, cgroup2 or ""), fd is not None
     except OSError as e:
         if e.errno not in (errno.ENOSYS, errno.E2BIG):
-            raise OCIError(
-                f"forking the container process into cgroup {cgroup2}: {e.strerror}"
-            ) from None
-        return os.fork(), False
+            into = f" into cgroup {cgroup2}" if cgroup2 else ""
+            raise OCIError(f"forking the container process{into}: {e.strerror}") from None
+        return (sc.clone_legacy(flags) if sibling else os.fork()), False
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def scrub_environ() -> None:

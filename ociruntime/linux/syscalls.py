@@ -44,8 +44,20 @@ _NR = {
     "fsconfig": 431,
     "fsmount": 432,
     **{
-        "x86_64": {"pivot_root": 155, "rt_sigaction": 13, "seccomp": 317, "keyctl": 250},
-        "aarch64": {"pivot_root": 41, "rt_sigaction": 134, "seccomp": 277, "keyctl": 219},
+        "x86_64": {
+            "pivot_root": 155,
+            "rt_sigaction": 13,
+            "seccomp": 317,
+            "keyctl": 250,
+            "clone": 56,
+        },
+        "aarch64": {
+            "pivot_root": 41,
+            "rt_sigaction": 134,
+            "seccomp": 277,
+            "keyctl": 219,
+            "clone": 220,
+        },
     }[os.uname().machine],
 }
 
@@ -191,22 +203,44 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
 
 
 CLONE_INTO_CGROUP = 0x200000000
+CLONE_PARENT = 0x00008000
 _SIGCHLD = 17
 
 
-def fork_into_cgroup(cgroup_fd: int, path: str) -> int:
-    """fork(2) with the child born in the cgroup2 directory ``cgroup_fd``
-    (clone3 with CLONE_INTO_CGROUP, Linux 5.7): no migration, so none of the
-    RCU grace period a write to cgroup.procs waits for.  The child's pid in
-    the parent, 0 in the child.
+def clone_fork(flags: int = 0, cgroup_fd: int | None = None, path: str = "") -> int:
+    """fork(2) through clone3 with ``flags``: CLONE_PARENT makes the child our
+    parent's (a sibling, whose exit our parent waits for); with ``cgroup_fd``
+    the child is born in that cgroup2 directory (CLONE_INTO_CGROUP, Linux
+    5.7): no migration, so none of the RCU grace period a write to
+    cgroup.procs waits for.  The child's pid in the parent, 0 in the child.
 
     A raw syscall: the child skips what ``os.fork`` does for a process with
     threads (CPython's after-fork hooks, glibc's atfork handlers), which is
     only sound in a single-threaded process, as every caller here is."""
+    if cgroup_fd is not None:
+        flags |= CLONE_INTO_CGROUP
+    # a sibling takes our exit signal: clone3 refuses one of its own (EINVAL)
+    signal = 0 if flags & CLONE_PARENT else _SIGCHLD
     # struct clone_args (v2, 88 bytes): flags, pidfd, child_tid, parent_tid,
     # exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup
-    args = struct.pack("=11Q", CLONE_INTO_CGROUP, 0, 0, 0, _SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
-    return _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), "clone3 into", path)
+    args = struct.pack("=11Q", flags, 0, 0, 0, signal, 0, 0, 0, 0, 0, cgroup_fd or 0)
+    op = "clone3 into" if cgroup_fd is not None else "clone3"
+    return _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), op, path)
+
+
+def fork_into_cgroup(cgroup_fd: int, path: str) -> int:
+    """fork(2) with the child born in the cgroup2 directory ``cgroup_fd``."""
+    return clone_fork(0, cgroup_fd, path)
+
+
+def clone_legacy(flags: int) -> int:
+    """fork(2) through clone(2) with ``flags`` (CLONE_PARENT), for a kernel
+    without clone3 (before 5.3) or without clone3 into a cgroup (5.7).  Raw,
+    as :func:`clone_fork`; every argument after the flags is 0 (no new stack,
+    no tid pointers), in whichever order the architecture takes them."""
+    zero = c_ulong(0)
+    ret = _syscall(c_long(_NR["clone"]), c_ulong(flags | _SIGCHLD), zero, zero, zero, zero)
+    return _check(ret, "clone")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:

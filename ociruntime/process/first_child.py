@@ -307,7 +307,7 @@ def new_user_namespace(a: InitArgs, nss: dict) -> None:
 def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
     """Make (or join) the time and pid namespaces, which take effect for
     children only, and fork the real init into them; this first child then
-    exits, and the runtime (a subreaper) follows the new pid.  Time offsets
+    exits, and the runtime follows the new pid (its own child).  Time offsets
     are written before any process is in the new time namespace, the only
     time the kernel allows it.  No way back is needed: this process ends."""
     from ..linux import namespaces
@@ -320,9 +320,11 @@ def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
 
 
 def fork_real_init(a: InitArgs) -> None:
-    """Fork the real init (into its cgroup2 directory, if any); this first
-    child reports its pid and exits.  The new init waits until the report is
-    out (EOF on the pipe): both write to the one sync socket, and the runtime
+    """Fork the real init (into its cgroup2 directory, if any) as the
+    runtime's child, not ours (CLONE_PARENT, as runc's nsexec does): the
+    runtime waits for it without becoming a subreaper.  This first child
+    reports its pid and exits.  The new init waits until the report is out
+    (EOF on the pipe): both write to the one sync socket, and the runtime
     must hear PID before anything the init sends."""
     from .. import oslite as os
     from .. import sync
@@ -331,7 +333,7 @@ def fork_real_init(a: InitArgs) -> None:
     from ..linux import syscalls as sc
 
     r, w = os.pipe()
-    pid, born_in = procattr.fork_into(a.cgroup2)
+    pid, born_in = procattr.fork_into(a.cgroup2, sibling=True)
     if pid:
         sync.send(a.sync, sync.PID, pid=pid)
         os.close(w)  # the init goes on now, not after our exit's teardown

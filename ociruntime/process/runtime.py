@@ -323,8 +323,12 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
         # another's pid namespace (no user namespace of ours to keep its processes
         # out): the process is forked into it only once set up (init.fork_visible)
         a.hidden = bool(nss.get("pid")) and "user" not in nss
-    if grandchild:
-        # the real init is our grandchild: become its parent when the first child exits
+    # A real init forked by the first child is our child all the same (CLONE_PARENT:
+    # first_child.fork_real_init).  A subreaper still where we must follow or
+    # reap a process that is not: the one a hidden set-up forks last
+    # (init.fork_visible), and, as runc's foreground run, the orphans of a
+    # container that shares a pid namespace (in a new one, its init reaps them).
+    if grandchild and (a.hidden or (sp.term.foreground and nss.get("pid", "") is not None)):
         become_subreaper()
     late = sp.choose("user" in nss, bool(sp.term.child_end() is not None or a.idmaps or new_userns))
     lsock = None

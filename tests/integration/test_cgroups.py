@@ -819,8 +819,9 @@ def test_systemd_cgroups_path(oci, make_bundle):
 
 
 # the first child forks the init straight into the cgroup2 directory (clone3
-# with CLONE_INTO_CGROUP); a kernel without clone3: a plain fork, and the
-# init moves itself through cgroup.procs
+# with CLONE_INTO_CGROUP), as the runtime's child (CLONE_PARENT); a kernel
+# without clone3: clone(2) with CLONE_PARENT, and the init moves itself
+# through cgroup.procs.  Either way the runtime (here the script) reaps it.
 _FORK_INTO = """
 import errno, os, sys
 sys.path.insert(0, sys.argv[3])
@@ -829,19 +830,26 @@ from ociruntime.linux import syscalls as sc
 from ociruntime.process import first_child
 from ociruntime.process.args import InitArgs
 if sys.argv[2] == "no-clone3":
-    def nosys(fd, path):
+    def nosys(*args):
         raise OSError(errno.ENOSYS, "clone3")
-    sc.fork_into_cgroup = nosys
+    sc.clone_fork = nosys
 r, w = sync.socketpair()
-a = InitArgs(None, cgroup2=sys.argv[1])
+a = InitArgs(None, cgroup2=sys.argv[1] or None)
 a.sync = sync.Channel(w)
-if os.fork() == 0:
+runtime = os.getpid()
+child = os.fork()
+if child == 0:
     first_child.fork_real_init(a)  # the first child reports PID and exits; the init goes on
     with open("/proc/self/cgroup") as f:
-        print([x for x in f.read().splitlines() if x.startswith("0::")][0], flush=True)
-    os._exit(0)
+        line = [x for x in f.read().splitlines() if x.startswith("0::")][0]
+    print(line, "parent", "runtime" if os.getppid() == runtime else os.getppid(), flush=True)
+    os._exit(7)
 os.close(w)
-print(sync.recv(sync.Channel(r))["type"], flush=True)
+msg = sync.recv(sync.Channel(r))
+print(msg["type"], flush=True)
+os.waitpid(child, 0)
+_, status = os.waitpid(msg["pid"], 0)  # ours to reap: no subreaper
+print("reaped", os.waitstatus_to_exitcode(status), flush=True)
 """
 
 
@@ -861,8 +869,26 @@ def test_the_init_is_forked_into_its_cgroup2_directory(kernel):
         )
         assert r.returncode == 0, r.stderr
         # two processes print to one pipe: their lines may interleave
-        seen = sorted(re.findall(r"pid|0::/\S+", r.stdout))
-        assert seen == sorted(["pid", f"0::{rel}"]), r.stdout + r.stderr
+        seen = sorted(re.findall(r"^(?:pid|0::/\S+ parent \S+|reaped \d+)$", r.stdout, re.M))
+        want = ["pid", f"0::{rel} parent runtime", "reaped 7"]
+        assert seen == sorted(want), r.stdout + r.stderr
     finally:
         wait_for(lambda: rd(d + "/cgroup.procs") == "", "the init gone", timeout=5)
         os.rmdir(d)
+
+
+def test_an_init_without_a_cgroup2_directory_is_the_runtimes_child_too():
+    """A pid namespace and no cgroup2 directory (a pure v1 host): the first
+    child still forks the init with CLONE_PARENT, for the runtime to reap."""
+    with open("/proc/self/cgroup") as f:
+        own = [x for x in f.read().splitlines() if x.startswith("0::")][0]
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run(
+        ["/usr/bin/python3", "-c", _FORK_INTO, "", "clone3", repo],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    seen = sorted(re.findall(r"^(?:pid|0::/\S* parent \S+|reaped \d+)$", r.stdout, re.M))
+    assert seen == sorted(["pid", f"{own} parent runtime", "reaped 7"]), r.stdout + r.stderr
