@@ -27,13 +27,16 @@ however many rules there are.
 
 from __future__ import annotations
 
-import ctypes
+# _struct and linux/ffi.py (on _ctypes), not struct and ctypes: this runs in
+# the runtime process of every create on a cgroup v2 host, where ``import
+# ctypes`` alone cost ~3 ms (tests/unit/test_ebpf.py pins the imports)
+import _struct as struct
 import errno
-import struct
 import sys
 
 from .. import oslite as os
 from ..errors import OCIError
+from ..linux import ffi
 
 # struct bpf_cgroup_dev_ctx: u32 access_type (type | access << 16), u32 major, u32 minor
 DEV_BLOCK = 1
@@ -271,26 +274,26 @@ _NR_BPF = {
     "i686": 357,
     "armv7l": 386,
 }
-_libc = None
+_syscall = None
 
 
-def _bpf(cmd: int, attr: ctypes.Array) -> int:
-    global _libc
+def _bpf(cmd: int, attr: object) -> int:
+    """bpf(2) on the attribute buffer ``attr`` (an :func:`ffi.buffer`)."""
+    global _syscall
     nr = _NR_BPF.get(os.uname().machine)
     if nr is None:
         raise OSError(errno.ENOSYS, f"no bpf(2) syscall number for {os.uname().machine}")
-    if _libc is None:
-        _libc = ctypes.PyDLL(None, use_errno=True)
-        _libc.syscall.restype = ctypes.c_long
-    ret = _libc.syscall(ctypes.c_long(nr), ctypes.c_long(cmd), attr, ctypes.c_long(len(attr)))
+    if _syscall is None:
+        _syscall = ffi.function("syscall", ffi.c_long)
+    ret = _syscall(ffi.c_long(nr), ffi.c_long(cmd), attr, ffi.c_long(len(attr)))
     if ret < 0:
-        e = ctypes.get_errno()
+        e = ffi.get_errno()
         raise OSError(e, os.strerror(e))
     return ret
 
 
-def _addr(buf: ctypes.Array) -> int:
-    return ctypes.addressof(buf)
+def _addr(buf: object) -> int:
+    return ffi.addressof(buf)
 
 
 def load(prog: bytes, cgroup: str) -> int:
@@ -300,11 +303,11 @@ def load(prog: bytes, cgroup: str) -> int:
     error; EPERM is also retried once with RLIMIT_MEMLOCK raised (kernels
     before 5.11 charge BPF memory to it).
     """
-    code = ctypes.create_string_buffer(prog, len(prog))
-    lic = ctypes.create_string_buffer(LICENSE)
+    code = ffi.buffer(prog)
+    lic = ffi.buffer(LICENSE + b"\0")
 
-    def attempt(log: ctypes.Array | None) -> int:
-        attr = ctypes.create_string_buffer(128)
+    def attempt(log: object | None) -> int:
+        attr = ffi.buffer(128)
         struct.pack_into(
             "=IIQQIIQII16s",
             attr,
@@ -331,12 +334,12 @@ def load(prog: bytes, cgroup: str) -> int:
             return _with_memlock(lambda: attempt(None))
         except OSError as e:
             err = e
-    log = ctypes.create_string_buffer(1 << 20)
+    log = ffi.buffer(1 << 20)
     try:
         return attempt(log)  # a flaky first failure: take the fd
     except OSError as e:
         err = e
-    text = log.value.decode(errors="replace").strip()
+    text = bytes(log).partition(b"\0")[0].decode(errors="replace").strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     detail = f" (verifier: {' | '.join(lines[-30:])})" if lines else ""
     raise OCIError(
@@ -364,8 +367,8 @@ def query(cgroup_fd: int) -> tuple[int, list[int]]:
     """(attach flags, ids of the device programs attached directly to the cgroup)."""
     cap = 16
     while True:
-        ids = ctypes.create_string_buffer(4 * cap)
-        attr = ctypes.create_string_buffer(64)
+        ids = ffi.buffer(4 * cap)
+        attr = ffi.buffer(64)
         struct.pack_into("=IIIIQI", attr, 0, cgroup_fd, BPF_CGROUP_DEVICE, 0, 0, _addr(ids), cap)
         try:
             _bpf(BPF_PROG_QUERY, attr)
@@ -379,14 +382,14 @@ def query(cgroup_fd: int) -> tuple[int, list[int]]:
         return flags, list(struct.unpack_from(f"={count}I", ids, 0))
 
 
-def _attach_attr(cgroup_fd: int, prog_fd: int, flags: int) -> ctypes.Array:
-    attr = ctypes.create_string_buffer(64)
+def _attach_attr(cgroup_fd: int, prog_fd: int, flags: int) -> object:
+    attr = ffi.buffer(64)
     struct.pack_into("=IIII", attr, 0, cgroup_fd, prog_fd, BPF_CGROUP_DEVICE, flags)
     return attr
 
 
 def _prog_fd(prog_id: int) -> int:
-    attr = ctypes.create_string_buffer(16)
+    attr = ffi.buffer(16)
     struct.pack_into("=I", attr, 0, prog_id)
     return _bpf(BPF_PROG_GET_FD_BY_ID, attr)
 

@@ -257,3 +257,24 @@ def test_emulator_refuses_what_the_verifier_would():
         ebpf.emulate(i(ebpf.MOV64_K, 0, imm=0) + i(ebpf.JNE_K, 0, 0, 5, 1), CHAR, 1, 3, R)
     with pytest.raises(ValueError, match="multiple of 8"):
         ebpf.emulate(b"\x95\0\0\0", CHAR, 1, 3, R)
+
+
+def test_the_device_filter_loads_without_ctypes_or_struct():
+    """set_device_filter runs in the runtime process of every create on a
+    cgroup v2 host: it calls bpf(2) through linux/ffi.py (on _ctypes) and
+    packs with _struct, where ``import ctypes`` cost ~3 ms a create."""
+    import os
+    import subprocess
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import ociruntime.cgroups.ebpf as e\n"
+        "e._bpf  # the syscall path's names resolve\n"
+        "print(sorted(m for m in ('ctypes', 'struct') if m in sys.modules))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-IS", "-c", code, repo], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[]"], r.stdout
