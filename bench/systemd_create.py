@@ -7,13 +7,23 @@ guest from this project's hosts (bench_run.py's harness runs on the host,
 which has no systemd, and leaves that target to this script):
 
     ../shared/tools/vm-run --systemd -- /usr/bin/python3 bench/systemd_create.py \\
-        --ociruntime "$PWD/.inst/ociruntime" --runs 9
+        --install /run/ociruntime-bench --runs 15
 
 Each round times ``RUNTIME --systemd-cgroup create`` of one busybox bundle
 (a fresh id, the default cgroupsPath: a scope in system.slice), then
 deletes the container untimed; the runtimes alternate round by round.
 Prints the median and the spread of each, and their ratio; ``--json FILE``
 writes them.  Run as root.
+
+``--install DIR`` first installs this checkout's launcher into DIR
+(tools/write-launcher) and measures that one.  It matters in the guest:
+the host's files reach it through 9p under an overlay, where the
+interpreter copy's immutable flag cannot be read, so a launcher installed
+on the host counts as writable there and its first child is executed anew
+from a read-only clone (linux/exe.py): one more interpreter start per
+create than on a host where ``make install`` made the copy immutable.  The
+guest's /run (tmpfs) keeps the flag.  The script prints which case it
+measured.
 
 Beside them, the bare starts, alternating too: the launcher's interpreter
 (``-IS -c pass``) and ``runc --version``.  The guest emulates its CPU, which
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import statistics
@@ -94,6 +105,36 @@ def interpreter_of(launcher: str) -> str | None:
     return first[2:].split()[0] if first.startswith("#!") else None
 
 
+def install(target_dir: str) -> str:
+    """This checkout's launcher, installed into ``target_dir``; its path."""
+    launcher = os.path.join(target_dir, "ociruntime")
+    subprocess.run(
+        [sys.executable, str(REPO / "tools" / "write-launcher"), launcher, target_dir + "/lib"],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd="/",
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return launcher
+
+
+def immutable(path: str) -> bool | None:
+    """The immutable flag of ``path`` (FS_IOC_GETFLAGS); None if unreadable."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        flags = fcntl.ioctl(fd, 0x80086601, bytes(8))  # FS_IOC_GETFLAGS
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return bool(int.from_bytes(flags[:4], sys.byteorder) & 0x10)  # FS_IMMUTABLE_FL
+
+
 def bare(argv: list[str]) -> float:
     t0 = time.monotonic()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
@@ -106,8 +147,11 @@ def main() -> int:
     ap.add_argument("--runc", default="runc")
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--install", metavar="DIR", help="install this checkout's launcher in DIR")
     ap.add_argument("--json")
     o = ap.parse_args()
+    if o.install:
+        o.ociruntime = install(o.install)
     runtimes = {"ociruntime": shlex.split(o.ociruntime), "runc": shlex.split(o.runc)}
     with tempfile.TemporaryDirectory() as tmp:
         bundle = make_bundle(Path(tmp) / "bundle")
@@ -117,6 +161,16 @@ def main() -> int:
             Path(roots[name]).mkdir()
         times: dict[str, list[float]] = {n: [] for n in runtimes}
         interp = interpreter_of(runtimes["ociruntime"][0])
+        fixed = immutable(interp) if interp else None
+        print(
+            f"ociruntime: {runtimes['ociruntime'][0]}, interpreter {interp}: "
+            + (
+                "immutable (the first child is forked at entry)"
+                if fixed
+                else "immutability unknown or unset: each create executes the first child anew"
+                " from a read-only clone of the interpreter (linux/exe.py), one more start"
+            )
+        )
         starts = {
             "interpreter": [interp, "-IS", "-c", "pass"],
             "runc": [*runtimes["runc"], "--version"],
@@ -133,7 +187,7 @@ def main() -> int:
                 t = bare(argv)
                 if i >= o.warmup:
                     start_times[name].append(t)
-    out = {}
+    out: dict = {"interpreter_immutable": fixed}
     for name, ts in times.items():
         out[name] = {
             "median_ms": round(statistics.median(ts) * 1000, 1),
