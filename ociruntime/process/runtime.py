@@ -351,7 +351,12 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             cg.create()
         with trace.span("cgroup: apply resources"):
             cg.apply(linux.get("resources") or {}, linux.get("devices") or [])
-        refuse_foreign(cg, sp.pid)  # the v1 directories exist now; the init has not joined them
+        if a.join_v1 or a.cgroup2 is None:
+            # the rest of the cgroup exists now, and the init is not in it yet.  Not
+            # the cgroup2 directory the init was born in: it was checked before, and
+            # by now the init's set-up may have forked helpers there (a joined pid
+            # namespace's procfs, init.procfs_context), which are ours
+            refuse_foreign(cg, sp.pid)
         if a.join_v1:
             try:
                 sync.send(sp.sock, sync.JOIN, dirs=cg.targets()[0])
