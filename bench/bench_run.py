@@ -543,7 +543,8 @@ def evaluate_targets(rows: dict, wrapper: dict | None, o) -> list[dict]:
             t["why"] = (
                 "case not run"
                 if case
-                else "not measured here (no systemd): bench/systemd_create.py in the systemd guest"
+                else "not measured here (no systemd): bench/systemd_create.py --install DIR in the"
+                " systemd guest"
             )
             continue
         mine = rows[case][metric]["ociruntime"]
