@@ -448,7 +448,7 @@ def start_costs(reaper, interp: str | None, runtimes: list, o, work) -> dict:
     return out
 
 
-def grace_wait(runs: int) -> dict:
+def grace_wait(reaper, runs: int, work) -> dict:
     """The wait in a cgroup join that runc and crun pay and ociruntime skips (ms).
 
     bench/grace_period.py's joins of fresh cgroups after an idle spell: a
@@ -456,17 +456,22 @@ def grace_wait(runs: int) -> dict:
     container) against ociruntime's way in (v1: "0" to ``tasks``; pure v2:
     clone3 into the directory).  The difference of the medians, at least 0,
     is what a peer's wall time holds that ociruntime's own work need not:
-    wall floors take it out of the peer's figure."""
-    import grace_period as gp  # bench/, beside this file; imports ociruntime
-
-    theirs, mine = (
-        ("cgroup.procs (cgroup2)", "clone3")
-        if gp.layout() == "v2"
-        else ("cgroup.procs (v1)", "tasks")
+    wall floors take it out of the peer's figure.  It runs as a child of the
+    harness (its forks are its own to wait for, not the reaper's)."""
+    v2 = not os.path.isdir("/sys/fs/cgroup/unified") and os.path.exists(
+        "/sys/fs/cgroup/cgroup.controllers"
     )
+    theirs, mine = ("cgroup.procs (cgroup2)", "clone3") if v2 else ("cgroup.procs (v1)", "tasks")
+    out_file = work / "grace.json"
+    script = str(Path(__file__).resolve().parent / "grace_period.py")
+    argv = [sys.executable, script, "--runs", str(runs), "--modes", f"{theirs},{mine}"]
+    with open(work / "grace.err", "wb") as f:
+        code = reaper.run([*argv, "--json", str(out_file)], f.fileno())
+    if code:
+        raise BenchError(f"grace_period.py exited with {code}: {(work / 'grace.err').read_text()}")
+    medians = json.loads(out_file.read_text())
     out = {"runs": runs, "modes": [theirs, mine]}
-    for key, mode in (("peer_ms", theirs), ("ours_ms", mine)):
-        out[key] = statistics.median(gp.one(mode) for _ in range(runs))
+    out["peer_ms"], out["ours_ms"] = medians[theirs], medians[mine]
     out["wait_ms"] = max(0.0, out["peer_ms"] - out["ours_ms"])
     return out
 
@@ -866,7 +871,7 @@ def main(argv: list[str] | None = None) -> int:
         targets = evaluate_targets({r["case"]: r for r in rows}, wrapped and costs, o)
         starts = start_costs(reaper, interp, runtimes, o, work)
         walled = {"run", "lifecycle"} & {r["case"] for r in rows}
-        grace = grace_wait(max(5, o.runs // 4)) if walled else None
+        grace = grace_wait(reaper, max(5, o.runs // 4), work) if walled else None
         floor = floors(
             {r["case"]: r for r in rows}, starts, grace["wait_ms"] if grace else 0.0, targets, o
         )

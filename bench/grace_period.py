@@ -94,6 +94,8 @@ def one(mode: str) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--modes", help="comma-separated modes to time (default: all this host has)")
+    ap.add_argument("--json", metavar="FILE", help="also write {mode: median ms} to FILE")
     o = ap.parse_args()
     if os.geteuid() != 0:
         print("grace_period.py: run as root", file=sys.stderr)
@@ -103,14 +105,23 @@ def main() -> int:
         modes += ["cgroup.procs (v1)", "tasks"]
     if cgroup2_root():
         modes += ["cgroup.procs (cgroup2)", "clone3"]
+    if o.modes:
+        modes = [m for m in o.modes.split(",") if m in modes]
     print(f"fork and join fresh cgroups ({layout()} host), {o.runs} runs each, after 100 ms idle")
+    medians = {}
     for mode in modes:
         times = [one(mode) for _ in range(o.runs)]
+        medians[mode] = statistics.median(times)
         q = statistics.quantiles(times, n=10)
         print(
             f"  {mode:24s} median {statistics.median(times):6.2f} ms"
             f"   p10 {q[0]:6.2f}   p90 {q[-1]:6.2f}"
         )
+    if o.json:
+        import json
+
+        with open(o.json, "w") as f:
+            json.dump(medians, f)
     return 0
 
 
