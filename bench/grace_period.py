@@ -6,7 +6,7 @@ its global cgroup_threadgroup_rwsem for writing, and when no migration ran
 in the last RCU grace period that first waits for one (5-25 ms on the
 project's VM).  runc and crun pay it once per container.  Two ways in skip
 that lock, and ociruntime's container side uses both
-(ociruntime/cgroups/base.py: join_self; linux/syscalls.py: fork_into_cgroup):
+(ociruntime/cgroups/base.py: join_self; linux/syscalls.py: clone_fork):
 
 * ``tasks``: a single-threaded process writes "0" to each v1 hierarchy's
   ``tasks`` file, moving only the calling thread;
@@ -65,7 +65,7 @@ def one(mode: str) -> float:
             from ociruntime.linux import syscalls as sc
 
             fd = os.open(dirs[0], os.O_PATH | os.O_DIRECTORY)
-            pid = sc.fork_into_cgroup(fd, dirs[0])
+            pid = sc.clone_fork(0, fd, dirs[0])
             if pid:
                 os.close(fd)
         else:

@@ -130,7 +130,7 @@ def join_self(v1: list[str], root_fd: int | None = None) -> None:
     skips that lock (Linux 6.0, "cgroup: Optimize single thread
     migration"): 0.05 ms a hierarchy.  The cgroup2 side has no such
     shortcut; the init is forked into it instead (clone3 with
-    CLONE_INTO_CGROUP: syscalls.fork_into_cgroup).  ``root_fd``: the
+    CLONE_INTO_CGROUP: syscalls.clone_fork).  ``root_fd``: the
     host's root, for a caller that has joined another mount namespace."""
     for d in v1:
         path = d + "/tasks"

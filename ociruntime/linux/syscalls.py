@@ -228,11 +228,6 @@ def clone_fork(flags: int = 0, cgroup_fd: int | None = None, path: str = "") -> 
     return _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), op, path)
 
 
-def fork_into_cgroup(cgroup_fd: int, path: str) -> int:
-    """fork(2) with the child born in the cgroup2 directory ``cgroup_fd``."""
-    return clone_fork(0, cgroup_fd, path)
-
-
 def clone_legacy(flags: int) -> int:
     """fork(2) through clone(2) with ``flags`` (CLONE_PARENT), for a kernel
     without clone3 (before 5.3) or without clone3 into a cgroup (5.7).  Raw,
