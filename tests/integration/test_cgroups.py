@@ -842,14 +842,15 @@ if child == 0:
     first_child.fork_real_init(a)  # the first child reports PID and exits; the init goes on
     with open("/proc/self/cgroup") as f:
         line = [x for x in f.read().splitlines() if x.startswith("0::")][0]
-    print(line, "parent", "runtime" if os.getppid() == runtime else os.getppid(), flush=True)
+    parent = "runtime" if os.getppid() == runtime else os.getppid()
+    os.write(1, f"{line} parent {parent}\\n".encode())  # one write: lines do not mix
     os._exit(7)
 os.close(w)
 msg = sync.recv(sync.Channel(r))
-print(msg["type"], flush=True)
+os.write(1, f"{msg['type']}\\n".encode())
 os.waitpid(child, 0)
 _, status = os.waitpid(msg["pid"], 0)  # ours to reap: no subreaper
-print("reaped", os.waitstatus_to_exitcode(status), flush=True)
+os.write(1, f"reaped {os.waitstatus_to_exitcode(status)}\\n".encode())
 """
 
 
@@ -868,7 +869,7 @@ def test_the_init_is_forked_into_its_cgroup2_directory(kernel):
             timeout=60,
         )
         assert r.returncode == 0, r.stderr
-        # two processes print to one pipe: their lines may interleave
+        # two processes write to one pipe, a line per write: the lines' order varies
         seen = sorted(re.findall(r"^(?:pid|0::/\S+ parent \S+|reaped \d+)$", r.stdout, re.M))
         want = ["pid", f"0::{rel} parent runtime", "reaped 7"]
         assert seen == sorted(want), r.stdout + r.stderr
