@@ -458,20 +458,17 @@ def grace_wait(reaper, runs: int, work) -> dict:
     is what a peer's wall time holds that ociruntime's own work need not:
     wall floors take it out of the peer's figure.  It runs as a child of the
     harness (its forks are its own to wait for, not the reaper's)."""
-    v2 = not os.path.isdir("/sys/fs/cgroup/unified") and os.path.exists(
-        "/sys/fs/cgroup/cgroup.controllers"
-    )
-    theirs, mine = ("cgroup.procs (cgroup2)", "clone3") if v2 else ("cgroup.procs (v1)", "tasks")
     out_file = work / "grace.json"
     script = str(Path(__file__).resolve().parent / "grace_period.py")
-    argv = [sys.executable, script, "--runs", str(runs), "--modes", f"{theirs},{mine}"]
+    argv = [sys.executable, script, "--runs", str(runs), "--pair", "--json", str(out_file)]
     with open(work / "grace.err", "wb") as f:
-        code = reaper.run([*argv, "--json", str(out_file)], f.fileno())
+        code = reaper.run(argv, f.fileno())
     if code:
         raise BenchError(f"grace_period.py exited with {code}: {(work / 'grace.err').read_text()}")
-    medians = json.loads(out_file.read_text())
+    got = json.loads(out_file.read_text())
+    theirs, mine = got["modes"]
     out = {"runs": runs, "modes": [theirs, mine]}
-    out["peer_ms"], out["ours_ms"] = medians[theirs], medians[mine]
+    out["peer_ms"], out["ours_ms"] = got["medians"][theirs], got["medians"][mine]
     out["wait_ms"] = max(0.0, out["peer_ms"] - out["ours_ms"])
     return out
 
