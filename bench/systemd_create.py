@@ -52,8 +52,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+sys.path.insert(0, str(REPO))
+from ociruntime.linux.exe import is_immutable  # noqa: E402
+
+
 def make_bundle(d: Path) -> str:
-    sys.path.insert(0, str(REPO))
     from ociruntime.config.default import default_config
 
     rootfs = d / "rootfs"
@@ -118,23 +121,6 @@ def install(target_dir: str) -> str:
     return launcher
 
 
-def immutable(path: str) -> bool | None:
-    """The immutable flag of ``path`` (FS_IOC_GETFLAGS); None if unreadable."""
-    import fcntl
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        flags = fcntl.ioctl(fd, 0x80086601, bytes(8))  # FS_IOC_GETFLAGS
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return bool(int.from_bytes(flags[:4], sys.byteorder) & 0x10)  # FS_IMMUTABLE_FL
-
-
 def bare(argv: list[str]) -> float:
     t0 = time.monotonic()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
@@ -161,7 +147,7 @@ def main() -> int:
             Path(roots[name]).mkdir()
         times: dict[str, list[float]] = {n: [] for n in runtimes}
         interp = interpreter_of(runtimes["ociruntime"][0])
-        fixed = immutable(interp) if interp else None
+        fixed = is_immutable(interp) if interp else None
         print(
             f"ociruntime: {runtimes['ociruntime'][0]}, interpreter {interp}: "
             + (

@@ -47,10 +47,16 @@ def private_dir() -> str | None:
 
 def exe_is_immutable() -> bool:
     """The immutable flag of this process's executable."""
+    return is_immutable("/proc/self/exe")
+
+
+def is_immutable(path: str) -> bool:
+    """The immutable flag of ``path``; False where it cannot be read (a
+    filesystem without inode flags, such as 9p)."""
     import fcntl
 
     try:
-        fd = os.open("/proc/self/exe", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
