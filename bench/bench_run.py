@@ -101,6 +101,10 @@ GNU_TIME = "/usr/bin/time"
 CRUN_WRAPPER = ["unshare", "-m", "sh", "-c", f'umount {UNIFIED} 2>/dev/null; exec "$@"', "w"]
 SLEEP_ARGS = ["sleep", "1000000"]
 BASELINE = "python3 -IS -c pass"  # measured beside state
+# measured beside run and parallel: the least a Python runtime can spend (python_floor.py)
+PYFLOOR = "python floor"
+PYFLOOR_SCRIPT = REPO / "bench" / "python_floor.py"
+PYFLOOR_CASES = ("run", "parallel")
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,7 @@ class Runtime:
 
     def __init__(self, name, argv, bundles, work: Path, reaper, prefix=(), fixed=None):
         self.name, self.argv, self.prefix, self.fixed = name, argv, list(prefix), fixed
+        self.bundles = bundles
         self.bundle, self.sleep_bundle = bundles
         self.reaper, self.root = reaper, work / f"root-{name.split()[0]}"
         self.root.mkdir()
@@ -354,7 +359,7 @@ def measure_case(case: Case, runtimes: list[Runtime], o, reaper, work) -> dict:
         while done < total:
             n = min(size, total - done)
             for rt in rotate(active, r):
-                tag = f"{case.name}-{rt.name}-{r}"
+                tag = f"{case.name}-{rt.name.split()[0]}-{r}"
                 gap = o.gap if case.migrates else 0
                 line = rt.command(case.name, tag, o)
                 wall, mean_cpu = hyperfine(reaper, line, n, o.warmup, case.shell, gap, work)
@@ -533,6 +538,8 @@ def summarize(case: Case, res: dict, names: list[str], label: str) -> dict:
             row[prefix + other] = mine / theirs if mine is not None and theirs else None
     if BASELINE in res:
         row["baseline"] = (res[BASELINE] or {}).get("median")
+    if res.get(PYFLOOR):
+        row["pyfloor"] = {"value": res[PYFLOOR]["median"], "cpu_ms": res[PYFLOOR]["cpu_ms"]}
     return row
 
 
@@ -566,6 +573,23 @@ def evaluate_targets(rows: dict, wrapper: dict | None, o) -> list[dict]:
     return out
 
 
+def python_floors(rows: dict, targets: list[dict]) -> None:
+    """Each target's ratio for bench/python_floor.py in ociruntime's place.
+
+    That script is a runtime in Python that only does the kernel's work (no
+    check, no state, no fork of the interpreter): no runtime in Python can
+    cost less for the same ``run``, so a target it misses is out of reach
+    from Python.  The peer's figure is the target's own (crun's less its
+    wrapper where the target says so); the parallel case is measured as is,
+    20 of the script at once."""
+    for t in targets:
+        floor = (rows.get(t["case"]) or {}).get("pyfloor")
+        if floor is None or t["met"] is None or t["peer"] == BASELINE or not t["other"]:
+            continue
+        t["python_floor"] = floor[t["metric"]] / t["other"]
+        t["python_reachable"] = t["python_floor"] <= t["limit"]
+
+
 def fmt(v, unit="ms") -> str:
     return "n/a" if v is None else f"{v:.1f}" if v >= 100 or unit == "/s" else f"{v:.2f}"
 
@@ -577,6 +601,9 @@ def met_text(t: dict) -> str:
     text = f"{got:>13}  {'met' if t['met'] else 'NOT met'}"
     if "floor" in t:
         text += f"  (floor {t['floor']:.2f}x{'' if t['reachable'] else ': out of reach'})"
+    if "python_floor" in t:
+        reach = "" if t["python_reachable"] else ": out of reach from Python"
+        text += f"  (Python's floor {t['python_floor']:.2f}x{reach})"
     return text
 
 
@@ -594,6 +621,10 @@ def print_report(rows: list[dict], names: list[str], targets: list[dict]) -> Non
             table[-1].append("-" if w is None else f"{w:.2f}x" + (f" / {c:.2f}x" if c else ""))
         if "baseline" in r:
             table.append([BASELINE, "ms", fmt(r["baseline"])] + [""] * (len(names) + 1))
+        if "pyfloor" in r:
+            f = r["pyfloor"]
+            cells = [f"{fmt(f['value'])} / {fmt(f['cpu_ms'])}"] + [""] * (len(names) + 1)
+            table.append([f"  {PYFLOOR} (bench/python_floor.py)", r["unit"], *cells])
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     table.insert(1, ["-" * w for w in widths])
     print("\nwall median / CPU mean per sample; load: containers/s / CPU ms per container")
@@ -775,6 +806,11 @@ def parse_args(argv):
     add("--runc", default="runc", help="runc command")
     add("--crun", default="crun", help="crun command")
     add("--interpreter", help="the Python timed beside state (default: the launcher's)")
+    add(
+        "--no-python-floor",
+        action="store_true",
+        help="do not measure bench/python_floor.py beside run and parallel",
+    )
     crun = ap.add_mutually_exclusive_group()
     crun.add_argument("--with-crun", action="store_true", help="require crun (default: if found)")
     crun.add_argument("--no-crun", action="store_true", help="do not measure crun")
@@ -841,6 +877,10 @@ def main(argv: list[str] | None = None) -> int:
         extra = (
             [Runtime(BASELINE, [], (None, None), work, reaper, fixed=baseline)] if interp else []
         )
+        pyfloor = []
+        if interp and not o.no_python_floor:
+            floor_argv = [interp, "-IS", str(PYFLOOR_SCRIPT)]
+            pyfloor = [Runtime(PYFLOOR, floor_argv, runtimes[0].bundles, work, reaper)]
         print(f"machine: {machine_line(machine)}; load {machine['loadavg_at_start'][0]:.2f}")
         for name in names:
             print(f"{name}: {' | '.join(versions[name].splitlines())}")
@@ -858,6 +898,7 @@ def main(argv: list[str] | None = None) -> int:
                 res = measure_load(runtimes, o)
             else:
                 more = extra if case.name == "state" else []
+                more = pyfloor if case.name in PYFLOOR_CASES else more
                 res = measure_case(case, runtimes + more, o, reaper, work)
             results[case.name] = res | {"seconds": round(time.monotonic() - t0, 1)}
             label = case.label.format(n=o.parallel, w=o.load_workers)
@@ -866,6 +907,7 @@ def main(argv: list[str] | None = None) -> int:
         true = str(work / "bundle" / "rootfs" / "bin" / "true")
         costs = wrapper_cost(reaper, true, o, work, wrapped)
         targets = evaluate_targets({r["case"]: r for r in rows}, wrapped and costs, o)
+        python_floors({r["case"]: r for r in rows}, targets)
         starts = start_costs(reaper, interp, runtimes, o, work)
         walled = {"run", "lifecycle"} & {r["case"] for r in rows}
         grace = grace_wait(reaper, max(5, o.runs // 4), work) if walled else None
@@ -881,6 +923,12 @@ def main(argv: list[str] | None = None) -> int:
                 + "; wall: "
                 + ", ".join(f"{n} {ms:.2f} ms" for n, ms in starts["wall"].items())
                 + f"; starts per sample {STARTS['lifecycle']} for a lifecycle"
+            )
+        if pyfloor and PYFLOOR_CASES[0] in results:
+            print(
+                f"Python's floor: the target with {PYFLOOR_SCRIPT.name} in ociruntime's place, a"
+                " runtime in Python that only does the kernel's work (no check, no state, no"
+                " forked interpreter): a target it misses is out of reach from Python"
             )
         if grace:
             print(

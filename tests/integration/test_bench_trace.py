@@ -35,6 +35,8 @@ BENCH_PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys
 CASES = ["run", "lifecycle", "state", "exec", "parallel", "features", "rss", "load"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BASELINE = "python3 -IS -c pass"
+PYFLOOR = "python floor"  # bench/python_floor.py, measured beside run and parallel
+PYFLOOR_SCRIPT = os.path.join(os.path.dirname(BENCH), "python_floor.py")
 # runc behind ~0.1 s of a shell loop: slower in wall time and in CPU than runc
 SLOW_RUNC = "sh -c 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; exec runc \"$@\"' slow"
 
@@ -88,7 +90,9 @@ def test_bench_harness_writes_json_and_png(tmp_path):
     for case in CASES[:-1]:  # hyperfine's cases: samples, median, CPU
         res = results[case]
         want = 1 if case in ("parallel", "rss") else 2  # runs / 5, at least 1
-        for name in names + ([BASELINE] if case == "state" else []):
+        beside = {"state": [BASELINE], "run": [PYFLOOR], "parallel": [PYFLOOR]}.get(case, [])
+        assert (PYFLOOR in res) == (case in ("run", "parallel")), (case, list(res))
+        for name in names + beside:
             s = res[name]
             assert isinstance(s, dict), f"{case}/{name}: {s!r}"
             assert s["n"] == want == len(s["samples"]), (case, name, s)
@@ -115,6 +119,11 @@ def test_bench_harness_writes_json_and_png(tmp_path):
         if case != "rss":
             cpu = row["cpu_ms"]
             assert close(row["cpu_ratio_vs_runc"], cpu["ociruntime"] / cpu["runc"]), case
+        if case in ("run", "parallel"):
+            floor = results[case][PYFLOOR]
+            assert row["pyfloor"] == {"value": floor["median"], "cpu_ms": floor["cpu_ms"]}, row
+        else:
+            assert "pyfloor" not in row, row
 
     # every target of issue 16 is there, and each verdict follows from the figures
     targets = {t["target"]: t for t in report["targets"]}
@@ -137,6 +146,13 @@ def test_bench_harness_writes_json_and_png(tmp_path):
                 continue
             ratio = mine / row[key]["runc"]
             assert close(t["ratio"], ratio), t
+            # Python's floor: bench/python_floor.py in ociruntime's place
+            if t["case"] in ("run", "parallel"):
+                py = row["pyfloor"][key] / row[key]["runc"]
+                assert close(t["python_floor"], py), t
+                assert t["python_reachable"] == (py <= t["limit"]), t
+            else:
+                assert "python_floor" not in t, t
             if t["case"] == "load":
                 assert text.endswith(">= runc's") and t["met"] == (ratio >= 1.0), t
             else:
@@ -270,6 +286,60 @@ def test_trace_dir_gets_one_file_per_command(oci, bundle, tmp_path):
         xs = x_events(json.loads(f.read_text()))
         if cmd == "create":  # the container's set-up happens during create
             assert any(e["pid"] == 1 for e in xs), xs
+
+
+def test_python_floor_runs_the_container(make_bundle):
+    # bench/python_floor.py stands for the least a runtime in Python can spend
+    # on `run`, so it must really run the container: namespaces, mounts,
+    # hostname, bounding set, cgroup, exit status; and leave nothing behind
+    script = (
+        "echo pid=$$; echo host=$(hostname); grep CapBnd /proc/self/status;"
+        " cat /proc/self/cgroup; grep -c ' /proc proc ' /proc/self/mounts; exit 3"
+    )
+    b = make_bundle(["sh", "-c", script])
+    nss = b.config["linux"]["namespaces"]
+    # no cgroup namespace: /proc/self/cgroup then shows the cgroup's path
+    b.config["linux"]["namespaces"] = [ns for ns in nss if ns["type"] != "cgroup"]
+    b.save()
+    cid = f"t{os.getpid()}"
+    with open("/proc/self/mountinfo") as f:
+        mounts_before = f.read()
+    r = subprocess.run(
+        [sys.executable, "-IS", PYFLOOR_SCRIPT, "--root", "/nonexistent", "run", "-b", b.path, cid],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    out = r.stdout.splitlines()
+    assert out[0] == "pid=1" and out[1] == f"host={b.config['hostname']}", out
+    from ociruntime.linux.capabilities import CAPS
+
+    want = sum(1 << CAPS[c] for c in b.config["process"]["capabilities"]["bounding"])
+    assert int(out[2].split()[1], 16) == want, out[2]
+    cgroups = [ln for ln in out[3:-1] if ln.split(":")[1] not in ("cpuset", "")]
+    if layout() == "v2":
+        cgroups = out[3:-1]
+    assert cgroups and all(ln.endswith(f"/pyfloor-{cid}") for ln in cgroups), out
+    assert int(out[-1]) == 1, out  # /proc mounted once, in its own mount namespace
+    with open("/proc/self/mountinfo") as f:
+        assert f.read() == mounts_before
+    left = [d for d in Path("/sys/fs/cgroup").glob(f"*/pyfloor-{cid}")]
+    left += [d for d in Path("/sys/fs/cgroup").glob(f"pyfloor-{cid}")]
+    assert not left, left
+
+
+def test_python_floor_imports_only_what_python_cannot_do_without():
+    import ast
+
+    tree = ast.parse(Path(PYFLOOR_SCRIPT).read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module)
+    assert names == {"_json", "_ctypes", "posix", "sys"}, names
 
 
 def test_grace_period_bench_measures_every_way_in():
