@@ -1,8 +1,9 @@
 """The container's first child: how it is made, and its own work.
 
-Made in the runtime (R): forked at entry before the runtime imports
-anything (:func:`start`), so that it imports the container side on the
-other CPU while the runtime imports and checks the config, then handed its
+Made in the runtime (R): forked at entry before the runtime imports the
+CLI (:func:`start`; what both sides need is imported just before, once:
+:func:`import_shared`), so that it imports the rest of the container side
+on the other CPU while the runtime imports and checks the config, then handed its
 arguments as JSON (:func:`hand_over`); or executed from a read-only clone
 of the interpreter for a container that may hold CAP_LINUX_IMMUTABLE
 (:func:`start_readonly`, linux/exe.py); or forked late with the arguments
@@ -33,8 +34,40 @@ if TYPE_CHECKING:
 
 _child: tuple[int, int] | None = None
 
+# The modules both sides of the early fork import: the runtime for the config,
+# the state and the sync protocol, the child for the same protocol and the
+# first steps of the set-up (tests/integration/test_hot_path.py pins it: each
+# is imported once, and the runtime imports none of the child's own).
+SHARED = (
+    "ociruntime.log",
+    "ociruntime.sync",
+    "ociruntime.trace",
+    "ociruntime.cgroups.base",
+    "ociruntime.linux.capabilities",
+    "ociruntime.linux.flags",
+    "ociruntime.linux.namespaces",
+    "ociruntime.linux.security",
+    "ociruntime.process.args",
+)
+
 
 # ---- made by the runtime -----------------------------------------------------------------
+
+
+def import_shared() -> None:
+    """Import :data:`SHARED` before the fork, once for both processes.
+
+    Imported after it, each side made its own copy, and the child paid more
+    than the runtime would: every page of the interpreter's memory it writes
+    while importing is copied, the fork having shared them.  Measured (run of
+    /bin/true, 80 interleaved pairs): 41.7 -> 38.9 ms of CPU, wall time the
+    same.  The child's own modules (init, rootfs, the FFI and ctypes) stay
+    in the child: imported here, they would only grow the runtime's memory.
+    """
+    from .. import log, sync, trace  # noqa: F401
+    from ..cgroups import base  # noqa: F401
+    from ..linux import capabilities, flags, namespaces, security  # noqa: F401
+    from . import args  # noqa: F401
 
 
 def start() -> None:
@@ -42,7 +75,8 @@ def start() -> None:
     global _child
     if posix.geteuid() != 0:
         return
-    import _socket  # not sync.socketpair: sync's imports can wait until after the fork
+    import_shared()
+    import _socket  # a raw pair: each side wraps its own fd (sync.Channel)
 
     a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     ours, theirs = a.detach(), b.detach()

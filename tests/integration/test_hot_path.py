@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 from conftest import OCI
@@ -132,6 +133,49 @@ def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundl
             & seen[cmd]
         ), cmd
     assert os.path.isfile(LAUNCHER[0])
+
+
+def test_the_early_fork_imports_the_shared_modules_once(oci, make_bundle, tmp_path):
+    """first_child.import_shared: what both sides of create's early fork need
+    is imported once, before it (after it, each process made its own copy),
+    and the child's own modules are imported once, in the child."""
+    from ociruntime.process import first_child
+
+    b = make_bundle(["true"])
+    err = tmp_path / "importtime.txt"
+    with open(err, "wb") as f:
+        r = subprocess.run(
+            [*LAUNCHER, "--root", oci.root, "run", "-b", b.path, oci.new_id("shared")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=f,
+            timeout=60,
+        )
+    text = err.read_text()
+    assert r.returncode == 0, text[-2000:]
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", text, re.M)
+    counts = {m: names.count(m) for m in (*first_child.SHARED, "ociruntime.process.init")}
+    assert counts == dict.fromkeys(counts, 1), counts
+
+
+def test_the_shared_imports_leave_the_child_side_out():
+    """The runtime's memory (peak RSS of run, issue 16) holds none of the
+    container side's own modules: no init, no FFI, no _ctypes."""
+    from ociruntime.process import first_child
+
+    code = (
+        "import sys; from ociruntime.process import first_child; b = set(sys.modules);"
+        " first_child.import_shared(); print(' '.join(sorted(set(sys.modules) - b)))"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=root, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    new = set(r.stdout.split())
+    assert set(first_child.SHARED) <= new, new
+    child_only = {"ociruntime.process.init", "ociruntime.linux.rootfs", "ociruntime.linux.ffi"}
+    assert not new & (child_only | {"ociruntime.linux.syscalls", "_ctypes", "ctypes"}), new
 
 
 def test_features_finds_criu_without_importing(oci, tmp_path):
