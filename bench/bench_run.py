@@ -68,7 +68,16 @@ printed met or not, each with its floor where one applies (floors()): the
 peer's figure with its program starts replaced by ociruntime's interpreter
 starts, both timed bare in the same run; for a wall-time target also less
 the cgroup grace period the peer waits for and ociruntime does not
-(grace_wait(): bench/grace_period.py's joins, cgroup.procs against ours).  Run as root with the system interpreter::
+(grace_wait(): bench/grace_period.py's joins, cgroup.procs against ours).
+
+Beside run and parallel it also measures ``bench/python_floor.py`` (the
+"python floor" row, on the launcher's interpreter): a runtime in Python
+that only does the kernel's work, one interpreter and no fork of it.  No
+runtime in Python can spend less on the same ``run``, so each target of
+those cases also gets "Python's floor", its ratio with the script in
+ociruntime's place (python_floors()): a target the script misses is out of
+reach from Python (``--no-python-floor``: not measured).  Run as root with
+the system interpreter::
 
     /usr/bin/python3 bench/bench_run.py --json bench/out/run.json --png --readme-png
     /usr/bin/python3 bench/bench_run.py --cases run,state --no-crun --runs 10
