@@ -60,8 +60,8 @@ def import_shared() -> None:
     Imported after it, each side made its own copy, and the child paid more
     than the runtime would: every page of the interpreter's memory it writes
     while importing is copied, the fork having shared them.  Measured (run of
-    /bin/true, 80 interleaved pairs): 41.7 -> 38.9 ms of CPU, wall time the
-    same.  The child's own modules (init, rootfs, the FFI and ctypes) stay
+    /bin/true, interleaved pairs): 40.5 -> 38.7 ms of CPU (150 pairs) and
+    41.7 -> 38.9 (80), wall time the same or less.  The child's own modules (init, rootfs, the FFI and ctypes) stay
     in the child: imported here, they would only grow the runtime's memory.
     """
     from .. import log, sync, trace  # noqa: F401
