@@ -654,6 +654,15 @@ def print_report(rows: list[dict], names: list[str], targets: list[dict]) -> Non
         print(f"  {t['target']:<{width}}  {met_text(t)}{note}")
 
 
+def with_pyfloor(row: dict) -> dict:
+    """A summary row with the python floor as one more bar (no p10-p90)."""
+    floor = row.get("pyfloor") or {}
+    out = dict(row)
+    for key in ("value", "cpu_ms", "p10", "p90"):
+        out[key] = dict(row[key]) | {PYFLOOR: floor.get(key)}
+    return out
+
+
 def draw_chart(report: dict, path: Path) -> None:
     """Panels of grouped bars (wall, CPU, RSS, containers/s) and the targets."""
     try:
@@ -664,7 +673,9 @@ def draw_chart(report: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names, rows = list(report["runtimes"]), report["summary"]
-    colors = {"ociruntime": "#3b75af", "runc": "#ef8636", "crun": "#519e3e"}
+    if any("pyfloor" in r for r in rows):  # a fourth bar where the script ran
+        names, rows = names + [PYFLOOR], [with_pyfloor(r) for r in rows]
+    colors = {"ociruntime": "#3b75af", "runc": "#ef8636", "crun": "#519e3e", PYFLOOR: "#9a9a9a"}
     by_unit = {u: [r for r in rows if r["unit"] == u] for u in ("ms", "MiB", "/s")}
     panels = [
         (by_unit["ms"], "value", "ratio_vs_", "wall time, ms: median, p10-p90"),
