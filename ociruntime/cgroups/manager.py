@@ -21,10 +21,11 @@ class Manager(Protocol):
         """The paths, as saved in the state, for :func:`cgroups.from_record`."""
 
     def create_cgroup2(self) -> str | None:
-        """Only the cgroup2 directory (the first child is forked into it)."""
+        """Only the cgroup2 directory (the first child is forked into it); a
+        second call only returns it."""
 
     def create(self) -> None:
-        """Every directory."""
+        """Every directory (the cgroup2 one once, if create_cgroup2 made it)."""
 
     def apply(self, res: dict, devs: list | None = None, update: bool = False) -> None:
         """linux.resources (and the device filter from linux.devices)."""

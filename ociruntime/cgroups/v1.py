@@ -89,6 +89,7 @@ class V1:
         self.paths = paths  # controller -> cgroup directory
         self.unified = unified  # hybrid: the directory in the cgroup2 mount
         self.made: list[str] = []  # the directories this object created
+        self._unified_done = False  # create_cgroup2 ran: create() need not again
 
     @classmethod
     def for_path(cls, cgroups_path: str | None, cid: str, hybrid: bool) -> V1:
@@ -117,11 +118,13 @@ class V1:
     # ---- lifecycle ---------------------------------------------------------
     def create_cgroup2(self) -> str | None:
         """Hybrid: make the directory in the cgroup2 mount (the init is forked
-        straight into it); its path, or None on a pure v1 host."""
-        if self.unified:
+        straight into it); its path, or None on a pure v1 host.  Once:
+        create() calls it again after create's early call."""
+        if self.unified and not self._unified_done:
             self.made += base.makedirs(self.unified)
             # the cgroup2 mount's controllers (hugetlb) enabled on the way down
             base.enable_controllers(ROOT + "/unified", self.unified)
+            self._unified_done = True
         return self.unified
 
     def create(self) -> None:

@@ -17,6 +17,7 @@ class V2:
     def __init__(self, path: str) -> None:
         self.path = path
         self.made: list[str] = []  # the directories this object created
+        self._dir_done = False  # create_cgroup2 ran: create() need not again
 
     @classmethod
     def for_path(cls, cgroups_path: str | None, cid: str) -> V2:
@@ -29,9 +30,12 @@ class V2:
         return os.path.exists(os.path.join(self.path, file))
 
     def create_cgroup2(self) -> str:
-        """Make the directory (the init is forked straight into it); its path."""
-        self.made += base.makedirs(self.path)
-        enable_controllers(ROOT, self.path)
+        """Make the directory (the init is forked straight into it); its path.
+        Once: create() calls it again after create's early call."""
+        if not self._dir_done:
+            self.made += base.makedirs(self.path)
+            enable_controllers(ROOT, self.path)
+            self._dir_done = True
         return self.path
 
     def create(self) -> None:

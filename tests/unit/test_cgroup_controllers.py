@@ -1015,3 +1015,29 @@ def test_v1_hierarchies_are_controllers_not_mount_flags():
         "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
         "cpuset": "/sys/fs/cgroup/cpuset",
     }
+
+
+@pytest.mark.parametrize("layout", ["hybrid", "v2"])
+def test_create_after_create_cgroup2_makes_the_cgroup2_directory_once(
+    tmp_path, monkeypatch, layout
+):
+    """create's early create_cgroup2 (the init is forked into the directory),
+    then create() for the rest: the directory is made, and its controllers
+    enabled, once (both walk the path and read the files on the way)."""
+    from ociruntime.cgroups import base
+
+    calls = []
+    monkeypatch.setattr(base, "makedirs", lambda d: calls.append(("mkdir", d)) or [d])
+    monkeypatch.setattr(base, "enable_controllers", lambda r, d: calls.append(("enable", d)))
+    monkeypatch.setattr(v2mod, "enable_controllers", lambda r, d: calls.append(("enable", d)))
+    uni = str(tmp_path / "unified" / "c")
+    if layout == "hybrid":
+        m = v1mod.V1({"memory": str(tmp_path / "memory" / "c")}, uni)
+    else:
+        m = v2mod.V2(uni)
+    assert m.create_cgroup2() == uni
+    m.create()
+    assert m.create_cgroup2() == uni
+    mine = [c for c in calls if c[1] == uni]
+    assert mine == [("mkdir", uni), ("enable", uni)], calls
+    assert m.made.count(uni) == 1
