@@ -70,7 +70,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def imported(oci, tmp_path, *args: str) -> set[str]:
+def import_lines(oci, tmp_path, *args: str) -> list[str]:
+    """The module of every ``-X importtime`` line of one call, repeats kept
+    (the runtime and the processes it forks write to the one stderr)."""
     err = tmp_path / "importtime.txt"
     with open(err, "wb") as f:
         r = subprocess.run(
@@ -82,9 +84,13 @@ def imported(oci, tmp_path, *args: str) -> set[str]:
         )
     text = err.read_text()
     assert r.returncode == 0, text[-2000:]
-    names = set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", text, re.M))
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", text, re.M)
     assert "ociruntime.entry" in names, text[:2000]
     return names
+
+
+def imported(oci, tmp_path, *args: str) -> set[str]:
+    return set(import_lines(oci, tmp_path, *args))
 
 
 def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundle, tmp_path):
@@ -142,18 +148,7 @@ def test_the_early_fork_imports_the_shared_modules_once(oci, make_bundle, tmp_pa
     from ociruntime.process import first_child
 
     b = make_bundle(["true"])
-    err = tmp_path / "importtime.txt"
-    with open(err, "wb") as f:
-        r = subprocess.run(
-            [*LAUNCHER, "--root", oci.root, "run", "-b", b.path, oci.new_id("shared")],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=f,
-            timeout=60,
-        )
-    text = err.read_text()
-    assert r.returncode == 0, text[-2000:]
-    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", text, re.M)
+    names = import_lines(oci, tmp_path, "run", "-b", b.path, oci.new_id("shared"))
     counts = {m: names.count(m) for m in (*first_child.SHARED, "ociruntime.process.init")}
     assert counts == dict.fromkeys(counts, 1), counts
 
