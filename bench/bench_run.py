@@ -256,7 +256,6 @@ class Runtime:
 
     def __init__(self, name, argv, bundles, work: Path, reaper, prefix=(), fixed=None):
         self.name, self.argv, self.prefix, self.fixed = name, argv, list(prefix), fixed
-        self.bundles = bundles
         self.bundle, self.sleep_bundle = bundles
         self.reaper, self.root = reaper, work / f"root-{name.split()[0]}"
         self.root.mkdir()
@@ -900,7 +899,8 @@ def main(argv: list[str] | None = None) -> int:
         pyfloor = []
         if interp and not o.no_python_floor:
             floor_argv = [interp, "-IS", str(PYFLOOR_SCRIPT)]
-            pyfloor = [Runtime(PYFLOOR, floor_argv, runtimes[0].bundles, work, reaper)]
+            bundles = (runtimes[0].bundle, runtimes[0].sleep_bundle)
+            pyfloor = [Runtime(PYFLOOR, floor_argv, bundles, work, reaper)]
         print(f"machine: {machine_line(machine)}; load {machine['loadavg_at_start'][0]:.2f}")
         for name in names:
             print(f"{name}: {' | '.join(versions[name].splitlines())}")

@@ -52,6 +52,10 @@ def graph() -> dict[str, set[str]]:
                 r = resolve(t) if t.startswith("ociruntime") else None
                 if r and r != m and not m.startswith(r + "."):
                     edges[m].add(r)
+    # first_child.import_shared imports these by name (__import__): edges all the same
+    from ociruntime.process.first_child import SHARED
+
+    edges["ociruntime.process.first_child"] |= {resolve(n) for n in SHARED}
     return edges
 
 
