@@ -75,6 +75,7 @@ DEVICES += (("urandom", 1, 9), ("tty", 5, 0))
 LINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"))
 LINKS += (("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"))
 CGROUP = "/sys/fs/cgroup"
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
 
 class _Ctx:  # what _json's scanner reads from json.JSONDecoder
@@ -145,7 +146,7 @@ def set_up(cfg, root, v2):
     for src, name in LINKS:
         posix.symlink(src, f"{root}/dev/{name}")
     posix.chdir(root)
-    check(syscall(155, b".", b"."), "pivot_root")  # SYS_pivot_root on x86_64
+    check(syscall(SYS_PIVOT_ROOT[posix.uname().machine], b".", b"."), "pivot_root")
     check(umount2(b".", 2), "detach the old root")  # MNT_DETACH
     posix.chdir("/")
     for p in lx.get("maskedPaths", ()):
