@@ -917,8 +917,8 @@ def main(argv: list[str] | None = None) -> int:
             if case.name == "load":
                 res = measure_load(runtimes, o)
             else:
-                more = extra if case.name == "state" else []
-                more = pyfloor if case.name in PYFLOOR_CASES else more
+                more = {"state": extra} | dict.fromkeys(PYFLOOR_CASES, pyfloor)
+                more = more.get(case.name, [])
                 res = measure_case(case, runtimes + more, o, reaper, work)
             results[case.name] = res | {"seconds": round(time.monotonic() - t0, 1)}
             label = case.label.format(n=o.parallel, w=o.load_workers)

@@ -205,24 +205,30 @@ def main(argv):
             cid = a
     if cid is None:
         raise SystemExit("usage: python_floor.py [--root DIR] run -b BUNDLE ID")
-    fd = posix.open(bundle + "/config.json", posix.O_RDONLY)
-    cfg = _json.make_scanner(_Ctx())(posix.read(fd, 1 << 24).decode(), 0)[0]
-    posix.close(fd)
-    proc = cfg["process"]
+    try:
+        fd = posix.open(bundle + "/config.json", posix.O_RDONLY)
+        cfg = _json.make_scanner(_Ctx())(posix.read(fd, 1 << 24).decode(), 0)[0]
+        posix.close(fd)
+        proc, root = cfg["process"], cfg["root"]["path"]
+    except OSError as e:
+        raise SystemExit(f"python_floor.py: {bundle}/config.json: {e.strerror}") from None
+    except StopIteration as e:  # what the C scanner raises where the JSON breaks
+        raise SystemExit(f"python_floor.py: {bundle}/config.json: not JSON at char {e}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"python_floor.py: {bundle}/config.json: {type(e).__name__} {e}") from None
     if (proc.get("user") or {}).get("uid", 0) != 0:
         raise SystemExit("python_floor.py: uid 0 only (capabilities come from the bounding set)")
-    root = cfg["root"]["path"]
     if not bundle.startswith("/"):
         bundle = f"{posix.getcwd()}/{bundle}"
     root = root if root.startswith("/") else f"{bundle}/{root}"
     dirs = cgroup_dirs(cid)
     v2 = dirs[0][0] == CGROUP
-    fds, made, code = [], [], 1
+    made, code = [], 1
     try:
         for parent, name in dirs:
-            fds.append(posix.open(parent, posix.O_RDONLY | posix.O_DIRECTORY))
-            posix.mkdir(name, dir_fd=fds[-1])
-            made.append((fds[-1], name))
+            f = posix.open(parent, posix.O_RDONLY | posix.O_DIRECTORY)
+            posix.mkdir(name, dir_fd=f)
+            made.append((f, name))
         for f, name in made:
             join(f, name, v2)
         set_up(cfg, root, v2)
@@ -232,6 +238,8 @@ def main(argv):
     except OSError as e:
         where = f": {e.filename}" if e.filename else ""
         posix.write(2, f"python_floor.py: {e.strerror or e}{where}\n".encode())
+    except (KeyError, ValueError, TypeError) as e:  # a config this script does not know
+        posix.write(2, f"python_floor.py: config.json: {type(e).__name__} {e}\n".encode())
     finally:
         for f, name in made:
             try:
