@@ -492,19 +492,41 @@ class Rootfs:
         flags = parse_options(m.get("options") or [])[0]
         tfd = self.make(dest, True)
         subs: list[tuple[str, str, str | None, str, int]] = []
+        top = -1
         try:
             if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
                 sc.mount(
                     "tmpfs", fdpath(tfd), "tmpfs", flags & ~sc.MS_RDONLY, "mode=755", display=dest
                 )
+                # The tmpfs is ours, new and empty, and no other process is in this
+                # mount namespace yet: a hierarchy's directory is made in it by
+                # name, two syscalls, not resolved from the rootfs's root
+                # component by component as make() must (some 13 per hierarchy,
+                # 0.5 ms of the container's set-up on a hybrid host).
+                top = self.open(dest)  # tfd is the directory the tmpfs covers
                 for name, fstype, opts in host_cgroup_mounts():
                     sub = os.path.join(dest, name)
-                    subs.append((name, fstype, opts, sub, self.make(sub, True)))
+                    subs.append((name, fstype, opts, sub, self._make_in_new(top, name, sub)))
         except BaseException:
             for sfd in [tfd] + [x[4] for x in subs]:
                 os.close(sfd)
             raise
+        finally:
+            if top >= 0:
+                os.close(top)
         self.prepared[self.index] = (tfd, subs)
+
+    def _make_in_new(self, top: int, name: str, dest: str) -> int:
+        """An O_PATH fd of the new directory ``name`` in ``top``, a filesystem
+        this process just mounted (nothing in it can point elsewhere); a name
+        of more than one component goes the safe way (make)."""
+        if "/" in name or name in ("", ".", ".."):
+            return self.make(dest, True)
+        try:
+            os.mkdir(name, 0o755, dir_fd=top)
+        except OSError as e:
+            raise OSError(e.errno, f"creating {dest} in the rootfs: {e.strerror}") from None
+        return os.open(name, sc.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=top)
 
     def mount_cgroup(self, dest: str, flags: int, prepared: tuple) -> None:
         """cgroupfs as the host has it: cgroup2, or a tmpfs of v1 hierarchies.
