@@ -178,3 +178,45 @@ def test_features_finds_criu_without_importing(oci, tmp_path):
     for criu and pycriu on disk; importlib.util (4 ms) and protobuf stay out."""
     names = imported(oci, tmp_path, "features")
     assert not names & {"importlib.util", "contextlib", "google.protobuf", "pycriu"}, sorted(names)
+
+
+def test_the_interpreter_starts_from_its_pth_without_listing_the_stdlib():
+    """tools/write-launcher: a python3._pth beside the interpreter copy fixes
+    its import path, the encodings package first from a directory of the
+    install's own (1 ms of every call's start: no prefix search, no listing
+    of the standard library).  The standard library is still there behind
+    it, every codec too, and the files the start runs are immutable."""
+    interp = LAUNCHER[0]
+    pth = interp + "._pth"
+    assert os.path.isfile(pth), pth
+    code = (
+        "import sys, encodings, codecs; codecs.lookup('latin-1'); codecs.lookup('cp1252');"
+        " import json, os; print(sys.path[0]); print(encodings.__file__);"
+        " print(os.path.isfile(os.__file__), json.loads('[1]'), sys.flags.isolated)"
+    )
+    r = subprocess.run(
+        [interp, "-IS", "-c", code], capture_output=True, text=True, timeout=60, cwd="/"
+    )
+    assert r.returncode == 0, r.stderr
+    first, enc, rest = r.stdout.splitlines()
+    home = os.path.dirname(os.path.dirname(interp))
+    assert os.path.dirname(first) == home and os.path.basename(first).startswith("startup-")
+    assert enc == os.path.join(first, "encodings", "__init__.pyc")
+    assert rest == "True [1] 1"
+    # under strace: the start-up lists no directory of the standard library
+    # (the _pth's second line; a pyvenv.cfg install listed it for encodings)
+    with open(pth) as f:
+        stdlib = f.read().splitlines()[1]
+    if shutil.which("strace"):
+        t = subprocess.run(
+            ["strace", "-f", "-e", "trace=openat", interp, "-IS", "-c", "pass"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        listed = re.findall(r'openat\(AT_FDCWD, "([^"]+)", [^)]*O_DIRECTORY', t.stderr)
+        assert listed and not [d for d in listed if d.startswith(stdlib)], listed
+    for f in (interp, pth, os.path.join(first, "encodings", "__init__.pyc")):
+        r = subprocess.run(["lsattr", "-d", f], capture_output=True, text=True)
+        if r.returncode == 0:
+            assert "i" in r.stdout.split()[0], (f, r.stdout)
