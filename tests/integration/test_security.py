@@ -723,7 +723,7 @@ def python_in_container(b, name: str, code: str) -> None:
     the container's process becomes that very file, as in CVE-2019-5736.  For
     it to start, the host's shared libraries and Python standard library are
     bind-mounted read-only at the same paths (the interpreter finds no
-    pyvenv.cfg inside and falls back to its built-in prefix, /usr).
+    python3._pth inside and falls back to its built-in prefix, /usr).
     """
     path = os.path.join(b.rootfs, name)
     with open(path, "w") as f:
