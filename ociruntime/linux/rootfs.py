@@ -501,8 +501,8 @@ class Rootfs:
                 # The tmpfs is ours, new and empty, and no other process is in this
                 # mount namespace yet: a hierarchy's directory is made in it by
                 # name, two syscalls, not resolved from the rootfs's root
-                # component by component as make() must (some 13 per hierarchy,
-                # 0.5 ms of the container's set-up on a hybrid host).
+                # component by component as make() must (some 13 per hierarchy;
+                # on the hybrid host, 100 interleaved runs: 0.75 ms less CPU).
                 top = self.open(dest)  # tfd is the directory the tmpfs covers
                 for name, fstype, opts in host_cgroup_mounts():
                     sub = os.path.join(dest, name)
