@@ -99,3 +99,130 @@ except ImportError as e:
 """
     r = _py(code, str(moved))
     assert r.stdout == "ImportError True\n", r.stderr
+
+
+# ---- the shortcut past importlib (codebundle._shortcut) ----------------------------------
+
+# A package made for it: nested packages, a module that fails, one that puts
+# another object in its place, two that import each other.
+_PKG_FILES = {
+    "__init__.py": "X = 1\n",
+    "plain.py": '"""doc"""\nfrom . import helper\nVALUE = helper.twice(21)\n',
+    "helper.py": "def twice(n):\n    return 2 * n\n",
+    "sub/__init__.py": "",
+    "sub/leaf.py": "from .. import plain\nfrom . import sibling\nLEAF = plain.VALUE + sibling.S\n",
+    "sub/sibling.py": "S = 1\n",
+    "bad.py": "import sys\nsys.modules[__name__].HALF = 1\nraise RuntimeError('bad module')\n",
+    "replaced.py": "import sys\nsys.modules[__name__] = 'stand-in'\n",
+    "cyc_a.py": "from . import cyc_b\nA = 1\ndef b():\n    return cyc_b.B\n",
+    "cyc_b.py": "from . import cyc_a\nB = 2\n",
+}
+
+_DESCRIBE = """
+import sys, threading
+def describe(name):
+    m = sys.modules[name]
+    s = m.__spec__
+    return (m.__name__, m.__package__, m.__file__, getattr(m, "__path__", None),
+            type(m.__loader__).__name__, s.name, s.origin, s.parent,
+            s.submodule_search_locations, s.has_location,
+            sorted(k for k in vars(m) if k not in ("__builtins__", "__cached__")))
+"""
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> tuple[str, str]:
+    """(the directory holding package ``toypkg``, its bundle)."""
+    base = tmp_path_factory.mktemp("toy")
+    for name, text in _PKG_FILES.items():
+        p = base / "toypkg" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    path = str(base / "toy.bundle")
+    with open(path, "wb") as f:
+        f.write(bundle.build(str(base / "toypkg")))
+    return str(base), path
+
+
+def _run_toy(toy, body: str, shortcut: bool) -> str:
+    base, path = toy
+    code = f"""
+import sys
+sys.path.insert(0, {os.path.dirname(PKG)!r})
+from ociruntime.codebundle import install, Finder
+calls = []
+_exec = Finder.exec_module
+Finder.exec_module = lambda self, m: (calls.append(m.__name__), _exec(self, m))[1]
+assert install(sys.argv[1], shortcut={shortcut})
+sys.path.insert(0, "/nonexistent")  # the bundle alone serves toypkg
+{_DESCRIBE}
+{body}
+"""
+    r = _py(code, path)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+_IMPORTS = """
+import toypkg.sub.leaf, toypkg.cyc_a
+names = ["toypkg", "toypkg.plain", "toypkg.helper", "toypkg.sub", "toypkg.sub.leaf",
+         "toypkg.sub.sibling", "toypkg.cyc_a", "toypkg.cyc_b"]
+print([describe(n) for n in names])
+print(toypkg.sub.leaf.LEAF, toypkg.sub.leaf is sys.modules["toypkg.sub"].leaf, toypkg.cyc_a.b())
+print(sorted(calls))
+"""
+
+
+def test_the_shortcut_makes_the_modules_importlib_makes(toy):
+    """The same modules, attributes, parents' bindings and code run, without
+    a call of the loader's exec_module (importlib's path)."""
+    fast = _run_toy(toy, _IMPORTS, shortcut=True).splitlines()
+    slow = _run_toy(toy, _IMPORTS, shortcut=False).splitlines()
+    assert fast[:2] == slow[:2]
+    assert fast[1] == "43 True 2"
+    assert fast[2] == "[]"
+    assert "toypkg.sub.leaf" in slow[2]  # importlib's path did go through the loader
+
+
+def test_the_shortcut_fails_as_importlib_does(toy):
+    body = """
+for attempt in range(2):
+    try:
+        import toypkg.bad
+    except RuntimeError as e:
+        print(e, "toypkg.bad" in sys.modules, hasattr(sys.modules["toypkg"], "bad"))
+import toypkg.replaced
+print(toypkg.replaced if isinstance(toypkg.replaced, str) else "module", sys.modules["toypkg.replaced"])
+sys.modules["toypkg.helper"] = None
+try:
+    import toypkg.helper
+except ModuleNotFoundError as e:
+    print("ModuleNotFoundError", e.name)
+print(calls)
+"""
+    out = _run_toy(toy, body, shortcut=True).splitlines()
+    assert out == [
+        "bad module False False",
+        "bad module False False",  # not left half-made: its code runs again
+        "stand-in stand-in",
+        "ModuleNotFoundError toypkg.helper",
+        "[]",
+    ]
+    assert _run_toy(toy, body, shortcut=False).splitlines()[:4] == out[:4]
+
+
+def test_the_shortcut_leaves_imports_to_importlib_while_a_thread_runs(toy):
+    """importlib's module locks keep two threads from running one module's
+    code twice; the shortcut has none, so it steps aside."""
+    body = """
+import threading
+stop = threading.Event()
+t = threading.Thread(target=stop.wait)
+t.start()
+import toypkg.plain
+stop.set(); t.join()
+import toypkg.sub.sibling
+print(calls)
+"""
+    out = _run_toy(toy, body, shortcut=True)
+    assert out == "['toypkg', 'toypkg.plain', 'toypkg.helper']\n"
