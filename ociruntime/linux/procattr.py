@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import _signal
 import errno
-import resource
 import stat
 
 from .. import oslite as os
@@ -85,14 +84,6 @@ def set_oom_score_adj(value: int) -> None:
         ) from None
 
 
-def _rlim(v: int) -> int:
-    """A uint64 limit as Python's setrlimit takes it (a C long long, cast to
-    the kernel's unsigned rlim_t): 2^63 and above as the negative number of
-    the same bits, so the kernel gets the value itself, as from runc, and
-    2^64-1 is RLIM_INFINITY (Python's -1)."""
-    return v - (1 << 64) if v >= 1 << 63 else v
-
-
 # RLIMIT_NOFILE's soft limit, set by lower_nofile right before execve (the
 # init still opens fds until then: the exec socket, hooks' pipes, a seccomp
 # listener); lowering a soft limit needs no privilege, so it cannot fail then
@@ -105,10 +96,10 @@ def set_rlimits(rlimits: list[dict]) -> None:
     _late_nofile = None
     for i, r in enumerate(rlimits):
         name = r["type"]
-        res = getattr(resource, name, None)
+        res = sc.RLIMITS.get(name)
         if res is None:
             raise SpecError(f"/process/rlimits/{i}/type", f'unknown resource limit "{name}"')
-        soft, hard = _rlim(r["soft"]), _rlim(r["hard"])
+        soft, hard = r["soft"], r["hard"]
         if name == "RLIMIT_NOFILE":
             if r["hard"] < NOFILE_MIN_HARD:  # (runc: "too many open files")
                 raise SpecError(
@@ -119,16 +110,14 @@ def set_rlimits(rlimits: list[dict]) -> None:
             if r["soft"] < r["hard"]:
                 _late_nofile, soft = (soft, hard), hard
         try:
-            resource.setrlimit(res, (soft, hard))
-        except (OSError, ValueError) as e:
-            # Python turns EPERM into ValueError("not allowed to raise maximum limit");
-            # callers (podman) match the errno text
-            why = (
-                e.strerror.lower()
-                if isinstance(e, OSError)
-                else "operation not permitted (above the hard limit"
-                + (", or fs.nr_open)" if name == "RLIMIT_NOFILE" else ")")
-            )
+            sc.setrlimit(res, soft, hard)
+        except OSError as e:
+            # callers (podman) match the errno's text
+            why = os.strerror(e.errno).lower()
+            if e.errno == errno.EPERM:
+                why += " (above the hard limit" + (
+                    ", or fs.nr_open)" if res == sc.RLIMITS["RLIMIT_NOFILE"] else ")"
+                )
             raise SpecError(
                 f"/process/rlimits/{i}", f"setrlimit {name} {r['soft']}/{r['hard']}: {why}"
             ) from None
@@ -138,7 +127,7 @@ def lower_nofile() -> None:
     """The soft RLIMIT_NOFILE set_rlimits left for now (before a seccomp filter
     is loaded, which might refuse the call)."""
     if _late_nofile is not None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, _late_nofile)
+        sc.setrlimit(sc.RLIMITS["RLIMIT_NOFILE"], *_late_nofile)
 
 
 def setgroups_denied(path: str = "/proc/self/setgroups") -> bool:
@@ -320,7 +309,7 @@ def open_fds() -> list[int]:
     except OSError:
         pass
     found = []
-    for fd in range(resource.getrlimit(resource.RLIMIT_NOFILE)[0]):
+    for fd in range(sc.getrlimit(sc.RLIMITS["RLIMIT_NOFILE"])[0]):
         try:
             os.fstat(fd)
         except OSError:

@@ -38,6 +38,7 @@ FORBIDDEN = {
     "weakref",
     "threading",
     "__future__",  # codebundle compiles it as a flag: no import per call
+    "resource",  # an extension's dlopen (0.3 ms): the init's rlimits go through prlimit
     # checkpoint and restore's: CRIU's RPC and protobuf (issue 15)
     "ociruntime.criu",
     "ociruntime.process.restore",
@@ -95,6 +96,7 @@ def imported(oci, tmp_path, *args: str) -> set[str]:
 
 def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundle, tmp_path):
     b = make_bundle(["sleep", "60"])
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 1024}]
     # a seccomp profile, as podman's and containerd's configs carry: libseccomp
     # through the minimal FFI, not ctypes (which alone imports os and more)
     b.config["linux"]["seccomp"] = {

@@ -73,3 +73,32 @@ def test_hot_path_does_not_import_ctypes():
         [sys.executable, "-IS", "-c", code, REPO], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_rlimits_through_prlimit_agree_with_the_resource_module():
+    """sc.getrlimit/setrlimit (prlimit(2), no ``resource`` import in the init):
+    the same numbers as Python's resource module (whose RLIM_INFINITY is -1),
+    for every name Python knows; a limit set in a child is the one it reads."""
+    import resource
+
+    for name, res in sc.RLIMITS.items():
+        if hasattr(resource, name):
+            assert getattr(resource, name) == res, name
+            mine = sc.getrlimit(res)
+            theirs = resource.getrlimit(res)
+            assert mine == tuple(sc.RLIM_INFINITY if v == -1 else v for v in theirs), name
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            soft, hard = sc.getrlimit(sc.RLIMITS["RLIMIT_CORE"])
+            sc.setrlimit(sc.RLIMITS["RLIMIT_CORE"], 4096, 8192)
+            ok = resource.getrlimit(resource.RLIMIT_CORE) == (4096, 8192)
+            try:
+                sc.setrlimit(sc.RLIMITS["RLIMIT_CORE"], 8192, 4096, "RLIMIT_CORE")
+            except OSError as e:
+                code = 0 if ok and e.errno == 22 and "setrlimit RLIMIT_CORE" in str(e) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
