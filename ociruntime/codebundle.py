@@ -273,6 +273,12 @@ def _install(fd: int, path: str) -> Finder | None:
     return finder
 
 
+def _interrupted(kind: type, value: BaseException, tb: object, _hook=sys.excepthook) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        posix._exit(130)
+    _hook(kind, value, tb)
+
+
 def boot(fd: int, path: str, paths: list[str]) -> None:
     """The launcher's first step, after it ran this module's code from the
     bundle open as ``fd`` (closed here): the finder, then ``paths`` (for the
@@ -280,7 +286,11 @@ def boot(fd: int, path: str, paths: list[str]) -> None:
     ``ociruntime.BIN_DIR`` (the interpreter copy's directory, linux/exe.py).
     The launcher then imports what it runs: ``ociruntime.entry`` (the CLI),
     or the first child's code (process/first_child.py), so that nothing
-    here imports the package's upper layers."""
+    here imports the package's upper layers.  Until the CLI catches it, a
+    SIGINT ends the process with status 130 and no traceback (the
+    excepthook: cheaper than a try statement in the launcher, whose source
+    is compiled on every call)."""
+    sys.excepthook = _interrupted
     try:
         finder = _install(fd, path)
     finally:

@@ -226,3 +226,20 @@ print(calls)
 """
     out = _run_toy(toy, body, shortcut=True)
     assert out == "['toypkg', 'toypkg.plain', 'toypkg.helper']\n"
+
+
+def test_a_sigint_before_the_cli_ends_quietly_with_130(built):
+    """boot()'s excepthook stands for the try statement the launcher had: a
+    KeyboardInterrupt before the CLI catches it gives status 130 and no
+    traceback; any other error still shows one."""
+    code = f"""
+import posix, sys
+sys.path.insert(0, {os.path.dirname(PKG)!r})
+from ociruntime.codebundle import boot
+boot(posix.open(sys.argv[1], posix.O_RDONLY), sys.argv[1], [])
+raise {{}}
+"""
+    r = _py(code.replace("{}", "KeyboardInterrupt"), built)
+    assert (r.returncode, r.stdout, r.stderr) == (130, "", "")
+    r = _py(code.replace("{}", "ValueError('boom')"), built)
+    assert r.returncode == 1 and "ValueError: boom" in r.stderr
