@@ -47,54 +47,56 @@ GLOBAL = [
     Flag("-h --help", "show help"),
 ]
 _CREATE = [
-    Flag("-b --bundle", "bundle directory (default: current directory)", "str", "."),
-    Flag("--pid-file", "write the init's host pid to this file", "str"),
-    Flag("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
-    Flag("--no-pivot", "chroot instead of pivot_root"),
-    Flag("--no-new-keyring", "keep the caller's session keyring"),
-    Flag("--preserve-fds", "pass fds 3..3+N-1 into the container", "int", 0),
+    ("-b --bundle", "bundle directory (default: current directory)", "str", "."),
+    ("--pid-file", "write the init's host pid to this file", "str"),
+    ("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
+    ("--no-pivot", "chroot instead of pivot_root"),
+    ("--no-new-keyring", "keep the caller's session keyring"),
+    ("--preserve-fds", "pass fds 3..3+N-1 into the container", "int", 0),
 ]
 _CRIU = [  # checkpoint's and restore's common flags (runc's)
-    Flag("--image-path", "CRIU's image directory (default: ./checkpoint)", "str"),
-    Flag("--work-path", "CRIU's work directory and log (default: --image-path)", "str"),
-    Flag("--tcp-established", "allow established TCP connections"),
-    Flag("--ext-unix-sk", "allow external unix sockets"),
-    Flag("--shell-job", "allow a shell job (a terminal from outside)"),
-    Flag("--file-locks", "handle file locks"),
-    Flag("--manage-cgroups-mode", "soft (default), full, strict or ignore", "str"),
-    Flag("--empty-ns", "a namespace made but not restored (network)", "str", repeat=True),
-    Flag("--auto-dedup", "deduplicate memory images"),
+    ("--image-path", "CRIU's image directory (default: ./checkpoint)", "str"),
+    ("--work-path", "CRIU's work directory and log (default: --image-path)", "str"),
+    ("--tcp-established", "allow established TCP connections"),
+    ("--ext-unix-sk", "allow external unix sockets"),
+    ("--shell-job", "allow a shell job (a terminal from outside)"),
+    ("--file-locks", "handle file locks"),
+    ("--manage-cgroups-mode", "soft (default), full, strict or ignore", "str"),
+    ("--empty-ns", "a namespace made but not restored (network)", "str", None, True),
+    ("--auto-dedup", "deduplicate memory images"),
 ]
-COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
+# The commands' flags as Flag's arguments: only the command in use makes its
+# Flags (flags()), not the hundred of every command on every call (0.1 ms).
+COMMANDS: dict[str, tuple[str, list[tuple], list[str]]] = {
     "create": ("create a container", _CREATE, ["container-id"]),
     "run": (
         "create and start a container",
         _CREATE
         + [
-            Flag("-d --detach", "return once the process runs"),
-            Flag("--keep", "keep state after exit"),
+            ("-d --detach", "return once the process runs"),
+            ("--keep", "keep state after exit"),
         ],
         ["container-id"],
     ),
     "exec": (
         "run a process inside a running container",
         [
-            Flag("-p --process", "a process.json (runtime-spec process) instead of ARGS", "str"),
-            Flag("-d --detach", "return once the process runs"),
-            Flag("--pid-file", "write the process's host pid to this file", "str"),
-            Flag("-t --tty", "allocate a pseudo-terminal"),
-            Flag("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
-            Flag("--cwd", "working directory inside the container", "str"),
-            Flag("-e --env", "set an environment variable K=V", "str", repeat=True),
-            Flag("-u --user", "UID[:GID]", "str"),
-            Flag("-g --additional-gids", "an additional group id", "int", repeat=True),
-            Flag("-c --cap", "add a capability", "str", repeat=True),
-            Flag("--no-new-privs", "set no_new_privs"),
-            Flag("--apparmor", "AppArmor profile", "str"),
-            Flag("--process-label", "SELinux label", "str"),
-            Flag("--preserve-fds", "pass fds 3..3+N-1 into the process", "int", 0),
-            Flag("--ignore-paused", "exec even if the container is paused"),
-            Flag("--cgroup", "sub-cgroup to join (cgroup v2)", "str"),
+            ("-p --process", "a process.json (runtime-spec process) instead of ARGS", "str"),
+            ("-d --detach", "return once the process runs"),
+            ("--pid-file", "write the process's host pid to this file", "str"),
+            ("-t --tty", "allocate a pseudo-terminal"),
+            ("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
+            ("--cwd", "working directory inside the container", "str"),
+            ("-e --env", "set an environment variable K=V", "str", None, True),
+            ("-u --user", "UID[:GID]", "str"),
+            ("-g --additional-gids", "an additional group id", "int", None, True),
+            ("-c --cap", "add a capability", "str", None, True),
+            ("--no-new-privs", "set no_new_privs"),
+            ("--apparmor", "AppArmor profile", "str"),
+            ("--process-label", "SELinux label", "str"),
+            ("--preserve-fds", "pass fds 3..3+N-1 into the process", "int", 0),
+            ("--ignore-paused", "exec even if the container is paused"),
+            ("--cgroup", "sub-cgroup to join (cgroup v2)", "str"),
         ],
         ["container-id", "[args...]"],
     ),
@@ -102,12 +104,12 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         "save a running container's processes with CRIU",
         _CRIU
         + [
-            Flag("--parent-path", "previous (pre-dump) images, relative to --image-path", "str"),
-            Flag("--leave-running", "leave the processes running after the checkpoint"),
-            Flag("--pre-dump", "dump memory only and leave the container running"),
-            Flag("--lazy-pages", "leave memory pages to a page server (userfaultfd)"),
-            Flag("--page-server", "ADDRESS:PORT of a page server for the memory", "str"),
-            Flag("--status-fd", "criu writes \\0 to this fd once lazy pages are ready", "int", -1),
+            ("--parent-path", "previous (pre-dump) images, relative to --image-path", "str"),
+            ("--leave-running", "leave the processes running after the checkpoint"),
+            ("--pre-dump", "dump memory only and leave the container running"),
+            ("--lazy-pages", "leave memory pages to a page server (userfaultfd)"),
+            ("--page-server", "ADDRESS:PORT of a page server for the memory", "str"),
+            ("--status-fd", "criu writes \\0 to this fd once lazy pages are ready", "int", -1),
         ],
         ["container-id"],
     ),
@@ -115,16 +117,16 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
         "restore a container from a checkpoint",
         _CRIU
         + [
-            Flag("-b --bundle", "bundle directory (default: current directory)", "str", "."),
-            Flag("-d --detach", "return once the container runs"),
-            Flag("--pid-file", "write the restored init's host pid to this file", "str"),
-            Flag("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
-            Flag("--no-subreaper", "do not reap orphaned processes (foreground)"),
-            Flag("--no-pivot", "accepted for runc's sake (CRIU restores the root as dumped)"),
-            Flag("--no-new-keyring", "accepted for runc's sake (the keyring is not restored)"),
-            Flag("--lazy-pages", "restore memory pages lazily from a page server"),
-            Flag("--lsm-profile", "LSM profile for the restored processes (TYPE:NAME)", "str"),
-            Flag("--lsm-mount-context", "LSM mount context for the restore", "str"),
+            ("-b --bundle", "bundle directory (default: current directory)", "str", "."),
+            ("-d --detach", "return once the container runs"),
+            ("--pid-file", "write the restored init's host pid to this file", "str"),
+            ("--console-socket", "AF_UNIX socket that receives the pty master", "str"),
+            ("--no-subreaper", "do not reap orphaned processes (foreground)"),
+            ("--no-pivot", "accepted for runc's sake (CRIU restores the root as dumped)"),
+            ("--no-new-keyring", "accepted for runc's sake (the keyring is not restored)"),
+            ("--lazy-pages", "restore memory pages lazily from a page server"),
+            ("--lsm-profile", "LSM profile for the restored processes (TYPE:NAME)", "str"),
+            ("--lsm-mount-context", "LSM mount context for the restore", "str"),
         ],
         ["container-id"],
     ),
@@ -133,71 +135,76 @@ COMMANDS: dict[str, tuple[str, list[Flag], list[str]]] = {
     "resume": ("thaw a paused container", [], ["container-id"]),
     "ps": (
         "list the container's processes (json: an array of host pids)",
-        [Flag("-f --format", "table or json", "str", "table")],
+        [("-f --format", "table or json", "str", "table")],
         ["container-id", "[args...]"],
     ),
     "events": (
         "stream stats and OOM events as JSON",
         [
-            Flag("--stats", "print one stats record and exit"),
-            Flag("--interval", "seconds between stats (5s)", "str", "5s"),
+            ("--stats", "print one stats record and exit"),
+            ("--interval", "seconds between stats (5s)", "str", "5s"),
         ],
         ["container-id"],
     ),
     "update": (
         "change the container's resource limits",
         [
-            Flag("-r --resources", "linux.resources JSON from FILE, or - for stdin", "str"),
-            Flag("--memory", "memory limit in bytes", "str"),
-            Flag("--memory-reservation", "memory soft limit in bytes", "str"),
-            Flag("--memory-swap", "memory+swap limit in bytes", "str"),
-            Flag("--kernel-memory", "kernel memory limit (v1)", "str"),
-            Flag("--kernel-memory-tcp", "kernel TCP memory limit (v1)", "str"),
-            Flag("--cpu-share --cpu-shares", "CPU shares (runc spells it --cpu-share)", "int"),
-            Flag("--cpu-quota", "CFS quota in microseconds", "int"),
-            Flag("--cpu-period", "CFS period in microseconds", "int"),
-            Flag("--cpu-burst", "CFS burst in microseconds", "int"),
-            Flag("--cpu-rt-period", "realtime period in microseconds", "int"),
-            Flag("--cpu-rt-runtime", "realtime runtime in microseconds", "int"),
-            Flag("--cpu-idle", "SCHED_IDLE for the cgroup (0 or 1)", "int"),
-            Flag("--cpuset-cpus", "CPUs allowed, e.g. 0-3,7", "str"),
-            Flag("--cpuset-mems", "memory nodes allowed", "str"),
-            Flag("--pids-limit", "maximum number of processes", "int"),
-            Flag("--blkio-weight", "block IO weight, 10 to 1000", "int"),
+            ("-r --resources", "linux.resources JSON from FILE, or - for stdin", "str"),
+            ("--memory", "memory limit in bytes", "str"),
+            ("--memory-reservation", "memory soft limit in bytes", "str"),
+            ("--memory-swap", "memory+swap limit in bytes", "str"),
+            ("--kernel-memory", "kernel memory limit (v1)", "str"),
+            ("--kernel-memory-tcp", "kernel TCP memory limit (v1)", "str"),
+            ("--cpu-share --cpu-shares", "CPU shares (runc spells it --cpu-share)", "int"),
+            ("--cpu-quota", "CFS quota in microseconds", "int"),
+            ("--cpu-period", "CFS period in microseconds", "int"),
+            ("--cpu-burst", "CFS burst in microseconds", "int"),
+            ("--cpu-rt-period", "realtime period in microseconds", "int"),
+            ("--cpu-rt-runtime", "realtime runtime in microseconds", "int"),
+            ("--cpu-idle", "SCHED_IDLE for the cgroup (0 or 1)", "int"),
+            ("--cpuset-cpus", "CPUs allowed, e.g. 0-3,7", "str"),
+            ("--cpuset-mems", "memory nodes allowed", "str"),
+            ("--pids-limit", "maximum number of processes", "int"),
+            ("--blkio-weight", "block IO weight, 10 to 1000", "int"),
         ],
         ["container-id"],
     ),
     "state": ("print the state of a container as JSON", [], ["container-id"]),
     "kill": (
         "send a signal (default TERM) to the container's init",
-        [Flag("-a --all", "signal every process of the container")],
+        [("-a --all", "signal every process of the container")],
         ["container-id", "[signal]"],
     ),
     "delete": (
         "delete a container",
-        [Flag("-f --force", "kill it first if running")],
+        [("-f --force", "kill it first if running")],
         ["container-id"],
     ),
     "list": (
         "list containers",
-        [Flag("-f --format", "table or json", "str", "table"), Flag("-q --quiet", "ids only")],
+        [("-f --format", "table or json", "str", "table"), ("-q --quiet", "ids only")],
         [],
     ),
     "features": ("print what this runtime supports (runtime-spec features.md JSON)", [], []),
     "check": (
         "check what this host supports; exit 1 if something required is missing",
-        [Flag("-f --format", "table or json", "str", "table")],
+        [("-f --format", "table or json", "str", "table")],
         [],
     ),
     "spec": (
         "write a default config.json",
         [
-            Flag("-b --bundle", "where to write it", "str", "."),
-            Flag("--rootless", "a rootless config"),
+            ("-b --bundle", "where to write it", "str", "."),
+            ("--rootless", "a rootless config"),
         ],
         [],
     ),
 }
+
+
+def flags(cmd: str) -> list[Flag]:
+    """The flags of command ``cmd`` (a key of COMMANDS)."""
+    return [Flag(*spec) for spec in COMMANDS[cmd][1]]
 
 
 def _lookup(flags: list[Flag], name: str) -> Flag | None:
@@ -265,10 +272,10 @@ def usage(cmd: str | None = None) -> str:
         )
 
     if cmd:
-        help, flags, pos = COMMANDS[cmd]
+        help, _, pos = COMMANDS[cmd]
         return (
             f"usage: ociruntime [global options] {cmd} [options] {' '.join(pos)}\n\n{help}\n\n"
-            + rows(flags)
+            + rows(flags(cmd))
         )
     cmds = "".join(f"  {n:<10} {c[0]}\n" for n, c in COMMANDS.items())
     return (
@@ -306,10 +313,10 @@ class Args:
             return
         if self.cmd not in COMMANDS:
             raise OCIError(f"unknown command {self.cmd!r} (see ociruntime --help)")
-        _, flags, pos = COMMANDS[self.cmd]
+        pos = COMMANDS[self.cmd][2]
         trailing = pos and pos[-1] == "[args...]"
         self.opts, self.pos = parse_flags(
-            flags + [GLOBAL[-1]], self.rest[1:], stop_at_positional=trailing
+            flags(self.cmd) + [GLOBAL[-1]], self.rest[1:], stop_at_positional=trailing
         )
         if self.opts.get("help"):
             return
