@@ -253,3 +253,47 @@ print(m.__spec__.loader is finder, m.__file__.endswith("/ociruntime/container.py
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "True True []\n"
+
+
+_LOOKUPS = r"""
+import codecs, json, os, sys
+print("encodings.aliases" in sys.modules)
+import encodings
+d = os.path.dirname(os.path.realpath(os.__file__)) + "/encodings"
+modules = sorted(n[:-3] for n in os.listdir(d) if n.endswith(".py"))
+def look(name):
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+odd = ["UTF-8", "utf8", "U8", "latin1", "ISO-8859-1", "iso8859_1", "cp65001", "x.y",
+       "utf_8.x", "", "nonexistent", "UTF_8_SIG", "mbcs", "ascii ", " ascii"]
+first = [(n, look(n)) for n in ["utf-8", "latin_1", *modules, *odd]]
+names = sorted(encodings.aliases.aliases)  # the table, read through the package
+later = [(n, look(n)) for n in names]
+encodings.aliases.aliases["ociruntime_alias"] = "cp1252"  # a table changed by code
+print(json.dumps([first, later, look("ociruntime_alias"), look("OCIRUNTIME-ALIAS")]))
+"""
+
+
+def test_the_interpreter_imports_the_encodings_aliases_only_when_a_lookup_needs_them():
+    """tools/write-launcher: the install's encodings package imports
+    encodings.aliases on demand, not at every start (0.4 ms).  Every codec
+    lookup still gives what the stock package gives: each codec's own name,
+    each alias, odd spellings, then a name added to the table by code."""
+    interp = LAUNCHER[0]
+    mine = subprocess.run(
+        [interp, "-IS", "-c", _LOOKUPS], capture_output=True, text=True, timeout=60, cwd="/"
+    )
+    stock = subprocess.run(
+        [os.path.realpath(sys.executable), "-IS", "-c", _LOOKUPS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert mine.returncode == 0 and stock.returncode == 0, mine.stderr + stock.stderr
+    assert mine.stdout.splitlines()[0] == "False"  # not imported at start
+    assert stock.stdout.splitlines()[0] == "True"
+    assert mine.stdout.splitlines()[1] == stock.stdout.splitlines()[1]
+    assert '"cp1252", "cp1252"]' in mine.stdout
