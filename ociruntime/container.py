@@ -16,7 +16,7 @@ import _signal
 from . import jsonio, log, trace
 from . import oslite as os
 from .errors import NotFound, NotRunning, OCIError
-from .state import Store, cgroup_record_ok, proc_start_time, read_file
+from .state import Store, cgroup_record_ok, proc_start_time
 
 # _signal, not signal: the signal module builds enums (~2 ms of every call)
 SIGNALS = {n[3:]: getattr(_signal, n) for n in dir(_signal) if n.startswith("SIG") and "_" not in n}
@@ -119,7 +119,7 @@ class Container:
         """cgroup.json, written before anything of a create exists; None if
         absent or garbage (see state.cgroup_record_ok)."""
         try:
-            rec = jsonio.loads(read_file(os.path.join(self.dir, "cgroup.json")))
+            rec = jsonio.loads(os.read_file(os.path.join(self.dir, "cgroup.json")))
         except (OSError, ValueError):
             return None
         return rec if cgroup_record_ok(rec) else None

@@ -6,7 +6,7 @@ Every CLI call is a new interpreter, and ``import os`` costs it 0.8 ms and
 all of ``os`` is ``posix`` re-exported; this module re-exports it too and
 adds the few pure functions the package needs: the path helpers of
 ``posixpath`` (as ``oslite.path``, which is this module), ``makedirs``,
-``walk``, ``fsencode``, and ``environ`` as a plain dict decoded once
+``walk``, ``fsencode``, ``read_file`` (a small file's bytes), and ``environ`` as a plain dict decoded once
 (a snapshot: nothing here changes the process environment through it).
 
 Modules import it as ``from . import oslite as os``, so the code reads as it
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 from posix import *  # noqa: F403
-from posix import _exit, getcwd, mkdir, scandir, stat  # noqa: F401 - _exit: "import *" skips it
+from posix import O_CLOEXEC, O_RDONLY, _exit, close, getcwd, mkdir, open, read, scandir, stat  # noqa: F401 - _exit: "import *" skips it
 from posix import environ as _environb
 
 sep = "/"
@@ -130,6 +130,21 @@ def makedirs(name: str, mode: int = 0o777, exist_ok: bool = False) -> None:
     except OSError:
         if not exist_ok or not isdir(name):
             raise
+
+
+def read_file(path: str) -> bytes:
+    """The whole of a small file, in three syscalls (``open()`` adds an io
+    object and four more: fstat, ioctl, two lseeks)."""
+    fd = open(path, O_RDONLY | O_CLOEXEC)  # posix.open
+    try:
+        chunks = []
+        while True:
+            chunk = read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        close(fd)
 
 
 def walk(top: str):

@@ -91,25 +91,10 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o644) -> None:
         raise
 
 
-def read_file(path: str) -> bytes:
-    """The whole of a small file, in three syscalls (``open()`` adds an io
-    object and five more: fstat, ioctl, lseeks)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-
-
 def proc_start_time(pid: int) -> tuple[int, str] | None:
     """(start time in clock ticks, state letter) of ``pid``, None if gone."""
     try:
-        data = read_file(f"/proc/{pid}/stat")
+        data = os.read_file(f"/proc/{pid}/stat")
     except (FileNotFoundError, ProcessLookupError):
         return None
     rest = data[data.rindex(b")") + 2 :].split()
@@ -189,7 +174,7 @@ class Store:
         create writes it (a half-done create, or garbage): ``delete --force``
         then removes the directory as it does after a crashed create."""
         try:
-            rec = jsonio.loads(read_file(os.path.join(self.dir(cid), "state.json")))
+            rec = jsonio.loads(os.read_file(os.path.join(self.dir(cid), "state.json")))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError):
             raise NotFound(cid) from None
         if not record_ok(rec):
@@ -382,10 +367,10 @@ def cgroup_frozen(cg: dict | None) -> bool:
         return False
     try:
         if cg.get("layout") == "v2":
-            return read_file(os.path.join(cg["path"], "cgroup.freeze")).strip() == b"1"
+            return os.read_file(os.path.join(cg["path"], "cgroup.freeze")).strip() == b"1"
         d = (cg.get("paths") or {}).get("freezer")
         if not d:
             return False
-        return read_file(os.path.join(d, "freezer.state")).strip() in (b"FROZEN", b"FREEZING")
+        return os.read_file(os.path.join(d, "freezer.state")).strip() in (b"FROZEN", b"FREEZING")
     except OSError:
         return False

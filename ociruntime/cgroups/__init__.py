@@ -43,8 +43,9 @@ def layout(root: str = ROOT) -> str:
 def own_cgroups() -> dict[str, str]:
     """{subsystem or "" for v2: path} of this process, from /proc/self/cgroup."""
     out = {}
-    with open("/proc/self/cgroup", "rb") as f:
-        text = f.read().decode()
+    from .. import oslite as os
+
+    text = os.read_file("/proc/self/cgroup").decode()
     for line in text.splitlines():
         if line:
             _, subs, path = line.split(":", 2)

@@ -56,10 +56,8 @@ def write_error(path: str, value: str | None, e: OSError) -> OCIError:
 
 
 def read(path: str, default: str = "") -> str:
-    from ..state import read_file
-
     try:
-        return read_file(path).decode()
+        return os.read_file(path).decode()
     except OSError:
         return default
 

@@ -24,8 +24,7 @@ def hierarchies(mountinfo: str | None = None) -> dict[str, str]:
     named ones, ``name=systemd``, and the mount flags aside)."""
     out = {}
     if mountinfo is None:
-        with open("/proc/self/mountinfo", "rb") as f:
-            mountinfo = f.read().decode()
+        mountinfo = os.read_file("/proc/self/mountinfo").decode("utf-8", "surrogateescape")
     for line in mountinfo.splitlines():
         pre, _, post = line.partition(" - ")
         fields = post.split()

@@ -12,6 +12,7 @@ unless the config names them (CVE-2022-29162).
 from __future__ import annotations
 
 from .. import log
+from .. import oslite as os
 
 NAMES = (
     "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP "
@@ -40,8 +41,7 @@ _DATA = "=IIIIII"
 
 def last_cap() -> int:
     try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
+        return int(os.read_file("/proc/sys/kernel/cap_last_cap"))
     except OSError:
         return len(NAMES) - 1
 

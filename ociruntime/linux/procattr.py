@@ -51,8 +51,7 @@ def scrub_environ() -> None:
     at start-up; nothing here reads the block again.)  Best effort: a
     kernel that refuses the write leaves it as it was."""
     try:
-        with open("/proc/self/stat", "rb") as f:
-            fields = f.read().rpartition(b")")[2].split()
+        fields = os.read_file("/proc/self/stat").rpartition(b")")[2].split()
         # proc(5): env_start and env_end are fields 50 and 51; the split starts at field 3
         start, end = int(fields[47]), int(fields[48])
         fd = os.open("/proc/self/mem", os.O_WRONLY | os.O_CLOEXEC)
@@ -136,8 +135,7 @@ def setgroups_denied(path: str = "/proc/self/setgroups") -> bool:
     container's mount namespace, /proc is the container's (which may lie, and
     has no /proc/self for a process outside its pid namespace)."""
     try:
-        with open(path, "rb") as f:
-            return f.read().strip() == b"deny"
+        return os.read_file(path).strip() == b"deny"
     except OSError:
         return False
 

@@ -902,22 +902,23 @@ def own_cgroup_record() -> dict:
 def host_cgroup_mounts() -> list[tuple[str, str, str | None]]:
     """(name under /sys/fs/cgroup, fstype, super options) of the host's cgroup mounts."""
     out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            fields = pre.split()
-            fstype, _src, sopts = post.split()[:3]
-            mp = fields[4]
-            if not mp.startswith("/sys/fs/cgroup/") or fstype not in ("cgroup", "cgroup2"):
-                continue
-            name = mp[len("/sys/fs/cgroup/") :]
-            if fstype == "cgroup2":
-                out.append((name, fstype, None))
-                continue
-            keep = [
-                o
-                for o in sopts.split(",")
-                if o not in ("rw", "ro") and "=" not in o or o.startswith("name=")
-            ]
-            out.append((name, fstype, ",".join(keep)))
+    for line in (
+        os.read_file("/proc/self/mountinfo").decode("utf-8", "surrogateescape").splitlines()
+    ):
+        pre, _, post = line.partition(" - ")
+        fields = pre.split()
+        fstype, _src, sopts = post.split()[:3]
+        mp = fields[4]
+        if not mp.startswith("/sys/fs/cgroup/") or fstype not in ("cgroup", "cgroup2"):
+            continue
+        name = mp[len("/sys/fs/cgroup/") :]
+        if fstype == "cgroup2":
+            out.append((name, fstype, None))
+            continue
+        keep = [
+            o
+            for o in sopts.split(",")
+            if o not in ("rw", "ro") and "=" not in o or o.startswith("name=")
+        ]
+        out.append((name, fstype, ",".join(keep)))
     return out

@@ -118,8 +118,7 @@ def _is_host_ns(path: str, kind: str) -> bool:
 
 def apparmor_enabled() -> bool:
     try:
-        with open("/sys/module/apparmor/parameters/enabled") as f:
-            return f.read().strip() == "Y"
+        return os.read_file("/sys/module/apparmor/parameters/enabled").strip() == b"Y"
     except OSError:
         return False
 

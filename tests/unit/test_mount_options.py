@@ -5,7 +5,6 @@ Pure logic only: nothing is mounted; host_cgroup_mounts is read-only.
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
@@ -354,14 +353,14 @@ UNIFIED = """\
 @pytest.fixture
 def fake_mountinfo(monkeypatch):
     def use(text: str) -> None:
-        real_open = open
+        real_read = rootfs.os.read_file
 
-        def fake_open(path, *args, **kwargs):
+        def fake_read(path: str) -> bytes:
             if path == "/proc/self/mountinfo":
-                return io.StringIO(text)
-            return real_open(path, *args, **kwargs)
+                return text.encode()
+            return real_read(path)
 
-        monkeypatch.setattr(rootfs, "open", fake_open, raising=False)
+        monkeypatch.setattr(rootfs.os, "read_file", fake_read)
 
     return use
 
