@@ -288,6 +288,15 @@ def test_several_rlimits(oci, make_bundle):
     assert limits["Max msgqueue size"] == ["8192", "8192"]
 
 
+def test_rlimit_locks_as_runc_knows_it(oci, make_bundle):
+    """RLIMIT_LOCKS, which runc sets and Python's resource module has no name
+    for (the init goes through prlimit(2): linux/syscalls.RLIMITS)."""
+    b = make_bundle(["grep", "Max file locks", "/proc/self/limits"])
+    b.config["process"]["rlimits"] = [{"type": "RLIMIT_LOCKS", "soft": 100, "hard": 200}]
+    b.save()
+    assert oci.run_out(b).split()[3:5] == ["100", "200"]
+
+
 def test_rlimit_of_2_63_and_more_as_runc_sets_it(oci, make_bundle):
     """A limit is a uint64: 2^63 and above reach the kernel as they are, as
     from runc (2^64-1 is RLIM_INFINITY), where Python's setrlimit took a
