@@ -297,3 +297,33 @@ def test_the_interpreter_imports_the_encodings_aliases_only_when_a_lookup_needs_
     assert stock.stdout.splitlines()[0] == "True"
     assert mine.stdout.splitlines()[1] == stock.stdout.splitlines()[1]
     assert '"cp1252", "cp1252"]' in mine.stdout
+
+
+def test_a_reinstall_of_the_same_code_keeps_the_startup_directory(tmp_path):
+    """tools/write-launcher names the compiled encodings package's directory
+    after its content: compiled from the same sources (by hash, named as the
+    stdlib's files, not by mtime or a temporary path), a second install
+    writes the same bytes and keeps the directory the _pth names."""
+    from conftest import REPO
+
+    home = tmp_path / "home"
+    seen = []
+    try:
+        for _ in range(2):
+            subprocess.run(
+                [
+                    "/usr/bin/python3",
+                    os.path.join(REPO, "tools", "write-launcher"),
+                    str(tmp_path / "ociruntime"),
+                    str(home),
+                ],
+                check=True,
+                capture_output=True,
+                cwd="/",
+                env=dict(os.environ, PYTHONPATH=REPO),
+            )
+            seen.append(sorted(p.name for p in home.iterdir() if p.name.startswith("startup-")))
+        assert len(seen[0]) == 1 and seen[1] == seen[0], seen
+        assert (home / "bin" / "python3._pth").read_text().startswith(f"../{seen[0][0]}\n")
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(home)], capture_output=True)
