@@ -25,8 +25,12 @@ hyperfine finishes one command's runs before it starts the next, so it
 cannot alternate runtimes within an iteration: each (case, runtime) is
 measured in rounds of ``--round`` (10) runs, one hyperfine call each with
 ``--warmup`` (1) of its own, and the runtimes' order rotates every round,
-so that drift in the machine's load hits all of them alike.  The harness
-only joins each runtime's ``times`` and takes median, p10 and p90.
+so that drift in the machine's load hits all of them alike.  ``state``,
+whose target is a line about 1 ms from the bare interpreter's start (both
+some 10 ms), is measured three times as often in rounds of 2: the
+machine's speed drifts by more than that from one round of 10 to the
+next.  The harness only joins each runtime's ``times`` and takes median,
+p10 and p90.
 Commands run without a shell (``-N``) but for lifecycle and parallel,
 where hyperfine subtracts its calibrated shell start-up.
 
@@ -127,6 +131,7 @@ class Case:
     migrates: bool = False  # moves a process into a cgroup: --gap before each sample
     shell: bool = False  # a shell command line, else hyperfine -N
     reduced: bool = False  # expensive: runs/5 in rounds of round/5
+    fine: bool = False  # cheap, its target a line ~1 ms off: 3x runs in rounds of 2
 
 
 CASES = {
@@ -134,7 +139,7 @@ CASES = {
     for c in (
         Case("run", "run /bin/true", migrates=True),
         Case("lifecycle", "create+start+delete -f", wrapped_calls=3, migrates=True, shell=True),
-        Case("state", "state (running)", crun_wrapped=False, container=True),
+        Case("state", "state (running)", crun_wrapped=False, container=True, fine=True),
         Case("exec", "exec /bin/true", crun_wrapped=False, container=True, migrates=True),
         Case(
             "parallel", "{n}x run in parallel", "ms", None, migrates=True, shell=True, reduced=True
@@ -360,7 +365,11 @@ def measure_case(case: Case, runtimes: list[Runtime], o, reaper, work) -> dict:
             active.append(rt)
             if rt.name == "crun":
                 res["crun_wrapped"] = bool(rt.prefix and rt.wrap)
-        total, size = (o.runs // 5 or 1, o.round // 5 or 1) if case.reduced else (o.runs, o.round)
+        total, size = o.runs, o.round
+        if case.reduced:
+            total, size = o.runs // 5 or 1, o.round // 5 or 1
+        elif case.fine:
+            total, size = o.runs * 3, min(o.round, 2)
         samples = {rt.name: [] for rt in active}
         cpu = {rt.name: 0.0 for rt in active}
         done = r = 0
@@ -906,7 +915,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {' | '.join(versions[name].splitlines())}")
         print(
             f"{o.runs} runs per case in rounds of {o.round} (+{o.warmup} warm-up each; parallel,"
-            f" rss a fifth), {o.gap:g} ms gap; load {o.load_workers} loops, {o.load_seconds:g} s"
+            f" rss a fifth; state 3x in rounds of 2), {o.gap:g} ms gap;"
+            f" load {o.load_workers} loops, {o.load_seconds:g} s"
         )
         for note in notes:
             print(f"note: {note}")
