@@ -17,8 +17,8 @@ sends the imports of the bundle's modules past importlib's machinery
 (:func:`_shortcut`); the launcher then imports and starts the CLI.
 
 File layout: ``MAGIC`` (8 bytes), the interpreter's bytecode magic (4), the
-length of the boot code (4, little endian), the boot code (this module,
-marshalled; it must fit in ``BOOT_MAX`` bytes from offset 16, which the
+length of the boot code (4, little endian), the boot code (this module
+without its build-time functions, marshalled; it must fit in ``BOOT_MAX`` bytes from offset 16, which the
 launcher reads), the index length (4), the marshalled index ``{name:
 (is_package, origin, offset, size)}``, then the marshalled code objects.
 The standard library modules the hot path uses are in it too: pure ones
@@ -74,8 +74,7 @@ def build(
     for name, path in (ext or {}).items():
         index[name] = (False, path, -1, 0)
     head = marshal.dumps(index)
-    with open(os.path.abspath(__file__), "rb") as f:
-        boot = marshal.dumps(compile(f.read(), __file__, "exec", dont_inherit=True, optimize=2))
+    boot = marshal.dumps(_boot_code(os.path.abspath(__file__)))
     if len(boot) > BOOT_MAX:
         raise ValueError(f"bundle: the boot code takes {len(boot)} bytes, over {BOOT_MAX}")
     # offsets in the index count from the end of the index
@@ -88,6 +87,22 @@ def build(
         + head
         + b"".join(blobs)
     )
+
+
+# what only the install runs: left out of the boot code, which every call unmarshals
+_BUILD_ONLY = ("build", "_compile", "_boot_code")
+
+
+def _boot_code(path: str):
+    """This module's code (from ``path``) less :data:`_BUILD_ONLY`, a third of its size."""
+    import ast
+
+    with open(path, "rb") as f:
+        tree = ast.parse(f.read(), path)
+    tree.body = [
+        n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name in _BUILD_ONLY)
+    ]
+    return compile(tree, path, "exec", dont_inherit=True, optimize=2)
 
 
 def _compile(source: bytes, path: str):

@@ -243,3 +243,20 @@ raise {{}}
     assert (r.returncode, r.stdout, r.stderr) == (130, "", "")
     r = _py(code.replace("{}", "ValueError('boom')"), built)
     assert r.returncode == 1 and "ValueError: boom" in r.stderr
+
+
+def test_the_boot_code_leaves_out_what_only_the_install_runs(built):
+    """Every call unmarshals the boot code from the bundle's head: build() and
+    its helpers (a third of the module) are not in it, the launcher's steps are."""
+    import marshal
+
+    with open(built, "rb") as f:
+        head = f.read(bundle.BOOT_MAX + 16)
+    size = int.from_bytes(head[12:16], "little")
+    code = marshal.loads(head[16 : 16 + size])
+    names = {c.co_name for c in code.co_consts if hasattr(c, "co_name")}
+    assert not names & set(bundle._BUILD_ONLY), names
+    assert {"boot", "install", "_shortcut", "Finder"} <= names, names
+    ns: dict = {"__name__": "boot_check"}
+    exec(code, ns)  # it runs on its own, as the launcher runs it
+    assert callable(ns["boot"]) and "build" not in ns
