@@ -26,6 +26,8 @@ from ..errors import OCIError, SpecError
 
 
 def wanted(m: dict) -> bool:
+    """Mount ``m`` is idmapped (process/runtime.needs_runtime_trees asks the
+    same without importing this module; tests/unit/test_runtime_trees.py)."""
     opts = m.get("options") or []
     return bool(m.get("uidMappings") or m.get("gidMappings")) or "idmap" in opts or "ridmap" in opts
 

@@ -126,6 +126,8 @@ def test_the_lifecycle_commands_import_none_of_the_heavy_modules(oci, make_bundl
         if any(n.startswith(SYSTEMD_DRIVER) for n in names)
     }
     assert dbus == {}
+    # idmapped mounts and user namespaces only (process/runtime.needs_runtime_trees)
+    assert "ociruntime.linux.idmap" not in seen["create"] | seen["run"]
     # the runtime side of start, state, kill, delete has no container-side modules,
     # and none of create's machinery
     for cmd in ("start", "state", "kill", "delete"):
