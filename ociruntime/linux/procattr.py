@@ -9,8 +9,8 @@ signal dispositions and the fd table are cleaned last, right before execve.
 from __future__ import annotations
 
 import _signal
+import _stat as stat  # what stat.py re-exports, without running stat.py (0.06 ms)
 import errno
-import stat
 
 from .. import oslite as os
 from ..errors import OCIError, SpecError

@@ -9,7 +9,7 @@ with move_mount, and never goes through a path string that could be swapped.
 
 from __future__ import annotations
 
-import stat
+import _stat as stat  # what stat.py re-exports, without running stat.py (0.06 ms)
 
 from .. import oslite as os
 from .. import trace
