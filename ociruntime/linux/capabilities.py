@@ -111,7 +111,7 @@ def apply(sets: dict[str, set[int]]) -> None:
 
     e, p, i = _mask(sets["effective"]), _mask(sets["permitted"]), _mask(sets["inheritable"])
     # the header is writable: on a version mismatch the kernel writes its own version back
-    import struct  # here: the runtime process, which only parses capabilities, never loads it
+    import _struct as struct  # here: the runtime process, which only parses capabilities, never loads it
 
     hdr = ffi.buffer(struct.pack(_HEADER, _LINUX_CAPABILITY_VERSION_3, 0))
     data = struct.pack(_DATA, e[0], p[0], i[0], e[1], p[1], i[1])

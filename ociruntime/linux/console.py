@@ -14,8 +14,8 @@ of a socketpair instead and :func:`relay` the master to their own stdio.
 from __future__ import annotations
 
 import _socket
+import _struct as struct
 import fcntl
-import struct
 
 from .. import oslite as os
 

@@ -240,7 +240,7 @@ _RET = 0x06  # BPF_RET | BPF_K
 
 
 def _insn(code: int, k: int = 0, jt: int = 0, jf: int = 0) -> bytes:
-    import struct
+    import _struct as struct
 
     return struct.pack("=HBBI", code, jt, jf, k)
 
@@ -302,7 +302,7 @@ def enosys_stub(last: list[tuple[int, int]]) -> bytes:
 def build(p: Profile) -> bytes:
     """The whole BPF program: libseccomp's filter for ``p``, exported, behind
     the -ENOSYS stub.  Every rule libseccomp refuses is an error here."""
-    import struct
+    import _struct as struct
 
     from .ffi import c_int, c_uint, c_ulong
 

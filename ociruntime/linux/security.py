@@ -268,7 +268,7 @@ def apply_lsm(p: Plan) -> None:
 def apply_sched(p: Plan) -> None:
     if p.personality is None and p.scheduler is None and p.ioprio is None:
         return
-    import struct
+    import _struct as struct
 
     from . import ffi
     from . import syscalls as sc

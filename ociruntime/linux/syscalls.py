@@ -10,8 +10,8 @@ Structures go to the kernel as ``struct``-packed bytes, or as a mutable
 
 from __future__ import annotations
 
+import _struct as struct
 import errno
-import struct
 
 from .. import oslite as os
 from . import ffi
