@@ -222,6 +222,14 @@ def test_the_interpreter_starts_from_its_pth_without_listing_the_stdlib():
         )
         listed = re.findall(r'openat\(AT_FDCWD, "([^"]+)", [^)]*O_DIRECTORY', t.stderr)
         assert listed and not [d for d in listed if d.startswith(stdlib)], listed
+        # the package's own directory holds the one codec a start needs; the
+        # other codecs' directory, second on its __path__, is not listed
+        assert os.path.join(first, "encodings") in listed, listed
+        assert os.path.join(first, "encodings-all") not in listed, listed
+        assert sorted(os.listdir(os.path.join(first, "encodings"))) == [
+            "__init__.pyc",
+            "utf_8.pyc",
+        ]
     for f in (interp, pth, os.path.join(first, "encodings", "__init__.pyc")):
         r = subprocess.run(["lsattr", "-d", f], capture_output=True, text=True)
         if r.returncode == 0:
