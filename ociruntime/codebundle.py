@@ -18,9 +18,10 @@ sends the imports of the bundle's modules past importlib's machinery
 
 File layout: ``MAGIC`` (8 bytes), the interpreter's bytecode magic (4), the
 length of the boot code (4, little endian), the boot code (this module
-without its build-time functions, marshalled; it must fit in ``BOOT_MAX`` bytes from offset 16, which the
-launcher reads), the index length (4), the marshalled index ``{name:
-(is_package, origin, offset, size)}``, then the marshalled code objects.
+without its build-time functions, marshalled; it must fit in ``BOOT_MAX``
+bytes from offset 16, which the launcher reads), the index length (4), the
+marshalled index ``{name: (is_package, origin, offset, size)}``, then the
+marshalled code objects.
 The standard library modules the hot path uses are in it too: pure ones
 compiled like ours, extension modules as their .so path (offset -1), so
 that no command on the hot path lists a sys.path directory.  The bundle and
