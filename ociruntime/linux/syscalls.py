@@ -30,6 +30,7 @@ _fstatfs = ffi.function("fstatfs")
 _statfs = ffi.function("statfs")
 _socket = ffi.function("socket")
 _prlimit = ffi.function("prlimit")
+_fcntl = ffi.function("fcntl")
 
 # x86_64 / aarch64 generic numbers for syscalls without a libc wrapper in
 # glibc 2.36.  (unshare/setns/mount/umount2/pivot_root use libc wrappers.)
@@ -248,6 +249,9 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
 
 CLONE_INTO_CGROUP = 0x200000000
 CLONE_PARENT = 0x00008000
+_CLONE_VM = 0x00000100
+_CLONE_VFORK = 0x00004000
+_CLONE_PARENT_SETTID = 0x00100000
 _SIGCHLD = 17
 
 
@@ -270,6 +274,42 @@ def clone_fork(flags: int = 0, cgroup_fd: int | None = None, path: str = "") -> 
     args = struct.pack("=11Q", flags, 0, 0, 0, signal, 0, 0, 0, 0, 0, cgroup_fd or 0)
     op = "clone3 into" if cgroup_fd is not None else "clone3"
     return _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), op, path)
+
+
+def clone_taking_over(flags: int = 0, cgroup_fd: int | None = None, path: str = "") -> int:
+    """clone3 as :func:`clone_fork`, but the child takes our address space
+    (CLONE_VM | CLONE_VFORK) instead of a copy of it: in the child, its own
+    pid as we see it (0 is never returned).  We stay suspended in the
+    kernel until the child execs or exits, and must be killed before then
+    (:func:`kill_on_input`): the child has run on our stack and heap, so we
+    can never resume.  procattr.take_over is the one caller."""
+    slot = ffi.buffer(8)  # CLONE_PARENT_SETTID: the child's pid, in memory the child shares
+    if cgroup_fd is not None:
+        flags |= CLONE_INTO_CGROUP
+    flags |= _CLONE_VM | _CLONE_VFORK | _CLONE_PARENT_SETTID
+    signal = 0 if flags & CLONE_PARENT else _SIGCHLD
+    tid = ffi.addressof(slot)
+    args = struct.pack("=11Q", flags, 0, 0, tid, signal, 0, 0, 0, 0, 0, cgroup_fd or 0)
+    op = "clone3 into" if cgroup_fd is not None else "clone3"
+    ret = _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), op, path)
+    if ret:  # resumed: the child exited or exec'd without killing us first
+        os._exit(255)
+    return struct.unpack_from("=i", slot)[0]
+
+
+_F_SETOWN = 8
+_F_SETSIG = 10
+_F_SETFL = 4
+_O_ASYNC = 0o20000
+
+
+def kill_on_input(fd: int) -> None:
+    """Have the kernel SIGKILL this process when data arrives on the pipe
+    end ``fd`` (fcntl(2): F_SETOWN, F_SETSIG, O_ASYNC): whoever holds the
+    write end, in whatever pid namespace, can end us with a write; the
+    signal is pending, and fatal, by the time the write returns."""
+    for cmd, arg in ((_F_SETOWN, os.getpid()), (_F_SETSIG, 9), (_F_SETFL, _O_ASYNC)):
+        _check(_fcntl(c_int(fd), c_int(cmd), c_long(arg)), "fcntl")
 
 
 def clone_legacy(flags: int) -> int:

@@ -355,27 +355,35 @@ def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
 
 
 def fork_real_init(a: InitArgs) -> None:
-    """Fork the real init (into its cgroup2 directory, if any) as the
-    runtime's child, not ours (CLONE_PARENT, as runc's nsexec does): the
-    runtime waits for it without becoming a subreaper.  This first child
-    reports its pid and exits.  The new init waits until the report is out
-    (EOF on the pipe): both write to the one sync socket, and the runtime
-    must hear PID before anything the init sends."""
+    """Go on as the real init, a new process (in its cgroup2 directory, if
+    any) and the runtime's child, not ours (CLONE_PARENT, as runc's nsexec
+    does): the runtime waits for it without becoming a subreaper.  The init
+    takes this process's memory over and ends it (procattr.take_over), then
+    reports its own pid.  On a kernel without clone3, a fork: this first
+    child reports the pid and exits, and the init waits until the report
+    is out (EOF on the pipe), since the runtime must hear PID before
+    anything the init sends on the one sync socket."""
     from .. import oslite as os
-    from .. import sync
+    from .. import sync, trace
     from ..cgroups import base as cgroup_base
     from ..linux import procattr
     from ..linux import syscalls as sc
 
-    r, w = os.pipe()
-    pid, born_in = procattr.fork_into(a.cgroup2, sibling=True)
-    if pid:
-        sync.send(a.sync, sync.PID, pid=pid)
-        os.close(w)  # the init goes on now, not after our exit's teardown
-        os._exit(0)
-    os.close(w)
-    os.read(r, 1)
-    os.close(r)
+    taken = procattr.take_over(a.cgroup2)
+    if taken is not None:  # we are the init now, in the first child's memory
+        pid, born_in = taken
+        with trace.span("the init, in the first child's memory: report its pid"):
+            sync.send(a.sync, sync.PID, pid=pid)
+    else:  # no clone3: a fork
+        r, w = os.pipe()
+        pid, born_in = procattr.fork_into(a.cgroup2, sibling=True)
+        if pid:
+            sync.send(a.sync, sync.PID, pid=pid)
+            os.close(w)  # the init goes on now, not after our exit's teardown
+            os._exit(0)
+        os.close(w)
+        os.read(r, 1)
+        os.close(r)
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
     if a.cgroup2 and not born_in:
         cgroup_base.write(a.cgroup2 + "/cgroup.procs", "0")
@@ -383,24 +391,30 @@ def fork_real_init(a: InitArgs) -> None:
 
 def join_exec_cgroup(a: InitArgs) -> None:
     """Into the container's cgroup before anything else: born in the cgroup2
-    directory (clone3; this process goes on in the child and the parent ends,
-    so no fd of the host's cgroupfs is left in the process the container
-    will see), then "0" to each v1 ``tasks`` (cgroups.base.join_self: no
-    grace period either way).  Rootless (nothing given), the runtime moves
-    the process after READY."""
+    directory (clone3; this process goes on in the child, which takes its
+    memory over and ends it, as fork_real_init's, and reports its pid; so
+    no fd of the host's cgroupfs is left in the process the container will
+    see), then "0" to each v1 ``tasks`` (cgroups.base.join_self: no grace
+    period either way).  Rootless (nothing given), the runtime moves the
+    process after READY."""
     from .. import oslite as os
-    from .. import trace
+    from .. import sync, trace
     from ..cgroups import base as cgroup_base
     from ..linux import procattr
     from ..linux import syscalls as sc
 
     if a.cgroup2:
         with trace.span("cgroup: born in the cgroup2 directory"):
-            pid, born_in = procattr.fork_into(a.cgroup2)
-            if pid:
-                a.sync.close()
-                _, status = os.waitpid(pid, 0)
-                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            taken = procattr.take_over(a.cgroup2)
+            if taken is not None:  # in this process's memory, the runtime's child
+                pid, born_in = taken
+                sync.send(a.sync, sync.PID, pid=pid)
+            else:  # no clone3: a fork, whose status this process passes on
+                pid, born_in = procattr.fork_into(a.cgroup2)
+                if pid:
+                    a.sync.close()
+                    _, status = os.waitpid(pid, 0)
+                    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
             sc.prctl(sc.PR_SET_DUMPABLE, 0)
             sc.prctl(sc.PR_SET_PDEATHSIG, 9)
             if not born_in:  # a kernel without clone3: the migration that waits

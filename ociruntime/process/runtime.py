@@ -108,6 +108,10 @@ class Spawn:
                 os.waitpid(self.pid, 0)
             self.pid = pid
 
+    def follow_pid(self, msg: dict) -> None:
+        """:meth:`follow` the pid of a PID message (a ``ready`` handler)."""
+        self.follow(msg["pid"])
+
     def ready(self, gone: str, handlers: dict | None = None) -> dict:
         """Answer the container side's requests until READY (returned) or ERROR
         (raised); the set-up's trace spans join ours.  Should the other side
@@ -583,7 +587,8 @@ def exec_process(
         nss = [ns["type"] for ns in linux.get("namespaces") or []]
         sp.choose("user" in nss, term.child_end() is not None)
         sp.start(None, {})
-        ready = sp.ready("exec: the process exited during set-up")
+        # PID: the set-up child's own child, born in the cgroup2 directory, took over
+        ready = sp.ready("exec: the process exited during set-up", {sync.PID: sp.follow_pid})
         # the set-up processes end once the process is forked: it is our child now
         sp.follow(ready["pid"])
         if rootless_ and cg is not None:
