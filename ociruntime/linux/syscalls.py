@@ -282,7 +282,7 @@ def clone_taking_over(flags: int = 0, cgroup_fd: int | None = None, path: str = 
     pid as we see it (0 is never returned).  We stay suspended in the
     kernel until the child execs or exits, and must be killed before then
     (:func:`kill_on_input`): the child has run on our stack and heap, so we
-    can never resume.  procattr.take_over is the one caller."""
+    can never resume.  procattr.take_over is the package's one caller."""
     slot = ffi.buffer(8)  # CLONE_PARENT_SETTID: the child's pid, in memory the child shares
     if cgroup_fd is not None:
         flags |= CLONE_INTO_CGROUP
@@ -292,7 +292,7 @@ def clone_taking_over(flags: int = 0, cgroup_fd: int | None = None, path: str = 
     args = struct.pack("=11Q", flags, 0, 0, tid, signal, 0, 0, 0, 0, 0, cgroup_fd or 0)
     op = "clone3 into" if cgroup_fd is not None else "clone3"
     ret = _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), op, path)
-    if ret:  # resumed: the child exited or exec'd without killing us first
+    if ret:  # resumed (the child ended before its kill): best effort, as our stack is its
         os._exit(255)
     return struct.unpack_from("=i", slot)[0]
 
