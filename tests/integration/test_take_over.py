@@ -14,6 +14,7 @@ test process's, as the init is the runtime's.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import signal
@@ -33,8 +34,9 @@ def _fds() -> list[int]:
 
 
 def _as_first_child(body) -> tuple[dict, int]:
-    """Fork P, which runs ``body()`` (returning a dict, in Q only) and
-    reports it through a pipe; the report, and P's wait status."""
+    """Fork P, which runs ``body()`` and reports the dict it returns (in Q,
+    or in P when there is no Q) through a pipe; the report, and P's wait
+    status (Q's, when the report names its pid, in "status")."""
     r, w = os.pipe()
     p = os.fork()
     if p == 0:
@@ -142,3 +144,25 @@ def test_the_init_is_born_in_the_cgroup2_directory():
         assert os.WTERMSIG(p_status) == signal.SIGKILL, p_status
     finally:
         os.rmdir(path)
+
+
+def test_a_kernel_without_clone3_gets_none_and_nothing_left(monkeypatch):
+    """Before 5.3 (no clone3) or 5.7 (no clone3 into a cgroup) the caller
+    forks instead: take_over returns None in this process, unarmed (the
+    pipe closed, so no write can kill it) and with no fd of its own left."""
+
+    def old_kernel(*_args: object) -> int:
+        raise OSError(errno.ENOSYS, "clone3: Function not implemented")
+
+    monkeypatch.setattr(sc, "clone_taking_over", old_kernel)
+
+    def body() -> dict:
+        before = _fds()
+        got = procattr.take_over(None)
+        return {"got": got, "fds_before": before, "fds_after": _fds()}
+
+    got, p_status = _as_first_child(body)  # P itself reports: no Q
+    assert "error" not in got, got
+    assert got["got"] is None, got
+    assert got["fds_after"] == got["fds_before"], got
+    assert p_status == 0, p_status
