@@ -50,13 +50,13 @@ def take_over(cgroup2: str | None) -> tuple[int, bool] | None:
     time namespaces made or joined for our children.
 
     A fork would copy the page tables, then every page either side writes
-    (about 500 faults here, 1.6 ms of CPU per container on a slow VM), and
-    tear down this process's copy when it exits.  Here the child runs in
-    our memory (CLONE_VM) while we are held in the kernel (CLONE_VFORK),
-    and its first step, a write to a pipe armed with
-    ``syscalls.kill_on_input``, makes SIGKILL pending for us: we can never
-    run again, which we must not, since the child has used our stack and
-    heap.  The parent's exit status is SIGKILL's.
+    (about 500 faults, 3 ms of CPU per container on the project's VM:
+    bench/page_faults.py), and tear down this process's copy when it
+    exits.  Here the child runs in our memory (CLONE_VM) while we are held
+    in the kernel (CLONE_VFORK), and its first step, a write to a pipe
+    armed with ``syscalls.kill_on_input``, makes SIGKILL pending for us:
+    we can never run again, which we must not, since the child has used
+    our stack and heap.  The parent's exit status is SIGKILL's.
 
     In the child: (its pid as our parent sees it, whether it was born in
     ``cgroup2``).  None, still in this process, on a kernel without clone3

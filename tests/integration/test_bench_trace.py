@@ -433,3 +433,26 @@ def test_run_takes_the_first_child_over(oci, bundle, tmp_path):
     oci.ok("run", "-b", bundle.path, oci.new_id("takeover"), global_args=("--trace", str(path)))
     names = {e["name"] for e in x_events(json.loads(path.read_text()))}
     assert "the init, in the first child's memory: report its pid" in names, sorted(names)
+
+
+def test_page_faults_bench_prices_a_fault_and_counts_a_run():
+    """bench/page_faults.py: README's per-fault costs and faults per `run`."""
+    script = os.path.join(os.path.dirname(BENCH), "page_faults.py")
+    r = subprocess.run(
+        [BENCH_PY, script, "--pages", "200", "--runs", "2", "--ociruntime", shlex.join(OCI)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert r.returncode == 0, r.stderr
+    per_page = [ln for ln in r.stdout.splitlines() if ln.endswith(" us")]
+    assert len(per_page) >= 2, r.stdout  # first touch, copy on write (+ populate, 5.14)
+    for ln in per_page:
+        assert float(ln.split()[-2]) > 0, ln
+    runs = {
+        ln.split(" run ")[0].strip(): ln for ln in r.stdout.splitlines() if " run /bin/true" in ln
+    }
+    assert "ociruntime" in runs, r.stdout
+    for ln in runs.values():
+        faults = int(ln.split(" page faults")[0].split()[-1])
+        assert faults > 100, ln  # an interpreter's start alone takes hundreds
