@@ -336,7 +336,9 @@ def new_user_namespace(a: InitArgs, nss: dict) -> None:
         sc.unshare(sc.CLONE_NEWPID)
         fork_real_init(a)
     elif "pid" in nss:  # joined by path before the user namespace (run)
-        fork_real_init(a)
+        # born where the other container's processes see it: a fork, never a
+        # take-over, which a tracer there could turn against this process
+        fork_real_init(a, visible=True)
 
 
 def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
@@ -354,7 +356,7 @@ def fork_into_pid_namespace(a: InitArgs, nss: dict) -> None:
     fork_real_init(a)
 
 
-def fork_real_init(a: InitArgs) -> None:
+def fork_real_init(a: InitArgs, visible: bool = False) -> None:
     """Go on as the real init, a new process (in its cgroup2 directory, if
     any) and the runtime's child, not ours (CLONE_PARENT, as runc's nsexec
     does): the runtime waits for it without becoming a subreaper.  The init
@@ -362,19 +364,22 @@ def fork_real_init(a: InitArgs) -> None:
     reports its own pid.  On a kernel without clone3, a fork: this first
     child reports the pid and exits, and the init waits until the report
     is out (EOF on the pipe), since the runtime must hear PID before
-    anything the init sends on the one sync socket."""
+    anything the init sends on the one sync socket.  ``visible``: the init
+    is born in a pid namespace a container's processes are in (joined by
+    path), so it is always forked (THREAT_MODEL.md: a process that takes
+    another's memory over must be out of any container's sight)."""
     from .. import oslite as os
     from .. import sync, trace
     from ..cgroups import base as cgroup_base
     from ..linux import procattr
     from ..linux import syscalls as sc
 
-    taken = procattr.take_over(a.cgroup2)
+    taken = None if visible else procattr.take_over(a.cgroup2)
     if taken is not None:  # we are the init now, in the first child's memory
         pid, born_in = taken
         with trace.span("the init, in the first child's memory: report its pid"):
             sync.send(a.sync, sync.PID, pid=pid)
-    else:  # no clone3: a fork
+    else:  # visible, or no clone3: a fork
         r, w = os.pipe()
         pid, born_in = procattr.fork_into(a.cgroup2, sibling=True)
         if pid:

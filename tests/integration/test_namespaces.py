@@ -7,6 +7,7 @@ this (host) process sees.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -528,12 +529,14 @@ def test_user_namespace_maps_root(oci, make_bundle):
     assert out[7] == "1"
 
 
-def test_user_namespace_with_a_pid_namespace_joined_by_path(oci, make_bundle):
+def test_user_namespace_with_a_pid_namespace_joined_by_path(oci, make_bundle, tmp_path):
     """A new user namespace and another container's pid namespace: the pid
     namespace is joined before the user namespace is made (afterwards there
-    is no CAP_SYS_ADMIN where it was made), and the init is forked into it.
-    No /proc mount: a user namespace that does not own the pid namespace
-    cannot mount its procfs (runc cannot either)."""
+    is no CAP_SYS_ADMIN where it was made), and the init is forked into it,
+    not made by taking the first child's memory over: it is born where the
+    other container's processes see it (THREAT_MODEL.md).  No /proc mount:
+    a user namespace that does not own the pid namespace cannot mount its
+    procfs (runc cannot either)."""
     a = make_bundle(["sleep", "100"])
     aid = oci.new_id("pidowner")
     apid = oci.run_detached(a, aid)
@@ -546,8 +549,13 @@ def test_user_namespace_with_a_pid_namespace_joined_by_path(oci, make_bundle):
             ns["path"] = f"/proc/{apid}/ns/pid"
     _userns(b)
     bid = oci.new_id("joiner")
+    trace = tmp_path / "run.json"
     try:
-        bpid = oci.run_detached(b, bid)
+        oci.cli_ok("run", "-d", "-b", b.path, bid, global_args=("--trace", str(trace)))
+        bpid = oci.state(bid)["pid"]
+        spans = {e["name"] for e in json.loads(trace.read_text())["traceEvents"] if e["ph"] == "X"}
+        assert "user namespace" in spans, spans  # the container side's spans are in
+        assert "the init, in the first child's memory: report its pid" not in spans, spans
         assert os.stat(f"/proc/{bpid}/ns/pid").st_ino == os.stat(f"/proc/{apid}/ns/pid").st_ino
         assert os.stat(f"/proc/{bpid}").st_uid == 100000
     finally:
