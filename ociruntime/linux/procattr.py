@@ -74,7 +74,9 @@ def take_over(cgroup2: str | None) -> tuple[int, bool] | None:
                 into = f" into cgroup {cgroup2}" if cgroup2 else ""
                 raise OCIError(f"forking the container process{into}: {e.strerror}") from None
             return None
-        os.write(w, b"\0")  # the child's first step: the parent is as good as dead
+        # the child's first step, before even the fd's close (which is why this
+        # does not share fork_into's clean-up): the parent is as good as dead
+        os.write(w, b"\0")
     finally:
         os.close(r)
         os.close(w)
