@@ -60,11 +60,16 @@ def take_over(cgroup2: str | None) -> tuple[int, bool] | None:
 
     In the child: (its pid as our parent sees it, whether it was born in
     ``cgroup2``).  None, still in this process, on a kernel without clone3
-    (before 5.3) or without clone3 into a cgroup (5.7): fork instead."""
+    (before 5.3) or without clone3 into a cgroup (5.7), or where the pipe
+    cannot be armed (a seccomp filter around the runtime refusing fcntl's
+    F_SETSIG, say): fork instead."""
     r, w = os.pipe()
     fd = None
     try:
-        sc.kill_on_input(r)
+        try:
+            sc.kill_on_input(r)
+        except OSError:
+            return None
         if cgroup2:
             fd = os.open(cgroup2, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:

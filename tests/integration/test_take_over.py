@@ -146,15 +146,24 @@ def test_the_init_is_born_in_the_cgroup2_directory():
         os.rmdir(path)
 
 
-def test_a_kernel_without_clone3_gets_none_and_nothing_left(monkeypatch):
-    """Before 5.3 (no clone3) or 5.7 (no clone3 into a cgroup) the caller
-    forks instead: take_over returns None in this process, unarmed (the
-    pipe closed, so no write can kill it) and with no fd of its own left."""
+@pytest.mark.parametrize(
+    "refused",
+    [
+        ("clone_taking_over", errno.ENOSYS),  # before 5.3: no clone3
+        ("clone_taking_over", errno.E2BIG),  # before 5.7: no clone3 into a cgroup
+        ("kill_on_input", errno.EPERM),  # a filter around the runtime refusing fcntl
+    ],
+)
+def test_where_it_cannot_be_done_none_and_nothing_left(monkeypatch, refused):
+    """The caller forks instead: take_over returns None in this process,
+    unarmed (the pipe closed, so no write can kill it) and with no fd of
+    its own left."""
+    name, err = refused
 
-    def old_kernel(*_args: object) -> int:
-        raise OSError(errno.ENOSYS, "clone3: Function not implemented")
+    def refuse(*_args: object) -> int:
+        raise OSError(err, f"{name}: {os.strerror(err)}")
 
-    monkeypatch.setattr(sc, "clone_taking_over", old_kernel)
+    monkeypatch.setattr(sc, name, refuse)
 
     def body() -> dict:
         before = _fds()
