@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import signal
+import time
 import uuid
 
 import pytest
@@ -99,8 +100,12 @@ def test_the_init_runs_in_the_first_childs_memory_while_it_is_frozen():
         sc.kill_on_input(r)
         pid = sc.clone_taking_over(sc.CLONE_PARENT)
         same = libc.syscall(_KCMP, me, os.getpid(), _KCMP_VM, 0, 0)
-        with open(f"/proc/{me}/stat") as f:
-            p_state = f.read().rpartition(")")[2].split()[0]
+        for _ in range(1000):  # P may still be on its way into the wait
+            with open(f"/proc/{me}/stat") as f:
+                p_state = f.read().rpartition(")")[2].split()[0]
+            if p_state == "D":
+                break
+            time.sleep(0.001)
         os.write(w, b"\0")
         os.close(r)
         os.close(w)
