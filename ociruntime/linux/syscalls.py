@@ -265,13 +265,18 @@ def clone_fork(flags: int = 0, cgroup_fd: int | None = None, path: str = "") -> 
     A raw syscall: the child skips what ``os.fork`` does for a process with
     threads (CPython's after-fork hooks, glibc's atfork handlers), which is
     only sound in a single-threaded process, as every caller here is."""
+    return _clone3(flags, cgroup_fd, path)
+
+
+def _clone3(flags: int, cgroup_fd: int | None, path: str, parent_tid: int = 0) -> int:
+    """The raw clone3 of :func:`clone_fork` and :func:`clone_taking_over`."""
     if cgroup_fd is not None:
         flags |= CLONE_INTO_CGROUP
     # a sibling takes our exit signal: clone3 refuses one of its own (EINVAL)
     signal = 0 if flags & CLONE_PARENT else _SIGCHLD
     # struct clone_args (v2, 88 bytes): flags, pidfd, child_tid, parent_tid,
     # exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup
-    args = struct.pack("=11Q", flags, 0, 0, 0, signal, 0, 0, 0, 0, 0, cgroup_fd or 0)
+    args = struct.pack("=11Q", flags, 0, 0, parent_tid, signal, 0, 0, 0, 0, 0, cgroup_fd or 0)
     op = "clone3 into" if cgroup_fd is not None else "clone3"
     return _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), op, path)
 
@@ -284,14 +289,8 @@ def clone_taking_over(flags: int = 0, cgroup_fd: int | None = None, path: str = 
     (:func:`kill_on_input`): the child has run on our stack and heap, so we
     can never resume.  procattr.take_over is the package's one caller."""
     slot = ffi.buffer(8)  # CLONE_PARENT_SETTID: the child's pid, in memory the child shares
-    if cgroup_fd is not None:
-        flags |= CLONE_INTO_CGROUP
     flags |= _CLONE_VM | _CLONE_VFORK | _CLONE_PARENT_SETTID
-    signal = 0 if flags & CLONE_PARENT else _SIGCHLD
-    tid = ffi.addressof(slot)
-    args = struct.pack("=11Q", flags, 0, 0, tid, signal, 0, 0, 0, 0, 0, cgroup_fd or 0)
-    op = "clone3 into" if cgroup_fd is not None else "clone3"
-    ret = _check(_syscall(c_long(_NR["clone3"]), args, c_size_t(len(args))), op, path)
+    ret = _clone3(flags, cgroup_fd, path, ffi.addressof(slot))
     if ret:  # resumed (the child ended before its kill): best effort, as our stack is its
         os._exit(255)
     return struct.unpack_from("=i", slot)[0]
