@@ -34,7 +34,9 @@ JOIN = "join"
 # init -> runtime: mounts done, before pivot_root, I am in the cgroup (or: wait
 # until the runtime has put me there); run the prestart and createRuntime hooks
 CREATE_RUNTIME = "create-runtime"
-# runtime -> init: done ("state" for the createContainer hooks); go on
+# runtime -> init: done ("state" for the createContainer hooks); go on.  Sent
+# unasked, once the cgroups are ready, when there is nothing to run at that
+# point (InitArgs.runtime_point_unasked): the init then never sends CREATE_RUNTIME
 CREATE_RUNTIME_DONE = "create-runtime-done"
 
 

@@ -292,7 +292,8 @@ def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
     runtime made while we set up (a user namespace: the runtime moves us, as
     we cannot write to the host's cgroupfs from inside it); pages dirtied
     before are not billed to the container, which keeps its memory floor
-    low.  The runtime then runs the prestart and createRuntime hooks.  Then
+    low.  The runtime then runs the prestart and createRuntime hooks (with
+    none to run, it sent their reply unasked: ``runtime_point_unasked``).  Then
     the new cgroup namespace, rooted at that cgroup (the createContainer
     hooks run once its cgroupfs is mounted: :func:`create_container_hooks`)."""
     procattr.reset_signals()
@@ -303,8 +304,12 @@ def create_runtime(a: InitArgs, nss: dict, host_root: int | None) -> None:
             cgroup_base.join_self(msg["dirs"], host_root)
     if host_root is not None:
         os.close(host_root)
-    with trace.span("createRuntime hooks (runtime)"):
-        msg = sync.request(a.sync, sync.CREATE_RUNTIME)
+    if a.runtime_point_unasked:  # nothing to run there: the runtime says so once it is ready
+        with trace.span("createRuntime point (runtime: nothing to run)"):
+            msg = sync.expect(a.sync, sync.CREATE_RUNTIME_DONE)
+    else:
+        with trace.span("createRuntime hooks (runtime)"):
+            msg = sync.request(a.sync, sync.CREATE_RUNTIME)
     if nss.get("cgroup", "") is None:
         sc.unshare(sc.CLONE_NEWCGROUP)
     a.state = msg.get("state") or {}

@@ -353,6 +353,17 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
         # another's pid namespace (no user namespace of ours to keep its processes
         # out): the process is forked into it only once set up (init.fork_visible)
         a.hidden = bool(nss.get("pid")) and "user" not in nss
+    hooks = a.config.get("hooks") or {}
+    # the init's pid is known before the cgroups are made (no user namespace to
+    # wait for, no process forked last) and nothing runs at the createRuntime
+    # point: its reply goes out unasked (sync.CREATE_RUNTIME_DONE)
+    a.runtime_point_unasked = not (
+        new_userns
+        or a.hidden
+        or hooks.get("prestart")
+        or hooks.get("createRuntime")
+        or linux.get("netDevices")
+    )
     # A real init forked by the first child is our child all the same (CLONE_PARENT:
     # first_child.fork_real_init).  A subreaper still where we must follow or
     # reap a process that is not: the one a hidden set-up forks last
@@ -403,6 +414,11 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             "bundle": a.bundle,
             "annotations": a.config.get("annotations") or {},
         }
+        if a.runtime_point_unasked:
+            try:
+                sync.send(sp.sock, sync.CREATE_RUNTIME_DONE, state=creating, cgroup=cg.record())
+            except (OSError, sync.PeerGone):
+                pass  # the init died: ready() reports why
 
         def create_runtime(msg: dict) -> dict:
             netdevs = linux.get("netDevices")
@@ -431,10 +447,10 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             creating["pid"] = sp.pid
             record_init(state_dir, sp.pid)
 
-        ready = sp.ready(
-            "container init exited during set-up",
-            {sync.USERNS: write_maps, sync.CREATE_RUNTIME: create_runtime, sync.PID: new_init},
-        )
+        handlers = {sync.USERNS: write_maps, sync.PID: new_init}
+        if not a.runtime_point_unasked:
+            handlers[sync.CREATE_RUNTIME] = create_runtime
+        ready = sp.ready("container init exited during set-up", handlers)
         if "pid" in ready:  # set up hidden: the process was forked last
             new_init(ready)
         start = proc_start_time(sp.pid)

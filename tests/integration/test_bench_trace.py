@@ -398,7 +398,7 @@ def test_trace_names_every_step_of_run(oci, bundle, tmp_path):
         "load and validate bundle",
         "cgroup: create",
         "cgroup: apply resources",
-        "createRuntime hooks (runtime)",
+        "createRuntime point (runtime: nothing to run)",
         "pivot_root",
         "wait for set-up in the container",
         "container process runs",
@@ -433,6 +433,32 @@ def test_run_takes_the_first_child_over(oci, bundle, tmp_path):
     oci.ok("run", "-b", bundle.path, oci.new_id("takeover"), global_args=("--trace", str(path)))
     names = {e["name"] for e in x_events(json.loads(path.read_text()))}
     assert "the init, in the first child's memory: report its pid" in names, sorted(names)
+
+
+@pytest.mark.parametrize("hook", [None, "prestart", "createRuntime"])
+def test_the_create_runtime_reply_goes_unasked_only_with_nothing_to_run(
+    oci, make_bundle, tmp_path, hook
+):
+    """With no prestart or createRuntime hook, the runtime sends the init its
+    createRuntime reply unasked (InitArgs.runtime_point_unasked: a round trip
+    less); with one, the init asks and waits, and the hook runs first."""
+    b = make_bundle()
+    out = tmp_path / "hook-ran"
+    if hook:
+        b.config["hooks"] = {hook: [{"path": "/bin/sh", "args": ["sh", "-c", f"echo ran > {out}"]}]}
+        b.save()
+    path = tmp_path / "run.json"
+    oci.ok("run", "-b", b.path, oci.new_id("point"), global_args=("--trace", str(path)))
+    names = {e["name"] for e in x_events(json.loads(path.read_text()))}
+    asked, unasked = (
+        "createRuntime hooks (runtime)",
+        "createRuntime point (runtime: nothing to run)",
+    )
+    if hook:
+        assert asked in names and unasked not in names, sorted(names)
+        assert f"{hook} hooks" in names and out.read_text() == "ran\n", sorted(names)
+    else:
+        assert unasked in names and asked not in names, sorted(names)
 
 
 def test_page_faults_bench_prices_a_fault_and_counts_a_run():

@@ -86,6 +86,7 @@ NOT_DEFAULT = {
     "cgroup2": "/sys/fs/cgroup/unified/x",
     "cgroup_v1": ["/sys/fs/cgroup/memory/x", "/sys/fs/cgroup/pids/x"],
     "join_v1": True,
+    "runtime_point_unasked": True,
     "state": {"id": "c", "status": "running", "pid": 4242},
 }
 
