@@ -390,6 +390,9 @@ def fork_real_init(a: InitArgs, visible: bool = False) -> None:
         os.read(r, 1)
         os.close(r)
     sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    # a new process has none (the kernel clears it): dead with the runtime, not
+    # only at its next read of the sync socket (reset before READY, init.finish_process)
+    sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL
     if a.cgroup2 and not born_in:
         cgroup_base.write(a.cgroup2 + "/cgroup.procs", "0")
 

@@ -126,6 +126,35 @@ def test_init_killed_while_start_waits(oci, make_bundle):
     assert_nothing_left(oci, b, cid)
 
 
+def test_the_init_dies_with_a_runtime_killed_during_set_up(oci, make_bundle, tmp_path):
+    """The runtime killed while the init is busy (in a createContainer hook,
+    not reading the sync socket): the init dies at once (PDEATHSIG, set in
+    the new process: first_child.fork_real_init), not only at its next read,
+    and delete --force leaves nothing."""
+    marker = tmp_path / "hook-started"
+    b = make_bundle(["true"])
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marker}; sleep 60"]}
+    b.config["hooks"] = {"createContainer": [hook]}
+    b.save()
+    cid = oci.new_id("pdeath")
+    cmd = [*OCI, "--root", oci.root, "create", "--bundle", b.path, cid]
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(marker.exists, "the createContainer hook", timeout=20)
+        with open(os.path.join(oci.root, cid, "init.pid")) as f:
+            pid = int(f.read().split()[0])
+        assert not _zombie(pid), "the init is alive while its hook runs"
+        p.kill()
+        p.wait(timeout=10)
+        wait_for(lambda: _zombie(pid), "the init killed with the runtime", timeout=5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid)
+
+
 def race(*cmds: list[str]) -> list[subprocess.CompletedProcess]:
     """Run the commands at once (threads started together); their results."""
     out: list = [None] * len(cmds)
