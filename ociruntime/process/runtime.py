@@ -49,6 +49,12 @@ GONE_AFTER = {
         "once its mounts were made: in the prestart, createRuntime or createContainer "
         "hooks, pivot_root or the process's set-up"
     ),
+    # told where it would have asked (InitArgs.runtime_point_unasked): it
+    # reports nothing more before READY, so it may have been anywhere
+    sync.CREATE_RUNTIME_DONE: (
+        "in its set-up, which it reports only when done: namespaces, mounts, "
+        "createContainer hooks, pivot_root or the process's set-up"
+    ),
 }
 
 
@@ -112,11 +118,12 @@ class Spawn:
         """:meth:`follow` the pid of a PID message (a ``ready`` handler)."""
         self.follow(msg["pid"])
 
-    def ready(self, gone: str, handlers: dict | None = None) -> dict:
+    def ready(self, gone: str, handlers: dict | None = None, told: str = "") -> dict:
         """Answer the container side's requests until READY (returned) or ERROR
         (raised); the set-up's trace spans join ours.  Should the other side
-        die instead, the error says how far it got and how it ended."""
-        last = [""]
+        die instead, the error says how far it got and how it ended: by the
+        last request it made, or ``told``, what we sent it unasked."""
+        last = [told]
 
         def noting(kind: str, handler):
             def handle(msg: dict):
@@ -450,7 +457,11 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
         handlers = {sync.USERNS: write_maps, sync.PID: new_init}
         if not a.runtime_point_unasked:
             handlers[sync.CREATE_RUNTIME] = create_runtime
-        ready = sp.ready("container init exited during set-up", handlers)
+        ready = sp.ready(
+            "container init exited during set-up",
+            handlers,
+            told=sync.CREATE_RUNTIME_DONE if a.runtime_point_unasked else "",
+        )
         if "pid" in ready:  # set up hidden: the process was forked last
             new_init(ready)
         start = proc_start_time(sp.pid)

@@ -786,6 +786,33 @@ def test_init_dying_in_set_up_says_where_and_how(oci, make_bundle):
     oci.create_fails(b, "container init exited during set-up", "createRuntime", "signal 9")
 
 
+def test_init_dying_in_a_create_container_hook_says_where_and_how(oci, make_bundle, tmp_path):
+    """The init killed in a createContainer hook, with no prestart or
+    createRuntime hook (the runtime told it unasked that there were none):
+    the error still names the hooks among where it may have been, and the
+    signal; nothing is left."""
+    marker = tmp_path / "in-the-hook"
+    b = make_bundle()
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marker}; sleep 60"]}
+    b.config["hooks"] = {"createContainer": [hook]}
+    b.save()
+    cid = oci.new_id("cchook")
+    p = oci.popen("create", "--bundle", b.path, cid, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(marker.exists, "the createContainer hook", timeout=20)
+        with open(os.path.join(oci.root, cid, "init.pid")) as f:
+            os.kill(int(f.read().split()[0]), signal.SIGKILL)
+        _, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    r = subprocess.CompletedProcess(p.args, p.returncode, "", err)
+    assert_clean_failure(
+        oci, b, cid, r, "container init exited during set-up", "createContainer hooks", "signal 9"
+    )
+
+
 def test_unified_cgroup_procs_is_refused_not_written(oci, make_bundle):
     """A unified key naming cgroup.procs would move the host's pid 1 into the
     container's cgroup (the fuzzer's open question): refused with its pointer."""
