@@ -360,15 +360,15 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
         # another's pid namespace (no user namespace of ours to keep its processes
         # out): the process is forked into it only once set up (init.fork_visible)
         a.hidden = bool(nss.get("pid")) and "user" not in nss
-    hooks = a.config.get("hooks") or {}
+    configured = a.config.get("hooks") or {}
     # the init's pid is known before the cgroups are made (no user namespace to
     # wait for, no process forked last) and nothing runs at the createRuntime
     # point: its reply goes out unasked (sync.CREATE_RUNTIME_DONE)
     a.runtime_point_unasked = not (
         new_userns
         or a.hidden
-        or hooks.get("prestart")
-        or hooks.get("createRuntime")
+        or configured.get("prestart")
+        or configured.get("createRuntime")
         or linux.get("netDevices")
     )
     # A real init forked by the first child is our child all the same (CLONE_PARENT:
@@ -421,11 +421,6 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             "bundle": a.bundle,
             "annotations": a.config.get("annotations") or {},
         }
-        if a.runtime_point_unasked:
-            try:
-                sync.send(sp.sock, sync.CREATE_RUNTIME_DONE, state=creating, cgroup=cg.record())
-            except (OSError, sync.PeerGone):
-                pass  # the init died: ready() reports why
 
         def create_runtime(msg: dict) -> dict:
             netdevs = linux.get("netDevices")
@@ -441,6 +436,12 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
                     with trace.span(f"{kind} hooks"):
                         hooks.run_all(a.config["hooks"], kind, creating)
             return {"state": creating, "cgroup": cg.record()}
+
+        if a.runtime_point_unasked:  # the reply, with no hook or device to see to first
+            try:
+                sync.send(sp.sock, sync.CREATE_RUNTIME_DONE, **create_runtime({}))
+            except (OSError, sync.PeerGone):
+                pass  # the init died: ready() reports why
 
         def write_maps(msg: dict) -> dict:
             from ..linux import userns
