@@ -430,11 +430,11 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
                 with trace.span("move netDevices"):
                     creating["netDevices"] = netdev.move(netdevs, sp.pid)
             for kind in ("prestart", "createRuntime"):
-                if (a.config.get("hooks") or {}).get(kind):
+                if configured.get(kind):
                     from .. import hooks
 
                     with trace.span(f"{kind} hooks"):
-                        hooks.run_all(a.config["hooks"], kind, creating)
+                        hooks.run_all(configured, kind, creating)
             return {"state": creating, "cgroup": cg.record()}
 
         if a.runtime_point_unasked:  # the reply, with no hook or device to see to first
