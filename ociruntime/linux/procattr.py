@@ -56,7 +56,8 @@ def take_over(cgroup2: str | None) -> tuple[int, bool] | None:
     in the kernel (CLONE_VFORK), and its first step, a write to a pipe
     armed with ``syscalls.kill_on_input``, makes SIGKILL pending for us:
     we can never run again, which we must not, since the child has used
-    our stack and heap.  The parent's exit status is SIGKILL's.
+    our stack and heap.  The child returns once we have left the memory
+    (EOF on that pipe).  The parent's exit status is SIGKILL's.
 
     In the child: (its pid as our parent sees it, whether it was born in
     ``cgroup2``).  None, still in this process, on a kernel without clone3
@@ -82,9 +83,19 @@ def take_over(cgroup2: str | None) -> tuple[int, bool] | None:
         # the child's first step, before even the fd's close (which is why this
         # does not share fork_into's clean-up): the parent is as good as dead
         os.write(w, b"\0")
+        # ... but not gone: until it has left our memory, the kernel counts us
+        # as sharing it, and refuses what only a single-threaded process may
+        # do (setns into a time namespace: EUSERS).  It leaves the memory
+        # before it closes its fds, so EOF on the pipe, whose only other
+        # write end is the parent's, means it has.
+        os.close(w)
+        w = -1
+        while os.read(r, 64):
+            pass
     finally:
         os.close(r)
-        os.close(w)
+        if w >= 0:
+            os.close(w)
         if fd is not None:
             os.close(fd)
     return pid, fd is not None

@@ -88,6 +88,34 @@ def test_the_first_child_is_killed_and_the_init_goes_on():
     assert got["fds_after"] == got["fds_before"], got  # the armed pipe is closed
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/time"), reason="no time namespaces")
+def test_the_first_child_has_left_the_memory_when_take_over_returns():
+    """take_over returns once P has left the memory, not just been sent
+    SIGKILL: until then the kernel counts Q as sharing its memory and
+    refuses setns into a time namespace (EUSERS), which exec does right
+    after (namespaces.join).  A hundred rounds: without the wait, Q often
+    runs on before P has gone."""
+
+    def body() -> dict:
+        pid, _ = procattr.take_over(None)
+        fd = os.open("/proc/self/ns/time", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            sc.setns(fd, sc.CLONE_NEWTIME)
+            joined = "ok"
+        except OSError as e:
+            joined = errno.errorcode.get(e.errno, str(e.errno))
+        finally:
+            os.close(fd)
+        return {"pid": pid, "setns": joined}
+
+    for _ in range(100):
+        got, p_status = _as_first_child(body)
+        assert "error" not in got, got
+        assert got["setns"] == "ok", got  # not EUSERS: P no longer shares the memory
+        assert os.WTERMSIG(p_status) == signal.SIGKILL, p_status
+        assert got["status"] == 0, got
+
+
 @pytest.mark.skipif(_KCMP is None, reason="kcmp's number is known here for x86_64 and aarch64")
 def test_the_init_runs_in_the_first_childs_memory_while_it_is_frozen():
     """Below take_over: kcmp(2) says Q's memory is P's (not a copy), and P
