@@ -245,6 +245,11 @@ class Store:
         out.setdefault("annotations", {})
         return {k: out[k] for k in PUBLIC_FIELDS if k in out}
 
+    def state_text(self, cid: str) -> str:
+        """What ``state ID`` prints (less its newline): the one writer for the
+        CLI's command and entry.py's way round the CLI."""
+        return jsonio.dumps(self.public(cid, self.load(cid)), indent=2)
+
 
 def _empty(d: str) -> None:
     """Remove what ``d`` holds, whatever it is: only the runtime writes there,

@@ -46,11 +46,9 @@ def cmd_start(a: Invocation) -> int:
 
 
 def cmd_state(a: Invocation) -> int:
-    from .. import jsonio
     from ..state import Store
 
-    store = Store(a.g["root"])
-    print(jsonio.dumps(store.public(a.id, store.load(a.id)), indent=2))
+    print(Store(a.g["root"]).state_text(a.id))
     return 0
 
 

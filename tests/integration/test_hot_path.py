@@ -11,6 +11,7 @@ with ``-X importtime`` (both processes write to the one stderr).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -68,6 +69,7 @@ def _launcher() -> list[str] | None:
 
 
 LAUNCHER = _launcher()
+IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", re.M)
 pytestmark = pytest.mark.skipif(
     LAUNCHER is None, reason="OCIRUNTIME is not the installed launcher script"
 )
@@ -87,7 +89,7 @@ def import_lines(oci, tmp_path, *args: str) -> list[str]:
         )
     text = err.read_text()
     assert r.returncode == 0, text[-2000:]
-    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \| +(\S+)$", text, re.M)
+    names = IMPORT_LINE.findall(text)
     assert "ociruntime.entry" in names, text[:2000]
     return names
 
@@ -177,6 +179,93 @@ def test_the_shared_imports_leave_the_child_side_out():
     assert set(first_child.SHARED) <= new, new
     child_only = {"ociruntime.process.init", "ociruntime.linux.rootfs", "ociruntime.linux.ffi"}
     assert not new & (child_only | {"ociruntime.linux.syscalls", "_ctypes", "ctypes"}), new
+
+
+def _state_call(oci, tmp_path, *argv: str) -> tuple[str, set[str]]:
+    """One ``state`` call through the launcher: (its stdout, its imports)."""
+    err = tmp_path / "importtime.txt"
+    with open(err, "wb") as f:
+        r = subprocess.run(
+            [*LAUNCHER, "--root", oci.root, *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=f,
+            timeout=60,
+        )
+    text = err.read_text()
+    assert r.returncode == 0, text[-2000:]
+    return r.stdout.decode(), set(IMPORT_LINE.findall(text))
+
+
+CLI_MODULES = {"ociruntime.cli", "ociruntime.log", "ociruntime.commands"}
+
+
+def test_state_answers_without_the_cli(oci, make_bundle, tmp_path):
+    """entry.py: ``state ID`` with the global flags containerd, podman and
+    CRI-O pass imports none of the CLI's modules (0.9 ms of a 1.1 ms call
+    beyond the interpreter), creates the --log file as every command does,
+    and prints what the CLI's state prints (taken with ``--debug``, which
+    goes through the CLI), created, running, paused and stopped."""
+    b = make_bundle(["sleep", "60"])
+    cid = oci.new_id("fast")
+    logf = tmp_path / "log.json"
+    fast = ("--log", str(logf), "--log-format", "json", "--systemd-cgroup")
+    try:
+        oci.cli_ok("create", "-b", b.path, cid)
+        for step in ("created", "running", "paused", "stopped"):
+            if step == "running":
+                oci.cli_ok("start", cid)
+                oci.wait_status(cid, "running")
+            elif step == "paused":
+                oci.cli_ok("pause", cid)
+            elif step == "stopped":
+                oci.cli_ok("resume", cid)
+                oci.cli_ok("kill", cid, "KILL")
+                oci.wait_status(cid, "stopped")
+            logf.unlink(missing_ok=True)
+            out, names = _state_call(oci, tmp_path, *fast, "state", cid)
+            assert not names & CLI_MODULES, (step, sorted(names & CLI_MODULES))
+            assert "ociruntime.state" in names
+            assert logf.read_text() == ""  # created, and nothing in it
+            slow, slow_names = _state_call(oci, tmp_path, "--debug", "state", cid)
+            assert CLI_MODULES <= slow_names  # the same call through the CLI
+            assert json.loads(out)["status"] == step
+            assert out == slow
+    finally:
+        oci.cli("delete", "--force", cid)
+
+
+def test_a_state_that_fails_is_the_clis(oci, tmp_path):
+    """A state call that fails goes through the CLI, which reports it as it
+    reports any error: one line on stderr, one record in the JSON log."""
+    logf = tmp_path / "log.json"
+    cid = oci.new_id("gone")
+    err = tmp_path / "importtime.txt"
+    with open(err, "wb") as f:
+        r = subprocess.run(
+            [
+                *LAUNCHER,
+                "--root",
+                oci.root,
+                "--log",
+                str(logf),
+                "--log-format",
+                "json",
+                "state",
+                cid,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=f,
+            timeout=60,
+        )
+    text = err.read_text()
+    assert r.returncode == 1 and r.stdout == b""
+    assert "ociruntime.cli" in IMPORT_LINE.findall(text)
+    lines = [x for x in text.splitlines() if not x.startswith("import time:")]
+    assert lines == [f'ociruntime: container "{cid}" does not exist']
+    rec = json.loads(logf.read_text())
+    assert (rec["level"], rec["msg"]) == ("error", f'container "{cid}" does not exist')
 
 
 def test_features_finds_criu_without_importing(oci, tmp_path):
