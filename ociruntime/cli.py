@@ -10,9 +10,9 @@ Errors become one line on stderr (``ociruntime: ...``), one record in
 
 import sys
 
-from . import SPEC_VERSION, __version__, log
+from . import SPEC_VERSION, __version__, edge, log
 from . import oslite as os
-from .errors import OCIError, one_line, os_error_text
+from .errors import OCIError
 
 
 class Flag:
@@ -335,50 +335,34 @@ class Args:
 
 def main(argv: list[str] | None = None, t0: int = 0) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in argv
-    trace = None
     try:
-        a = Args(argv, command=False)
-        log.setup(a.g["log"], a.g["log_format"], a.g["debug"], create=True)
-        a.parse_command()
-        if "OCIRUNTIME_TEST_KILL_AT" in os.environ:  # the fault-injection tests
-            from . import trace
-
-            trace.mark_runtime()
-        if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):
-            from . import trace
-
-            trace.enable(a.g["trace"] or os.environ["OCIRUNTIME_TRACE"], a.cmd or "", t0)
-        if a.g["debug"]:
-            from . import trace as steps
-
-            steps.log_steps()
-            log.debug(f"ociruntime {__version__} (pid {os.getpid()}): {' '.join(argv)}")
-        code = dispatch(a)
-        if a.g["debug"]:
-            log.debug(f"{a.cmd}: exit status {code}")
-        return code
-    except OCIError as e:
-        return _fail(e.text, e.exit_code, debug)
-    except OSError as e:
-        return _fail(os_error_text(e), 1, debug)
-    except KeyboardInterrupt:
-        return 130
-    except Exception as e:  # a bug: still one line unless --debug
-        return _fail(f"internal error: {e!r} (run with --debug for a traceback)", 1, debug)
+        return edge.outcome(lambda: _main(argv, t0), "--debug" in argv)
     finally:
+        trace = sys.modules.get("ociruntime.trace")
         if trace is not None:
-            trace.finish()
+            trace.finish()  # with --trace (nothing otherwise)
 
 
-def _fail(text: str, code: int, debug: bool) -> int:
-    if debug:
-        import traceback
+def _main(argv: list[str], t0: int) -> int:
+    a = Args(argv, command=False)
+    log.setup(a.g["log"], a.g["log_format"], a.g["debug"], create=True)
+    a.parse_command()
+    if "OCIRUNTIME_TEST_KILL_AT" in os.environ:  # the fault-injection tests
+        from . import trace
 
-        traceback.print_exc()
-    text = one_line(text)
-    log.error(text)
-    sys.stderr.write(f"ociruntime: {text}\n")
+        trace.mark_runtime()
+    if a.g["trace"] or os.environ.get("OCIRUNTIME_TRACE"):
+        from . import trace
+
+        trace.enable(a.g["trace"] or os.environ["OCIRUNTIME_TRACE"], a.cmd or "", t0)
+    if a.g["debug"]:
+        from . import trace as steps
+
+        steps.log_steps()
+        log.debug(f"ociruntime {__version__} (pid {os.getpid()}): {' '.join(argv)}")
+    code = dispatch(a)
+    if a.g["debug"]:
+        log.debug(f"{a.cmd}: exit status {code}")
     return code
 
 

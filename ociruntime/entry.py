@@ -3,8 +3,9 @@
 What happens here rather than in the CLI module pays off only when done
 before it is imported: the cyclic garbage collector is switched off; for
 create, run and exec the container's first child (or exec's) is forked
-(process/first_child.py); a plain ``state ID`` is answered without the
-CLI (:func:`state_call`); and the process ends with ``os._exit``
+(process/first_child.py); the plain calls of state, start, kill, delete,
+pause and resume go round the CLI (:func:`lifecycle_call`); and the
+process ends with ``os._exit``
 once its output is flushed, skipping the interpreter's teardown, which
 frees every object only for the kernel to drop the whole address space a
 moment later.
@@ -14,6 +15,7 @@ import sys
 
 _ATTACHING = {"create", "run", "exec"}
 _FOREGROUND = {"run", "exec"}
+_LIFECYCLE = {"state", "start", "kill", "delete", "pause", "resume"}
 
 
 def main() -> None:
@@ -37,8 +39,8 @@ def main() -> None:
         from .process import first_child
 
         first_child.start()
-    elif "state" in argv:
-        _state(argv)  # returns only when the CLI must answer
+    elif not _LIFECYCLE.isdisjoint(argv):
+        _lifecycle(argv)  # returns only when the CLI must answer
     from .cli import main as cli_main
 
     code = cli_main(argv, t0)
@@ -60,68 +62,123 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
-# The global flags a state call may carry (podman and CRI-O pass --root, the
-# JSON log, --systemd-cgroup), with the values the CLI takes (None: any).
-# None of them changes what state prints.
-_STATE_FLAGS: dict[str, tuple[str, ...] | None] = {
+# The global flags a lifecycle call may carry (podman, containerd and CRI-O
+# pass --root, the JSON log, --systemd-cgroup), with the values the CLI
+# takes (None: any).
+_GLOBAL: dict[str, tuple[str, ...] | None] = {
     "--root": None,
     "--log": None,
     "--log-format": ("text", "json"),
     "--rootless": ("auto", "true", "false"),
 }
+_BOOL = ("true", "false", "1", "0")
+# each command's one boolean flag, in the spellings taken here (before the id)
+_FLAG = {"kill": ("--all", "-a"), "delete": ("--force", "-f")}
 
 
-def state_call(argv: list[str]) -> tuple[dict[str, str], str] | None:
-    """``([GLOBAL FLAGS] state ID)`` as (the flags' values, ID); None for
-    any other command line, which the CLI parses (a flag not in
-    :data:`_STATE_FLAGS`, ``--debug``, ``--trace``, a value the CLI would
-    refuse, a flag of state's own, a second argument).  What this takes, the
-    CLI parses the same (tests/unit/test_entry.py)."""
-    opts: dict[str, str] = {}
+class Call:
+    """A lifecycle call as the CLI would parse it: ``g`` the global flags
+    (cli.GLOBAL's dests: root, log, log_format, rootless, systemd_cgroup),
+    ``cmd``, ``opts`` (the command's flag: all, force), ``pos`` (the id, and
+    kill's signal): what commands/lifecycle.py reads of cli.Args."""
+
+    __slots__ = ("g", "cmd", "opts", "pos")
+
+    def __init__(self, g: dict, cmd: str, opts: dict, pos: list[str]) -> None:
+        self.g, self.cmd, self.opts, self.pos = g, cmd, opts, pos
+
+    @property
+    def id(self) -> str:
+        return self.pos[0]
+
+
+def lifecycle_call(argv: list[str]) -> Call | None:
+    """``[GLOBAL FLAGS] CMD [FLAG] ID`` for state, start, pause, resume,
+    ``delete [--force|-f] ID`` and ``kill [--all|-a] ID [SIGNAL]``, as a
+    :class:`Call`; None for any other command line, which the CLI parses
+    (a global flag not in :data:`_GLOBAL`, ``--debug``, ``--trace``, a
+    value the CLI would refuse, Go's single-dash spellings, a flag after
+    the id, ``--help``).  What this takes, the CLI parses the same
+    (tests/unit/test_entry.py)."""
+    g = {"root": None, "log": None, "log_format": "text", "rootless": "auto"}
+    g["systemd_cgroup"] = False
     i, n = 0, len(argv)
     while i < n and argv[i].startswith("--"):
         name, eq, value = argv[i].partition("=")
         i += 1
-        if name == "--systemd-cgroup" and (not eq or value in ("true", "false", "1", "0")):
+        if name == "--systemd-cgroup" and (not eq or value in _BOOL):
+            g["systemd_cgroup"] = not eq or value in ("true", "1")
             continue
-        if name not in _STATE_FLAGS:
+        if name not in _GLOBAL:
             return None
         if not eq:
             if i == n:
                 return None
             value = argv[i]
             i += 1
-        allowed = _STATE_FLAGS[name]
+        allowed = _GLOBAL[name]
         if allowed is not None and value not in allowed:
             return None
-        opts[name] = value
-    if i + 2 != n or argv[i] != "state" or argv[i + 1].startswith("-"):
+        g[name[2:].replace("-", "_")] = value
+    if i == n or argv[i] not in _LIFECYCLE:
         return None
-    return opts, argv[i + 1]
+    cmd, opts = argv[i], {"help": False}
+    i += 1
+    if cmd in _FLAG:
+        flag = _FLAG[cmd]
+        opts[flag[0][2:]] = i < n and argv[i] in flag
+        i += opts[flag[0][2:]]
+    pos = argv[i:]
+    if not pos or any(p.startswith("-") for p in pos) or len(pos) > (2 if cmd == "kill" else 1):
+        return None
+    return Call(g, cmd, opts, pos)
 
 
-def _state(argv: list[str]) -> None:
-    """``state ID`` without the CLI: podman and CRI-O call it again and
-    again, and the CLI's modules (the parser's tables, the log, the
-    commands) are most of what it costs beyond the interpreter's start
-    (0.9 ms of 1.1 ms here). It creates the --log file, as every command
-    does, and prints what the CLI's state prints (``Store.state_text``),
-    then exits. State only reads, so on any failure it returns and the CLI
-    does it all again, and says what went wrong as it always does."""
-    call = state_call(argv)
-    if call is None:
+def _lifecycle(argv: list[str]) -> None:
+    """A plain lifecycle call without the CLI: containerd, podman and CRI-O
+    make several per container, and the CLI's own modules (the parser's
+    tables, the commands' dispatch) cost about 1 ms of each beyond the
+    interpreter's start (bench/README).  The command is the one the CLI
+    would run (commands/lifecycle.py), its failure reported the CLI's way
+    (edge.py).  ``state``, which only reads, goes further: it does not even
+    load the log or the commands, and on any failure it leaves the call to
+    the CLI, which reads again and reports."""
+    a = lifecycle_call(argv)
+    if a is None:
         return
-    opts, cid = call
     from . import oslite as os
-    from .state import Store
 
     if "OCIRUNTIME_TRACE" in os.environ or "OCIRUNTIME_TEST_KILL_AT" in os.environ:
         return  # what the CLI reads from the environment: --trace, the fault tests
+    if a.cmd == "state":
+        _state(a)
+        return
+    from . import edge, log
+
+    def command() -> int:
+        import ociruntime
+
+        log.setup(a.g["log"], a.g["log_format"], False, create=True)
+        ociruntime.ROOTLESS = a.g["rootless"]
+        ociruntime.SYSTEMD_CGROUP = a.g["systemd_cgroup"]
+        from .commands import lifecycle
+
+        return getattr(lifecycle, "cmd_" + a.cmd)(a)
+
+    _exit(edge.outcome(command, False))
+
+
+def _state(a: Call) -> None:
+    """It creates the --log file, as every command does, prints what the
+    CLI's state prints (``Store.state_text``) and exits, or returns."""
+    from . import oslite as os
+    from .state import Store
+
     try:
-        if "--log" in opts:
+        if a.g["log"] is not None:
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-            os.close(os.open(opts["--log"], flags, 0o644))
-        text = Store(opts.get("--root")).state_text(cid)
+            os.close(os.open(a.g["log"], flags, 0o644))
+        text = Store(a.g["root"]).state_text(a.id)
     except Exception:
         return
     sys.stdout.write(text + "\n")

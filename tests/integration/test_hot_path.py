@@ -181,8 +181,9 @@ def test_the_shared_imports_leave_the_child_side_out():
     assert not new & (child_only | {"ociruntime.linux.syscalls", "_ctypes", "ctypes"}), new
 
 
-def _state_call(oci, tmp_path, *argv: str) -> tuple[str, set[str]]:
-    """One ``state`` call through the launcher: (its stdout, its imports)."""
+def _call(oci, tmp_path, *argv: str, code: int = 0) -> tuple[str, str, set[str]]:
+    """One call through the launcher: (its stdout, its stderr less the
+    ``-X importtime`` lines, its imports)."""
     err = tmp_path / "importtime.txt"
     with open(err, "wb") as f:
         r = subprocess.run(
@@ -193,79 +194,85 @@ def _state_call(oci, tmp_path, *argv: str) -> tuple[str, set[str]]:
             timeout=60,
         )
     text = err.read_text()
-    assert r.returncode == 0, text[-2000:]
-    return r.stdout.decode(), set(IMPORT_LINE.findall(text))
+    assert r.returncode == code, text[-2000:]
+    rest = "".join(x for x in text.splitlines(True) if not x.startswith("import time:"))
+    return r.stdout.decode(), rest, set(IMPORT_LINE.findall(text))
 
 
-CLI_MODULES = {"ociruntime.cli", "ociruntime.log", "ociruntime.commands"}
+CLI_MODULES = {"ociruntime.cli", "ociruntime.commands.extra"}
 
 
-def test_state_answers_without_the_cli(oci, make_bundle, tmp_path):
-    """entry.py: ``state ID`` with the global flags containerd, podman and
-    CRI-O pass imports none of the CLI's modules (0.9 ms of a 1.1 ms call
-    beyond the interpreter), creates the --log file as every command does,
-    and prints what the CLI's state prints (taken with ``--debug``, which
-    goes through the CLI), created, running, paused and stopped."""
+def test_the_lifecycle_goes_round_the_cli(oci, make_bundle, tmp_path):
+    """entry.py: start, state, pause, resume, kill and delete, with the
+    global flags containerd, podman and CRI-O pass, import none of the
+    CLI's modules (about 1 ms of each call beyond the interpreter), create
+    the --log file as every command does and write nothing in it.  State
+    loads neither the log nor the commands, and prints what the CLI's state
+    prints (taken with ``--debug``, which goes through the CLI), created,
+    running, paused and stopped."""
     b = make_bundle(["sleep", "60"])
-    cid = oci.new_id("fast")
+    cid = oci.new_id("round")
     logf = tmp_path / "log.json"
-    fast = ("--log", str(logf), "--log-format", "json", "--systemd-cgroup")
+    g = ("--log", str(logf), "--log-format", "json", "--systemd-cgroup")
+    steps = [
+        ("created", None),
+        ("running", ("start", cid)),
+        ("paused", ("pause", cid)),
+        ("running", ("resume", cid)),
+        ("stopped", ("kill", "--all", cid, "KILL")),
+    ]
     try:
         oci.cli_ok("create", "-b", b.path, cid)
-        for step in ("created", "running", "paused", "stopped"):
-            if step == "running":
-                oci.cli_ok("start", cid)
-                oci.wait_status(cid, "running")
-            elif step == "paused":
-                oci.cli_ok("pause", cid)
-            elif step == "stopped":
-                oci.cli_ok("resume", cid)
-                oci.cli_ok("kill", cid, "KILL")
-                oci.wait_status(cid, "stopped")
+        for status, step in steps:
+            if step is not None:
+                logf.unlink(missing_ok=True)
+                _, err, names = _call(oci, tmp_path, *g, *step)
+                assert err == "" and logf.read_text() == "", step
+                assert not names & CLI_MODULES and "ociruntime.commands.lifecycle" in names, step
+            oci.wait_status(cid, status)
             logf.unlink(missing_ok=True)
-            out, names = _state_call(oci, tmp_path, *fast, "state", cid)
-            assert not names & CLI_MODULES, (step, sorted(names & CLI_MODULES))
+            out, err, names = _call(oci, tmp_path, *g, "state", cid)
+            assert err == "" and logf.read_text() == ""  # created, and nothing in it
             assert "ociruntime.state" in names
-            assert logf.read_text() == ""  # created, and nothing in it
-            slow, slow_names = _state_call(oci, tmp_path, "--debug", "state", cid)
-            assert CLI_MODULES <= slow_names  # the same call through the CLI
-            assert json.loads(out)["status"] == step
+            assert not names & (CLI_MODULES | {"ociruntime.log", "ociruntime.commands"}), status
+            slow, _, slow_names = _call(oci, tmp_path, "--debug", "state", cid)
+            assert "ociruntime.cli" in slow_names  # the same call through the CLI
+            assert json.loads(out)["status"] == status
             assert out == slow
+        _, err, names = _call(oci, tmp_path, *g, "delete", cid)
+        assert err == "" and not names & CLI_MODULES
+        assert not os.path.exists(os.path.join(oci.root, cid))
     finally:
         oci.cli("delete", "--force", cid)
 
 
-def test_a_state_that_fails_is_the_clis(oci, tmp_path):
-    """A state call that fails goes through the CLI, which reports it as it
-    reports any error: one line on stderr, one record in the JSON log."""
+def test_a_failure_round_the_cli_is_reported_as_the_clis(oci, make_bundle, tmp_path):
+    """A failing state goes through the CLI, which reads again; a failing
+    start, kill or delete is reported where it failed, by the CLI's edge
+    (edge.py): one line on stderr, one record in the JSON log, status 1."""
     logf = tmp_path / "log.json"
-    cid = oci.new_id("gone")
-    err = tmp_path / "importtime.txt"
-    with open(err, "wb") as f:
-        r = subprocess.run(
-            [
-                *LAUNCHER,
-                "--root",
-                oci.root,
-                "--log",
-                str(logf),
-                "--log-format",
-                "json",
-                "state",
-                cid,
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=f,
-            timeout=60,
-        )
-    text = err.read_text()
-    assert r.returncode == 1 and r.stdout == b""
-    assert "ociruntime.cli" in IMPORT_LINE.findall(text)
-    lines = [x for x in text.splitlines() if not x.startswith("import time:")]
-    assert lines == [f'ociruntime: container "{cid}" does not exist']
-    rec = json.loads(logf.read_text())
-    assert (rec["level"], rec["msg"]) == ("error", f'container "{cid}" does not exist')
+    g = ("--log", str(logf), "--log-format", "json")
+    gone = oci.new_id("gone")
+    b = make_bundle(["sleep", "60"])
+    cid = oci.new_id("busy")
+    oci.cli_ok("run", "-d", "-b", b.path, cid)
+    try:
+        cases = [
+            (("state", gone), f'container "{gone}" does not exist', True),
+            (("start", gone), f'container "{gone}" does not exist', False),
+            (("kill", gone, "9"), f'container "{gone}" does not exist', False),
+            (("delete", cid), f"cannot delete container {cid} that is not stopped: running", False),
+            (("start", cid), "cannot start an already running container", False),
+        ]
+        for argv, msg, through_cli in cases:
+            logf.unlink(missing_ok=True)
+            out, err, names = _call(oci, tmp_path, *g, *argv, code=1)
+            assert out == "" and err == f"ociruntime: {msg}\n", argv
+            rec = json.loads(logf.read_text())  # one record: podman reads the file as one
+            assert (rec["level"], rec["msg"]) == ("error", msg), argv
+            assert ("ociruntime.cli" in names) == through_cli, argv
+    finally:
+        oci.cli("delete", "--force", cid)
 
 
 def test_features_finds_criu_without_importing(oci, tmp_path):

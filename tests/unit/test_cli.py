@@ -13,7 +13,7 @@ import re
 import pytest
 
 import ociruntime
-from ociruntime import cli, log
+from ociruntime import cli, edge, log
 from ociruntime.cli import COMMANDS, GLOBAL, Args, Flag, flags, parse_flags, usage
 from ociruntime.errors import OCIError, one_line
 from ociruntime.state import Store
@@ -706,12 +706,12 @@ def test_error_lines_escape_what_breaks_a_line(tmp_path, capsys, text, shown):
     logf = tmp_path / "log.json"
     assert one_line(text) == shown
     assert one_line(shown) == shown
-    code = cli._fail(text, 1, False)
+    code = edge.fail(text, 1, False)
     assert code == 1
     assert capsys.readouterr().err == f"ociruntime: {shown}\n"
     log.setup(str(logf), "json", create=True)
     log.warn(text)
-    cli._fail(text, 1, False)
+    edge.fail(text, 1, False)
     recs = [json.loads(x) for x in logf.read_text().splitlines()]
     assert [r["msg"] for r in recs] == [shown, shown]
     assert capsys.readouterr().err == f"ociruntime: {shown}\n"

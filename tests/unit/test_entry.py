@@ -1,8 +1,9 @@
-"""entry.state_call: the command lines ``state`` answers without the CLI.
+"""entry.lifecycle_call: the command lines that go round the CLI.
 
-What it takes must mean to the CLI exactly what entry.py does with it (the
-root, the log, the id), and whatever it leaves must reach the CLI; checked
-here against cli.Args over every combination of a pool of global flags.
+What it takes must mean to the CLI exactly what entry.py does with it
+(the command, its id and flag, the global flags), and whatever it leaves
+must reach the CLI; checked here against cli.Args over every combination
+of a pool of words.
 """
 
 from __future__ import annotations
@@ -12,42 +13,77 @@ import itertools
 import pytest
 
 from ociruntime.cli import Args
-from ociruntime.entry import state_call
+from ociruntime.entry import lifecycle_call
+
+DEFAULTS = {
+    "root": None,
+    "log": None,
+    "log_format": "text",
+    "rootless": "auto",
+    "systemd_cgroup": False,
+}
 
 TAKEN = [
-    (["state", "c1"], {}, "c1"),
-    (["--root", "/r", "state", "c1"], {"--root": "/r"}, "c1"),
-    (["--root=/r", "state", "c1"], {"--root": "/r"}, "c1"),
+    (["state", "c1"], {}, "state", {}, ["c1"]),
+    (["--root", "/r", "state", "c1"], {"root": "/r"}, "state", {}, ["c1"]),
+    (["--root=/r", "start", "c1"], {"root": "/r"}, "start", {}, ["c1"]),
     # containerd (go-runc) and podman
     (
-        ["--root", "/r", "--log", "/l.json", "--log-format", "json", "state", "x"],
-        {"--root": "/r", "--log": "/l.json", "--log-format": "json"},
-        "x",
+        ["--root", "/r", "--log", "/l.json", "--log-format", "json", "kill", "--all", "x", "9"],
+        {"root": "/r", "log": "/l.json", "log_format": "json"},
+        "kill",
+        {"all": True},
+        ["x", "9"],
     ),
     (
-        ["--log-format=json", "--log=/l", "--systemd-cgroup", "--root=/r", "state", "x"],
-        {"--log-format": "json", "--log": "/l", "--root": "/r"},
-        "x",
+        ["--log-format=json", "--log=/l", "--systemd-cgroup", "--root=/r", "delete", "-f", "x"],
+        {"log_format": "json", "log": "/l", "root": "/r", "systemd_cgroup": True},
+        "delete",
+        {"force": True},
+        ["x"],
     ),
-    (["--systemd-cgroup=false", "--rootless", "auto", "state", "x"], {"--rootless": "auto"}, "x"),
+    (["kill", "x"], {}, "kill", {"all": False}, ["x"]),
+    (["kill", "-a", "x", "KILL"], {}, "kill", {"all": True}, ["x", "KILL"]),
+    (["delete", "x"], {}, "delete", {"force": False}, ["x"]),
+    (["delete", "--force", "x"], {}, "delete", {"force": True}, ["x"]),
+    (["pause", "x"], {}, "pause", {}, ["x"]),
+    (["resume", "x"], {}, "resume", {}, ["x"]),
+    (
+        ["--systemd-cgroup=false", "--rootless", "true", "state", "x"],
+        {"rootless": "true"},
+        "state",
+        {},
+        ["x"],
+    ),
     # an id that is a flag's value elsewhere, or a command's name
-    (["--root", "state", "state", "run"], {"--root": "state"}, "run"),
-    (["--root=", "state", "c"], {"--root": ""}, "c"),
+    (["--root", "state", "state", "run"], {"root": "state"}, "state", {}, ["run"]),
+    (["--root=", "start", "c"], {"root": ""}, "start", {}, ["c"]),
 ]
 
 LEFT = [
     [],
     ["state"],
     ["state", "a", "b"],
+    ["start", "a", "b"],
+    ["kill", "a", "b", "c"],
+    ["kill", "x", "-9"],
+    ["kill", "x", "--all"],
+    ["kill", "--all=true", "x"],
+    ["kill", "-all", "x"],
+    ["delete", "-force", "x"],
+    ["delete", "x", "-f"],
+    ["delete", "-f", "-f", "x"],
+    ["delete", "--force"],
     ["state", "--help", "x"],
-    ["state", "-h"],
+    ["start", "-h"],
     ["state", "--", "x"],
     ["--debug", "state", "x"],
-    ["--trace", "/t.json", "state", "x"],
+    ["--debug", "delete", "x"],
+    ["--trace", "/t.json", "start", "x"],
     ["--version", "state", "x"],
     ["-v", "state", "x"],
     ["--log-format", "xml", "state", "x"],
-    ["--log-format=JSON", "state", "x"],
+    ["--log-format=JSON", "kill", "x"],
     ["--rootless=maybe", "state", "x"],
     ["--systemd-cgroup=yes", "state", "x"],
     ["--systemd-cgroup=TRUE", "state", "x"],
@@ -58,64 +94,72 @@ LEFT = [
     ["--criu", "/c", "state", "x"],
     ["--nope", "state", "x"],
     ["--", "state", "x"],
-    ["kill", "state"],
-    ["delete", "state"],
+    ["run", "state"],
+    ["create", "start"],
     ["--root", "/r", "list"],
+    ["exec", "x", "kill"],
+    ["update", "x"],
 ]
 
 
-@pytest.mark.parametrize("argv,opts,cid", TAKEN)
-def test_takes(argv, opts, cid):
-    assert state_call(argv) == (opts, cid)
+@pytest.mark.parametrize("argv,g,cmd,opts,pos", TAKEN)
+def test_takes(argv, g, cmd, opts, pos):
+    a = lifecycle_call(argv)
+    assert a is not None
+    assert (a.g, a.cmd, a.opts, a.pos, a.id) == (
+        DEFAULTS | g,
+        cmd,
+        {"help": False} | opts,
+        pos,
+        pos[0],
+    )
 
 
 @pytest.mark.parametrize("argv", LEFT)
 def test_leaves_to_the_cli(argv):
-    assert state_call(argv) is None
+    assert lifecycle_call(argv) is None
 
 
 POOL = [
     "--root",
     "/r",
     "--root=/q",
-    "--log",
     "--log=/l",
     "--log-format",
     "--log-format=json",
-    "--log-format=text",
     "json",
     "--systemd-cgroup",
-    "--systemd-cgroup=1",
+    "--systemd-cgroup=0",
     "--rootless=true",
     "--debug",
     "state",
+    "kill",
+    "delete",
+    "start",
     "x",
     "-a",
+    "-f",
+    "--force",
+    "9",
 ]
 
 
 def test_what_it_takes_the_cli_parses_the_same():
-    """Every command line of up to five words from the pool: what state_call
-    takes, Args parses as state of the same id with the same root, log and
-    log format, no --debug or --trace, and values dispatch() accepts."""
-    taken = 0
+    """Every command line of up to five words from the pool: what
+    lifecycle_call takes, cli.Args parses as the same command, positionals,
+    flag and global flags, with no --debug or --trace and values dispatch()
+    accepts."""
+    taken = set()
     for k in range(6):
         for argv in map(list, itertools.product(POOL, repeat=k)):
-            call = state_call(argv)
-            if call is None:
+            a = lifecycle_call(argv)
+            if a is None:
                 continue
-            taken += 1
-            opts, cid = call
-            a = Args(argv)
-            assert (a.cmd, a.pos, a.opts) == ("state", [cid], {"help": False}), argv
-            g = a.g
-            assert g["root"] == opts.get("--root"), argv
-            assert g["log"] == opts.get("--log"), argv
-            assert g["log_format"] == opts.get("--log-format", "text"), argv
-            assert g["log_format"] in ("text", "json") and g["rootless"] in (
-                "auto",
-                "true",
-                "false",
-            )
-            assert not (g["debug"] or g["trace"] or g["version"] or g["help"]), argv
-    assert taken > 100
+            taken.add(a.cmd)
+            b = Args(argv)
+            assert (b.cmd, b.pos, b.opts) == (a.cmd, a.pos, a.opts), argv
+            assert {k: b.g[k] for k in DEFAULTS} == a.g, argv
+            assert b.g["log_format"] in ("text", "json"), argv
+            assert b.g["rootless"] in ("auto", "true", "false"), argv
+            assert not (b.g["debug"] or b.g["trace"] or b.g["version"] or b.g["help"]), argv
+    assert taken == {"state", "kill", "delete", "start"}
