@@ -3,8 +3,8 @@
 What happens here rather than in the CLI module pays off only when done
 before it is imported: the cyclic garbage collector is switched off; for
 create, run and exec the container's first child (or exec's) is forked
-(process/first_child.py); the plain calls of state, start, kill, delete,
-pause and resume go round the CLI (:func:`lifecycle_call`); and the
+(process/first_child.py); the plain calls of create, run, state, start,
+kill, delete, pause and resume go round the CLI (:func:`lifecycle_call`); and the
 process ends with ``os._exit``
 once its output is flushed, skipping the interpreter's teardown, which
 frees every object only for the kernel to drop the whole address space a
@@ -15,7 +15,6 @@ import sys
 
 _ATTACHING = {"create", "run", "exec"}
 _FOREGROUND = {"run", "exec"}
-_LIFECYCLE = {"state", "start", "kill", "delete", "pause", "resume"}
 
 
 def main() -> None:
@@ -39,11 +38,14 @@ def main() -> None:
         from .process import first_child
 
         first_child.start()
-    elif not _LIFECYCLE.isdisjoint(argv):
+    if not _COMMANDS.keys().isdisjoint(argv):
         _lifecycle(argv)  # returns only when the CLI must answer
     from .cli import main as cli_main
 
-    code = cli_main(argv, t0)
+    _end(cli_main(argv, t0))
+
+
+def _end(code: int) -> None:
     first_child = sys.modules.get("ociruntime.process.first_child")
     if first_child is not None:
         # an early child nobody took (an error, or "run" was only an id): let it go
@@ -72,8 +74,35 @@ _GLOBAL: dict[str, tuple[str, ...] | None] = {
     "--rootless": ("auto", "true", "false"),
 }
 _BOOL = ("true", "false", "1", "0")
-# each command's one boolean flag, in the spellings taken here (before the id)
-_FLAG = {"kill": ("--all", "-a"), "delete": ("--force", "-f")}
+# Each command's flags in the spellings taken here (before the id; a
+# boolean bare, a value as ``--x=V`` or ``--x V``): name -> (dest, kind,
+# default), and how many positionals it takes.  The dests and defaults
+# are cli.COMMANDS's (tests/unit/test_entry.py).
+_Flags = dict[str, tuple[str, str, object]]
+_CREATE: _Flags = {
+    "-b": ("bundle", "str", "."),
+    "--bundle": ("bundle", "str", "."),
+    "--pid-file": ("pid_file", "str", None),
+    "--console-socket": ("console_socket", "str", None),
+    "--no-pivot": ("no_pivot", "bool", False),
+    "--no-new-keyring": ("no_new_keyring", "bool", False),
+    "--preserve-fds": ("preserve_fds", "int", 0),
+}
+_RUN: _Flags = _CREATE | {
+    "-d": ("detach", "bool", False),
+    "--detach": ("detach", "bool", False),
+    "--keep": ("keep", "bool", False),
+}
+_COMMANDS: dict[str, tuple[_Flags, int]] = {
+    "state": ({}, 1),
+    "start": ({}, 1),
+    "pause": ({}, 1),
+    "resume": ({}, 1),
+    "kill": ({"-a": ("all", "bool", False), "--all": ("all", "bool", False)}, 2),
+    "delete": ({"-f": ("force", "bool", False), "--force": ("force", "bool", False)}, 1),
+    "create": (_CREATE, 1),
+    "run": (_RUN, 1),
+}
 
 
 class Call:
@@ -93,13 +122,13 @@ class Call:
 
 
 def lifecycle_call(argv: list[str]) -> Call | None:
-    """``[GLOBAL FLAGS] CMD [FLAG] ID`` for state, start, pause, resume,
-    ``delete [--force|-f] ID`` and ``kill [--all|-a] ID [SIGNAL]``, as a
-    :class:`Call`; None for any other command line, which the CLI parses
-    (a global flag not in :data:`_GLOBAL`, ``--debug``, ``--trace``, a
-    value the CLI would refuse, Go's single-dash spellings, a flag after
-    the id, ``--help``).  What this takes, the CLI parses the same
-    (tests/unit/test_entry.py)."""
+    """``[GLOBAL FLAGS] CMD [FLAGS] ID`` for state, start, pause, resume,
+    kill (``ID [SIGNAL]``), delete, create and run, with the flags of
+    :data:`_COMMANDS`, as a :class:`Call`; None for any other command line,
+    which the CLI parses (a global flag not in :data:`_GLOBAL`, ``--debug``,
+    ``--trace``, a value the CLI would refuse, a value that starts with a
+    dash, Go's single-dash spellings, a flag after the id, ``--help``).
+    What this takes, the CLI parses the same (tests/unit/test_entry.py)."""
     g = {"root": None, "log": None, "log_format": "text", "rootless": "auto"}
     g["systemd_cgroup"] = False
     i, n = 0, len(argv)
@@ -120,16 +149,34 @@ def lifecycle_call(argv: list[str]) -> Call | None:
         if allowed is not None and value not in allowed:
             return None
         g[name[2:].replace("-", "_")] = value
-    if i == n or argv[i] not in _LIFECYCLE:
+    if i == n or argv[i] not in _COMMANDS:
         return None
-    cmd, opts = argv[i], {"help": False}
+    cmd = argv[i]
+    flags, most = _COMMANDS[cmd]
+    opts: dict[str, object] = {dest: default for dest, _, default in flags.values()}
+    opts["help"] = False
     i += 1
-    if cmd in _FLAG:
-        flag = _FLAG[cmd]
-        opts[flag[0][2:]] = i < n and argv[i] in flag
-        i += opts[flag[0][2:]]
+    while i < n and argv[i].startswith("-"):
+        name, eq, value = argv[i].partition("=")
+        i += 1
+        if name not in flags:
+            return None
+        dest, kind, _ = flags[name]
+        if kind == "bool":
+            if eq:
+                return None
+            opts[dest] = True
+            continue
+        if not eq:
+            if i == n:
+                return None
+            value = argv[i]
+            i += 1
+        if value.startswith("-") or kind == "int" and not (value.isascii() and value.isdigit()):
+            return None
+        opts[dest] = int(value) if kind == "int" else value
     pos = argv[i:]
-    if not pos or any(p.startswith("-") for p in pos) or len(pos) > (2 if cmd == "kill" else 1):
+    if not pos or len(pos) > most or any(p.startswith("-") for p in pos):
         return None
     return Call(g, cmd, opts, pos)
 
@@ -137,8 +184,8 @@ def lifecycle_call(argv: list[str]) -> Call | None:
 def _lifecycle(argv: list[str]) -> None:
     """A plain lifecycle call without the CLI: containerd, podman and CRI-O
     make several per container, and the CLI's own modules (the parser's
-    tables, the commands' dispatch) cost about 1 ms of each beyond the
-    interpreter's start (bench/README).  The command is the one the CLI
+    tables, the commands' dispatch) cost about 0.5 ms of each call's CPU
+    (README, "Benchmarks").  The command is the one the CLI
     would run (commands/lifecycle.py), its failure reported the CLI's way
     (edge.py).  ``state``, which only reads, goes further: it does not even
     load the log or the commands, and on any failure it leaves the call to
@@ -165,7 +212,7 @@ def _lifecycle(argv: list[str]) -> None:
 
         return getattr(lifecycle, "cmd_" + a.cmd)(a)
 
-    _exit(edge.outcome(command, False))
+    _end(edge.outcome(command, False))
 
 
 def _state(a: Call) -> None:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import OCI
+from conftest import OCI, leftovers
 
 FORBIDDEN = {
     "os",
@@ -184,26 +184,27 @@ def test_the_shared_imports_leave_the_child_side_out():
 def _call(oci, tmp_path, *argv: str, code: int = 0) -> tuple[str, str, set[str]]:
     """One call through the launcher: (its stdout, its stderr less the
     ``-X importtime`` lines, its imports)."""
-    err = tmp_path / "importtime.txt"
-    with open(err, "wb") as f:
+    err, out = tmp_path / "importtime.txt", tmp_path / "stdout.txt"
+    # files, not pipes: a container that outlives the call keeps them
+    with open(err, "wb") as f, open(out, "wb") as o:
         r = subprocess.run(
             [*LAUNCHER, "--root", oci.root, *argv],
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=o,
             stderr=f,
             timeout=60,
         )
     text = err.read_text()
     assert r.returncode == code, text[-2000:]
     rest = "".join(x for x in text.splitlines(True) if not x.startswith("import time:"))
-    return r.stdout.decode(), rest, set(IMPORT_LINE.findall(text))
+    return out.read_text(), rest, set(IMPORT_LINE.findall(text))
 
 
 CLI_MODULES = {"ociruntime.cli", "ociruntime.commands.extra"}
 
 
 def test_the_lifecycle_goes_round_the_cli(oci, make_bundle, tmp_path):
-    """entry.py: start, state, pause, resume, kill and delete, with the
+    """entry.py: create, start, state, pause, resume, kill and delete, with the
     global flags containerd, podman and CRI-O pass, import none of the
     CLI's modules (about 1 ms of each call beyond the interpreter), create
     the --log file as every command does and write nothing in it.  State
@@ -222,7 +223,10 @@ def test_the_lifecycle_goes_round_the_cli(oci, make_bundle, tmp_path):
         ("stopped", ("kill", "--all", cid, "KILL")),
     ]
     try:
-        oci.cli_ok("create", "-b", b.path, cid)
+        # (--systemd-cgroup: a systemd scope on create, which this host lacks)
+        _, err, names = _call(oci, tmp_path, *g[:4], "create", "--bundle", b.path, cid)
+        assert err == "" and logf.read_text() == ""
+        assert not names & CLI_MODULES and "ociruntime.process.runtime" in names
         for status, step in steps:
             if step is not None:
                 logf.unlink(missing_ok=True)
@@ -244,12 +248,24 @@ def test_the_lifecycle_goes_round_the_cli(oci, make_bundle, tmp_path):
         assert not os.path.exists(os.path.join(oci.root, cid))
     finally:
         oci.cli("delete", "--force", cid)
+    # run, in the foreground and detached
+    t = make_bundle(["sh", "-c", "exit 3"])
+    _, err, names = _call(oci, tmp_path, *g[:4], "run", "-b", t.path, oci.new_id("round"), code=3)
+    assert err == "" and not names & CLI_MODULES
+    cid = oci.new_id("round")
+    try:
+        _, err, names = _call(oci, tmp_path, "run", "-d", "--bundle", b.path, cid)
+        assert err == "" and not names & CLI_MODULES
+        assert oci.state(cid)["status"] == "running"
+    finally:
+        oci.cli("delete", "--force", cid)
 
 
 def test_a_failure_round_the_cli_is_reported_as_the_clis(oci, make_bundle, tmp_path):
     """A failing state goes through the CLI, which reads again; a failing
-    start, kill or delete is reported where it failed, by the CLI's edge
-    (edge.py): one line on stderr, one record in the JSON log, status 1."""
+    start, kill, delete, create or run is reported where it failed, by the
+    CLI's edge (edge.py): one line on stderr, one record in the JSON log,
+    status 1, and nothing left of a create (its early child gone too)."""
     logf = tmp_path / "log.json"
     g = ("--log", str(logf), "--log-format", "json")
     gone = oci.new_id("gone")
@@ -263,6 +279,12 @@ def test_a_failure_round_the_cli_is_reported_as_the_clis(oci, make_bundle, tmp_p
             (("kill", gone, "9"), f'container "{gone}" does not exist', False),
             (("delete", cid), f"cannot delete container {cid} that is not stopped: running", False),
             (("start", cid), "cannot start an already running container", False),
+            (
+                ("create", "-b", "/nonexistent", gone),
+                "bundle /nonexistent: no such directory",
+                False,
+            ),
+            (("run", "--bundle", b.path, cid), f"container with id exists: {cid}", False),
         ]
         for argv, msg, through_cli in cases:
             logf.unlink(missing_ok=True)
@@ -271,6 +293,7 @@ def test_a_failure_round_the_cli_is_reported_as_the_clis(oci, make_bundle, tmp_p
             rec = json.loads(logf.read_text())  # one record: podman reads the file as one
             assert (rec["level"], rec["msg"]) == ("error", msg), argv
             assert ("ociruntime.cli" in names) == through_cli, argv
+        assert [x for x in leftovers(oci, None, (gone,)) if gone in x] == []
     finally:
         oci.cli("delete", "--force", cid)
 

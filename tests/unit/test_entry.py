@@ -58,7 +58,52 @@ TAKEN = [
     # an id that is a flag's value elsewhere, or a command's name
     (["--root", "state", "state", "run"], {"root": "state"}, "state", {}, ["run"]),
     (["--root=", "start", "c"], {"root": ""}, "start", {}, ["c"]),
+    # containerd's and conmon's create, a run by hand
+    (
+        [
+            "--root",
+            "/r",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/p",
+            "--console-socket=/s",
+            "c",
+        ],
+        {"root": "/r"},
+        "create",
+        {"bundle": "/b", "pid_file": "/p", "console_socket": "/s"},
+        ["c"],
+    ),
+    (
+        ["create", "-b", "/b", "--no-pivot", "--no-new-keyring", "--preserve-fds", "2", "c"],
+        {},
+        "create",
+        {"bundle": "/b", "no_pivot": True, "no_new_keyring": True, "preserve_fds": 2},
+        ["c"],
+    ),
+    (["create", "c"], {}, "create", {}, ["c"]),
+    (["run", "state"], {}, "run", {}, ["state"]),
+    (["create", "start"], {}, "create", {}, ["start"]),
+    (["run", "-d", "-b", "/b", "c"], {}, "run", {"detach": True, "bundle": "/b"}, ["c"]),
+    (["run", "--keep", "--bundle=", "c"], {}, "run", {"keep": True, "bundle": ""}, ["c"]),
 ]
+
+CREATE = {
+    "bundle": ".",
+    "pid_file": None,
+    "console_socket": None,
+    "no_pivot": False,
+    "no_new_keyring": False,
+    "preserve_fds": 0,
+}
+OPTS = {
+    "kill": {"all": False},
+    "delete": {"force": False},
+    "create": CREATE,
+    "run": CREATE | {"detach": False, "keep": False},
+}
 
 LEFT = [
     [],
@@ -72,7 +117,6 @@ LEFT = [
     ["kill", "-all", "x"],
     ["delete", "-force", "x"],
     ["delete", "x", "-f"],
-    ["delete", "-f", "-f", "x"],
     ["delete", "--force"],
     ["state", "--help", "x"],
     ["start", "-h"],
@@ -94,11 +138,26 @@ LEFT = [
     ["--criu", "/c", "state", "x"],
     ["--nope", "state", "x"],
     ["--", "state", "x"],
-    ["run", "state"],
-    ["create", "start"],
     ["--root", "/r", "list"],
     ["exec", "x", "kill"],
     ["update", "x"],
+    ["create", "-b"],
+    ["create", "-b", "/b"],
+    ["create", "-b", "-x", "c"],
+    ["create", "--pid-file", "-", "c"],
+    ["create", "-bundle", "/b", "c"],
+    ["create", "-b", "/b", "c", "--no-pivot"],
+    ["create", "--no-pivot=true", "c"],
+    ["create", "--preserve-fds", "-1", "c"],
+    ["create", "--preserve-fds=+1", "c"],
+    ["create", "--preserve-fds=x", "c"],
+    ["create", "--preserve-fds", "٣", "c"],  # a digit to str.isdigit, not to the CLI
+    ["create", "--detach", "c"],
+    ["create", "a", "b"],
+    ["run", "-d", "a", "b"],
+    ["run", "--keep=false", "c"],
+    ["run", "-t", "c"],
+    ["--trace=/t", "run", "c"],
 ]
 
 
@@ -109,7 +168,7 @@ def test_takes(argv, g, cmd, opts, pos):
     assert (a.g, a.cmd, a.opts, a.pos, a.id) == (
         DEFAULTS | g,
         cmd,
-        {"help": False} | opts,
+        {"help": False} | OPTS.get(cmd, {}) | opts,
         pos,
         pos[0],
     )
@@ -141,6 +200,15 @@ POOL = [
     "-f",
     "--force",
     "9",
+    "create",
+    "run",
+    "-b",
+    "--bundle=/b",
+    "--pid-file",
+    "--no-pivot",
+    "--preserve-fds=1",
+    "-d",
+    "--keep",
 ]
 
 
@@ -162,4 +230,18 @@ def test_what_it_takes_the_cli_parses_the_same():
             assert b.g["log_format"] in ("text", "json"), argv
             assert b.g["rootless"] in ("auto", "true", "false"), argv
             assert not (b.g["debug"] or b.g["trace"] or b.g["version"] or b.g["help"]), argv
-    assert taken == {"state", "kill", "delete", "start"}
+    assert taken == {"state", "kill", "delete", "start", "create", "run"}
+
+
+def test_the_flags_are_the_clis():
+    """Each command's flags here have the CLI's dests, kinds and defaults,
+    and every dest the CLI has: a flag added to the CLI and not here would
+    leave its dest out of the commands' ``opts``."""
+    from ociruntime.cli import flags
+    from ociruntime.entry import _COMMANDS
+
+    for cmd, (mine, _) in _COMMANDS.items():
+        cli = {f.dest: (f.takes or "bool", f.default) for f in flags(cmd)}
+        assert {d: (k, v) for d, k, v in mine.values()} == cli, cmd
+        for name, (dest, _, _) in mine.items():
+            assert name in next(f.names for f in flags(cmd) if f.dest == dest), (cmd, name)
