@@ -3,8 +3,9 @@
 What happens here rather than in the CLI module pays off only when done
 before it is imported: the cyclic garbage collector is switched off; for
 create, run and exec the container's first child (or exec's) is forked
-(process/first_child.py); the plain calls of create, run, state, start,
-kill, delete, pause and resume go round the CLI (:func:`lifecycle_call`); and the
+(process/first_child.py); the plain calls of create, run, exec, state,
+start, kill, delete, pause and resume go round the CLI
+(:func:`lifecycle_call`); and the
 process ends with ``os._exit``
 once its output is flushed, skipping the interpreter's teardown, which
 frees every object only for the kernel to drop the whole address space a
@@ -76,8 +77,9 @@ _GLOBAL: dict[str, tuple[str, ...] | None] = {
 _BOOL = ("true", "false", "1", "0")
 # Each command's flags in the spellings taken here (before the id; a
 # boolean bare, a value as ``--x=V`` or ``--x V``): name -> (dest, kind,
-# default), and how many positionals it takes.  The dests and defaults
-# are cli.COMMANDS's (tests/unit/test_entry.py).
+# default); how many positionals it takes; the defaults of its flags not
+# taken here.  The dests and defaults are cli.COMMANDS's
+# (tests/unit/test_entry.py).
 _Flags = dict[str, tuple[str, str, object]]
 _CREATE: _Flags = {
     "-b": ("bundle", "str", "."),
@@ -93,15 +95,30 @@ _RUN: _Flags = _CREATE | {
     "--detach": ("detach", "bool", False),
     "--keep": ("keep", "bool", False),
 }
-_COMMANDS: dict[str, tuple[_Flags, int]] = {
-    "state": ({}, 1),
-    "start": ({}, 1),
-    "pause": ({}, 1),
-    "resume": ({}, 1),
-    "kill": ({"-a": ("all", "bool", False), "--all": ("all", "bool", False)}, 2),
-    "delete": ({"-f": ("force", "bool", False), "--force": ("force", "bool", False)}, 1),
-    "create": (_CREATE, 1),
-    "run": (_RUN, 1),
+# exec with a process.json (containerd's and conmon's form); its other
+# flags' defaults, which the command reads
+_EXEC: _Flags = {
+    "-p": ("process", "str", None),
+    "--process": ("process", "str", None),
+    "-d": ("detach", "bool", False),
+    "--detach": ("detach", "bool", False),
+    "--pid-file": ("pid_file", "str", None),
+    "--console-socket": ("console_socket", "str", None),
+    "--preserve-fds": ("preserve_fds", "int", 0),
+}
+_EXEC_REST = {"tty": False, "cwd": None, "env": [], "user": None, "additional_gids": []}
+_EXEC_REST |= {"cap": [], "no_new_privs": False, "apparmor": None, "process_label": None}
+_EXEC_REST |= {"ignore_paused": False, "cgroup": None}
+_COMMANDS: dict[str, tuple[_Flags, int, dict]] = {
+    "state": ({}, 1, {}),
+    "start": ({}, 1, {}),
+    "pause": ({}, 1, {}),
+    "resume": ({}, 1, {}),
+    "kill": ({"-a": ("all", "bool", False), "--all": ("all", "bool", False)}, 2, {}),
+    "delete": ({"-f": ("force", "bool", False), "--force": ("force", "bool", False)}, 1, {}),
+    "create": (_CREATE, 1, {}),
+    "run": (_RUN, 1, {}),
+    "exec": (_EXEC, 1, _EXEC_REST),
 }
 
 
@@ -123,7 +140,8 @@ class Call:
 
 def lifecycle_call(argv: list[str]) -> Call | None:
     """``[GLOBAL FLAGS] CMD [FLAGS] ID`` for state, start, pause, resume,
-    kill (``ID [SIGNAL]``), delete, create and run, with the flags of
+    kill (``ID [SIGNAL]``), delete, create, run and exec (with
+    ``--process``), with the flags of
     :data:`_COMMANDS`, as a :class:`Call`; None for any other command line,
     which the CLI parses (a global flag not in :data:`_GLOBAL`, ``--debug``,
     ``--trace``, a value the CLI would refuse, a value that starts with a
@@ -152,8 +170,9 @@ def lifecycle_call(argv: list[str]) -> Call | None:
     if i == n or argv[i] not in _COMMANDS:
         return None
     cmd = argv[i]
-    flags, most = _COMMANDS[cmd]
-    opts: dict[str, object] = {dest: default for dest, _, default in flags.values()}
+    flags, most, rest = _COMMANDS[cmd]
+    opts: dict[str, object] = {k: list(v) if type(v) is list else v for k, v in rest.items()}
+    opts |= {dest: default for dest, _, default in flags.values()}
     opts["help"] = False
     i += 1
     while i < n and argv[i].startswith("-"):
@@ -178,6 +197,8 @@ def lifecycle_call(argv: list[str]) -> Call | None:
     pos = argv[i:]
     if not pos or len(pos) > most or any(p.startswith("-") for p in pos):
         return None
+    if cmd == "exec" and opts["process"] is None:
+        return None  # the command from the arguments: the CLI's
     return Call(g, cmd, opts, pos)
 
 
@@ -186,7 +207,7 @@ def _lifecycle(argv: list[str]) -> None:
     make several per container, and the CLI's own modules (the parser's
     tables, the commands' dispatch) cost about 0.5 ms of each call's CPU
     (README, "Benchmarks").  The command is the one the CLI
-    would run (commands/lifecycle.py), its failure reported the CLI's way
+    would run (commands/lifecycle.py, exec's in commands/extra.py), its failure reported the CLI's way
     (edge.py).  ``state``, which only reads, goes further: it does not even
     load the log or the commands, and on any failure it leaves the call to
     the CLI, which reads again and reports."""
@@ -208,9 +229,11 @@ def _lifecycle(argv: list[str]) -> None:
         log.setup(a.g["log"], a.g["log_format"], False, create=True)
         ociruntime.ROOTLESS = a.g["rootless"]
         ociruntime.SYSTEMD_CGROUP = a.g["systemd_cgroup"]
-        from .commands import lifecycle
-
-        return getattr(lifecycle, "cmd_" + a.cmd)(a)
+        if a.cmd == "exec":
+            from .commands import extra as commands
+        else:
+            from .commands import lifecycle as commands
+        return getattr(commands, "cmd_" + a.cmd)(a)
 
     _end(edge.outcome(command, False))
 

@@ -200,11 +200,11 @@ def _call(oci, tmp_path, *argv: str, code: int = 0) -> tuple[str, str, set[str]]
     return out.read_text(), rest, set(IMPORT_LINE.findall(text))
 
 
-CLI_MODULES = {"ociruntime.cli", "ociruntime.commands.extra"}
+CLI_MODULES = {"ociruntime.cli"}
 
 
 def test_the_lifecycle_goes_round_the_cli(oci, make_bundle, tmp_path):
-    """entry.py: create, start, state, pause, resume, kill and delete, with the
+    """entry.py: create, start, exec, state, pause, resume, kill and delete, with the
     global flags containerd, podman and CRI-O pass, import none of the
     CLI's modules (about 1 ms of each call beyond the interpreter), create
     the --log file as every command does and write nothing in it.  State
@@ -215,9 +215,13 @@ def test_the_lifecycle_goes_round_the_cli(oci, make_bundle, tmp_path):
     cid = oci.new_id("round")
     logf = tmp_path / "log.json"
     g = ("--log", str(logf), "--log-format", "json", "--systemd-cgroup")
+    proc = tmp_path / "process.json"
+    proc.write_text(json.dumps({"args": ["true"], "cwd": "/", "user": {"uid": 0, "gid": 0}}))
+    pidf = tmp_path / "exec.pid"
     steps = [
         ("created", None),
         ("running", ("start", cid)),
+        ("running", ("exec", "--process", str(proc), "--detach", "--pid-file", str(pidf), cid)),
         ("paused", ("pause", cid)),
         ("running", ("resume", cid)),
         ("stopped", ("kill", "--all", cid, "KILL")),
@@ -232,7 +236,8 @@ def test_the_lifecycle_goes_round_the_cli(oci, make_bundle, tmp_path):
                 logf.unlink(missing_ok=True)
                 _, err, names = _call(oci, tmp_path, *g, *step)
                 assert err == "" and logf.read_text() == "", step
-                assert not names & CLI_MODULES and "ociruntime.commands.lifecycle" in names, step
+                command = "extra" if step[0] == "exec" else "lifecycle"
+                assert not names & CLI_MODULES and f"ociruntime.commands.{command}" in names, step
             oci.wait_status(cid, status)
             logf.unlink(missing_ok=True)
             out, err, names = _call(oci, tmp_path, *g, "state", cid)
@@ -265,7 +270,8 @@ def test_a_failure_round_the_cli_is_reported_as_the_clis(oci, make_bundle, tmp_p
     """A failing state goes through the CLI, which reads again; a failing
     start, kill, delete, create or run is reported where it failed, by the
     CLI's edge (edge.py): one line on stderr, one record in the JSON log,
-    status 1, and nothing left of a create (its early child gone too)."""
+    status 1 (exec 255), and nothing left of a create (its early child
+    gone too)."""
     logf = tmp_path / "log.json"
     g = ("--log", str(logf), "--log-format", "json")
     gone = oci.new_id("gone")
@@ -286,9 +292,11 @@ def test_a_failure_round_the_cli_is_reported_as_the_clis(oci, make_bundle, tmp_p
             ),
             (("run", "--bundle", b.path, cid), f"container with id exists: {cid}", False),
         ]
-        for argv, msg, through_cli in cases:
+        exec_fails = (("exec", "-p", "/none.json", cid), "/none.json: no such file or directory")
+        for argv, msg, through_cli in [*cases, (*exec_fails, False)]:
             logf.unlink(missing_ok=True)
-            out, err, names = _call(oci, tmp_path, *g, *argv, code=1)
+            code = 255 if argv[0] == "exec" else 1  # exec's own failures: 255, as runc's
+            out, err, names = _call(oci, tmp_path, *g, *argv, code=code)
             assert out == "" and err == f"ociruntime: {msg}\n", argv
             rec = json.loads(logf.read_text())  # one record: podman reads the file as one
             assert (rec["level"], rec["msg"]) == ("error", msg), argv

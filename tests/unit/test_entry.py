@@ -2,13 +2,14 @@
 
 What it takes must mean to the CLI exactly what entry.py does with it
 (the command, its id and flag, the global flags), and whatever it leaves
-must reach the CLI; checked here against cli.Args over every combination
+must reach the CLI; checked here against cli.Args over command lines made
 of a pool of words.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 
@@ -85,6 +86,15 @@ TAKEN = [
     ),
     (["create", "c"], {}, "create", {}, ["c"]),
     (["run", "state"], {}, "run", {}, ["state"]),
+    # containerd's exec
+    (
+        ["exec", "--process", "/p.json", "--detach", "--pid-file", "/x.pid", "c"],
+        {},
+        "exec",
+        {"process": "/p.json", "detach": True, "pid_file": "/x.pid"},
+        ["c"],
+    ),
+    (["exec", "-p=/p", "c"], {}, "exec", {"process": "/p"}, ["c"]),
     (["create", "start"], {}, "create", {}, ["start"]),
     (["run", "-d", "-b", "/b", "c"], {}, "run", {"detach": True, "bundle": "/b"}, ["c"]),
     (["run", "--keep", "--bundle=", "c"], {}, "run", {"keep": True, "bundle": ""}, ["c"]),
@@ -103,6 +113,24 @@ OPTS = {
     "delete": {"force": False},
     "create": CREATE,
     "run": CREATE | {"detach": False, "keep": False},
+    "exec": {
+        "process": None,
+        "detach": False,
+        "pid_file": None,
+        "console_socket": None,
+        "preserve_fds": 0,
+        "tty": False,
+        "cwd": None,
+        "env": [],
+        "user": None,
+        "additional_gids": [],
+        "cap": [],
+        "no_new_privs": False,
+        "apparmor": None,
+        "process_label": None,
+        "ignore_paused": False,
+        "cgroup": None,
+    },
 }
 
 LEFT = [
@@ -158,6 +186,11 @@ LEFT = [
     ["run", "--keep=false", "c"],
     ["run", "-t", "c"],
     ["--trace=/t", "run", "c"],
+    ["exec", "c", "true"],  # the command from the arguments
+    ["exec", "c"],
+    ["exec", "-p", "/p", "c", "true"],
+    ["exec", "-t", "-p", "/p", "c"],
+    ["exec", "--env", "A=1", "-p", "/p", "c"],
 ]
 
 
@@ -209,28 +242,39 @@ POOL = [
     "--preserve-fds=1",
     "-d",
     "--keep",
+    "exec",
+    "-p",
+    "--process=/q",
 ]
 
 
+def _lines():
+    """Every command line of up to four words from the pool, and 300,000 of
+    five to seven words drawn at random (seeded: the same every run)."""
+    for k in range(5):
+        yield from map(list, itertools.product(POOL, repeat=k))
+    rng = random.Random(16)
+    for _ in range(300_000):
+        yield rng.choices(POOL, k=rng.randint(5, 7))
+
+
 def test_what_it_takes_the_cli_parses_the_same():
-    """Every command line of up to five words from the pool: what
-    lifecycle_call takes, cli.Args parses as the same command, positionals,
-    flag and global flags, with no --debug or --trace and values dispatch()
-    accepts."""
+    """What lifecycle_call takes, cli.Args parses as the same command,
+    positionals, flags and global flags, with no --debug or --trace and
+    values dispatch() accepts."""
     taken = set()
-    for k in range(6):
-        for argv in map(list, itertools.product(POOL, repeat=k)):
-            a = lifecycle_call(argv)
-            if a is None:
-                continue
-            taken.add(a.cmd)
-            b = Args(argv)
-            assert (b.cmd, b.pos, b.opts) == (a.cmd, a.pos, a.opts), argv
-            assert {k: b.g[k] for k in DEFAULTS} == a.g, argv
-            assert b.g["log_format"] in ("text", "json"), argv
-            assert b.g["rootless"] in ("auto", "true", "false"), argv
-            assert not (b.g["debug"] or b.g["trace"] or b.g["version"] or b.g["help"]), argv
-    assert taken == {"state", "kill", "delete", "start", "create", "run"}
+    for argv in _lines():
+        a = lifecycle_call(argv)
+        if a is None:
+            continue
+        taken.add(a.cmd)
+        b = Args(argv)
+        assert (b.cmd, b.pos, b.opts) == (a.cmd, a.pos, a.opts), argv
+        assert {k: b.g[k] for k in DEFAULTS} == a.g, argv
+        assert b.g["log_format"] in ("text", "json"), argv
+        assert b.g["rootless"] in ("auto", "true", "false"), argv
+        assert not (b.g["debug"] or b.g["trace"] or b.g["version"] or b.g["help"]), argv
+    assert taken == {"state", "kill", "delete", "start", "create", "run", "exec"}
 
 
 def test_the_flags_are_the_clis():
@@ -240,8 +284,11 @@ def test_the_flags_are_the_clis():
     from ociruntime.cli import flags
     from ociruntime.entry import _COMMANDS
 
-    for cmd, (mine, _) in _COMMANDS.items():
-        cli = {f.dest: (f.takes or "bool", f.default) for f in flags(cmd)}
+    for cmd, (mine, _, rest) in _COMMANDS.items():
+        cli = {f.dest: (f.takes or "bool", f.default) for f in flags(cmd) if f.dest not in rest}
         assert {d: (k, v) for d, k, v in mine.values()} == cli, cmd
+        cli = {f.dest: [] if f.repeat else f.default for f in flags(cmd)}
+        assert {d: v for d, _, v in mine.values()} | rest == cli, cmd
+        assert not {d for d, _, _ in mine.values()} & rest.keys(), cmd
         for name, (dest, _, _) in mine.items():
             assert name in next(f.names for f in flags(cmd) if f.dest == dest), (cmd, name)
