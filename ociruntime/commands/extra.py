@@ -48,6 +48,7 @@ def _exec(a: Invocation) -> int:
         check_env(proc.get("env"), "/env", name)
         if not proc.get("args"):
             raise OCIError(f"{o['process']}: process.args must not be empty", exit_code=255)
+        proc = from_the_container(c, proc)
     else:
         if len(a.pos) < 2:
             raise OCIError("exec: give a command to run, or --process FILE", exit_code=255)
@@ -83,6 +84,21 @@ def _id(s: str) -> int:
     if not (s.isascii() and s.isdigit()) or int(s) > MAX_ID:
         raise ValueError(s)
     return int(s)
+
+
+def from_the_container(c, proc: dict) -> dict:
+    """A --process file's process with runc's defaults from the container's
+    own: its capabilities when the file has none (not the runtime's full
+    set), its AppArmor profile, SELinux label and rlimits when the file's
+    are empty.  noNewPrivileges is the file's (absent: false), as runc's."""
+    base = (c.store.load(c.id).get("config") or {}).get("process") or {}
+    proc = dict(proc)
+    if "capabilities" not in proc and "capabilities" in base:
+        proc["capabilities"] = _json_copy(base["capabilities"])
+    for key in ("apparmorProfile", "selinuxLabel", "rlimits"):
+        if not proc.get(key) and base.get(key):
+            proc[key] = _json_copy(base[key])
+    return proc
 
 
 def exec_process(c, args: list[str], o: dict) -> dict:

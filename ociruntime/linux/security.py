@@ -132,8 +132,9 @@ def plan(config: dict) -> Plan:
     proc = config["process"]
     linux = config.get("linux") or {}
     nss = {ns["type"]: ns.get("path") for ns in linux.get("namespaces") or []}
-    if "capabilities" in proc:
-        p.caps = capabilities.parse(proc["capabilities"] or {})
+    # no capabilities object: none at all, every set empty, as runc and crun
+    # (not the runtime's own: root's full set, CAP_SYS_MODULE among them)
+    p.caps = capabilities.parse(proc.get("capabilities") or {})
     p.nnp = bool(proc.get("noNewPrivileges"))
     if linux.get("seccomp"):
         # imported only when needed (it loads the FFI and libseccomp), and here, before

@@ -123,6 +123,11 @@ def _no_capabilities(c: dict) -> None:
     c["process"]["capabilities"] = {}
 
 
+def _absent_capabilities(c: dict) -> None:
+    # no object at all: none either (not the runtime's own full set)
+    del c["process"]["capabilities"]
+
+
 def _masked_readonly(c: dict) -> None:
     # (a masked path inside a read-only one: test_differences.py)
     c["linux"]["maskedPaths"] += ["/proc/cpuinfo", "/etc/group", "/root", "/no/such/path"]
@@ -153,6 +158,7 @@ RUNC_SPEC_VARIANTS = {
     "rlimits": _rlimits,
     "capabilities": _capabilities,
     "no-capabilities": _no_capabilities,
+    "absent-capabilities": _absent_capabilities,
     "masked-readonly": _masked_readonly,
     "cwd-env": _cwd_env,
     "cgroupns-oom": _namespaces_more,

@@ -441,6 +441,40 @@ def test_exec_process_json(running, tmp_path):
     assert re.search(r"^NoNewPrivs:\s*1$", r.stdout, re.M)
 
 
+def test_exec_process_json_takes_runcs_defaults_from_the_container(running, tmp_path):
+    """A process.json without capabilities gets the container's (runc's
+    fallback, not the runtime's full set: nothing beyond the container's
+    bounding set), the container's rlimits when it has none; its own
+    noNewPrivileges (absent: off), as runc's.  With a capabilities object
+    of its own, even an empty one, that one."""
+    caps = ["CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    c = running(
+        process={
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 55, "soft": 55}],
+            "noNewPrivileges": True,
+        }
+    )
+    script = "ulimit -n; grep -E '^(CapBnd|CapEff|NoNewPrivs):' /proc/self/status"
+    proc = {"args": sh(script), "cwd": "/", "user": {"uid": 0, "gid": 0}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(proc))
+    r = c.oci.cli("exec", "-p", str(path), c.cid)
+    assert r.returncode == 0, r.stderr
+    mask = (1 << 5) | (1 << 10)  # CAP_KILL, CAP_NET_BIND_SERVICE
+    assert r.stdout.splitlines()[0] == "55"
+    assert int(re.search(r"^CapBnd:\s*([0-9a-f]+)$", r.stdout, re.M).group(1), 16) == mask
+    assert cap_eff(r.stdout) == mask
+    assert re.search(r"^NoNewPrivs:\s*0$", r.stdout, re.M)
+    proc["capabilities"] = {}
+    proc["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": 66, "soft": 66}]
+    path.write_text(json.dumps(proc))
+    r = c.oci.cli("exec", "-p", str(path), c.cid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "66"
+    assert int(re.search(r"^CapBnd:\s*([0-9a-f]+)$", r.stdout, re.M).group(1), 16) == 0
+
+
 def test_exec_process_json_exit_status_and_detach(running, tmp_path):
     c = running()
     path = tmp_path / "p.json"
