@@ -5,11 +5,10 @@ before it is imported: the cyclic garbage collector is switched off; for
 create, run and exec the container's first child (or exec's) is forked
 (process/first_child.py); the plain calls of create, run, exec, state,
 start, kill, delete, pause and resume go round the CLI
-(:func:`lifecycle_call`); and the
-process ends with ``os._exit``
-once its output is flushed, skipping the interpreter's teardown, which
-frees every object only for the kernel to drop the whole address space a
-moment later.
+(:func:`lifecycle_call`); and the process ends with ``os._exit`` once its
+output is flushed, skipping the interpreter's teardown, which frees every
+object only for the kernel to drop the whole address space a moment
+later.
 """
 
 import sys
