@@ -64,14 +64,16 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
+_Flags = dict[str, tuple[str, object, object]]
 # The global flags a lifecycle call may carry (podman, containerd and CRI-O
-# pass --root, the JSON log, --systemd-cgroup), with the values the CLI
-# takes (None: any).
-_GLOBAL: dict[str, tuple[str, ...] | None] = {
-    "--root": None,
-    "--log": None,
-    "--log-format": ("text", "json"),
-    "--rootless": ("auto", "true", "false"),
+# pass --root, the JSON log, --systemd-cgroup): name -> (dest, kind,
+# default), a kind being "bool", "str", "int" or the values the CLI takes.
+_GLOBAL: _Flags = {
+    "--root": ("root", "str", None),
+    "--log": ("log", "str", None),
+    "--log-format": ("log_format", ("text", "json"), "text"),
+    "--rootless": ("rootless", ("auto", "true", "false"), "auto"),
+    "--systemd-cgroup": ("systemd_cgroup", "bool", False),
 }
 _BOOL = ("true", "false", "1", "0")
 # Each command's flags in the spellings taken here (before the id; a
@@ -79,7 +81,6 @@ _BOOL = ("true", "false", "1", "0")
 # default); how many positionals it takes; the defaults of its flags not
 # taken here.  The dests and defaults are cli.COMMANDS's
 # (tests/unit/test_entry.py).
-_Flags = dict[str, tuple[str, str, object]]
 _CREATE: _Flags = {
     "-b": ("bundle", "str", "."),
     "--bundle": ("bundle", "str", "."),
@@ -124,8 +125,9 @@ _COMMANDS: dict[str, tuple[_Flags, int, dict]] = {
 class Call:
     """A lifecycle call as the CLI would parse it: ``g`` the global flags
     (cli.GLOBAL's dests: root, log, log_format, rootless, systemd_cgroup),
-    ``cmd``, ``opts`` (the command's flag: all, force), ``pos`` (the id, and
-    kill's signal): what commands/lifecycle.py reads of cli.Args."""
+    ``cmd``, ``opts`` (the command's flags, by dest, with every default the
+    command reads), ``pos`` (the id, and kill's signal): what the commands
+    read of cli.Args."""
 
     __slots__ = ("g", "cmd", "opts", "pos")
 
@@ -140,59 +142,24 @@ class Call:
 def lifecycle_call(argv: list[str]) -> Call | None:
     """``[GLOBAL FLAGS] CMD [FLAGS] ID`` for state, start, pause, resume,
     kill (``ID [SIGNAL]``), delete, create, run and exec (with
-    ``--process``), with the flags of
+    ``--process``), with the flags of :data:`_GLOBAL` and
     :data:`_COMMANDS`, as a :class:`Call`; None for any other command line,
-    which the CLI parses (a global flag not in :data:`_GLOBAL`, ``--debug``,
-    ``--trace``, a value the CLI would refuse, a value that starts with a
-    dash, Go's single-dash spellings, a flag after the id, ``--help``).
-    What this takes, the CLI parses the same (tests/unit/test_entry.py)."""
-    g = {"root": None, "log": None, "log_format": "text", "rootless": "auto"}
-    g["systemd_cgroup"] = False
-    i, n = 0, len(argv)
-    while i < n and argv[i].startswith("--"):
-        name, eq, value = argv[i].partition("=")
-        i += 1
-        if name == "--systemd-cgroup" and (not eq or value in _BOOL):
-            g["systemd_cgroup"] = not eq or value in ("true", "1")
-            continue
-        if name not in _GLOBAL:
-            return None
-        if not eq:
-            if i == n:
-                return None
-            value = argv[i]
-            i += 1
-        allowed = _GLOBAL[name]
-        if allowed is not None and value not in allowed:
-            return None
-        g[name[2:].replace("-", "_")] = value
-    if i == n or argv[i] not in _COMMANDS:
+    which the CLI parses (another flag, ``--debug``, ``--trace``, a value
+    the CLI would refuse, a value that starts with a dash, Go's single-dash
+    spellings, a flag after the id, ``--help``).  What this takes, the CLI
+    parses the same (tests/unit/test_entry.py)."""
+    g = {dest: default for dest, _, default in _GLOBAL.values()}
+    i = _flags(argv, 0, _GLOBAL, g, True)
+    if i is None or i == len(argv) or argv[i] not in _COMMANDS:
         return None
     cmd = argv[i]
     flags, most, rest = _COMMANDS[cmd]
     opts: dict[str, object] = {k: list(v) if type(v) is list else v for k, v in rest.items()}
     opts |= {dest: default for dest, _, default in flags.values()}
     opts["help"] = False
-    i += 1
-    while i < n and argv[i].startswith("-"):
-        name, eq, value = argv[i].partition("=")
-        i += 1
-        if name not in flags:
-            return None
-        dest, kind, _ = flags[name]
-        if kind == "bool":
-            if eq:
-                return None
-            opts[dest] = True
-            continue
-        if not eq:
-            if i == n:
-                return None
-            value = argv[i]
-            i += 1
-        if value.startswith("-") or kind == "int" and not (value.isascii() and value.isdigit()):
-            return None
-        opts[dest] = int(value) if kind == "int" else value
+    i = _flags(argv, i + 1, flags, opts, False)
+    if i is None:
+        return None
     pos = argv[i:]
     if not pos or len(pos) > most or any(p.startswith("-") for p in pos):
         return None
@@ -201,13 +168,48 @@ def lifecycle_call(argv: list[str]) -> Call | None:
     return Call(g, cmd, opts, pos)
 
 
+def _flags(argv: list[str], i: int, table: _Flags, opts: dict, bool_value: bool) -> int | None:
+    """The flags of ``table`` from ``argv[i]`` on, up to the first word
+    without a dash, into ``opts``; the index of that word, or None for a
+    flag or value not taken here.  A boolean takes ``=true`` and the like
+    only with ``bool_value``."""
+    n = len(argv)
+    while i < n and argv[i].startswith("-"):
+        name, eq, value = argv[i].partition("=")
+        i += 1
+        if name not in table:
+            return None
+        dest, kind, _ = table[name]
+        if kind == "bool":
+            if eq and not (bool_value and value in _BOOL):
+                return None
+            opts[dest] = not eq or value in ("true", "1")
+            continue
+        if not eq:
+            if i == n:
+                return None
+            value = argv[i]
+            i += 1
+        if value.startswith("-"):
+            return None
+        if kind == "int":
+            if not (value.isascii() and value.isdigit()):
+                return None
+            opts[dest] = int(value)
+        elif kind == "str" or value in kind:
+            opts[dest] = value
+        else:
+            return None
+    return i
+
+
 def _lifecycle(argv: list[str]) -> None:
     """A plain lifecycle call without the CLI: containerd, podman and CRI-O
     make several per container, and the CLI's own modules (the parser's
     tables, the commands' dispatch) cost about 0.5 ms of each call's CPU
-    (README, "Benchmarks").  The command is the one the CLI
-    would run (commands/lifecycle.py, exec's in commands/extra.py), its failure reported the CLI's way
-    (edge.py).  ``state``, which only reads, goes further: it does not even
+    (README, "Benchmarks").  The command is the one the CLI would run
+    (commands/lifecycle.py, exec's in commands/extra.py), its failure
+    reported the CLI's way (edge.py).  ``state``, which only reads, goes further: it does not even
     load the log or the commands, and on any failure it leaves the call to
     the CLI, which reads again and reports."""
     a = lifecycle_call(argv)
