@@ -482,3 +482,59 @@ def test_page_faults_bench_prices_a_fault_and_counts_a_run():
     for ln in runs.values():
         faults = int(ln.split(" page faults")[0].split()[-1])
         assert faults > 100, ln  # an interpreter's start alone takes hundreds
+
+
+def _page_faults(*args: str) -> str:
+    script = os.path.join(os.path.dirname(BENCH), "page_faults.py")
+    cmd = [BENCH_PY, script, "--ociruntime", shlex.join(OCI), "--lifecycle", "--runs", "2", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _fault_rows(out: str) -> dict[tuple[str, str], int]:
+    rows = {}
+    for line in out.split("by kind")[0].splitlines()[1:]:
+        f = line.split()
+        rows[(f[0], f[1])] = int(f[-3])
+    return rows
+
+
+def test_page_faults_counts_each_process_of_a_lifecycle():
+    # README's account of a lifecycle's page faults, process by process
+    rows = _fault_rows(_page_faults())
+    for rt in ("ociruntime", "runc") if shutil.which("runc") else ("ociruntime",):
+        roles = [rows[(rt, r)] for r in ("create", "start", "init", "delete")]
+        assert all(n > 0 for n in roles), rows
+        # "all" is the sum of medians, within rounding
+        assert abs(rows[(rt, "all")] - sum(roles)) <= 2, rows
+
+
+@pytest.mark.skipif(shutil.which("perf") is None, reason="perf is not installed (linux-perf)")
+def test_page_faults_by_kind_accounts_for_each_process():
+    # the tracepoint's counts per process agree with the kernel's per-process
+    # count (wait4), so the attribution of forked pids to roles holds
+    out = _page_faults("--kinds")
+    rows = _fault_rows(out)
+    kinds = {}
+    for line in out.split("by kind")[1].splitlines()[1:]:
+        name, rest = line.split(None, 1)
+        role, total = rest.split(":")[0].rsplit(None, 1)
+        kinds[(name, role.strip())] = float(total)
+    for role in ("start", "delete"):
+        assert (
+            abs(kinds[("ociruntime", role)] - rows[("ociruntime", role)])
+            < 0.1 * rows[("ociruntime", role)]
+        )
+    # create's wait4 count includes the first child it reaped
+    both = kinds[("ociruntime", "create")] + kinds.get(("ociruntime", "create's children"), 0)
+    assert abs(both - rows[("ociruntime", "create")]) < 0.1 * rows[("ociruntime", "create")], out
+
+
+def test_fork_tax_grows_with_the_python_a_child_runs():
+    # bench/fork_tax.py: README's evidence that any Python after a fork copies pages
+    script = os.path.join(os.path.dirname(BENCH), "fork_tax.py")
+    r = subprocess.run([sys.executable, "-IS", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    counts = [int(line.split()[-1]) for line in r.stdout.splitlines()[1:]]
+    assert len(counts) == 3 and 0 < counts[0] < counts[1] < counts[2], r.stdout
