@@ -113,6 +113,15 @@ class Container:
         cg = cgroups.from_record((rec or {}).get("cgroup") or self._partial_cgroup())
         if cg is not None:
             cg.destroy()
+        if (rec or {}).get("hostMounts"):
+            # made under the rootfs in the caller's mount namespace (no mount
+            # namespace of its own): linux/hostmounts.py
+            from .linux import hostmounts
+
+            try:
+                hostmounts.undo(rec["hostMounts"], rec["rootfs"])
+            except OSError as e:
+                raise OCIError(e.strerror or str(e), f"container {self.id}") from None
         self.store.remove(self.id)
 
     def _partial_cgroup(self) -> dict | None:

@@ -604,7 +604,7 @@ def realpath(path: str) -> str:
 
 def mountinfo(pid: int) -> list[tuple[str, str, str, str]]:
     """(mount point, root, fstype, major:minor) of each mount ``pid`` sees."""
-    from .linux.rootfs import unescape
+    from .linux.hostmounts import unescape
 
     out = []
     with open(f"/proc/{pid}/mountinfo") as f:

@@ -175,17 +175,20 @@ def check_env(env: list | None, ptr: str, file: str = "config.json") -> None:
 
 
 def check_without_mount_namespace(config: dict, linux: dict) -> None:
-    """What only a mount namespace of its own can give the container.  Without
-    one the init merely chroots into the rootfs, and all of this used to be
-    skipped without a word (so a read-only root was writable, masked paths
-    readable).  runc refuses masked and read-only paths only ("unable to
-    restrict sys entries without a private MNT namespace"); we refuse each."""
+    """What only a mount namespace of its own can give the container.
+    Without one the mount namespace is inherited (the spec), the init
+    chroots into the rootfs, and the mounts and devices asked for are made
+    under it in the caller's namespace, as runc makes them (and removed at
+    delete, which runc does not: linux/hostmounts.py).  What would change a
+    mount the container does not own, or hide or protect a path of it, is
+    refused: a read-only root (the mount holding the rootfs), masked and
+    read-only paths (runc refuses these too: "unable to restrict sys
+    entries without a private MNT namespace"), the root's propagation, a
+    mount label."""
     for ptr, given, what in (
         ("/root/readonly", config["root"].get("readonly"), "a read-only root needs"),
-        ("/mounts", config.get("mounts"), "mounts need"),
         ("/linux/maskedPaths", linux.get("maskedPaths"), "masked paths need"),
         ("/linux/readonlyPaths", linux.get("readonlyPaths"), "read-only paths need"),
-        ("/linux/devices", linux.get("devices"), "devices need"),
         ("/linux/rootfsPropagation", linux.get("rootfsPropagation"), "rootfsPropagation needs"),
         ("/linux/mountLabel", linux.get("mountLabel"), "a mount label needs"),
     ):

@@ -15,6 +15,7 @@ from .. import oslite as os
 from .. import trace
 from ..errors import OCIError
 from . import syscalls as sc
+from .hostmounts import unescape
 
 RESOLVE = sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS
 
@@ -292,13 +293,23 @@ class Rootfs:
 
     # ---- the whole sequence ------------------------------------------
     def prepare(self) -> None:
-        linux = self.config.get("linux") or {}
+        """In the container's mount namespace: the propagation of every mount,
+        the rootfs a mount of its own (for pivot_root), then :meth:`populate`."""
         with trace.span("rootfs: propagation, bind onto itself"):
             sc.mount(None, "/", None, sc.MS_REC | first_propagation(self.config))
             try:
                 sc.mount(self.path, self.path, None, sc.MS_BIND | sc.MS_REC)
             except OSError as e:
                 raise OCIError(f"rootfs {self.path}: {e.strerror}") from None
+        self.populate()
+
+    def populate(self) -> None:
+        """The mounts list, /dev, the read-only and masked paths, under the
+        rootfs.  Called alone (no :meth:`prepare`) for a container without a
+        mount namespace of its own, in the caller's: nothing above the rootfs
+        changes (config.load refuses what would need that), and what is made
+        is the runtime's to remove at delete (linux/hostmounts.py)."""
+        linux = self.config.get("linux") or {}
         self.fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         os.fchdir(self.fd)
         bind_dev = False
@@ -833,13 +844,27 @@ class Rootfs:
                 except OSError as e2:
                     raise OCIError(f"--no-pivot: covering the host's {mp}: {e2.strerror}") from None
 
-    def pivot(self, no_pivot: bool = False) -> None:
+    def finish_readonly(self) -> None:
+        """The read-only tmpfs and /dev mounts, made writable to fill: read-only now."""
         while self.ro_later:
             fd, dest = self.ro_later.pop()
             try:
                 sc.mount_setattr(fd, "", sc.AT_EMPTY_PATH, sc.MOUNT_ATTR_RDONLY, display=dest)
             finally:
                 os.close(fd)
+
+    def chroot(self) -> None:
+        """Without a mount namespace of its own: into the populated rootfs by
+        chroot (pivot_root and MS_MOVE would move the caller's own mounts)."""
+        self.finish_readonly()
+        os.fchdir(self.fd)
+        os.chroot(".")
+        os.chdir("/")
+        os.close(self.fd)
+        self.fd = -1
+
+    def pivot(self, no_pivot: bool = False) -> None:
+        self.finish_readonly()
         os.fchdir(self.fd)
         if no_pivot:
             self.hide_host_proc_sys()
@@ -863,21 +888,6 @@ class Rootfs:
         prop = (self.config.get("linux") or {}).get("rootfsPropagation")
         if prop:
             sc.mount(None, "/", None, _PROPAGATION[prop], display="/")
-
-
-def unescape(field: str) -> str:
-    """A mountinfo path: space, tab, newline and backslash are octal escapes."""
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
 
 
 def own_cgroup_record() -> dict:

@@ -175,7 +175,19 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
         if a.console is None:
             reopen_dev_null()
     else:
+        # no mount namespace: the caller's is shared (the spec: inherited).  The
+        # mounts and devices asked for are made under the rootfs in it, as runc
+        # makes them, and removed at delete (linux/hostmounts.py, noted by the
+        # runtime); config.load refuses what would change anything above it
+        shared = root if cfg.get("mounts") or (cfg.get("linux") or {}).get("devices") else None
+        if shared is not None:
+            with trace.span("rootfs and mounts (the caller's mount namespace)"):
+                shared.populate()
         create_runtime(a, nss, host_root)
+        if shared is not None:
+            shared.cgroup = a.cgroup
+            with trace.span("cgroup mounts"):
+                shared.mount_deferred()
         create_container_hooks(a)
         if a.console is not None:
             # no devpts of its own: a pty of the host's, as exec makes there
@@ -187,10 +199,12 @@ def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
                 console.as_stdio(slave)  # the session is the forked process's (fork_visible)
             else:
                 console.become_controlling(slave)
-        # no mount namespace: the host's mounts are shared, only the root moves
-        # (config.load refuses every setting that would need one)
-        os.chroot(a.rootfs)
-        os.chdir("/")
+        if shared is not None:
+            with trace.span("chroot"):
+                shared.chroot()
+        else:
+            os.chroot(a.rootfs)
+            os.chdir("/")
     if a.hidden:
         # for the process forked last; before the capabilities go (setns needs them)
         sc.setns(a.pidns_fd, sc.CLONE_NEWPID, nss["pid"])

@@ -255,16 +255,19 @@ def create(
     )
     sp = Spawn(args, term)
     cg = None
+    before = host_mounts_before(b.config, b.rootfs)
     try:
         args.idmaps = runtime_trees(b.config, b.path)
         try:
             cg = made_cgroup(store, cid, args)
-            rec = _create(store, cid, sp, cg, pid_file, exec_now)
+            rec = _create(store, cid, sp, cg, pid_file, exec_now, before)
         finally:
             for fd in args.idmaps.values():
                 os.close(fd)
     except BaseException as e:
         sp.abort()
+        if before is not None:
+            undo_host_mounts(b.rootfs, before, e)
         if cg is not None:
             try:
                 # a frozen cgroup was there before us, the caller's: only what we made goes
@@ -279,6 +282,35 @@ def create(
     finally:
         os.close(lock)
     return Spawned(sp.pid, rec, term.take_master())
+
+
+def host_mounts_before(config: dict, rootfs: str) -> dict | None:
+    """For a container that will mount under its rootfs in the caller's mount
+    namespace (none of its own, mounts or devices asked for): the mounts
+    already there (linux/hostmounts.py); otherwise None."""
+    linux = config.get("linux") or {}
+    if any(ns.get("type") == "mount" for ns in linux.get("namespaces") or []):
+        return None
+    if not (config.get("mounts") or linux.get("devices")):
+        return None
+    from ..linux import hostmounts
+
+    return hostmounts.under(rootfs)
+
+
+def undo_host_mounts(rootfs: str, before: dict, e: BaseException) -> None:
+    """A failed create's mounts under the rootfs, made in the caller's mount
+    namespace: detached; what cannot be is said with the failure."""
+    from ..linux import hostmounts
+
+    try:
+        hostmounts.undo(hostmounts.new_since(rootfs, before), rootfs)
+    except OSError as e2:
+        text = e2.strerror or f"detaching mounts under {rootfs}: {e2}"
+        if isinstance(e, OCIError):
+            e.msg += f" (and cleaning up after it: {text})"
+        else:
+            log.warn(f"cleaning up after a failed create: {text}")
 
 
 def needs_runtime_trees(config: dict) -> bool:
@@ -329,7 +361,15 @@ def made_cgroup(store: Store, cid: str, args: InitArgs):
     return cg
 
 
-def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_now: bool) -> dict:
+def _create(
+    store: Store,
+    cid: str,
+    sp: Spawn,
+    cg,
+    pid_file: str | None,
+    exec_now: bool,
+    host_mounts: dict | None = None,
+) -> dict:
     from ..linux import namespaces
 
     a = sp.args
@@ -479,6 +519,11 @@ def _create(store: Store, cid: str, sp: Spawn, cg, pid_file: str | None, exec_no
             "config": a.config,
             "cgroup": cg.record(),
         }
+        if host_mounts is not None:
+            from ..linux import hostmounts
+
+            # the mounts the init made in the caller's namespace, for delete
+            rec["hostMounts"] = hostmounts.new_since(a.rootfs, host_mounts)
         with trace.span("record the state"):
             store.save(cid, rec)
         sp.commit(

@@ -1112,3 +1112,42 @@ def test_idmap_on_a_non_bind_mount_is_refused(oci, make_bundle):
     b.save()
     n = len(b.config["mounts"]) - 1
     oci.create_fails(b, f"config.json: /mounts/{n}", "idmapped mounts must be bind mounts")
+
+
+# ---- mounts made in the caller's namespace (no mount namespace: linux/hostmounts.py) ----
+
+
+def test_host_mounts_undo_detaches_only_the_mount_it_recorded(tmp_path):
+    """delete detaches a recorded mount only while the same mount (its id) is
+    at the recorded place: one somebody made there since is not ours."""
+    from ociruntime.linux import hostmounts
+
+    top = tmp_path / "rootfs"
+    (top / "t").mkdir(parents=True)
+    point = str(top / "t")
+    subprocess.run(["mount", "-t", "tmpfs", "ours", point], check=True)
+    before: dict = {}
+    made = hostmounts.new_since(str(top), before)
+    assert [m[1] for m in made] == [point]
+    subprocess.run(["umount", point], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "theirs", point], check=True)
+    try:
+        hostmounts.undo(made, str(top))
+        assert [m[0] for m in hostmounts.under(str(top)).values()] == [point]  # theirs stays
+        hostmounts.undo(hostmounts.new_since(str(top), before), str(top))
+        assert hostmounts.under(str(top)) == {}
+        hostmounts.undo([["junk"], [1, 2], "x"], str(top))  # a damaged record: nothing done
+    finally:
+        subprocess.run(["umount", point], capture_output=True)
+
+
+def test_host_mounts_unescapes_mount_points(tmp_path):
+    from ociruntime.linux import hostmounts
+
+    point = tmp_path / "a b\\c"
+    point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "x", str(point)], check=True)
+    try:
+        assert [m[0] for m in hostmounts.under(str(tmp_path)).values()] == [str(point)]
+    finally:
+        subprocess.run(["umount", str(point)], check=True)

@@ -650,21 +650,20 @@ def without_mount_namespace(b) -> None:
     b.config["root"]["readonly"] = False
 
 
-@pytest.mark.parametrize("setting", ["/root/readonly", "/linux/maskedPaths", "/mounts"])
+@pytest.mark.parametrize("setting", ["/root/readonly", "/linux/maskedPaths"])
 def test_no_mount_namespace_refuses_what_it_cannot_apply(oci, make_bundle, setting):
-    """Without a mount namespace the init only chroots: a read-only root, masked
-    paths and mounts were dropped without a word, and the container wrote to
-    a root it was told was read-only and read what it was told was masked."""
+    """Without a mount namespace the init chroots, in the caller's: a read-only
+    root and masked paths were dropped without a word, and the container
+    wrote to a root it was told was read-only and read what it was told was
+    masked.  Refused (runc refuses masked paths too)."""
     b = make_bundle(sh("echo x > /written; cat /etc/secret"))
     with open(os.path.join(b.rootfs, "etc", "secret"), "w") as f:
         f.write("secret\n")
     without_mount_namespace(b)
     if setting == "/root/readonly":
         b.config["root"]["readonly"] = True
-    elif setting == "/linux/maskedPaths":
-        b.config["linux"]["maskedPaths"] = ["/etc/secret"]
     else:
-        b.config["mounts"] = [{"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}]
+        b.config["linux"]["maskedPaths"] = ["/etc/secret"]
     b.save()
     cid, r = oci.run_bundle(b)
     line = assert_one_line_error(r, f"config.json: {setting}: ", "mount namespace")
@@ -681,6 +680,60 @@ def test_no_mount_namespace_still_runs_chrooted(oci, make_bundle):
     b.save()
     assert run_out(oci, b).split() == ["/bin/busybox"]
     assert os.path.exists(os.path.join(b.rootfs, "written"))
+
+
+def host_mounts_under(path: str) -> list[str]:
+    """Mount points at or below ``path`` in the tests' (the host's) mount namespace."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p == path or p.startswith(path + "/")]
+
+
+def test_no_mount_namespace_mounts_under_the_rootfs_and_delete_removes_them(oci, make_bundle):
+    """The spec: a namespace not listed is inherited and the mounts listed are
+    mounted; so they are made under the rootfs in the caller's mount
+    namespace (runc does the same; runtime-tools' linux_ns_itype).  runc
+    leaves them there after delete; the spec says delete removes what create
+    made, and we do."""
+    b = make_bundle(
+        sh("echo hi > /t/f; cat /t/f; test -c /dev/xnull && echo dev; head -1 /proc/1/status")
+    )
+    without_mount_namespace(b)
+    b.config["mounts"] = [
+        {"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+    ]
+    b.config["linux"]["devices"] = [{"path": "/dev/xnull", "type": "c", "major": 1, "minor": 3}]
+    b.save()
+    rootfs = os.path.realpath(b.rootfs)
+    # run: inside, the tmpfs and the device; after, nothing under the rootfs
+    out = run_out(oci, b).split()
+    assert out[:3] == ["hi", "dev", "Name:"], out
+    assert host_mounts_under(rootfs) == []
+    assert not os.path.exists(os.path.join(rootfs, "t", "f"))  # it was the tmpfs's
+    # create: the host sees the mounts while the container exists; delete detaches them
+    cid = oci.new_id()
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    assert sorted(host_mounts_under(rootfs)) == [rootfs + "/proc", rootfs + "/t"]
+    oci.ok("delete", "--force", cid)
+    assert host_mounts_under(rootfs) == []
+    assert leftovers(oci, b, (cid,)) == []
+
+
+def test_no_mount_namespace_failed_create_leaves_no_mount(oci, make_bundle):
+    """A mount that fails after others were made: the one-line error names it,
+    and the mounts made before it are detached with the rest of the create."""
+    b = make_bundle(["true"])
+    without_mount_namespace(b)
+    b.config["mounts"] = [
+        {"destination": "/t", "type": "tmpfs", "source": "tmpfs"},
+        {"destination": "/u", "type": "nosuchfs", "source": "x"},
+    ]
+    b.save()
+    cid, r = oci.run_bundle(b)
+    assert_one_line_error(r, "/mounts/1", "/u")
+    assert host_mounts_under(os.path.realpath(b.rootfs)) == []
+    assert leftovers(oci, b, (cid,)) == []
 
 
 # ---- 7. known escapes ---------------------------------------------------------------------

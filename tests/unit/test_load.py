@@ -363,9 +363,19 @@ def test_check_without_linux():
     cfg = without_mount_settings(default_config())
     del cfg["linux"]
     del cfg["hostname"]
-    accepted_but(
-        cfg, lambda c: c.update(mounts=[{"destination": "/x", "type": "tmpfs"}]), "/mounts"
-    )
+    accepted_but(cfg, lambda c: c["root"].update(readonly=True), "/root/readonly")
+
+
+def test_mounts_and_devices_without_a_mount_namespace():
+    """The spec: a namespace not listed is inherited, and the mounts listed
+    are mounted; in the caller's mount namespace then, under the rootfs, as
+    runc does (runtime-tools' linux_ns_itype asks for it)."""
+    cfg = without_mount_settings(default_config())
+    cfg["linux"]["namespaces"] = []
+    del cfg["hostname"]
+    cfg["mounts"] = [{"destination": "/proc", "type": "proc", "source": "proc"}]
+    cfg["linux"]["devices"] = [{"path": "/dev/x", "type": "c", "major": 1, "minor": 3}]
+    check_config(cfg)
 
 
 def test_check_without_mounts_or_namespaces():
@@ -379,17 +389,17 @@ def test_check_without_mounts_or_namespaces():
     "ptr, value, what",
     [
         ("/root/readonly", True, "a read-only root needs"),
-        ("/mounts", [{"destination": "/tmp", "type": "tmpfs", "source": "t"}], "mounts need"),
         ("/linux/maskedPaths", ["/proc/kcore"], "masked paths need"),
         ("/linux/readonlyPaths", ["/proc/sys"], "read-only paths need"),
-        ("/linux/devices", [{"path": "/dev/x", "type": "c", "major": 1, "minor": 3}], "devices need"),
         ("/linux/rootfsPropagation", "private", "rootfsPropagation needs"),
         ("/linux/mountLabel", "system_u:object_r:container_file_t:s0", "a mount label needs"),
     ],
 )  # fmt: skip
 def test_mount_settings_need_a_mount_namespace(ptr, value, what):
-    """Without a mount namespace the init only chroots: each of these was
-    skipped without a word (a read-only root was writable).  Refused instead."""
+    """Without a mount namespace the init chroots, in the caller's: each of
+    these would change a mount the container does not own, or hide or
+    protect a path the caller can reach (once skipped without a word: a
+    read-only root was writable).  Refused instead."""
     cfg = without_mount_settings(default_config())
     cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "mount"]
     check_config(cfg)
