@@ -15,7 +15,7 @@ import _signal
 
 from . import jsonio, log, trace
 from . import oslite as os
-from .errors import NotFound, NotRunning, OCIError
+from .errors import NO_PROCESS, NotFound, NotRunning, OCIError
 from .state import Store, cgroup_record_ok, proc_start_time
 
 # _signal, not signal: the signal module builds enums (~2 ms of every call)
@@ -153,6 +153,10 @@ class Container:
                 if status == "stopped":
                     raise OCIError("cannot start a container that has stopped")
                 raise OCIError(f"cannot start an already {status} container")
+            if "process" not in (rec.get("config") or {}):
+                # runtime.md: start "MUST generate an error if process was not set";
+                # the container stays created (delete --force removes it)
+                raise OCIError(NO_PROCESS, "config.json: /process")
             with trace.span("exec socket: connect, the init's answer"):
                 got = self._signal_start()
             if got.startswith(b"E"):

@@ -6,6 +6,10 @@ binary) raises :class:`OCIError`; the CLI turns it into one line on stderr
 else is a bug and shows a traceback only with ``--debug``.
 """
 
+# start of a container whose config.json has no process (the runtime spec:
+# optional until start, which "MUST generate an error if process was not set")
+NO_PROCESS = "no process to start (the container was created without one)"
+
 
 class OCIError(Exception):
     """A user-facing failure: ``msg`` says what, ``where`` says where.

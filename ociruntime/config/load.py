@@ -198,9 +198,12 @@ def check_without_mount_namespace(config: dict, linux: dict) -> None:
 
 def check_config(config: dict) -> None:
     """Rules beyond the schema that must fail before any process exists."""
-    if "process" not in config:
-        raise SpecError("", 'missing required field "process" (create needs a process to run)')
-    if "args" not in config["process"]:  # (runc: "args must not be empty")
+    # process is optional until start (config.md: "REQUIRED when start is
+    # called"; runtime.md: start "MUST generate an error if process was not
+    # set"): a create without one sets the container up, start refuses
+    # (Container.start).  runc refuses the create.
+    proc = config.get("process") or {}
+    if "process" in config and "args" not in proc:  # (runc: "args must not be empty")
         raise SpecError("/process", 'missing required field "args"')
     if "root" not in config:
         raise SpecError("", 'missing required field "root"')
@@ -259,7 +262,7 @@ def check_config(config: dict) -> None:
     for i, m in enumerate(config.get("mounts") or []):
         if not os.path.isabs(m["destination"]):
             raise SpecError(f"/mounts/{i}/destination", "expected an absolute path")
-    check_env(config["process"].get("env"), "/process/env")
+    check_env(proc.get("env"), "/process/env")
     hooks = config.get("hooks") or {}
     for kind in HOOK_KINDS:
         for i, h in enumerate(hooks.get(kind) or ()):
@@ -268,6 +271,6 @@ def check_config(config: dict) -> None:
             if h.get("args") and not h["args"][0]:  # posix_spawn refuses it (runc runs it)
                 raise SpecError(f"/hooks/{kind}/{i}/args/0", "expected a non-empty string")
             check_env(h.get("env"), f"/hooks/{kind}/{i}/env")
-    cwd = config["process"].get("cwd", "/")
+    cwd = proc.get("cwd", "/")
     if not os.path.isabs(cwd):
         raise SpecError("/process/cwd", "expected an absolute path")

@@ -129,7 +129,7 @@ def selinux_enabled() -> bool:
 
 def plan(config: dict) -> Plan:
     p = Plan()
-    proc = config["process"]
+    proc = config.get("process") or {}  # none: no capabilities; start refuses it
     linux = config.get("linux") or {}
     nss = {ns["type"]: ns.get("path") for ns in linux.get("namespaces") or []}
     # no capabilities object: none at all, every set empty, as runc and crun

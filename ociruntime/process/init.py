@@ -47,7 +47,7 @@ def main(a: InitArgs) -> None:
             wait_for_start(a, msg.get("state") or {})
         elif not a.join_pid:
             start_container_hooks(a, msg.get("state") or {})
-        if not a.config["process"].get("terminal"):
+        if not (a.config.get("process") or {}).get("terminal"):
             # a session of its own, as runc's init and exec'd processes have (a
             # terminal's gave it one): CRIU refuses to checkpoint a process
             # whose session leader is outside the container's pid namespace
@@ -101,7 +101,7 @@ def report(a: InitArgs, e: BaseException) -> None:
 def setup(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     """Namespaces, rootfs, hostname, sysctls; then the process's own settings."""
     cfg = a.config
-    proc = cfg["process"]
+    proc = cfg.get("process") or {}  # none: set up, and never started (Container.start)
     nss = namespaces.of(cfg)
     if a.hidden:
         # the pid namespace is another's, whose processes see into ours: set up out
@@ -249,7 +249,7 @@ def fork_visible(a: InitArgs) -> None:
     if pid:
         sync.send(a.sync, sync.READY, pid=pid, trace=trace.events())
         os._exit(0)
-    if a.config["process"].get("terminal"):
+    if (a.config.get("process") or {}).get("terminal"):
         from ..linux import console  # imported already, before pivot_root
 
         console.take_control()
@@ -475,6 +475,8 @@ def finish_process(a: InitArgs, proc: dict) -> tuple[str, list[str], dict[str, s
     os.umask(user.get("umask", 0o022))
     if not entered:
         procattr.chdir(cwd)
+    if "args" not in proc:  # no process: start refuses it, nothing is executed
+        return "", [], env
     path = procattr.find_executable(proc["args"][0], env)
     return path, proc["args"], env
 

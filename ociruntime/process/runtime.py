@@ -20,7 +20,7 @@ import time
 
 from .. import SPEC_VERSION, jsonio, log, sigfwd, sync, trace
 from .. import oslite as os
-from ..errors import OCIError
+from ..errors import NO_PROCESS, OCIError
 from ..state import Store, atomic_write, proc_start_time
 from . import first_child
 from .args import InitArgs
@@ -236,10 +236,13 @@ def create(
         b = load_bundle(bundle)
     with trace.span("check security settings"):
         sec = plan(b.config)
-    more = socket_activation(b.config["process"])
+    proc = b.config.get("process")
+    if proc is None and exec_now:  # run = create + start, and start would refuse it
+        raise OCIError(NO_PROCESS, "config.json: /process")
+    more = socket_activation(proc or {})
     gaps += reserve_preserved(3 + preserve_fds, more)
     preserve_fds += more
-    term = Terminal(b.config["process"], console_socket, foreground)
+    term = Terminal(proc or {}, console_socket, foreground)
     with trace.span("make the state directory"):
         lock = store.make(cid)
     args = InitArgs(

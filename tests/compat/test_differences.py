@@ -101,6 +101,28 @@ def test_mounts_without_a_mount_namespace_are_detached_at_delete(both, config):
     assert {os.path.basename(m) for m in left["runc"]} == {"rootfs", "proc", "t"}
 
 
+def test_create_without_a_process(both, config):
+    """config.md: process is "REQUIRED when start is called"; runtime.md:
+    start "MUST generate an error if process was not set".  We create the
+    container and refuse its start (it stays created, delete --force
+    removes it); runc 1.1 refuses the create."""
+    c = config(["true"])
+    del c["process"]
+
+    def scenario(s):
+        s.create()
+        s.start()
+        s.state()
+
+    cmp = both(c, scenario)
+    ours, runc = cmp.step("create c")
+    assert ours.rc == 0 and runc.rc == 1
+    ours, _ = cmp.step("start c")
+    assert ours.rc == 1 and "/process: no process to start" in ours.err
+    ours, _ = cmp.step("state c")
+    assert ours.state["status"] == "created"
+
+
 def test_kill_all_on_a_stopped_container_is_an_error(both, config):
     """The runtime spec (kill): signalling a container that is neither
     created nor running MUST generate an error; ``kill --all`` too, with the

@@ -227,10 +227,6 @@ def _nul_in_env(c):
     c["process"]["env"].append("A=b\0c")
 
 
-def _no_process(c):
-    del c["process"]
-
-
 def _bad_rootfs(c):
     c["root"]["path"] = "/no/such/rootfs"
 
@@ -244,7 +240,6 @@ BAD_CONFIGS = {
     "empty-args": _empty_args,
     "relative-cwd": _relative_cwd,
     "nul-in-env": _nul_in_env,
-    "no-process": _no_process,
     "missing-rootfs": _bad_rootfs,
     "duplicate-namespace": _duplicate_namespace,
 }

@@ -164,6 +164,31 @@ def test_delete_force_created(oci, make_bundle):
     assert leftovers(oci, b, (cid,)) == []
 
 
+def test_created_without_a_process_start_refuses(oci, make_bundle):
+    """config.md: process is "REQUIRED when start is called"; runtime.md:
+    start "MUST generate an error if process was not set".  So create takes
+    a config without one (runc refuses it), start fails saying so and leaves
+    the container created, and delete --force removes it."""
+    from conftest import assert_one_line_error
+
+    b = make_bundle(["true"])
+    del b.config["process"]
+    b.save()
+    cid = oci.new_id()
+    oci.cli_ok("create", "--bundle", b.path, cid)
+    st = oci.state(cid)
+    assert st["status"] == "created" and alive(st["pid"])
+    r = oci.cli("start", cid)
+    assert_one_line_error(r, "config.json: /process: no process to start")
+    assert oci.state(cid)["status"] == "created"
+    oci.cli_ok("delete", "--force", cid)
+    assert gone(oci, cid) and not alive(st["pid"])
+    # run is create and start: refused before anything exists
+    cid2, r = oci.run_bundle(b)
+    assert_one_line_error(r, "config.json: /process: no process to start")
+    assert leftovers(oci, b, (cid, cid2)) == []
+
+
 def test_delete_force_running(oci, make_bundle):
     b = make_bundle(looper())
     cid = oci.new_id()
