@@ -55,10 +55,28 @@ def under(path: str) -> dict[int, list[str]]:
     return found
 
 
-def new_since(path: str, before: dict) -> list[list]:
+def new_since(path: str, before: dict, destinations: list[str] | None = None) -> list[list]:
     """The mounts at or below ``path`` that were not there ``before``, as
-    [id, mount point, device, filesystem type, source] in the order made."""
-    return [[i, *m] for i, m in sorted(under(path).items()) if i not in before]
+    [id, mount point, device, filesystem type, source] in the order made.
+    With ``destinations`` (the config's mount destinations), only those at
+    or below one of them: a rootfs that holds other places (``/``, say)
+    does not take in what others mounted there meanwhile."""
+    from posixpath import normpath, realpath
+
+    top = realpath(path).rstrip("/")
+    places = None
+    if destinations is not None:
+        places = [(top + normpath("/" + d.lstrip("/"))).rstrip("/") or "/" for d in destinations]
+    out = []
+    for i, m in sorted(under(path).items()):
+        if i in before:
+            continue
+        if places is not None and not any(
+            m[0] == p or m[0].startswith(p.rstrip("/") + "/") for p in places
+        ):
+            continue
+        out.append([i, *m])
+    return out
 
 
 def undo(made: list[list], path: str) -> None:

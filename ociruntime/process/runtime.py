@@ -270,7 +270,7 @@ def create(
     except BaseException as e:
         sp.abort()
         if before is not None:
-            undo_host_mounts(b.rootfs, before, e)
+            undo_host_mounts(b.config, b.rootfs, before, e)
         if cg is not None:
             try:
                 # a frozen cgroup was there before us, the caller's: only what we made goes
@@ -301,13 +301,20 @@ def host_mounts_before(config: dict, rootfs: str) -> dict | None:
     return hostmounts.under(rootfs)
 
 
-def undo_host_mounts(rootfs: str, before: dict, e: BaseException) -> None:
+def host_mount_places(config: dict) -> list[str]:
+    """Where in the rootfs the init mounts: the mounts' destinations, and /dev
+    when devices are asked for (bound there in a user namespace)."""
+    places = [m["destination"] for m in config.get("mounts") or []]
+    return places + ["/dev"] if (config.get("linux") or {}).get("devices") else places
+
+
+def undo_host_mounts(config: dict, rootfs: str, before: dict, e: BaseException) -> None:
     """A failed create's mounts under the rootfs, made in the caller's mount
     namespace: detached; what cannot be is said with the failure."""
     from ..linux import hostmounts
 
     try:
-        hostmounts.undo(hostmounts.new_since(rootfs, before), rootfs)
+        hostmounts.undo(hostmounts.new_since(rootfs, before, host_mount_places(config)), rootfs)
     except OSError as e2:
         text = e2.strerror or f"detaching mounts under {rootfs}: {e2}"
         if isinstance(e, OCIError):
@@ -526,7 +533,9 @@ def _create(
             from ..linux import hostmounts
 
             # the mounts the init made in the caller's namespace, for delete
-            rec["hostMounts"] = hostmounts.new_since(a.rootfs, host_mounts)
+            rec["hostMounts"] = hostmounts.new_since(
+                a.rootfs, host_mounts, host_mount_places(a.config)
+            )
         with trace.span("record the state"):
             store.save(cid, rec)
         sp.commit(

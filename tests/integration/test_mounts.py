@@ -1151,3 +1151,22 @@ def test_host_mounts_unescapes_mount_points(tmp_path):
         assert [m[0] for m in hostmounts.under(str(tmp_path)).values()] == [str(point)]
     finally:
         subprocess.run(["umount", str(point)], check=True)
+
+
+def test_host_mounts_made_elsewhere_under_the_rootfs_are_not_taken(tmp_path):
+    """A rootfs that holds other places (``/``, say): only mounts at or below
+    the config's destinations count as the container's."""
+    from ociruntime.linux import hostmounts
+
+    top = tmp_path / "rootfs"
+    for d in ("t", "other"):
+        (top / d).mkdir(parents=True)
+    before = hostmounts.under(str(top))
+    for d in ("t", "other"):
+        subprocess.run(["mount", "-t", "tmpfs", d, str(top / d)], check=True)
+    try:
+        made = hostmounts.new_since(str(top), before, ["/t/"])
+        assert [m[1] for m in made] == [str(top / "t")]
+    finally:
+        for d in ("t", "other"):
+            subprocess.run(["umount", str(top / d)], capture_output=True)
