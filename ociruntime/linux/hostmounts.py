@@ -13,7 +13,7 @@ fails.  A mount is detached only while the same mount (its id, device,
 type and source) is still at the place recorded: never one somebody else
 made there since.
 
-Imports nothing at load: the container side's rootfs.py and criu.py take
+Imports nothing at load: rootfs.py (--no-pivot) and criu.py take
 :func:`unescape` from here.
 """
 
@@ -40,7 +40,7 @@ def unescape(field: str) -> str:
 def under(path: str) -> dict[int, list[str]]:
     """The mounts at ``path`` or below it in this process's mount namespace:
     mount id -> [mount point, device, filesystem type, source]."""
-    from posixpath import realpath  # not at the top: rootfs.py imports unescape
+    from posixpath import realpath  # not at the top (see above)
 
     top = realpath(path).rstrip("/") or "/"
     prefix = top if top == "/" else top + "/"

@@ -15,7 +15,6 @@ from .. import oslite as os
 from .. import trace
 from ..errors import OCIError
 from . import syscalls as sc
-from .hostmounts import unescape
 
 RESOLVE = sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS
 
@@ -817,6 +816,8 @@ class Rootfs:
         prepare: the host keeps its own), or covered with a tmpfs where it
         cannot be (locked: a user namespace of the container's).  The
         container's own are mounted by now; the host's are not needed after."""
+        from .hostmounts import unescape  # --no-pivot only: not on every create's path
+
         rootfs = os.readlink(fdpath(self.fd))  # the rootfs as this namespace names it
         with open("/proc/self/mountinfo") as f:
             lines = f.read().splitlines()
