@@ -298,15 +298,30 @@ def cgroup_record_ok(cg: object) -> bool:
                 and unit.endswith(".scope")
                 and cg["path"].rpartition("/")[2] == unit
             )
-        return "driver" not in cg and _cgroup_dir(cg.get("path"), 1)
+        return (
+            "driver" not in cg
+            and _cgroup_dir(cg.get("path"), 1)
+            and _parents_ok(cg.get("parents"), [cg["path"]])
+        )
     if layout in ("v1", "hybrid"):
         paths, unified = cg.get("paths"), cg.get("unified")
         return (
             type(paths) is dict
             and all(type(k) is str and _cgroup_dir(v, 2) for k, v in paths.items())
             and (unified is None or _cgroup_dir(unified, 2))
+            and _parents_ok(cg.get("parents"), [*paths.values(), *([unified] if unified else [])])
         )
     return False
+
+
+def _parents_ok(parents: object, dirs: list[str]) -> bool:
+    """A record's "parents" (cgroups.base.remove_parents): absent, or cgroup
+    directories each above one of the record's own."""
+    if parents is None:
+        return True
+    return type(parents) is list and all(
+        _cgroup_dir(p, 1) and any(d.startswith(p + "/") for d in dirs) for p in parents
+    )
 
 
 def record_ok(rec: object) -> bool:

@@ -224,7 +224,7 @@ def from_record(rec: dict | None):
     if rec.get("layout") == "v2":
         from .v2 import V2
 
-        return V2(rec["path"])
+        return V2(rec["path"], rec.get("parents"))
     from .v1 import V1
 
-    return V1(rec["paths"], rec.get("unified"))
+    return V1(rec["paths"], rec.get("unified"), rec.get("parents"))

@@ -273,6 +273,18 @@ def remove_made(made: list[str]) -> None:
         rmdir(d)
 
 
+def remove_parents(parents: list[str]) -> None:
+    """The directories above the container's cgroup that its create made
+    (a cgroupsPath such as /a/b or a/b made /a), deepest first, each only
+    while it is empty: another container, or the caller, may use it since.
+    The runtime spec: delete removes what create made (runc leaves them)."""
+    for d in sorted(parents, key=len, reverse=True):
+        try:
+            rmdir(d, tries=10, keep_children=True)  # a child just removed: going offline
+        except OCIError:
+            pass  # busy: in use
+
+
 DEFAULT_PARENT = "ociruntime"
 
 

@@ -84,10 +84,13 @@ class V1:
     def where(self) -> str | None:
         return None
 
-    def __init__(self, paths: dict[str, str], unified: str | None = None) -> None:
+    def __init__(
+        self, paths: dict[str, str], unified: str | None = None, parents: list[str] | None = None
+    ) -> None:
         self.paths = paths  # controller -> cgroup directory
         self.unified = unified  # hybrid: the directory in the cgroup2 mount
         self.made: list[str] = []  # the directories this object created
+        self.parents = parents or []  # those above the cgroup a create made (from the record)
         self._unified_done = False  # create_cgroup2 ran: create() need not again
 
     @classmethod
@@ -104,7 +107,11 @@ class V1:
         return m
 
     def record(self) -> dict:
-        return {"layout": self.layout, "paths": self.paths, "unified": self.unified}
+        rec = {"layout": self.layout, "paths": self.paths, "unified": self.unified}
+        parents = [d for d in self.made if d not in self.dirs()]
+        if parents:  # for delete (base.remove_parents)
+            rec["parents"] = parents
+        return rec
 
     def dirs(self) -> list[str]:
         d = list(dict.fromkeys(self.paths.values()))
@@ -268,3 +275,4 @@ class V1:
         for d in self.dirs():
             if not base.rmdir_default_parent(d):
                 break  # in use (other containers are in every hierarchy's parent)
+        base.remove_parents(self.parents)

@@ -14,9 +14,10 @@ class V2:
     def where(self) -> str | None:
         return None
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, parents: list[str] | None = None) -> None:
         self.path = path
         self.made: list[str] = []  # the directories this object created
+        self.parents = parents or []  # those above the cgroup a create made (from the record)
         self._dir_done = False  # create_cgroup2 ran: create() need not again
 
     @classmethod
@@ -24,7 +25,11 @@ class V2:
         return cls(ROOT + resolve(cgroups_path, cid, own_cgroups().get("", "/")))
 
     def record(self) -> dict:
-        return {"layout": "v2", "path": self.path}
+        rec = {"layout": "v2", "path": self.path}
+        parents = [d for d in self.made if d != self.path]
+        if parents:  # for delete (base.remove_parents)
+            rec["parents"] = parents
+        return rec
 
     def has(self, _ctl: str, file: str) -> bool:
         return os.path.exists(os.path.join(self.path, file))
@@ -113,3 +118,4 @@ class V2:
             base.kill_all(self.all_pids, self.freeze, self.thaw)
         base.rmdir(self.path)
         base.rmdir_default_parent(self.path)
+        base.remove_parents(self.parents)

@@ -759,6 +759,38 @@ def test_cgroup_namespace(oci, make_bundle):
     assert "1" in procs  # the container's own init, by its pid in the namespace
 
 
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_delete_removes_the_parents_create_made(oci, make_bundle, relative):
+    """The spec: delete removes what create made.  A cgroupsPath two levels
+    down made its parent too (runc leaves it, and runtime-tools' relative
+    cgroup tests leave testdir behind); delete removes it once empty.  One
+    another container lives in is kept, and so is one the caller made."""
+    top = f"cgp-{uuid.uuid4().hex[:8]}"
+    path = lambda leaf: f"{top}/{leaf}" if relative else f"/{top}/{leaf}"  # noqa: E731
+    a = bundle(make_bundle, SLEEP, cgroupsPath=path("a"))
+    b = bundle(make_bundle, SLEEP, cgroupsPath=path("b"))
+    ca, cb = start(oci, a), start(oci, b)
+    parents = record(oci, ca).get("parents") or []
+    assert parents and all(os.path.basename(p) == top for p in parents), parents
+    assert not record(oci, cb).get("parents")  # a made them, b found them there
+    try:
+        oci.cli_ok("delete", "--force", ca)
+        assert all(os.path.isdir(p) for p in parents)  # b is in them
+    finally:
+        oci.cli_ok("delete", "--force", cb)
+    # b's delete leaves them (b did not make them); gone, a create that
+    # makes them again records them, and its delete removes them
+    for p in sorted(parents, key=len, reverse=True):
+        os.rmdir(p)
+    c = bundle(make_bundle, SLEEP, cgroupsPath=path("c"))
+    cc = start(oci, c)
+    made = record(oci, cc).get("parents")
+    assert sorted(made) == sorted(parents)
+    oci.cli_ok("delete", "--force", cc)
+    assert_nothing_left(oci, c, cc, made)
+    assert not any(os.path.exists(p) for p in made)
+
+
 # ---- bad input ------------------------------------------------------------------------------
 
 

@@ -262,3 +262,27 @@ def test_a_frozen_cgroup_is_refused(tmp_path, busybox_rootfs):
         rt.cleanup()
         if os.path.isdir(d):
             os.rmdir(d)
+
+
+def test_delete_removes_the_parent_create_made(tmp_path, busybox_rootfs):
+    """A cgroupsPath two levels down made its parent too: delete removes it
+    once empty (the spec: what create made; runc leaves it)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    rt = Runtime(str(state), cli_timeout=SLOW)
+    top = f"/ociruntime-parent-{os.getpid()}"
+    b = make_bundle(tmp_path, busybox_rootfs, "par", ["true"], {})
+    b.config["linux"]["cgroupsPath"] = top + "/leaf"
+    b.save()
+    cid = rt.new_id("par")
+    try:
+        rt.cli_ok("create", "--bundle", b.path, cid)
+        with open(os.path.join(rt.root, cid, "state.json")) as f:
+            assert json.load(f)["cgroup"]["parents"] == [ROOT + top]
+        rt.cli_ok("delete", "--force", cid)
+        assert not os.path.exists(ROOT + top)
+        assert leftovers(rt, b, (cid,)) == []
+    finally:
+        rt.cleanup()
+        if os.path.isdir(ROOT + top):
+            os.rmdir(ROOT + top)

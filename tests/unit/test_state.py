@@ -784,6 +784,13 @@ def test_public_is_json_serialisable(store):
             "unified": "/sys/fs/cgroup/unified/ociruntime/c1",
         },
         {"layout": "v1", "paths": {"pids": "/sys/fs/cgroup/pids/x"}, "unified": None},
+        {"layout": "v2", "path": "/sys/fs/cgroup/a/b/c", "parents": ["/sys/fs/cgroup/a"]},
+        {
+            "layout": "hybrid",
+            "paths": {"pids": "/sys/fs/cgroup/pids/a/b"},
+            "unified": "/sys/fs/cgroup/unified/a/b",
+            "parents": ["/sys/fs/cgroup/pids/a", "/sys/fs/cgroup/unified/a"],
+        },
     ],
 )
 def test_cgroup_record_as_the_managers_write_it(cg):
@@ -807,6 +814,13 @@ def test_cgroup_record_as_the_managers_write_it(cg):
         {"layout": "v2", "path": "/etc/x"},
         {"layout": "v1", "paths": ["/sys/fs/cgroup/pids/x"]},
         {"layout": "v1", "paths": {"pids": None}},
+        # parents: only directories above the record's own (delete rmdirs them)
+        {"layout": "v2", "path": "/sys/fs/cgroup/a/b", "parents": "/sys/fs/cgroup/a"},
+        {"layout": "v2", "path": "/sys/fs/cgroup/a/b", "parents": ["/sys/fs/cgroup/other"]},
+        {"layout": "v2", "path": "/sys/fs/cgroup/a/b", "parents": ["/sys/fs/cgroup/a/b"]},
+        {"layout": "v2", "path": "/sys/fs/cgroup/ab/c", "parents": ["/sys/fs/cgroup/a"]},
+        {"layout": "v2", "path": "/sys/fs/cgroup/a/b", "parents": ["/sys/fs/cgroup"]},
+        {"layout": "v1", "paths": {"pids": "/sys/fs/cgroup/pids/a/b"}, "parents": [5]},
     ],
     ids=repr,
 )
