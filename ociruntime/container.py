@@ -154,8 +154,19 @@ class Container:
                     raise OCIError("cannot start a container that has stopped")
                 raise OCIError(f"cannot start an already {status} container")
             if "process" not in (rec.get("config") or {}):
-                # runtime.md: start "MUST generate an error if process was not set";
-                # the container stays created (delete --force removes it)
+                # runtime.md: start "MUST generate an error if process was not set".
+                # Nothing can ever run in it: its init ends and it is stopped, as
+                # when a process cannot be executed (runtime-tools' start waits
+                # for that), for a plain delete to remove
+                fd = self._pidfd(rec)
+                if fd is not None:
+                    try:
+                        _signal.pidfd_send_signal(fd, SIGKILL)
+                        _wait_exit(fd, 5.0)
+                    except ProcessLookupError:
+                        pass
+                    finally:
+                        os.close(fd)
                 raise OCIError(NO_PROCESS, "config.json: /process")
             with trace.span("exec socket: connect, the init's answer"):
                 got = self._signal_start()

@@ -104,8 +104,8 @@ def test_mounts_without_a_mount_namespace_are_detached_at_delete(both, config):
 def test_create_without_a_process(both, config):
     """config.md: process is "REQUIRED when start is called"; runtime.md:
     start "MUST generate an error if process was not set".  We create the
-    container and refuse its start (it stays created, delete --force
-    removes it); runc 1.1 refuses the create."""
+    container and refuse its start, which leaves it stopped (nothing can
+    run in it); runc 1.1 refuses the create."""
     c = config(["true"])
     del c["process"]
 
@@ -120,7 +120,7 @@ def test_create_without_a_process(both, config):
     ours, _ = cmp.step("start c")
     assert ours.rc == 1 and "/process: no process to start" in ours.err
     ours, _ = cmp.step("state c")
-    assert ours.state["status"] == "created"
+    assert ours.state["status"] == "stopped"
 
 
 def test_kill_all_on_a_stopped_container_is_an_error(both, config):

@@ -167,8 +167,9 @@ def test_delete_force_created(oci, make_bundle):
 def test_created_without_a_process_start_refuses(oci, make_bundle):
     """config.md: process is "REQUIRED when start is called"; runtime.md:
     start "MUST generate an error if process was not set".  So create takes
-    a config without one (runc refuses it), start fails saying so and leaves
-    the container created, and delete --force removes it."""
+    a config without one (runc refuses it), start fails saying so, and the
+    container, which can never run anything, is stopped (its init ended, as
+    when a process cannot be executed) for delete to remove."""
     from conftest import assert_one_line_error
 
     b = make_bundle(["true"])
@@ -180,9 +181,10 @@ def test_created_without_a_process_start_refuses(oci, make_bundle):
     assert st["status"] == "created" and alive(st["pid"])
     r = oci.cli("start", cid)
     assert_one_line_error(r, "config.json: /process: no process to start")
-    assert oci.state(cid)["status"] == "created"
-    oci.cli_ok("delete", "--force", cid)
-    assert gone(oci, cid) and not alive(st["pid"])
+    assert oci.state(cid)["status"] == "stopped" and not alive(st["pid"])
+    assert_one_line_error(oci.cli("start", cid), "cannot start a container that has stopped")
+    oci.cli_ok("delete", cid)
+    assert gone(oci, cid)
     # run is create and start: refused before anything exists
     cid2, r = oci.run_bundle(b)
     assert_one_line_error(r, "config.json: /process: no process to start")
