@@ -158,15 +158,7 @@ class Container:
                 # Nothing can ever run in it: its init ends and it is stopped, as
                 # when a process cannot be executed (runtime-tools' start waits
                 # for that), for a plain delete to remove
-                fd = self._pidfd(rec)
-                if fd is not None:
-                    try:
-                        _signal.pidfd_send_signal(fd, SIGKILL)
-                        _wait_exit(fd, 5.0)
-                    except ProcessLookupError:
-                        pass
-                    finally:
-                        os.close(fd)
+                self._kill_wait(rec)
                 raise OCIError(NO_PROCESS, "config.json: /process")
             with trace.span("exec socket: connect, the init's answer"):
                 got = self._signal_start()
