@@ -85,8 +85,8 @@ def undo(made: list[list], path: str) -> None:
     mount is taken for ours only if its device, type and source are those
     recorded too.  Raises OSError naming the mount point it could not
     detach."""
-    if not made:
-        return
+    if not made or type(made) is not list:
+        return  # nothing, or a damaged record: nothing of it is trusted
     from . import syscalls as sc
 
     now = under(path)

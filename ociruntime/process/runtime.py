@@ -291,10 +291,11 @@ def host_mounts_before(config: dict, rootfs: str) -> dict | None:
     """For a container that will mount under its rootfs in the caller's mount
     namespace (none of its own, mounts or devices asked for): the mounts
     already there (linux/hostmounts.py); otherwise None."""
-    linux = config.get("linux") or {}
-    if any(ns.get("type") == "mount" for ns in linux.get("namespaces") or []):
+    from ..linux import namespaces
+
+    if "mount" in namespaces.of(config):
         return None
-    if not (config.get("mounts") or linux.get("devices")):
+    if not (config.get("mounts") or (config.get("linux") or {}).get("devices")):
         return None
     from ..linux import hostmounts
 

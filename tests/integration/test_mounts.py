@@ -1137,6 +1137,7 @@ def test_host_mounts_undo_detaches_only_the_mount_it_recorded(tmp_path):
         hostmounts.undo(hostmounts.new_since(str(top), before), str(top))
         assert hostmounts.under(str(top)) == {}
         hostmounts.undo([["junk"], [1, 2], "x"], str(top))  # a damaged record: nothing done
+        hostmounts.undo(7, str(top))
     finally:
         subprocess.run(["umount", point], capture_output=True)
 
