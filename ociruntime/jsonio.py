@@ -4,9 +4,14 @@
 call).  The C scanner and encoder need neither; this module wires them up
 the way ``json`` does.  Output is identical to ``json.dumps`` (compact or
 indented) for the plain data the runtime writes.
+
+``_json`` itself is an extension module, whose loading (dlopen) costs about
+0.5 ms of a call here, so it is loaded on the first ``loads`` or one-line
+``dumps``: the indented form (what ``state`` prints) is written in Python,
+and the calls that read only the state record (start, state, kill, delete:
+state.py keeps it in marshal) never load it.
 """
 
-import _json
 import sys
 
 _WS = " \t\n\r"
@@ -30,9 +35,6 @@ class _Ctx:
         return {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}[name]
 
 
-_scan = _json.make_scanner(_Ctx())
-
-
 class _NotJSON(ValueError):
     pass
 
@@ -45,7 +47,19 @@ class _GoCtx(_Ctx):
         raise _NotJSON(f"{name} is not a JSON value")
 
 
-_scan_go = _json.make_scanner(_GoCtx())
+_scan = _scan_go = _compact = _tight = None
+
+
+def _load_c() -> None:
+    """The C scanners and encoders (see the module docstring)."""
+    global _scan, _scan_go, _compact, _tight
+    import _json
+
+    _scan = _json.make_scanner(_Ctx())
+    _scan_go = _json.make_scanner(_GoCtx())
+    esc = _json.encode_basestring_ascii
+    _compact = _json.make_encoder(None, _default, esc, None, ": ", ", ", False, False, True)
+    _tight = _json.make_encoder(None, _default, esc, None, ":", ",", False, False, True)
 
 
 class DecodeError(ValueError):
@@ -68,6 +82,8 @@ def loads(data: bytes | str, max_depth: int = _OWN_DEPTH, go: bool = False) -> o
     i, n = 0, len(doc)
     while i < n and doc[i] in _WS:
         i += 1
+    if _scan is None:
+        _load_c()
     scan = _scan_go if go else _scan
     try:
         try:
@@ -156,17 +172,11 @@ def _default(o: object) -> object:
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-_compact = _json.make_encoder(
-    None, _default, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
-)
-_tight = _json.make_encoder(
-    None, _default, _json.encode_basestring_ascii, None, ":", ",", False, False, True
-)
-
-
 def dumps(obj: object, indent: int | None = None, compact: bool = False) -> str:
     """json.dumps(obj) / json.dumps(obj, indent=N); compact drops the spaces."""
     if indent is None:
+        if _compact is None:
+            _load_c()
         return "".join((_tight if compact else _compact)(obj, 0))
     return _pretty(obj, indent, 0)
 
@@ -174,10 +184,7 @@ def dumps(obj: object, indent: int | None = None, compact: bool = False) -> str:
 def _pretty(o: object, step: int, level: int) -> str:
     if isinstance(o, dict) and o:
         pad = "\n" + " " * (step * (level + 1))
-        items = [
-            pad + _json.encode_basestring_ascii(str(k)) + ": " + _pretty(v, step, level + 1)
-            for k, v in o.items()
-        ]
+        items = [pad + _string(str(k)) + ": " + _pretty(v, step, level + 1) for k, v in o.items()]
         return "{" + ",".join(items) + "\n" + " " * (step * level) + "}"
     if isinstance(o, (list, tuple)) and o:
         pad = "\n" + " " * (step * (level + 1))
@@ -188,4 +195,62 @@ def _pretty(o: object, step: int, level: int) -> str:
             + " " * (step * level)
             + "]"
         )
-    return "".join(_compact(o, 0))
+    return _scalar(o)
+
+
+def _scalar(o: object) -> str:
+    """A scalar (or an empty array or object) as json.dumps writes it."""
+    if isinstance(o, str):
+        return _string(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        if o != o:
+            return "NaN"
+        if o == _INF or o == -_INF:
+            return "Infinity" if o > 0 else "-Infinity"
+        return float.__repr__(o)
+    if isinstance(o, (dict, list, tuple)):  # empty: _pretty takes the others
+        return "{}" if isinstance(o, dict) else "[]"
+    return _default(o)
+
+
+_INF = float("inf")
+# json's escapes for encode_basestring_ascii; any other character outside
+# ' '..'~' is written as \uXXXX (a surrogate pair above U+FFFF)
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+def _string(s: str) -> str:
+    """``_json.encode_basestring_ascii(s)`` in Python: the same text."""
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return '"' + s + '"'
+    out = []
+    for c in s:
+        e = _ESCAPES.get(c)
+        if e is None:
+            if " " <= c <= "~":
+                e = c
+            else:
+                n = ord(c)
+                if n < 0x10000:
+                    e = f"\\u{n:04x}"
+                else:
+                    n -= 0x10000
+                    e = f"\\u{0xD800 | (n >> 10) & 0x3FF:04x}\\u{0xDC00 | n & 0x3FF:04x}"
+        out.append(e)
+    return '"' + "".join(out) + '"'

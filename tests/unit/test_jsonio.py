@@ -163,3 +163,32 @@ def same(a: object, b: object) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
+
+
+def test_indented_strings_are_escaped_as_the_c_encoder_does():
+    """The indented form is written in Python (state output without loading
+    _json): every code point, alone and among others, as _json escapes it."""
+    import _json
+
+    for start in range(0, 0x110000, 512):
+        chunk = "".join(map(chr, range(start, min(start + 512, 0x110000))))
+        assert jsonio._string(chunk) == _json.encode_basestring_ascii(chunk)
+        for c in chunk[::37]:
+            assert jsonio._string(c) == _json.encode_basestring_ascii(c)
+
+
+def test_indented_dumps_and_no_process_loads_c_until_needed():
+    """_json (an extension: ~0.5 ms to load) only on loads or one-line dumps."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ociruntime import jsonio\n"
+        "jsonio.dumps({'a': [1, 2.5, None, 'x'], 'b': {}}, indent=2)\n"
+        "print('_json' in sys.modules, end=' ')\n"
+        "jsonio.loads('{}')\n"
+        "print('_json' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "False True\n"
