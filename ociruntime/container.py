@@ -458,7 +458,7 @@ class Container:
         try:
             with self.store.locked(self.id):
                 # the record create made, if its file is still there (no delete --force)
-                if self._rec is not None and os.path.exists(os.path.join(self.dir, "state.json")):
+                if self._rec is not None and self.store.has_record(self.id):
                     rec = self._rec
                 else:
                     rec = self.store.load(self.id)

@@ -4,9 +4,16 @@ Layout of ``<root>/<id>/``:
 
 ``lock``
     flock(2)ed for the duration of every operation on the container.
-``state.json``
-    written atomically (temp file + rename) once the container is created;
-    its absence means a create that never finished.
+``state.rec``
+    the container's record, written atomically (temp file + rename) once
+    the container is created; its absence means a create that never
+    finished.  Not JSON: a marshal dump (JSON when the config nests deeper
+    than marshal's 2,000 levels) behind a header with a CRC, so that the
+    calls that only read it (start, state, kill, delete) need not load the
+    ``_json`` extension (0.5 ms of each call).  A damaged record fails the
+    CRC and is never given to marshal, which is not meant for bytes it did
+    not write (garbage can make it allocate gigabytes).  ``state.json``, what
+    earlier versions wrote, is still read for the containers they created.
 ``init.pid``
     the init's host pid, written as soon as it is forked, so that
     ``delete --force`` can reap a create that was killed half-way.
@@ -18,14 +25,19 @@ time recorded at create (a reused pid reads as stopped); ``exec.sock`` still
 present means created.
 """
 
+import binascii
 import errno
 import fcntl
+import marshal
 
 from . import jsonio
 from . import oslite as os
 from .errors import NotFound, OCIError
 
 DEFAULT_ROOT = "/run/ociruntime"
+RECORD = "state.rec"
+LEGACY_RECORD = "state.json"  # JSON, from versions before state.rec
+_MAGIC = b"OCIRS1"  # then the payload's kind (M: marshal 4, J: JSON), its CRC-32, the payload
 
 
 def _is_dir(mode: int) -> bool:
@@ -173,8 +185,12 @@ class Store:
         """The stored record; NotFound when absent, unreadable or not shaped as
         create writes it (a half-done create, or garbage): ``delete --force``
         then removes the directory as it does after a crashed create."""
+        d = self.dir(cid)
         try:
-            rec = jsonio.loads(os.read_file(os.path.join(self.dir(cid), "state.json")))
+            try:
+                rec = decode_record(os.read_file(os.path.join(d, RECORD)))
+            except FileNotFoundError:
+                rec = jsonio.loads(os.read_file(os.path.join(d, LEGACY_RECORD)))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError):
             raise NotFound(cid) from None
         if not record_ok(rec):
@@ -182,7 +198,12 @@ class Store:
         return rec
 
     def save(self, cid: str, rec: dict) -> None:
-        atomic_write(os.path.join(self.dir(cid), "state.json"), jsonio.dumps(rec))
+        atomic_write(os.path.join(self.dir(cid), RECORD), encode_record(rec), 0o600)
+
+    def has_record(self, cid: str) -> bool:
+        """Whether the create finished (a record, of any version, is there)."""
+        d = self.dir(cid)
+        return any(os.path.isfile(os.path.join(d, n)) for n in (RECORD, LEGACY_RECORD))
 
     def exists(self, cid: str) -> bool:
         """A state directory itself (a symlink there is damage, never followed)."""
@@ -221,7 +242,11 @@ class Store:
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if os.path.isfile(os.path.join(self.root, n, "state.json")))
+        return sorted(
+            n
+            for n in names
+            if any(os.path.isfile(os.path.join(self.root, n, r)) for r in (RECORD, LEGACY_RECORD))
+        )
 
     def status(self, cid: str, rec: dict) -> str:
         pid = rec.get("pid") or 0
@@ -249,6 +274,35 @@ class Store:
         """What ``state ID`` prints (less its newline): the one writer for the
         CLI's command and entry.py's way round the CLI."""
         return jsonio.dumps(self.public(cid, self.load(cid)), indent=2)
+
+
+def encode_record(rec: dict) -> bytes:
+    """state.rec's bytes (module docstring)."""
+    try:
+        kind, payload = b"M", marshal.dumps(rec, 4)
+    except ValueError:  # nested deeper than marshal goes (a config may nest 10,000 deep)
+        kind, payload = b"J", jsonio.dumps(rec).encode()
+    return _MAGIC + kind + binascii.crc32(payload).to_bytes(4, "little") + payload
+
+
+def decode_record(data: bytes) -> object:
+    """What encode_record wrote; ValueError for anything else (damage: a wrong
+    header or CRC, so marshal never sees bytes it did not write)."""
+    kind, crc, payload = data[6:7], data[7:11], data[11:]
+    if (
+        data[:6] != _MAGIC
+        or len(crc) < 4
+        or binascii.crc32(payload) != int.from_bytes(crc, "little")
+    ):
+        raise ValueError("not a state record")
+    if kind == b"J":
+        return jsonio.loads(payload)
+    if kind != b"M":
+        raise ValueError("not a state record")
+    try:
+        return marshal.loads(payload)
+    except (EOFError, TypeError) as e:  # (a CRC match: only a writer of other bytes)
+        raise ValueError("not a state record") from e
 
 
 def _empty(d: str) -> None:
@@ -279,7 +333,7 @@ def _cgroup_dir(p: object, depth: int) -> bool:
 
 
 def cgroup_record_ok(cg: object) -> bool:
-    """A cgroup record (state.json's "cgroup", cgroup.json) as the managers'
+    """A cgroup record (state.rec's "cgroup", cgroup.json) as the managers'
     ``record()`` write it; anything else is not acted on (delete --force then
     leaves the cgroup alone and still removes the state directory)."""
     if cg is None:

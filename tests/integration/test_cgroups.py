@@ -4,7 +4,7 @@ limits do to the processes, and the commands that work through the cgroup
 (pause, resume, update, ps, events, kill --all, delete).
 
 The container's cgroup directories are read from the "cgroup" record of
-``<root>/<id>/state.json`` (a path per controller, plus "unified" on hybrid
+``<root>/<id>/state.rec`` (a path per controller, plus "unified" on hybrid
 hosts), never recomputed here.  Pure cgroup v2 has its own file,
 test_cgroups_v2.py, run in a VM by test_cgroups_v2_vm.py.
 """
@@ -20,7 +20,7 @@ import time
 import uuid
 
 import pytest
-from conftest import alive, assert_one_line_error, leftovers, stop, wait_for
+from conftest import alive, assert_one_line_error, leftovers, read_record, stop, wait_for
 
 from ociruntime.cgroups import layout, own_cgroups
 from ociruntime.cgroups.v1 import hierarchies
@@ -63,8 +63,7 @@ def start(oci, b, prefix: str = "cg") -> str:
 
 
 def record(oci, cid: str) -> dict:
-    with open(os.path.join(oci.root, cid, "state.json")) as f:
-        return json.load(f)["cgroup"]
+    return read_record(oci.root, cid)["cgroup"]
 
 
 def dirs(rec: dict) -> list[str]:
@@ -399,8 +398,7 @@ def test_update_flags_and_resources_json(oci, make_bundle):
         assert rd(f"{p['memory']}/memory.limit_in_bytes") == str(256 * MiB)
         assert rd(f"{p['memory']}/memory.memsw.limit_in_bytes") == str(256 * MiB)
     # the new values are remembered (merged into the recorded config)
-    with open(os.path.join(oci.root, cid, "state.json")) as f:
-        saved = json.load(f)["config"]["linux"]["resources"]
+    saved = read_record(oci.root, cid)["config"]["linux"]["resources"]
     assert saved["pids"]["limit"] == 30
     assert saved["cpu"] == {"shares": 512, "quota": 20000, "period": 100000}
     assert saved["devices"] == [{"allow": False, "access": "rwm"}]
@@ -420,8 +418,7 @@ def test_update_memory_minus_one_lifts_the_limit_and_swap(oci, make_bundle, form
     assert int(rd(f"{p}/memory.limit_in_bytes")) == UNLIMITED_V1
     if has_memsw():
         assert int(rd(f"{p}/memory.memsw.limit_in_bytes")) == UNLIMITED_V1
-    with open(os.path.join(oci.root, cid, "state.json")) as f:
-        saved = json.load(f)["config"]["linux"]["resources"]["memory"]
+    saved = read_record(oci.root, cid)["config"]["linux"]["resources"]["memory"]
     assert saved["limit"] == -1 and saved.get("swap", -1) == -1
     # and back down to limits, which the kernel takes with memsw lowered last
     if has_memsw():

@@ -18,7 +18,7 @@ import json
 import os
 
 import pytest
-from conftest import Bundle, Runtime, leftovers, new_bundle
+from conftest import Bundle, Runtime, leftovers, new_bundle, read_record
 
 ROOT = "/sys/fs/cgroup"
 MiB = 1 << 20
@@ -93,8 +93,7 @@ def box(tmp_path_factory, busybox_rootfs):
     b.bundle.add_caps("CAP_MKNOD")
     b.id = b.rt.new_id("v2")
     b.rt.cli_ok("run", "-d", "--bundle", b.bundle.path, b.id)
-    with open(os.path.join(b.rt.root, b.id, "state.json")) as f:
-        rec = json.load(f)["cgroup"]
+    rec = read_record(b.rt.root, b.id)["cgroup"]
     assert rec["layout"] == "v2"
     b.path = rec["path"]
     yield b
@@ -277,8 +276,7 @@ def test_delete_removes_the_parent_create_made(tmp_path, busybox_rootfs):
     cid = rt.new_id("par")
     try:
         rt.cli_ok("create", "--bundle", b.path, cid)
-        with open(os.path.join(rt.root, cid, "state.json")) as f:
-            assert json.load(f)["cgroup"]["parents"] == [ROOT + top]
+        assert read_record(rt.root, cid)["cgroup"]["parents"] == [ROOT + top]
         rt.cli_ok("delete", "--force", cid)
         assert not os.path.exists(ROOT + top)
         assert leftovers(rt, b, (cid,)) == []

@@ -41,6 +41,7 @@ from conftest import (
     leftovers,
     ns_members,
     proc_status,
+    read_record,
     sh,
     stop,
     wait_for,
@@ -1078,8 +1079,7 @@ def test_exec_into_a_sub_cgroup(oci, make_bundle):
     b = make_bundle(["sleep", "100"])
     cid = oci.new_id()
     oci.run_detached(b, cid)
-    with open(os.path.join(oci.root, cid, "state.json")) as f:
-        cg = json.load(f)["cgroup"]
+    cg = read_record(oci.root, cid)["cgroup"]
     mem = cg["path"] if cg["layout"] == "v2" else cg["paths"]["memory"]
     os.mkdir(os.path.join(mem, "sub"))
     spec = "sub" if cg["layout"] == "v2" else "memory:sub"

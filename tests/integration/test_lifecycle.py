@@ -291,7 +291,7 @@ def test_run_forwards_a_signal_that_arrives_right_after_create(oci, make_bundle)
     b.save()
     for _ in range(10):  # the window is narrow: try a few times
         cid = oci.new_id()
-        state_json = os.path.join(oci.root, cid, "state.json")
+        state_json = os.path.join(oci.root, cid, "state.rec")
         p = oci.popen("run", "--bundle", b.path, cid)
         try:
             deadline = time.monotonic() + 20

@@ -25,7 +25,16 @@ import threading
 import uuid
 
 import pytest
-from conftest import OCI, Bundle, Runtime, assert_one_line_error, leftovers, new_bundle, wait_for
+from conftest import (
+    OCI,
+    Bundle,
+    Runtime,
+    assert_one_line_error,
+    leftovers,
+    new_bundle,
+    read_record,
+    wait_for,
+)
 
 ROOT = "/sys/fs/cgroup"
 MiB = 1 << 20
@@ -146,8 +155,7 @@ def box(tmp_path_factory, busybox_rootfs):
 
 
 def test_record_names_the_unit(box):
-    with open(os.path.join(box.rt.root, box.id, "state.json")) as f:
-        rec = json.load(f)["cgroup"]
+    rec = read_record(box.rt.root, box.id)["cgroup"]
     assert rec == {"layout": "v2", "path": box.path, "driver": "systemd", "unit": box.unit}
 
 

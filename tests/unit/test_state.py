@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import binascii
 import fcntl
 import json
 import os
+import random
 import time
 
 import pytest
+from conftest import read_record
 
+from ociruntime import jsonio
 from ociruntime.config.validate import validate_state
 from ociruntime.errors import NotFound, OCIError
 from ociruntime.state import (
@@ -400,9 +404,9 @@ def test_save_load_roundtrip(store):
     rec = record("c1", pid=1234, start=5678)
     store.save("c1", rec)
     assert store.load("c1") == rec
-    assert sorted(os.listdir(store.dir("c1"))) == ["lock", "state.json"]
-    with open(os.path.join(store.dir("c1"), "state.json")) as f:
-        assert json.load(f) == rec
+    assert sorted(os.listdir(store.dir("c1"))) == ["lock", "state.rec"]
+    assert read_record(store.root, "c1") == rec
+    assert os.stat(os.path.join(store.dir("c1"), "state.rec")).st_mode & 0o777 == 0o600
 
 
 def test_save_overwrites(store):
@@ -410,7 +414,7 @@ def test_save_overwrites(store):
     store.save("c1", record("c1", pid=1))
     store.save("c1", record("c1", pid=2))
     assert store.load("c1")["pid"] == 2
-    assert sorted(os.listdir(store.dir("c1"))) == ["lock", "state.json"]
+    assert sorted(os.listdir(store.dir("c1"))) == ["lock", "state.rec"]
 
 
 def test_save_keeps_unicode_and_nesting(store):
@@ -476,12 +480,79 @@ def test_load_dir_without_state(store):
     ],
 )
 def test_load_bad_state_is_not_found(store, content):
+    """In the legacy state.json, and as a state.rec's JSON payload (with a
+    good CRC: what the record then holds is checked too)."""
     d = made(store, "c1")
     with open(os.path.join(d, "state.json"), "wb") as f:
         f.write(content)
     with pytest.raises(NotFound) as ei:
         store.load("c1")
     assert str(ei.value) == 'container "c1" does not exist'
+    with open(os.path.join(d, "state.rec"), "wb") as f:
+        f.write(b"OCIRS1J" + binascii.crc32(content).to_bytes(4, "little") + content)
+    with pytest.raises(NotFound):
+        store.load("c1")
+
+
+def test_a_legacy_state_json_is_read(store):
+    """A container an earlier version created (its record in JSON) still
+    answers state, and is listed."""
+    d = made(store, "c1")
+    rec = record("c1", pid=1234, start=5678)
+    with open(os.path.join(d, "state.json"), "w") as f:
+        json.dump(rec, f)
+    assert store.load("c1") == rec
+    assert store.ids() == ["c1"]
+
+
+def test_a_record_deeper_than_marshal_goes_is_kept_as_json(store):
+    """A config may nest 10,000 deep (as runc takes); marshal stops at 2,000."""
+    made(store, "c1")
+    deep = jsonio.loads("[" * 5000 + "]" * 5000)  # as create reads it (the recursion limit raised)
+    rec = record("c1", config={"x": deep})
+    store.save("c1", rec)
+    with open(os.path.join(store.dir("c1"), "state.rec"), "rb") as f:
+        assert f.read(7) == b"OCIRS1J"
+    assert store.load("c1") == rec
+    assert read_record(store.root, "c1") == rec
+
+
+def _damaged(good: bytes) -> list[bytes]:
+    """Truncations, flipped bits, a wrong header or kind, and random bytes."""
+    rnd = random.Random(7)
+    out = [good[:n] for n in (0, 3, 6, 7, 10, 11, len(good) // 2, len(good) - 1)]
+    for _ in range(300):
+        b = bytearray(good)
+        for _ in range(rnd.randint(1, 4)):
+            b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+        out.append(bytes(b))
+    out += [b"OCIRS2" + good[6:], good[:6] + b"X" + good[7:], b"OCIRS1M" + good[7:11]]
+    out += [rnd.randbytes(rnd.randint(0, 200)) for _ in range(100)]
+    return out
+
+
+def test_a_damaged_record_is_not_found_and_never_reaches_marshal(store, monkeypatch):
+    """marshal is not meant for bytes it did not write (garbage can make it
+    allocate gigabytes): the header and CRC stop every damaged record first."""
+    import marshal
+
+    made(store, "c1")
+    store.save("c1", record("c1", pid=12, config={"process": {"args": ["sh"]}}))
+    p = os.path.join(store.dir("c1"), "state.rec")
+    with open(p, "rb") as f:
+        good = f.read()
+    calls = []
+    real = marshal.loads
+    monkeypatch.setattr(marshal, "loads", lambda b: calls.append(b) or real(b))
+    for bad in _damaged(good):
+        with open(p, "wb") as f:
+            f.write(bad)
+        with pytest.raises(NotFound):
+            store.load("c1")
+    assert calls == []
+    with open(p, "wb") as f:
+        f.write(good)
+    assert store.load("c1")["pid"] == 12 and len(calls) == 1
 
 
 def test_load_validates_id(store):
@@ -555,11 +626,12 @@ def test_ids_only_dirs_with_state(store):
     for cid in ("zeta", "alpha", "mid"):
         made(store, cid)
         store.save(cid, record(cid))
-    made(store, "half")  # no state.json yet
+    made(store, "half")  # no state.rec yet
     os.makedirs(os.path.join(store.root, "bare"))
     with open(os.path.join(store.root, "stray-file"), "w") as f:
         f.write("x")
     os.makedirs(os.path.join(store.root, "dirstate", "state.json"))  # not a file
+    os.makedirs(os.path.join(store.root, "dirrec", "state.rec"))
     assert store.ids() == ["alpha", "mid", "zeta"]
 
 
