@@ -439,11 +439,14 @@ def _create(
         if lsock is not None:
             lsock.close()  # now: a dead init must refuse start's connect
             lsock = a.exec_sock = None
-        record_init(state_dir, sp.pid)
         if a.fork_init:
-            # the first child made the pid (and time) namespaces and forked the init
+            # the first child made the pid (and time) namespaces and forked the init;
+            # init.pid names the init alone: the first child's pid, recorded too, would
+            # name a process that ends within the millisecond (the init kills it) and
+            # dies with us anyway (PDEATHSIG), at an atomic write's cost (0.03 ms on
+            # tmpfs, 0.16 on ext4)
             sp.follow(sync.expect(sp.sock, sync.PID)["pid"])
-            record_init(state_dir, sp.pid)
+        record_init(state_dir, sp.pid)
         # the rest of the cgroup while the init sets up its namespaces and mounts;
         # it joins before it asks for the createRuntime hooks, which may look for it
         with trace.span("cgroup: create"):
@@ -553,7 +556,7 @@ def _create(
 
 def record_init(state_dir: str, pid: int) -> None:
     """init.pid: the pid and its start time, for delete --force of a create
-    that died before state.json."""
+    that died before state.rec."""
     with trace.span("record init.pid"):
         start = proc_start_time(pid)
         atomic_write(os.path.join(state_dir, "init.pid"), f"{pid} {start[0] if start else 0}\n")
