@@ -288,6 +288,15 @@ def remove_parents(parents: list[str]) -> None:
 DEFAULT_PARENT = "ociruntime"
 
 
+def other_parents(parents: list[str], dirs: list[str]) -> list[str]:
+    """``parents`` less the default parent of ``dirs``, which
+    rmdir_default_parent has already taken (removed, or found in use)."""
+    taken = {
+        os.path.dirname(d) for d in dirs if os.path.basename(os.path.dirname(d)) == DEFAULT_PARENT
+    }
+    return [p for p in parents if p not in taken]
+
+
 def rmdir_default_parent(path: str) -> bool:
     """The default cgroupsPath is /ociruntime/<id>: remove /ociruntime once it
     has no container left.  False while others use it (then a v1 manager need

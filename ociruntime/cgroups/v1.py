@@ -275,4 +275,4 @@ class V1:
         for d in self.dirs():
             if not base.rmdir_default_parent(d):
                 break  # in use (other containers are in every hierarchy's parent)
-        base.remove_parents(self.parents)
+        base.remove_parents(base.other_parents(self.parents, self.dirs()))

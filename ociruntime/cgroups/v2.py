@@ -118,4 +118,4 @@ class V2:
             base.kill_all(self.all_pids, self.freeze, self.thaw)
         base.rmdir(self.path)
         base.rmdir_default_parent(self.path)
-        base.remove_parents(self.parents)
+        base.remove_parents(base.other_parents(self.parents, [self.path]))

@@ -42,3 +42,22 @@ def test_a_manager_without_a_method_is_caught(tmp_path):
     assert r.returncode != 0, r.stdout + r.stderr
     assert '"NoCgroup" is missing following "Manager" protocol member' in r.stdout, r.stdout
     assert "freeze" in r.stdout, r.stdout
+
+
+def test_the_parents_delete_removes_leave_out_the_default_one():
+    """rmdir_default_parent takes /ociruntime in every hierarchy: remove_parents
+    is given the others only (it used to rmdir each default one again: ENOENT)."""
+    from ociruntime.cgroups.base import other_parents
+
+    dirs = ["/sys/fs/cgroup/cpu/ociruntime/c", "/sys/fs/cgroup/pids/ociruntime/c"]
+    parents = ["/sys/fs/cgroup/cpu/ociruntime", "/sys/fs/cgroup/pids/ociruntime"]
+    assert other_parents(parents, dirs) == []
+    dirs = ["/sys/fs/cgroup/cpu/a/b/c"]
+    assert other_parents(["/sys/fs/cgroup/cpu/a", "/sys/fs/cgroup/cpu/a/b"], dirs) == [
+        "/sys/fs/cgroup/cpu/a",
+        "/sys/fs/cgroup/cpu/a/b",
+    ]
+    dirs = ["/sys/fs/cgroup/x/ociruntime/c"]
+    assert other_parents(["/sys/fs/cgroup/x", "/sys/fs/cgroup/x/ociruntime"], dirs) == [
+        "/sys/fs/cgroup/x"
+    ]
