@@ -422,14 +422,15 @@ def ns_members(pid: int) -> list[int]:
 def read_record(root: str, cid: str) -> dict:
     """The container's record, <root>/<id>/state.rec, decoded here on its own
     (which pins the format): "OCIRS1", the payload's kind (M: marshal 4, J:
-    JSON), its CRC-32 (little-endian), the payload."""
-    import binascii
+    JSON), its length (4 bytes) and checksum (8: the payload as one
+    little-endian integer modulo 2**61 - 1), both little-endian, the payload."""
     import marshal
 
     with open(os.path.join(root, cid, "state.rec"), "rb") as f:
         data = f.read()
     assert data[:6] == b"OCIRS1", data[:16]
-    kind, crc, payload = data[6:7], int.from_bytes(data[7:11], "little"), data[11:]
-    assert binascii.crc32(payload) == crc
+    kind, payload = data[6:7], data[19:]
+    assert int.from_bytes(data[7:11], "little") == len(payload)
+    assert int.from_bytes(data[11:19], "little") == int.from_bytes(payload, "little") % (2**61 - 1)
     assert kind in (b"M", b"J")
     return marshal.loads(payload) if kind == b"M" else json.loads(payload)

@@ -526,18 +526,21 @@ NUL_CGROUP = {
     "paths": {"pids": "/sys/fs/cgroup/pids/ociruntime-test/a\0b"},
     "unified": "/sys/fs/cgroup/unified/ociruntime-test/a\0b",
 }
+
+
 def marshal_garbage() -> bytes:
     """Bytes marshal takes for a list of a billion items (it would try)."""
     return b"[" + (10**9).to_bytes(4, "little")
 
 
 def _rec(obj: object) -> bytes:
-    """state.rec's bytes for ``obj`` (state.py's format: header, CRC, marshal)."""
-    import binascii
+    """state.rec's bytes for ``obj`` (state.py's format: header, length and
+    checksum, marshal)."""
     import marshal
 
     payload = marshal.dumps(obj, 4)
-    return b"OCIRS1M" + binascii.crc32(payload).to_bytes(4, "little") + payload
+    value = int.from_bytes(payload, "little") % (2**61 - 1)
+    return b"OCIRS1M" + len(payload).to_bytes(4, "little") + value.to_bytes(8, "little") + payload
 
 
 GARBAGE_STATE_DIRS = {
@@ -556,7 +559,7 @@ GARBAGE_STATE_DIRS = {
     "lock a directory": {"lock/x": "x", "state.json": "{}"},
     "state.rec with a NUL cgroup": {"state.rec": _rec({"pid": 0, "cgroup": NUL_CGROUP})},
     "state.rec pid a string": {"state.rec": _rec({"pid": "12"})},
-    "state.rec bad CRC": {"state.rec": b"OCIRS1M\0\0\0\0" + marshal_garbage()},
+    "state.rec bad checksum": {"state.rec": b"OCIRS1M" + bytes(12) + marshal_garbage()},
     "state.rec random": {"state.rec": bytes(range(256)) * 3},
     "state.rec a directory": {"state.rec/x": "x"},
     "stray tree and symlink": {"a/b/c": "x", "link": None},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import fcntl
 import json
 import os
@@ -481,7 +480,7 @@ def test_load_dir_without_state(store):
 )
 def test_load_bad_state_is_not_found(store, content):
     """In the legacy state.json, and as a state.rec's JSON payload (with a
-    good CRC: what the record then holds is checked too)."""
+    good checksum: what the record then holds is checked too)."""
     d = made(store, "c1")
     with open(os.path.join(d, "state.json"), "wb") as f:
         f.write(content)
@@ -489,7 +488,7 @@ def test_load_bad_state_is_not_found(store, content):
         store.load("c1")
     assert str(ei.value) == 'container "c1" does not exist'
     with open(os.path.join(d, "state.rec"), "wb") as f:
-        f.write(b"OCIRS1J" + binascii.crc32(content).to_bytes(4, "little") + content)
+        f.write(b"OCIRS1J" + _checksum(content) + content)
     with pytest.raises(NotFound):
         store.load("c1")
 
@@ -517,23 +516,51 @@ def test_a_record_deeper_than_marshal_goes_is_kept_as_json(store):
     assert read_record(store.root, "c1") == rec
 
 
+def _checksum(payload: bytes) -> bytes:
+    """state.rec's length and checksum fields, computed here on their own."""
+    value = int.from_bytes(payload, "little") % (2**61 - 1)
+    return len(payload).to_bytes(4, "little") + value.to_bytes(8, "little")
+
+
+def test_the_checksum_catches_every_flipped_bit_and_a_dropped_zero(store):
+    """2**k is never 0 modulo the prime 2**61 - 1: any one bit flip shows; and
+    a trailing zero byte more or less (the same integer) shows in the length."""
+    made(store, "c1")
+    store.save("c1", record("c1", pid=12))
+    p = os.path.join(store.dir("c1"), "state.rec")
+    with open(p, "rb") as f:
+        good = f.read()
+    for i in range(19, len(good)):
+        for bit in range(8):
+            b = bytearray(good)
+            b[i] ^= 1 << bit
+            with open(p, "wb") as f:
+                f.write(b)
+            with pytest.raises(NotFound):
+                store.load("c1")
+    with open(p, "wb") as f:
+        f.write(good + b"\0")  # the same integer: the length tells
+    with pytest.raises(NotFound):
+        store.load("c1")
+
+
 def _damaged(good: bytes) -> list[bytes]:
     """Truncations, flipped bits, a wrong header or kind, and random bytes."""
     rnd = random.Random(7)
-    out = [good[:n] for n in (0, 3, 6, 7, 10, 11, len(good) // 2, len(good) - 1)]
+    out = [good[:n] for n in (0, 3, 6, 7, 10, 11, 18, 19, len(good) // 2, len(good) - 1)]
     for _ in range(300):
         b = bytearray(good)
         for _ in range(rnd.randint(1, 4)):
             b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
         out.append(bytes(b))
-    out += [b"OCIRS2" + good[6:], good[:6] + b"X" + good[7:], b"OCIRS1M" + good[7:11]]
+    out += [b"OCIRS2" + good[6:], good[:6] + b"X" + good[7:], b"OCIRS1M" + good[7:19]]
     out += [rnd.randbytes(rnd.randint(0, 200)) for _ in range(100)]
     return out
 
 
 def test_a_damaged_record_is_not_found_and_never_reaches_marshal(store, monkeypatch):
     """marshal is not meant for bytes it did not write (garbage can make it
-    allocate gigabytes): the header and CRC stop every damaged record first."""
+    allocate gigabytes): the header and checksum stop every damaged record first."""
     import marshal
 
     made(store, "c1")
