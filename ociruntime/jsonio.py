@@ -50,9 +50,14 @@ class _GoCtx(_Ctx):
 _scan = _scan_go = _compact = _tight = None
 
 
-def _load_c() -> None:
-    """The C scanners and encoders (see the module docstring)."""
+def load_c() -> None:
+    """Load the C scanners and encoders now (the module docstring: else on
+    first use).  For a process that will read or write JSON after it has
+    entered a container's mount namespace, where no extension module can be
+    found any more: the container side's sync messages (sync.py)."""
     global _scan, _scan_go, _compact, _tight
+    if _scan is not None:
+        return
     import _json
 
     _scan = _json.make_scanner(_Ctx())
@@ -83,7 +88,7 @@ def loads(data: bytes | str, max_depth: int = _OWN_DEPTH, go: bool = False) -> o
     while i < n and doc[i] in _WS:
         i += 1
     if _scan is None:
-        _load_c()
+        load_c()
     scan = _scan_go if go else _scan
     try:
         try:
@@ -176,7 +181,7 @@ def dumps(obj: object, indent: int | None = None, compact: bool = False) -> str:
     """json.dumps(obj) / json.dumps(obj, indent=N); compact drops the spaces."""
     if indent is None:
         if _compact is None:
-            _load_c()
+            load_c()
         return "".join((_tight if compact else _compact)(obj, 0))
     return _pretty(obj, indent, 0)
 

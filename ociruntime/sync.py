@@ -18,6 +18,10 @@ from . import jsonio
 from . import oslite as os
 from .errors import OCIError
 
+# the container side sends and reads messages after it has joined the
+# container's mount namespace, where the _json extension could not be loaded
+jsonio.load_c()
+
 ARGS = "args"  # runtime -> a child forked at entry (process/first_child.py): its InitArgs, as JSON
 READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit
 ERROR = "error"  # init -> runtime: setup failed; "msg" says why

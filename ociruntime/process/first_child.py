@@ -68,10 +68,7 @@ def import_shared() -> None:
     module).
     """
     for name in SHARED:
-        __import__(name)
-    # both sides use JSON at once (ARGS; config.json), and jsonio loads this
-    # extension only on first use: loaded here, one dlopen (0.5 ms) serves both
-    import _json  # noqa: F401
+        __import__(name)  # sync among them: it loads _json (jsonio.load_c) for both sides
 
 
 def start() -> None:

@@ -192,3 +192,15 @@ def test_indented_dumps_and_no_process_loads_c_until_needed():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "False True\n"
+
+
+def test_sync_loads_the_c_codec_at_import():
+    """The container side encodes sync messages after it has joined the
+    container's mount namespace, where _json could no longer be found: a
+    rootless exec (forked late, nothing having loaded it) hung there."""
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom ociruntime import sync\nprint('_json' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "True\n"
