@@ -21,6 +21,9 @@ from .errors import OCIError
 # the container side sends and reads messages after it has joined the
 # container's mount namespace, where the _json extension could not be loaded
 jsonio.load_c()
+# For the fault-injection tests only: messages of these types fail to send
+# (tests/integration/test_faults.py)
+_FAILING = os.environ.get("OCIRUNTIME_TEST_SEND_FAILS")
 
 ARGS = "args"  # runtime -> a child forked at entry (process/first_child.py): its InitArgs, as JSON
 READY = "ready"  # init -> runtime: set up, args[0] found, waiting for commit
@@ -93,6 +96,8 @@ def pair() -> tuple[Channel, Channel]:
 
 
 def send(ch: Channel, type_: str, **fields: object) -> None:
+    if _FAILING is not None and type_ in _FAILING.split(","):
+        raise OSError(5, f"sending {type_} (OCIRUNTIME_TEST_SEND_FAILS)")
     fields["type"] = type_
     data = jsonio.dumps(fields, compact=True).encode()
     data = len(data).to_bytes(4, "little") + data

@@ -373,6 +373,7 @@ def fork_real_init(a: InitArgs, visible: bool = False) -> None:
     from ..cgroups import base as cgroup_base
     from ..linux import procattr
     from ..linux import syscalls as sc
+    from . import init
 
     taken = None if visible else procattr.take_over(a.cgroup2)
     if taken is not None:  # we are the init now, in the first child's memory
@@ -383,7 +384,7 @@ def fork_real_init(a: InitArgs, visible: bool = False) -> None:
         r, w = os.pipe()
         pid, born_in = procattr.fork_into(a.cgroup2, sibling=True)
         if pid:
-            sync.send(a.sync, sync.PID, pid=pid)
+            init.report_forked(a, sync.PID, pid)
             os.close(w)  # the init goes on now, not after our exit's teardown
             os._exit(0)
         os.close(w)

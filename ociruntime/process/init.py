@@ -69,6 +69,21 @@ def main(a: InitArgs) -> None:
     os._exit(1)
 
 
+def report_forked(a: InitArgs, type_: str, pid: int, **fields: object) -> None:
+    """Send the message that names ``pid``, a process just forked, which
+    holds the sync socket too and waits for the runtime's word: if it cannot
+    be sent, end that process before this one fails, or the runtime (waiting
+    for the message) and it (waiting for the reply) would wait for good."""
+    try:
+        sync.send(a.sync, type_, pid=pid, **fields)
+    except BaseException:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        raise
+
+
 def report(a: InitArgs, e: BaseException) -> None:
     if isinstance(e, OCIError):
         msg, where = e.msg, e.where
@@ -247,7 +262,7 @@ def fork_visible(a: InitArgs) -> None:
     with trace.span("fork the process into the pid namespace"):
         pid = os.fork()
     if pid:
-        sync.send(a.sync, sync.READY, pid=pid, trace=trace.events())
+        report_forked(a, sync.READY, pid, trace=trace.events())
         os._exit(0)
     if (a.config.get("process") or {}).get("terminal"):
         from ..linux import console  # imported already, before pivot_root
@@ -385,7 +400,7 @@ def setup_exec(a: InitArgs) -> tuple[str, list[str], dict[str, str]]:
     with trace.span("fork the process into the pid namespace"):
         pid = os.fork()
     if pid:
-        sync.send(a.sync, sync.READY, pid=pid, trace=trace.events())
+        report_forked(a, sync.READY, pid, trace=trace.events())
         os._exit(0)
     if proc.get("terminal"):
         console.take_control()

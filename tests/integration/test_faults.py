@@ -23,7 +23,7 @@ import tempfile
 import threading
 
 import pytest
-from conftest import OCI, assert_one_line_error, leftovers, sh, wait_for
+from conftest import OCI, assert_one_line_error, leftovers, ns_members, sh, wait_for
 
 SYNTHETIC = {
     "interpreter start-up (+-10 ms: /proc start time is in ticks)",
@@ -122,6 +122,30 @@ def test_init_killed_while_start_waits(oci, make_bundle):
     os.kill(pid, signal.SIGKILL)
     r = oci.cli("start", cid)
     assert_one_line_error(r)
+    oci.cli_ok("delete", "--force", cid)
+    assert_nothing_left(oci, b, cid)
+
+
+@pytest.mark.parametrize("mode", ["exec", "exec -d"])
+def test_a_set_up_that_cannot_report_its_forked_process_ends_it(oci, make_bundle, mode):
+    """exec's set-up child forks the process into the container's pid
+    namespace and reports READY with its pid.  When that report (and then
+    the ERROR report) cannot be sent, the child must end the process it
+    forked: that process holds the sync socket too and waits for EXEC, so
+    the runtime, waiting for READY, never saw the socket close and hung
+    (a rootless exec did, while _json failed to load at that point)."""
+    b = make_bundle(["sleep", "100"])
+    cid = oci.new_id("noreport")
+    oci.run_detached(b, cid)
+    init = oci.state(cid)["pid"]
+    env = dict(os.environ, OCIRUNTIME_TEST_SEND_FAILS="ready,error")
+    r = oci.cli("exec", *mode.split()[1:], cid, "sleep", "77", timeout=30, env=env)
+    assert r.returncode != 0
+    assert_one_line_error(r)
+    assert "exited during set-up" in r.stderr
+    # nothing of the exec is left in the container: its init alone
+    wait_for(lambda: ns_members(init) == [init], "only the init in the pid namespace")
+    assert oci.state(cid)["status"] == "running"
     oci.cli_ok("delete", "--force", cid)
     assert_nothing_left(oci, b, cid)
 
