@@ -209,8 +209,7 @@ class Store:
 
     def has_record(self, cid: str) -> bool:
         """Whether the create finished (a record, of any version, is there)."""
-        d = self.dir(cid)
-        return any(os.path.isfile(os.path.join(d, n)) for n in (RECORD, LEGACY_RECORD))
+        return _has_record(self.dir(cid))
 
     def exists(self, cid: str) -> bool:
         """A state directory itself (a symlink there is damage, never followed)."""
@@ -249,11 +248,7 @@ class Store:
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
-        return sorted(
-            n
-            for n in names
-            if any(os.path.isfile(os.path.join(self.root, n, r)) for r in (RECORD, LEGACY_RECORD))
-        )
+        return sorted(n for n in names if _has_record(os.path.join(self.root, n)))
 
     def status(self, cid: str, rec: dict) -> str:
         pid = rec.get("pid") or 0
@@ -287,6 +282,10 @@ def _checksum(payload: bytes) -> bytes:
     return len(payload).to_bytes(4, "little") + (int.from_bytes(payload, "little") % _M61).to_bytes(
         8, "little"
     )
+
+
+def _has_record(d: str) -> bool:
+    return any(os.path.isfile(os.path.join(d, n)) for n in (RECORD, LEGACY_RECORD))
 
 
 def encode_record(rec: dict) -> bytes:
