@@ -41,21 +41,27 @@ def _fill_cpuset(d: str) -> None:
     """A new cpuset is empty and refuses tasks (ENOSPC): give it its parent's
     cpus and mems, and so every empty level above it first.  Not only the
     levels this call made: a concurrent create may have made the shared
-    parent and not yet filled it."""
-    chain = []
+    parent and not yet filled it.  Each level's files are read once, and
+    each empty one gets the value of the nearest level above that has one
+    (what it would read there after the levels between were filled)."""
+    chain: list[tuple[str, list[str]]] = []  # the levels with an empty file, bottom up
     p = d
-    while not all(base.read(os.path.join(p, f)).strip() for f in _CPUSET_FILES):
-        chain.append(p)
+    while True:
+        values = [base.read(os.path.join(p, f)).strip() for f in _CPUSET_FILES]
+        if all(values):
+            break
+        chain.append((p, values))
         parent = os.path.dirname(p)
         if parent == p or not os.path.exists(os.path.join(parent, "cpuset.cpus")):
+            values = ["", ""]  # nothing above to copy from: the write below says so
             break
         p = parent
-    for m in reversed(chain):
-        for f in _CPUSET_FILES:
-            if not base.read(os.path.join(m, f)).strip():
-                base.write(
-                    os.path.join(m, f), base.read(os.path.join(os.path.dirname(m), f)).strip()
-                )
+    for m, own in reversed(chain):
+        for i, f in enumerate(_CPUSET_FILES):
+            if own[i]:
+                values[i] = own[i]
+            else:
+                base.write(os.path.join(m, f), values[i])
 
 
 _CPUSET_FILES = ("cpuset.cpus", "cpuset.mems")

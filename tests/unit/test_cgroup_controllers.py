@@ -940,7 +940,7 @@ def test_write_each_sends_one_write_per_value_through_one_open(tmp_path, monkeyp
         base.write_each(str(tmp_path / "nope"), ["a", "b"])
 
 
-def test_cpuset_fill_covers_a_parent_another_create_made_but_not_filled(tmp_path):
+def test_cpuset_fill_covers_a_parent_another_create_made_but_not_filled(tmp_path, monkeypatch):
     """Parallel creates share /ociruntime: the one that did not make it must
     still not copy its still-empty cpus/mems (the attach would fail ENOSPC)."""
     root = tmp_path / "cpuset"
@@ -952,10 +952,26 @@ def test_cpuset_fill_covers_a_parent_another_create_made_but_not_filled(tmp_path
     ):
         (d / "cpuset.cpus").write_text(cpus)
         (d / "cpuset.mems").write_text(mems)
+    reads = []
+    real_read = v1mod.base.read
+    monkeypatch.setattr(v1mod.base, "read", lambda p, *a: reads.append(p) or real_read(p, *a))
     v1mod._fill_cpuset(str(root / "ociruntime" / "c1"))
     for d in (root / "ociruntime", root / "ociruntime" / "c1"):
         assert (d / "cpuset.cpus").read_text() == "0-1"
         assert (d / "cpuset.mems").read_text() == "0"
+    assert sorted(reads) == sorted(set(reads)) and len(reads) == 6  # each file of 3 levels, once
+
+
+def test_cpuset_fill_keeps_a_level_s_own_value(tmp_path):
+    """A level with cpus but no mems keeps its cpus, and passes them down."""
+    root = tmp_path / "cpuset"
+    (root / "p" / "c").mkdir(parents=True)
+    for d, cpus, mems in ((root, "0-1", "0"), (root / "p", "1", ""), (root / "p" / "c", "", "")):
+        (d / "cpuset.cpus").write_text(cpus)
+        (d / "cpuset.mems").write_text(mems)
+    v1mod._fill_cpuset(str(root / "p" / "c"))
+    assert [(root / x / "cpuset.cpus").read_text() for x in ("p", "p/c")] == ["1", "1"]
+    assert [(root / x / "cpuset.mems").read_text() for x in ("p", "p/c")] == ["0", "0"]
 
 
 class TestDefaultParentRemoval:
