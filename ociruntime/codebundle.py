@@ -7,7 +7,9 @@ Python code.  ``make install`` (tools/write-launcher) compiles the package
 once into ``ociruntime.bundle`` beside the interpreter copy (under the same
 read-only mount), docstrings stripped (``optimize=2``: less to unmarshal and
 less memory).  A module is read (one pread) and unmarshalled only when
-imported.
+imported.  The launcher's process reads through the fd it opened the
+bundle with, kept for its life; a forked child, which may enter a
+container, closes it and opens the bundle per module (:func:`boot`).
 
 The launcher does not import this module the normal way either (that alone
 lists two directories and reads two .pyc files): it unmarshals this
@@ -138,6 +140,19 @@ class Finder:
         self.path = path
         self.index = index
         self.start = start
+        self.fd = -1  # the bundle kept open (boot's ``keep``), or -1: opened per module
+
+    def forget(self) -> None:
+        """Close the kept fd: from now on each module opens the bundle again.
+        Run in every child ``os.fork`` makes (boot registers it), before the
+        child runs any code of its own: no process that enters a container
+        holds the fd, and none can find another file on its number."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            try:
+                posix.close(fd)
+            except OSError:
+                pass
 
     def find_spec(self, name: str, path: object = None, target: object = None):
         entry = self.index.get(name)
@@ -167,11 +182,14 @@ class Finder:
         """The module's code object: one pread, then unmarshalled."""
         _, _, offset, size = self.index[name]
         try:
-            fd = posix.open(self.path, posix.O_RDONLY | posix.O_CLOEXEC)
-            try:
-                data = posix.pread(fd, size, self.start + offset)
-            finally:
-                posix.close(fd)
+            if self.fd >= 0:
+                data = posix.pread(self.fd, size, self.start + offset)
+            else:
+                fd = posix.open(self.path, posix.O_RDONLY | posix.O_CLOEXEC)
+                try:
+                    data = posix.pread(fd, size, self.start + offset)
+                finally:
+                    posix.close(fd)
         except OSError as e:  # e.g. in the container after pivot_root
             raise ImportError(f"{name}: {self.path}: {e.strerror}", name=name) from None
         return marshal.loads(data)
@@ -289,16 +307,31 @@ def _install(fd: int, path: str) -> Finder | None:
     return finder
 
 
+def forget() -> None:
+    """Close the bundle fd a launcher's finder keeps (:func:`boot`), if any:
+    for a process about to hand a range of its fds to a container
+    (--preserve-fds, LISTEN_FDS), where the kept fd could sit on a number
+    the caller left closed."""
+    for finder in sys.meta_path:
+        if getattr(finder, "fd", -1) >= 0 and callable(getattr(finder, "forget", None)):
+            finder.forget()
+
+
 def _interrupted(kind: type, value: BaseException, tb: object, _hook=sys.excepthook) -> None:
     if issubclass(kind, KeyboardInterrupt):
         posix._exit(130)
     _hook(kind, value, tb)
 
 
-def boot(fd: int, path: str, paths: list[str]) -> None:
+def boot(fd: int, path: str, paths: list[str], keep: bool = False) -> None:
     """The launcher's first step, after it ran this module's code from the
-    bundle open as ``fd`` (closed here): the finder, then ``paths`` (for the
-    few dependencies outside the bundle) ahead on sys.path, and
+    bundle open as ``fd`` (closed here, or with ``keep`` kept by the finder,
+    close-on-exec, for the process's imports: an open and a close less per
+    module, 30-70 modules a lifecycle; every forked child closes it at
+    once, :meth:`Finder.forget`, and so does the runtime before it reserves
+    the fds a container inherits, :func:`forget`), the finder, then
+    ``paths`` (for the few dependencies outside the bundle) ahead on
+    sys.path, and
     ``ociruntime.BIN_DIR`` (the interpreter copy's directory, linux/exe.py).
     The launcher then imports what it runs: ``ociruntime.entry`` (the CLI),
     or the first child's code (process/first_child.py), so that nothing
@@ -307,10 +340,15 @@ def boot(fd: int, path: str, paths: list[str]) -> None:
     excepthook: cheaper than a try statement in the launcher, whose source
     is compiled on every call)."""
     sys.excepthook = _interrupted
+    finder = None
     try:
         finder = _install(fd, path)
     finally:
-        posix.close(fd)
+        if keep and finder is not None:
+            finder.fd = fd
+            posix.register_at_fork(after_in_child=finder.forget)
+        else:
+            posix.close(fd)
     if finder is not None:
         _shortcut(finder)
     sys.path[:0] = paths

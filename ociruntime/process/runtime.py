@@ -574,6 +574,9 @@ def reserve_preserved(start: int, n: int) -> list[int]:
     if n <= 0:
         return []
     first_child.cancel()
+    from .. import codebundle
+
+    codebundle.forget()  # the launcher's kept bundle fd may sit in the range
     gaps = []
     for fd in range(start, start + n):
         try:

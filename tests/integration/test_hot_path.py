@@ -372,11 +372,7 @@ def test_the_launchers_imports_skip_importlib():
     modules in a ``run``'s runtime).  The launcher's own lines, up to its
     boot, then the imports of a ``run``: none reaches the loader's
     exec_module (importlib's path), and the modules are the bundle's."""
-    with open(LAUNCHER[-1]) as f:
-        lines = f.read().splitlines()
-    at = next(i for i, line in enumerate(lines) if line.strip().startswith("boot("))
-    head = "\n".join(line.strip() for line in lines[1 : at + 1] if line.strip() != "try:")
-    code = f"""{head}
+    code = f"""{_launcher_head()}
 import sys
 finder = sys.meta_path[0]
 calls = []
@@ -395,6 +391,84 @@ print(m.__spec__.loader is finder, m.__file__.endswith("/ociruntime/container.py
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "True True []\n"
+
+
+def _launcher_head() -> str:
+    """The installed launcher's lines up to its boot: a ``-c`` program run
+    this way has the launcher's finder, as the CLI does."""
+    with open(LAUNCHER[-1]) as f:
+        lines = f.read().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("boot("))
+    return "\n".join(line.strip() for line in lines[1 : at + 1])
+
+
+def _run_head(code: str) -> str:
+    r = subprocess.run(
+        [LAUNCHER[0], "-IS", "-c", _launcher_head() + "\n" + code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+_BUNDLE_FDS = """
+import os, sys
+finder = sys.meta_path[0]
+def bundle_fds():
+    fds = []
+    for n in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink("/proc/self/fd/" + n).endswith("/ociruntime.bundle"):
+                fds.append(int(n))
+        except OSError:
+            pass
+    return fds
+"""
+
+
+def test_the_launcher_keeps_the_bundle_open_and_its_forked_children_do_not():
+    """codebundle.boot(keep=True): the launcher's process reads every module
+    from the one fd it opened the bundle with (an open and a close less per
+    module); a child that ``os.fork`` makes (the first child, the init, any
+    helper) closes it before it runs anything (Finder.forget) and imports
+    by path again, so no process that enters a container holds it."""
+    out = _run_head(
+        _BUNDLE_FDS
+        + """
+import ociruntime.container
+print(bundle_fds() == [finder.fd] and finder.fd > 2)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    import ociruntime.process.runtime, ociruntime.config.validate
+    os.write(w, repr((bundle_fds(), finder.fd)).encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+print(os.read(r, 200).decode())
+"""
+    )
+    assert out == "True\n([], -1)\n"
+
+
+def test_the_kept_bundle_fd_is_a_gap_of_the_preserved_range():
+    """A caller that asks for --preserve-fds 1 with fd 3 closed: the
+    launcher's bundle fd is then fd 3, which the runtime must not take for
+    the caller's (a child would free the number, and an fd of the set-up
+    could land on it and reach the container): runtime.reserve_preserved
+    closes the kept fd first (codebundle.forget) and holds 3 as a gap."""
+    out = _run_head(
+        _BUNDLE_FDS
+        + """
+had = bundle_fds()
+from ociruntime.process import runtime
+gaps = runtime.reserve_preserved(3, 1)
+print(had, finder.fd, gaps, os.readlink("/proc/self/fd/3"), bundle_fds())
+"""
+    )
+    assert out == "[3] -1 [3] /dev/null []\n"
 
 
 _LOOKUPS = r"""
