@@ -532,14 +532,21 @@ def test_exec_detached_with_pid_file(running, tmp_path):
     try:
         assert alive(pid), "exec -d must return while the process runs"
         assert took < 4.5, f"exec -d took {took:.1f}s"
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            assert f.read() == b"sleep\x005\x00"
+        # exec -d returns once the process has been told to go, which can be
+        # before its execve is through: the kernel lays out the new argv last
+        # (cmdline reads empty until then), so wait for it, as CI once had to
+        wait_for(lambda: _cmdline(pid) == b"sleep\x005\x00", "the exec'd argv", timeout=4)
         assert os.stat(f"/proc/{pid}/ns/pid").st_ino == os.stat(f"/proc/{c.pid}/ns/pid").st_ino
         assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink(f"/proc/{c.pid}/ns/mnt")
         assert pid in ns_members(c.pid)
     finally:
         os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not alive(pid), "the detached process to die")
+
+
+def _cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
 
 
 def test_exec_joins_the_containers_cgroup(running, tmp_path):
@@ -620,6 +627,30 @@ def test_exec_missing_binary(running, argv, why):
     assert_one_line_error(r, why, code=255)
     assert ns_members(c.pid) == [c.pid]
     assert c.oci.state(c.cid)["status"] == "running"
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b"not a program\n", "exec format error"),
+        (b"#!/no/such/interpreter\n", "no such file or directory"),
+    ],
+    ids=["bad-format", "missing-interpreter"],
+)
+def test_an_execve_the_kernel_refuses_names_the_program(running, content, why):
+    """Found and executable, so every check before the fork passes; only
+    execve itself fails, after the runtime let the process go.  The message
+    names the program as runc's does (``exec /x: exec format error``) and
+    the exit is the process's (1), as with runc."""
+    c = running()
+    prog = os.path.join(c.bundle.rootfs, "prog")
+    with open(prog, "wb") as f:
+        f.write(content)
+    os.chmod(prog, 0o755)
+    r = c.run(["/prog"])
+    assert r.returncode == 1, r
+    assert r.stderr == f"ociruntime: exec /prog: {why}\n"
+    assert ns_members(c.pid) == [c.pid]
 
 
 def test_exec_without_a_command(running):
