@@ -16,7 +16,7 @@ from __future__ import annotations
 from .. import jsonio, sync, trace
 from .. import oslite as os
 from ..cgroups import base as cgroup_base
-from ..errors import OCIError, SpecError, one_line
+from ..errors import OCIError, SpecError, one_line, os_error_text
 from ..linux import capabilities, namespaces, procattr, security
 from ..linux import syscalls as sc
 from ..linux.network import loopback_up
@@ -58,7 +58,11 @@ def main(a: InitArgs) -> None:
         procattr.lower_nofile()
         if a.filter is not None:  # no_new_privs: the last step, for as few syscalls as can be
             load_seccomp(a, msg.get("state") or {}, "running")
-        os.execve(path, args, env)
+        try:
+            os.execve(path, args, env)
+        except OSError as e:
+            # found and executable, yet refused (a bad format, a missing #! interpreter)
+            raise OCIError(os_error_text(OSError(e.errno, e.strerror)), f"exec {path}") from None
     except sync.PeerGone:
         os._exit(1)
     except BaseException as e:  # noqa: BLE001 - must report and never return
