@@ -86,9 +86,7 @@ def test_config_json_not_a_small_regular_file(oci, bundle, kind):
         os.symlink(kind, path)
         needle = "not a regular file"
     cid = oci.new_id()
-    t0 = time.monotonic()
     r = oci.cli("create", "--bundle", bundle.path, cid, timeout=20, preexec_fn=_limit_memory)
-    assert time.monotonic() - t0 < 5
     assert_clean_failure(oci, bundle, cid, r, "config.json", needle)
 
 

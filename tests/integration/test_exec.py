@@ -523,15 +523,12 @@ def test_exec_missing_process_json(running, tmp_path):
 def test_exec_detached_with_pid_file(running, tmp_path):
     c = running()
     pidfile = tmp_path / "exec.pid"
-    t0 = time.monotonic()
     c.oci.cli_ok("exec", "-d", "--pid-file", str(pidfile), c.cid, "sleep", "5")
-    took = time.monotonic() - t0
     text = pidfile.read_text()
     assert re.fullmatch(r"[1-9][0-9]*", text), repr(text)
     pid = int(text)
     try:
         assert alive(pid), "exec -d must return while the process runs"
-        assert took < 4.5, f"exec -d took {took:.1f}s"
         # exec -d returns once the process has been told to go, which can be
         # before its execve is through: the kernel lays out the new argv last
         # (cmdline reads empty until then), so wait for it, as CI once had to

@@ -468,10 +468,9 @@ def test_sigxfsz_default(oci, make_bundle):
 def test_kill_reaches_container_with_blocked_signals_in_runtime(oci, make_bundle):
     # SIGTERM blocked in the caller must not stay blocked in the container
     b = make_bundle(sh("trap 'echo got-term; exit 0' TERM; kill -TERM $$; sleep 5; echo no-term"))
-    start = time.monotonic()
     r = oci.ok("run", "-b", b.path, oci.new_id(), timeout=20, preexec_fn=hostile_signal_state)
-    assert "got-term" in r.stdout, r.stdout
-    assert time.monotonic() - start < 4, "SIGTERM stayed blocked"
+    # blocked, SIGTERM would wait out the sleep and never reach the trap
+    assert r.stdout == "got-term\n", r.stdout
 
 
 # ---- file descriptors --------------------------------------------------------------------------------------
