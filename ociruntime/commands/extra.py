@@ -57,15 +57,46 @@ def _exec(a: Invocation) -> int:
     if not cwd.startswith("/"):
         where = f"{o['process']}: /cwd" if o["process"] else "--cwd"
         raise OCIError(f"{where}: {cwd}: the cwd must be an absolute path", exit_code=255)
-    return c.exec(
-        proc,
-        detach=o["detach"],
-        pid_file=o["pid_file"],
-        console_socket=o["console_socket"],
-        preserve_fds=o["preserve_fds"],
-        ignore_paused=o["ignore_paused"],
-        sub_cgroup=o["cgroup"],
-    )
+    try:
+        return c.exec(
+            proc,
+            detach=o["detach"],
+            pid_file=o["pid_file"],
+            console_socket=o["console_socket"],
+            preserve_fds=o["preserve_fds"],
+            ignore_paused=o["ignore_paused"],
+            sub_cgroup=o["cgroup"],
+        )
+    except OCIError as e:
+        e.where = exec_where(e.where, o)
+        raise
+
+
+# the process fields exec's flags set, and the flag that set each
+_FLAG_OF = {"cwd": "--cwd", "user": "--user", "env": "--env", "capabilities": "--cap"}
+
+
+def exec_where(where: str | None, o: dict) -> str | None:
+    """The process exec runs is checked with config.json's pointers
+    (``config.json: /process/cwd``), which name the wrong thing when the
+    value came from ``--process FILE`` (``FILE: /cwd``) or a flag (``--cwd``).
+    runc says config.json there too; a wrong where sends the user to the
+    wrong file."""
+    prefix = "config.json: /process"
+    if (
+        not where
+        or not where.startswith(prefix)
+        or where[len(prefix) : len(prefix) + 1] not in ("", "/")
+    ):
+        return where
+    pointer = where[len(prefix) :] or "/"
+    if o["process"]:
+        return f"{o['process']}: {pointer}"
+    field = pointer.split("/")[1]
+    flag = _FLAG_OF.get(field)
+    if field == "args" or (flag and o[flag[2:]]):
+        return flag or "the command"
+    return where
 
 
 def _json_copy(v: object) -> object:

@@ -143,6 +143,24 @@ def test_kill_all_on_a_stopped_container_is_an_error(both, config):
     assert "container not running" in ours.err
 
 
+def test_exec_cwd_error_names_the_flag(both, config):
+    """An ``exec --cwd`` the container lacks fails in both, exit 255; runc
+    blames config.json ("chdir to cwd ... set in config.json failed"), which
+    the user did not touch; we name the flag that gave the value."""
+
+    def scenario(s):
+        s.run_detached()
+        s.wait_output("c", "ready")
+        s.exec("c", "true", flags=("--cwd", "/nowhere"))
+        s.delete("c", "--force")
+
+    cmp = both(config(sh(LOOP)), scenario)
+    ours, runc = cmp.step("exec --cwd /nowhere c true")
+    assert ours.rc == runc.rc == 255
+    assert "config.json" in runc.err
+    assert "ociruntime: --cwd: chdir /nowhere: " in ours.err and "config.json" not in ours.err
+
+
 def test_cgroup_tmpfs_is_read_only_as_configured(both, runc_spec):
     """A v1 (or hybrid) host: the cgroup mount's tmpfs at /sys/fs/cgroup is
     read-only when the mount says "ro" (runc spec's does); runc 1.1 makes

@@ -650,6 +650,23 @@ def test_an_execve_the_kernel_refuses_names_the_program(running, content, why):
     assert ns_members(c.pid) == [c.pid]
 
 
+def test_a_cwd_the_container_lacks_is_blamed_on_where_it_came_from(running, tmp_path):
+    """The set-up child checks the cwd with config.json's pointer; exec names
+    the flag or the --process file that gave it instead, and config.json only
+    when the cwd is the container's own (runc says config.json every time)."""
+    c = running(process={"cwd": "/tmp/wd"})
+    r = c.run(["pwd"], "--cwd", "/nowhere")
+    assert_one_line_error(r, "--cwd: chdir /nowhere", code=255)
+    pj = tmp_path / "p.json"
+    pj.write_text(json.dumps({"args": ["pwd"], "cwd": "/nowhere"}))
+    r = c.oci.cli("exec", "--process", str(pj), c.cid)
+    assert_one_line_error(r, f"{pj}: /cwd: chdir /nowhere", code=255)
+    assert c.out(["rmdir", "/tmp/wd"], "--cwd", "/") == ""
+    r = c.run(["pwd"])
+    assert_one_line_error(r, "config.json: /process/cwd: chdir /tmp/wd", code=255)
+    assert ns_members(c.pid) == [c.pid]
+
+
 def test_exec_without_a_command(running):
     c = running()
     r = c.oci.cli("exec", c.cid)

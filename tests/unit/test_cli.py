@@ -997,3 +997,30 @@ def test_the_command_table_makes_no_flag_until_asked():
     specs = [s for c in COMMANDS.values() for s in c[1]]
     assert len(specs) > 60 and all(type(s) is tuple for s in specs)
     assert all(isinstance(f, Flag) for c in COMMANDS for f in flags(c))
+
+
+# ---- exec: where a process error points -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "where, opts, want",
+    [
+        ("config.json: /process/cwd", {"cwd": "/x"}, "--cwd"),
+        ("config.json: /process/cwd", {}, "config.json: /process/cwd"),  # the container's own
+        ("config.json: /process/user/uid", {"user": "5"}, "--user"),
+        ("config.json: /process/capabilities/bounding/3", {"cap": ["CAP_X"]}, "--cap"),
+        ("config.json: /process/args/0", {}, "the command"),
+        ("config.json: /process/rlimits/0/type", {}, "config.json: /process/rlimits/0/type"),
+        ("config.json: /process/cwd", {"process": "/p.json"}, "/p.json: /cwd"),
+        ("config.json: /process", {"process": "/p.json"}, "/p.json: /"),
+        ("config.json: /processes", {"process": "/p.json"}, "config.json: /processes"),
+        ("config.json: /linux/sysctl", {"process": "/p.json"}, "config.json: /linux/sysctl"),
+        ("/sys/fs/cgroup/x", {"cwd": "/x"}, "/sys/fs/cgroup/x"),
+        (None, {"cwd": "/x"}, None),
+    ],
+)
+def test_exec_errors_name_the_flag_or_file_that_gave_the_value(where, opts, want):
+    from ociruntime.commands.extra import exec_where
+
+    o = {"process": None, "cwd": None, "user": None, "env": [], "cap": [], **opts}
+    assert exec_where(where, o) == want
