@@ -83,11 +83,7 @@ def exec_where(where: str | None, o: dict) -> str | None:
     runc says config.json there too; a wrong where sends the user to the
     wrong file."""
     prefix = "config.json: /process"
-    if (
-        not where
-        or not where.startswith(prefix)
-        or where[len(prefix) : len(prefix) + 1] not in ("", "/")
-    ):
+    if not where or not (where == prefix or where.startswith(prefix + "/")):
         return where
     pointer = where[len(prefix) :] or "/"
     if o["process"]:
