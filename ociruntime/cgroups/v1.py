@@ -19,9 +19,18 @@ _NOT_CONTROLLERS = frozenset(
 )
 
 
-def hierarchies(mountinfo: str | None = None) -> dict[str, str]:
+# systemd's named hierarchy on a v1 or hybrid systemd host.  runc's cgroupfs
+# driver puts the container there too, at the same path as in the controllers,
+# best effort; left in its caller's cgroup there, the container would count as
+# part of the caller's unit (a service that stops takes its containers with it)
+# and, without a cgroup namespace, see that whole subtree in its cgroupfs.
+NAMED = "name=systemd"
+
+
+def hierarchies(mountinfo: str | None = None, named: bool = False) -> dict[str, str]:
     """{controller: mount point} of the v1 hierarchies, from mountinfo (the
-    named ones, ``name=systemd``, and the mount flags aside)."""
+    mount flags aside; the named ones too, but only ``name=systemd`` (key
+    :data:`NAMED`) and only if ``named``)."""
     out = {}
     if mountinfo is None:
         mountinfo = os.read_file("/proc/self/mountinfo").decode("utf-8", "surrogateescape")
@@ -32,7 +41,7 @@ def hierarchies(mountinfo: str | None = None) -> dict[str, str]:
             continue
         mp = pre.split()[4]
         for opt in fields[2].split(","):
-            if opt not in _NOT_CONTROLLERS and "=" not in opt:
+            if opt not in _NOT_CONTROLLERS and "=" not in opt or named and opt == NAMED:
                 out[opt] = mp
     return out
 
@@ -103,7 +112,7 @@ class V1:
     def for_path(cls, cgroups_path: str | None, cid: str, hybrid: bool) -> V1:
         own = own_cgroups()
         paths = {}
-        for ctl, mp in hierarchies().items():
+        for ctl, mp in hierarchies(named=True).items():
             paths[ctl] = mp + resolve(cgroups_path, cid, own.get(ctl, "/"))
         unified = (
             ROOT + "/unified" + resolve(cgroups_path, cid, own.get("", "/")) if hybrid else None
@@ -143,6 +152,17 @@ class V1:
         for d in self.dirs():
             if d == self.unified:
                 self.create_cgroup2()
+                continue
+            if d == self.paths.get(NAMED):
+                try:
+                    self.made += base.makedirs(d)
+                except OCIError as e:
+                    # runc ignores this one's errors (its NameGroup): not ours to
+                    # refuse a container for; it stays in its caller's cgroup there
+                    from .. import log
+
+                    log.debug(f"cgroup: {e.text}; not joining {NAMED}")
+                    del self.paths[NAMED]
                 continue
             self.made += base.makedirs(d)
             if d == self.paths.get("cpuset"):

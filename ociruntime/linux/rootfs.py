@@ -544,8 +544,9 @@ class Rootfs:
         In a cgroup namespace a fresh cgroupfs shows the container's cgroup as
         its root.  Without one, it would show the host's whole tree; then, as
         runc does, the container's own cgroup directories are bound instead.
-        A v1 hierarchy we make no cgroup in (a named one: name=systemd on a
-        hybrid host) is then the cgroup the init is in there, bound: from a
+        A v1 hierarchy we make no cgroup in (a named one other than
+        name=systemd, or that one where no directory could be made: rootless)
+        is then the cgroup the init is in there, bound: from a
         user namespace that owns no cgroup namespace no cgroupfs may be
         mounted at all (runc binds a cgroup of the container's own there).
         ``prepared``: what :meth:`prepare_cgroup` made.

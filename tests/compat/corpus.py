@@ -29,6 +29,7 @@ done </proc/self/mounts | sort
 stat -c 'dev: %n %F %a %u:%g %t,%T' /dev/* | grep -v ' symbolic link '
 for l in /dev/*; do [ -L "$l" ] && echo "dev: $l -> $(readlink "$l")"; done
 if touch /.compat-probe 2>/dev/null; then echo "root: rw"; else echo "root: ro"; fi
+awk -F: '{print "cgroup: " $2 " " ($3 == "/" ? "/" : "below /")}' /proc/self/cgroup | sort
 exit 0
 """
 

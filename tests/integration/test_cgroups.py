@@ -31,7 +31,8 @@ pytestmark = pytest.mark.skipif(
     reason=f"needs a cgroup v1 or hybrid host; /sys/fs/cgroup here is {LAYOUT} "
     "(test_cgroups_v2.py covers pure cgroup v2)",
 )
-MOUNTS = hierarchies() if LAYOUT != "v2" else {}
+# the controllers' hierarchies and systemd's named one, which a container joins too
+MOUNTS = hierarchies(named=True) if LAYOUT != "v2" else {}
 UNIFIED = "/sys/fs/cgroup/unified"
 MiB = 1 << 20
 
@@ -754,6 +755,34 @@ def test_cgroup_namespace(oci, make_bundle):
     limit, *procs = rest.split()
     assert limit == str(48 * MiB)
     assert "1" in procs  # the container's own init, by its pid in the namespace
+
+
+@pytest.mark.skipif("name=systemd" not in MOUNTS, reason="no name=systemd hierarchy here")
+def test_named_systemd_hierarchy_is_the_containers_own(oci, make_bundle):
+    """A v1 or hybrid systemd host: the container is in systemd's named
+    hierarchy at its own path, as runc's cgroupfs driver puts it, not in the
+    caller's cgroup there (where the caller's unit would count it as its own);
+    without a cgroup namespace its cgroupfs binds that cgroup alone, not the
+    whole hierarchy with every other process's pid in it."""
+    script = (
+        "grep :name=systemd: /proc/self/cgroup; echo ---; "
+        "cat /sys/fs/cgroup/systemd/cgroup.procs; echo ---; ls /sys/fs/cgroup/systemd"
+    )
+    b = bundle(make_bundle, ["sh", "-c", script])
+    b.config["linux"]["namespaces"] = [
+        n for n in b.config["linux"]["namespaces"] if n["type"] != "cgroup"
+    ]
+    b.save()
+    cid = oci.new_id("named")
+    named = MOUNTS["name=systemd"] + f"/ociruntime/{cid}"
+    r = oci.cli_ok("run", "--bundle", b.path, cid)
+    line, procs, listing = r.stdout.split("---\n")
+    assert line.strip().endswith(f":name=systemd:/ociruntime/{cid}"), r.stdout
+    # its init and the cat
+    assert sorted(procs.split(), key=int) == ["1", "3"], r.stdout
+    assert "tasks" in listing.split() and "ociruntime" not in listing.split(), r.stdout
+    assert_nothing_left(oci, b, cid)
+    assert not os.path.exists(named)
 
 
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])

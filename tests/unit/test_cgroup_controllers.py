@@ -788,7 +788,7 @@ class TestManagersForPath:
     @pytest.fixture(autouse=True)
     def fake_host(self, monkeypatch):
         monkeypatch.setattr(v1mod, "own_cgroups", lambda: dict(self.OWN))
-        monkeypatch.setattr(v1mod, "hierarchies", lambda: dict(self.MOUNTS))
+        monkeypatch.setattr(v1mod, "hierarchies", lambda named=False: dict(self.MOUNTS))
         monkeypatch.setattr(v2mod, "own_cgroups", lambda: dict(self.OWN))
 
     def test_v1_default(self):
@@ -1031,6 +1031,50 @@ def test_v1_hierarchies_are_controllers_not_mount_flags():
         "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
         "cpuset": "/sys/fs/cgroup/cpuset",
     }
+
+
+def test_v1_hierarchies_with_the_named_systemd_one():
+    """Asked for, systemd's named hierarchy is a key of its own (the container
+    joins it, as runc's); another named one never is."""
+    from ociruntime.cgroups.v1 import NAMED, hierarchies
+
+    text = (
+        "30 25 0:26 / /sys/fs/cgroup/systemd rw,nosuid - cgroup cgroup rw,xattr,name=systemd\n"
+        "31 25 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+        "32 25 0:28 / /sys/fs/cgroup/other rw - cgroup cgroup rw,name=other\n"
+    )
+    assert hierarchies(text, named=True) == {
+        NAMED: "/sys/fs/cgroup/systemd",
+        "memory": "/sys/fs/cgroup/memory",
+    }
+    assert hierarchies(text) == {"memory": "/sys/fs/cgroup/memory"}
+
+
+def test_v1_named_systemd_cgroup_is_best_effort(tmp_path, monkeypatch):
+    """A name=systemd directory that cannot be made (rootless, say) does not
+    fail the create (runc ignores it too): the container stays in its
+    caller's cgroup there, and the record and the join leave it out."""
+    from ociruntime.cgroups import base
+    from ociruntime.cgroups.v1 import NAMED
+
+    mem, named = str(tmp_path / "memory" / "c1"), str(tmp_path / "systemd" / "c1")
+    real = base.makedirs
+
+    def makedirs(d):
+        if d == named:
+            raise OCIError(f"creating cgroup {d}: Permission denied")
+        return real(d)
+
+    monkeypatch.setattr(base, "makedirs", makedirs)
+    m = v1mod.V1({"memory": mem, NAMED: named}, None)
+    m.create()
+    assert os.path.isdir(mem) and not os.path.exists(named)
+    assert m.record()["paths"] == {"memory": mem}
+    assert m.targets() == ([mem], None)
+    # a controller's directory that cannot be made still fails the create
+    m = v1mod.V1({"memory": named}, None)
+    with pytest.raises(OCIError, match="Permission denied"):
+        m.create()
 
 
 @pytest.mark.parametrize("layout", ["hybrid", "v2"])
