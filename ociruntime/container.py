@@ -77,6 +77,7 @@ class Container:
         self.pid = 0
         self._master: int | None = None  # run in the foreground: the pty it relays
         self._rec: dict | None = None  # the record, once create has saved it
+        self._notify = None  # run with NOTIFY_SOCKET: where READY comes (notify.py)
 
     # ---- create ---------------------------------------------------------
     @classmethod
@@ -90,6 +91,7 @@ class Container:
         c = cls(cid, root)
         done = runtime.create(c.store, cid, bundle, **kw)
         c.pid, c._rec, c._master = done.pid, done.record, done.master
+        c._notify = done.notify
         if kw.get("exec_now"):
             c._hooks(done.record, "poststart", "running")
         return c
@@ -145,6 +147,16 @@ class Container:
 
     # ---- start --------------------------------------------------------------
     def start(self) -> None:
+        listener = self._start()
+        if listener is not None:
+            # not under the lock: state, kill and delete go on while we wait
+            from . import notify
+
+            listener.forward(notify.host_socket(), self.pid)
+
+    def _start(self):
+        """start, under the container's lock; the notify.Listener to forward
+        READY from when the caller set NOTIFY_SOCKET, else None."""
         with self.store.locked(self.id):
             with trace.span("lock, read the state"):
                 rec = self._record()
@@ -160,13 +172,20 @@ class Container:
                 # for that), for a plain delete to remove
                 self._kill_wait(rec)
                 raise OCIError(NO_PROCESS, "config.json: /process")
+            listener = None
+            if os.environ.get("NOTIFY_SOCKET"):
+                from . import notify
+
+                listener = notify.listen(self.dir, self.id)  # before the process runs
             with trace.span("exec socket: connect, the init's answer"):
                 got = self._signal_start()
             if got.startswith(b"E"):
                 raise OCIError(got[1:].decode(errors="replace"))
             if got != b"0":
                 raise OCIError("container init exited before start")
+            self.pid = rec["pid"]
             self._hooks(rec, "poststart", "running")
+            return listener
 
     def _signal_start(self) -> bytes:
         """Connect to the init's exec socket and remove it; the init's answer:
@@ -431,7 +450,11 @@ class Container:
     ) -> int:
         """create + start; in the foreground wait, delete (unless ``keep``), return the status."""
         if detach:
-            cls.create(cid, bundle, root, exec_now=True, **kw)
+            c = cls.create(cid, bundle, root, exec_now=True, **kw)
+            if c._notify is not None:
+                from . import notify
+
+                c._notify.forward(notify.host_socket(), c.pid)
             return 0
         from . import sigfwd
         from .process.runtime import wait
@@ -446,6 +469,10 @@ class Container:
                 _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
             raise
         try:
+            if c._notify is not None:
+                from . import notify
+
+                c._notify.forward_in_background(notify.host_socket(), c.pid)
             with trace.span("container process runs"):
                 return wait(c.pid, c._master, held)
         finally:

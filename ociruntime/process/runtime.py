@@ -62,12 +62,15 @@ class Spawned:
     """What create and exec leave to their caller: the process's host pid,
     create's state record, and the pty master a foreground caller relays."""
 
-    __slots__ = ("pid", "record", "master")
+    __slots__ = ("pid", "record", "master", "notify")
 
-    def __init__(self, pid: int, record: dict | None, master: int | None) -> None:
+    def __init__(
+        self, pid: int, record: dict | None, master: int | None, notify: object = None
+    ) -> None:
         self.pid = pid
         self.record = record
         self.master = master
+        self.notify = notify  # run with NOTIFY_SOCKET: the notify.Listener to forward from
 
 
 class Spawn:
@@ -258,8 +261,17 @@ def create(
     )
     sp = Spawn(args, term)
     cg = None
-    before = host_mounts_before(b.config, b.rootfs)
+    before = None
+    listener = None
     try:
+        if proc is not None and os.environ.get("NOTIFY_SOCKET"):
+            # a mount and a variable more (notify.py); run's process may send at once
+            from .. import notify
+
+            notify.prepare(b.config, store.dir(cid))
+            if exec_now:
+                listener = notify.listen(store.dir(cid), cid)
+        before = host_mounts_before(b.config, b.rootfs)
         args.idmaps = runtime_trees(b.config, b.path)
         try:
             cg = made_cgroup(store, cid, args)
@@ -269,6 +281,8 @@ def create(
                 os.close(fd)
     except BaseException as e:
         sp.abort()
+        if listener is not None:
+            listener.close()
         if before is not None:
             undo_host_mounts(b.config, b.rootfs, before, e)
         if cg is not None:
@@ -284,7 +298,7 @@ def create(
         raise
     finally:
         os.close(lock)
-    return Spawned(sp.pid, rec, term.take_master())
+    return Spawned(sp.pid, rec, term.take_master(), listener)
 
 
 def host_mounts_before(config: dict, rootfs: str) -> dict | None:

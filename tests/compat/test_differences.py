@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import subprocess
+import time
 
 import pytest
 from seccomp_profiles import PODMAN_PROFILE, oci_profile
@@ -159,6 +160,50 @@ def test_exec_cwd_error_names_the_flag(both, config):
     assert ours.rc == runc.rc == 255
     assert "config.json" in runc.err
     assert "ociruntime: --cwd: chdir /nowhere: " in ours.err and "config.json" not in ours.err
+
+
+def test_notify_socket_through_create_and_start(both, config, probe, tmp_path):
+    """NOTIFY_SOCKET set for create and start: the process sees the same
+    variable and the same read-only /run/notify, start returns once the
+    process sent READY=1, and both forward that line, then MAINPID (the
+    init's host pid).  Ours then sends BARRIER=1 and waits for systemd to
+    take it (runc 1.2 does; 1.1 does not, and may exit before systemd has
+    looked up who sent the messages).  (runc 1.1's run -d waits for good when
+    the init exits without READY; ours returns: test_notify.py.)"""
+    from fake_systemd import FakeSystemd
+
+    got = {}
+    script = (
+        'echo "$NOTIFY_SOCKET"; grep " /run/notify " /proc/self/mountinfo | cut -d" " -f5,6; '
+        "sleep 0.2; /sdnotify READY=1; echo sent; sleep 60"
+    )
+
+    def scenario(s):
+        host = FakeSystemd(str(tmp_path / f"notify-{s.name}"))
+        env = ("env", f"NOTIFY_SOCKET={host.address}")
+        try:
+            s.create("c", wrap=env)
+            s.call("start c", "start", s.cid("c"), wrap=env)
+            # runc sends and exits: its datagrams may still be on their way to the thread
+            deadline = time.monotonic() + 5
+            while len(host.got) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            got[s.name] = (list(host.got), s.pid("c"))
+            s.wait_output("c", "sent")
+            s.output("c")
+            s.delete("c", "--force")
+        finally:
+            host.close()
+
+    cmp = both(config(sh(script)), scenario, files={"/sdnotify": probe("sdnotify")})
+    cmp.assert_same()
+    ours, runc = cmp.step("output of c")
+    assert (
+        ours.out == "/run/notify/notify.sock\n/run/notify ro,nosuid,nodev,noexec,relatime\nsent\n"
+    )
+    (o, opid), (r, rpid) = got["ociruntime"], got["runc"]
+    assert r == [(b"READY=1\n", 0), (b"MAINPID=%d\n" % rpid, 0)]
+    assert o == [(b"READY=1\n", 0), (b"MAINPID=%d\n" % opid, 0), (b"BARRIER=1", 1)]
 
 
 def test_cgroup_tmpfs_is_read_only_as_configured(both, runc_spec):

@@ -1,7 +1,8 @@
 """Run the systemd guest tests from a host without systemd: one ``vm-run
 --systemd`` boot (a QEMU guest whose PID 1 is systemd 252, D-Bus
 socket-activated, pure cgroup v2), one pytest invocation over the systemd
-cgroup driver's integration tests and the podman/containerd end-to-end ones.
+cgroup driver's integration tests, the podman/containerd end-to-end ones, and
+a Type=notify service that runs a container (NOTIFY_SOCKET).
 
 vm-run lives in shared/tools beside the repository clone (VM_RUN overrides
 it); the guest boots the host's root read-only, so it needs the packages
@@ -18,7 +19,11 @@ import shutil
 import pytest
 from guest import pytest_in_guest, skip_reason
 
-TARGETS = ["tests/integration/test_systemd_cgroup.py", "tests/e2e/test_systemd.py"]
+TARGETS = [
+    "tests/integration/test_systemd_cgroup.py",
+    "tests/e2e/test_systemd.py",
+    "tests/integration/test_notify.py::test_a_systemd_unit_of_type_notify",
+]
 TIMEOUT = 900
 
 
