@@ -176,6 +176,7 @@ class Container:
             if os.environ.get("NOTIFY_SOCKET"):
                 from . import notify
 
+                notify.check(os.environ["NOTIFY_SOCKET"])
                 listener = notify.listen(self.dir, self.id)  # before the process runs
             with trace.span("exec socket: connect, the init's answer"):
                 got = self._signal_start()

@@ -22,6 +22,10 @@ another pid namespace and cgroup does not share.  So, as runc does:
   systemd may not have taken the messages in, and once this process has
   exited it could not tell whose they were.
 
+A NOTIFY_SOCKET that no datagram could reach (a relative path, no socket
+at the path) is refused before create makes anything or start lets the
+process run (:func:`check`).
+
 The waiting is on a pidfd and the socket together: an init that dies
 without READY ends the wait at once (runc 1.1 polls /proc every 100 ms and,
 for ``run -d``, whose init is its own unreaped child, waits forever).
@@ -46,6 +50,24 @@ BARRIER_SECONDS = 30.0
 def host_socket() -> str | None:
     """The caller's NOTIFY_SOCKET, or None when it set none."""
     return os.environ.get("NOTIFY_SOCKET") or None
+
+
+def check(host: str) -> None:
+    """Refuse, before anything is made or runs, a NOTIFY_SOCKET that READY
+    could never reach: neither an absolute path nor an abstract name
+    (sd_notify(3) ignores such a value), or a path with no socket at it."""
+    import stat
+
+    if host.startswith("@"):
+        return
+    if not host.startswith("/"):
+        raise OCIError(f"NOTIFY_SOCKET {host}: not an absolute path or an @abstract name")
+    try:
+        mode = os.stat(host).st_mode
+    except OSError as e:
+        raise OCIError(f"NOTIFY_SOCKET {host}: {e.strerror.lower()}") from None
+    if not stat.S_ISSOCK(mode):
+        raise OCIError(f"NOTIFY_SOCKET {host}: not a socket")
 
 
 def prepare(config: dict, state_dir: str) -> None:

@@ -242,6 +242,10 @@ def create(
     proc = b.config.get("process")
     if proc is None and exec_now:  # run = create + start, and start would refuse it
         raise OCIError(NO_PROCESS, "config.json: /process")
+    if proc is not None and os.environ.get("NOTIFY_SOCKET"):
+        from .. import notify
+
+        notify.check(os.environ["NOTIFY_SOCKET"])
     more = socket_activation(proc or {})
     gaps += reserve_preserved(3 + preserve_fds, more)
     preserve_fds += more

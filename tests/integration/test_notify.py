@@ -14,7 +14,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import OCI, assert_one_line_error, leftovers, sh, wait_for
+from conftest import OCI, assert_clean_failure, assert_one_line_error, leftovers, sh, wait_for
 from fake_systemd import FakeSystemd, ready_messages
 
 
@@ -145,6 +145,30 @@ def test_start_of_a_container_created_without_it_fails(oci, notify_bundle, syste
     oci.cli_ok("create", "-b", b.path, cid)
     r = call(oci, systemd, "start", cid)
     assert_one_line_error(r, "NOTIFY_SOCKET", cid, code=1)
+    assert oci.state(cid)["status"] == "created"
+    oci.cli_ok("delete", "--force", cid)
+
+
+BAD = [
+    ("/nonexistent/notify", "no such file or directory"),
+    ("relative/notify", "not an absolute path or an @abstract name"),
+    ("/etc/hostname", "not a socket"),
+]
+
+
+@pytest.mark.parametrize("value, why", BAD, ids=["missing", "relative", "a file"])
+def test_a_notify_socket_nothing_could_reach_is_refused_first(oci, notify_bundle, value, why):
+    """A NOTIFY_SOCKET no READY could reach is refused before anything is
+    made (run) or runs (start: the container stays created), in one line:
+    not a container that runs and a unit that waits for good."""
+    b = notify_bundle("/sdnotify READY=1; sleep 60")
+    env = dict(os.environ, NOTIFY_SOCKET=value)
+    cid = oci.new_id("nfy")
+    r = oci.cli("run", "-d", "-b", b.path, cid, env=env, timeout=20)
+    assert_clean_failure(oci, b, cid, r, f"NOTIFY_SOCKET {value}: {why}", code=1)
+    oci.cli_ok("create", "-b", b.path, cid)
+    r = oci.cli("start", cid, env=env, timeout=20)
+    assert_one_line_error(r, f"NOTIFY_SOCKET {value}: {why}", code=1)
     assert oci.state(cid)["status"] == "created"
     oci.cli_ok("delete", "--force", cid)
 

@@ -110,3 +110,22 @@ def test_wait_ready_ends_when_the_init_exits_even_unreaped(tmp_path):
 def test_abstract_address():
     assert notify._address("@name") == b"\0name"
     assert notify._address("/run/systemd/notify") == "/run/systemd/notify"
+
+
+def test_check_refuses_what_no_datagram_reaches(tmp_path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "ok"))
+    try:
+        notify.check(str(tmp_path / "ok"))
+        notify.check("@abstract")  # not checkable on a path: left to the send
+        (tmp_path / "file").write_text("")
+        for value, why in [
+            ("relative", "not an absolute path or an @abstract name"),
+            (str(tmp_path / "missing"), "no such file or directory"),
+            (str(tmp_path / "file"), "not a socket"),
+        ]:
+            with pytest.raises(OCIError) as e:
+                notify.check(value)
+            assert e.value.text == f"NOTIFY_SOCKET {value}: {why}"
+    finally:
+        sock.close()
