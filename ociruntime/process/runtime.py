@@ -749,9 +749,14 @@ def rootless() -> bool:
 def socket_activation(proc: dict) -> int:
     """systemd socket activation, as runc passes it on: with LISTEN_FDS=N in our
     environment, fds 3..3+N-1 go to the container, before any --preserve-fds,
-    and its process gets LISTEN_FDS=N and LISTEN_PID=1."""
+    and its process gets LISTEN_FDS=N and LISTEN_PID=1.  Only when LISTEN_PID
+    is our own pid, as sd_listen_fds(3) and runc have it: the variables are
+    inherited by whatever the activated process starts (conmon gets podman's),
+    and those processes' fds 3... were never passed to them."""
     n = os.environ.get("LISTEN_FDS")
     if not n or not n.isdigit() or int(n) <= 0:
+        return 0
+    if os.environ.get("LISTEN_PID") != str(os.getpid()):
         return 0
     env = [e for e in proc.get("env") or [] if not e.startswith(("LISTEN_FDS=", "LISTEN_PID="))]
     proc["env"] = env + [f"LISTEN_FDS={n}", "LISTEN_PID=1"]

@@ -258,3 +258,17 @@ def test_bad_config(both, config, name):
         s.state()
 
     both(c, scenario).assert_same()
+
+
+@pytest.mark.parametrize("whose", ["the runtime's", "another's"])
+def test_socket_activation_by_listen_pid(both, config, whose):
+    """LISTEN_FDS=1 with fd 3 open: passed on (and LISTEN_FDS=1, LISTEN_PID=1
+    in the process) only when LISTEN_PID is the runtime's own pid; with
+    another's (inherited: conmon has podman's) neither is (sd_listen_fds(3))."""
+    pid = "$$" if whose == "the runtime's" else "1"
+    wrap = ("sh", "-c", f'export LISTEN_FDS=1 LISTEN_PID={pid}; exec "$@"', "sh")
+    c = config(sh('echo "[$LISTEN_FDS $LISTEN_PID]"; ls /proc/self/fd | tr "\\n" " "'))
+    cmp = both(c, lambda s: s.run("c", fds=1, wrap=wrap))
+    cmp.assert_same(ok=("run c",))
+    ours, _ = cmp.step("run c")
+    assert ours.out.startswith("[1 1]" if pid == "$$" else "[ ]"), ours.out

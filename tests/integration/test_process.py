@@ -656,9 +656,12 @@ def test_stdin_eof_reaches_container(oci, make_bundle):
     assert r.stdout.strip() == "0"
 
 
-def test_socket_activation_fds_pass_through(oci, make_bundle):
+@pytest.mark.parametrize("ours", [True, False], ids=["our-pid", "another-pid"])
+def test_socket_activation_fds_pass_through(oci, make_bundle, ours):
     """LISTEN_FDS=N in the runtime's environment: fds 3..3+N-1 reach the container,
-    which gets LISTEN_FDS=N and LISTEN_PID=1 (runc's behaviour)."""
+    which gets LISTEN_FDS=N and LISTEN_PID=1 (runc's behaviour).  Only with
+    LISTEN_PID the runtime's own pid (sd_listen_fds(3), runc): with another's
+    (podman's, which conmon inherits) the fd is not passed, nor the variables."""
     b = make_bundle(
         ["sh", "-c", 'echo "$LISTEN_FDS $LISTEN_PID"; ls /proc/$$/fd; echo via-fd3 >&3']
     )
@@ -670,9 +673,11 @@ def test_socket_activation_fds_pass_through(oci, make_bundle):
     os.dup2(wr, 3)
     os.close(wr)
     env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+    # as systemd sets it: the pid of the process it execs (sh's, which execs the runtime)
+    pid = 'LISTEN_PID=$$; exec "$@"' if ours else 'exec "$@"'
     try:
         p = subprocess.run(
-            [*OCI, "--root", oci.root, "run", "-b", b.path, oci.new_id()],
+            ["sh", "-c", pid, "sh", *OCI, "--root", oci.root, "run", "-b", b.path, oci.new_id()],
             pass_fds=(3,),
             env=env,
             capture_output=True,
@@ -685,11 +690,16 @@ def test_socket_activation_fds_pass_through(oci, make_bundle):
             os.close(saved)
         else:
             os.close(3)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == (0 if ours else 1), p.stderr
     lines = p.stdout.split("\n")
-    assert lines[0] == "1 1"
-    assert sorted(int(x) for x in lines[1:] if x.strip()) == [0, 1, 2, 3]
-    assert os.read(rd, 100) == b"via-fd3\n"
+    if ours:
+        assert lines[0] == "1 1"
+        assert sorted(int(x) for x in lines[1:] if x.strip()) == [0, 1, 2, 3]
+        assert os.read(rd, 100) == b"via-fd3\n"
+    else:
+        assert lines[0] == " "
+        assert sorted(int(x) for x in lines[1:] if x.strip()) == [0, 1, 2]
+        assert "Bad file descriptor" in p.stderr  # the echo to fd 3
     os.close(rd)
 
 
