@@ -73,7 +73,17 @@ def _exec(a: Invocation) -> int:
 
 
 # the process fields exec's flags set, and the flag that set each
-_FLAG_OF = {"cwd": "--cwd", "user": "--user", "env": "--env", "capabilities": "--cap"}
+_FLAG_OF = {
+    "cwd": "--cwd",
+    "user": "--user",
+    "env": "--env",
+    "capabilities": "--cap",
+    "apparmorProfile": "--apparmor",
+    "selinuxLabel": "--process-label",
+}
+
+
+_FLAG_OPTS = {"--process-label": "process_label"}  # a flag's key in the options, where not its name
 
 
 def exec_where(where: str | None, o: dict) -> str | None:
@@ -90,7 +100,7 @@ def exec_where(where: str | None, o: dict) -> str | None:
         return f"{o['process']}: {pointer}"
     field = pointer.split("/")[1]
     flag = _FLAG_OF.get(field)
-    if field == "args" or (flag and o[flag[2:]]):
+    if field == "args" or (flag and o[_FLAG_OPTS.get(flag, flag[2:])]):
         return flag or "the command"
     return where
 
@@ -165,9 +175,19 @@ def exec_process(c, args: list[str], o: dict) -> dict:
         user["additionalGids"] = list(user.get("additionalGids") or []) + o["additional_gids"]
     proc["user"] = user
     if o["cap"]:
+        from ..linux.capabilities import CAPS
+
+        added = []
+        for name in o["cap"]:
+            if name in CAPS:
+                added.append(name)
+            else:  # warned here, where the flag can be named (as runc, it runs)
+                from .. import log
+
+                log.warn(f'unknown capability "{name}" ignored (--cap)')
         caps = proc.setdefault("capabilities", {})
         for s in ("bounding", "effective", "permitted"):
-            caps[s] = list(dict.fromkeys((caps.get(s) or []) + o["cap"]))
+            caps[s] = list(dict.fromkeys((caps.get(s) or []) + added))
     if o["no_new_privs"]:
         proc["noNewPrivileges"] = True
     if o["apparmor"]:

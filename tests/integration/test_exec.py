@@ -667,6 +667,23 @@ def test_a_cwd_the_container_lacks_is_blamed_on_where_it_came_from(running, tmp_
     assert ns_members(c.pid) == [c.pid]
 
 
+def test_lsm_flags_and_unknown_caps_are_blamed_on_their_flags(running):
+    """--apparmor and --process-label on a host without that LSM fail naming
+    the flag (runc: "specified in config"); an unknown --cap runs with a
+    warning that names --cap, not a config.json pointer the container's
+    config does not have."""
+    c = running()
+    if not os.path.exists("/sys/kernel/security/apparmor"):
+        r = c.run(["true"], "--apparmor", "p")
+        assert_one_line_error(r, "--apparmor: ", code=255)
+    if not os.path.exists("/sys/fs/selinux/enforce"):
+        r = c.run(["true"], "--process-label", "l")
+        assert_one_line_error(r, "--process-label: ", code=255)
+    r = c.run(["sh", "-c", "echo ran"], "--cap", "CAP_NOPE")
+    assert (r.returncode, r.stdout) == (0, "ran\n"), r.stderr
+    assert r.stderr == 'ociruntime: warning: unknown capability "CAP_NOPE" ignored (--cap)\n'
+
+
 def test_exec_without_a_command(running):
     c = running()
     r = c.oci.cli("exec", c.cid)

@@ -1010,6 +1010,9 @@ def test_the_command_table_makes_no_flag_until_asked():
         ("config.json: /process/user/uid", {"user": "5"}, "--user"),
         ("config.json: /process/capabilities/bounding/3", {"cap": ["CAP_X"]}, "--cap"),
         ("config.json: /process/args/0", {}, "the command"),
+        ("config.json: /process/apparmorProfile", {"apparmor": "p"}, "--apparmor"),
+        ("config.json: /process/selinuxLabel", {"process_label": "l"}, "--process-label"),
+        ("config.json: /process/selinuxLabel", {}, "config.json: /process/selinuxLabel"),
         ("config.json: /process/rlimits/0/type", {}, "config.json: /process/rlimits/0/type"),
         ("config.json: /process/cwd", {"process": "/p.json"}, "/p.json: /cwd"),
         ("config.json: /process", {"process": "/p.json"}, "/p.json: /"),
@@ -1022,5 +1025,14 @@ def test_the_command_table_makes_no_flag_until_asked():
 def test_exec_errors_name_the_flag_or_file_that_gave_the_value(where, opts, want):
     from ociruntime.commands.extra import exec_where
 
-    o = {"process": None, "cwd": None, "user": None, "env": [], "cap": [], **opts}
+    o = {
+        "process": None,
+        "cwd": None,
+        "user": None,
+        "env": [],
+        "cap": [],
+        "apparmor": None,
+        "process_label": None,
+        **opts,
+    }
     assert exec_where(where, o) == want
