@@ -166,6 +166,12 @@ COMMANDS: dict[str, tuple[str, list[tuple], list[str]]] = {
             ("--cpuset-mems", "memory nodes allowed", "str"),
             ("--pids-limit", "maximum number of processes", "int"),
             ("--blkio-weight", "block IO weight, 10 to 1000", "int"),
+            ("--l3-cache-schema", "Intel RDT L3 cache schema (not supported: refused)", "str"),
+            (
+                "--mem-bw-schema",
+                "Intel RDT memory bandwidth schema (not supported: refused)",
+                "str",
+            ),
         ],
         ["container-id"],
     ),

@@ -296,10 +296,55 @@ def cmd_update(a: Invocation) -> int:
             res["pids"] = {"limit": o["pids_limit"]}
         if o["blkio_weight"] is not None:
             res["blockIO"] = {"weight": o["blkio_weight"]}
+        if o["l3_cache_schema"] is not None or o["mem_bw_schema"] is not None:
+            flag = "--l3-cache-schema" if o["l3_cache_schema"] is not None else "--mem-bw-schema"
+            raise OCIError(
+                "Intel RDT is not supported by this runtime (features: intelRdt.enabled false)",
+                flag,
+            )
         if not res:
             raise OCIError("update: nothing to change (give --resources or a resource flag)")
-    container(a).update(res)
+    try:
+        container(a).update(res)
+    except OCIError as e:
+        e.where = update_where(e.where, o)
+        raise
     return 0
+
+
+# linux.resources fields update's flags set, and the flag that set each
+_UPDATE_FLAG_OF = {
+    "memory/limit": "--memory",
+    "memory/reservation": "--memory-reservation",
+    "memory/swap": "--memory-swap",
+    "memory/kernel": "--kernel-memory",
+    "memory/kernelTCP": "--kernel-memory-tcp",
+    "cpu/shares": "--cpu-share",
+    "cpu/quota": "--cpu-quota",
+    "cpu/period": "--cpu-period",
+    "cpu/burst": "--cpu-burst",
+    "cpu/realtimePeriod": "--cpu-rt-period",
+    "cpu/realtimeRuntime": "--cpu-rt-runtime",
+    "cpu/idle": "--cpu-idle",
+    "cpu/cpus": "--cpuset-cpus",
+    "cpu/mems": "--cpuset-mems",
+    "pids/limit": "--pids-limit",
+    "blockIO/weight": "--blkio-weight",
+}
+
+
+def update_where(where: str | None, o: dict) -> str | None:
+    """update's values are checked with config.json's pointers
+    (``config.json: /linux/resources/memory/swap``), though they came from a
+    flag (``--memory-swap``) or the ``--resources`` file (``FILE: /memory/swap``):
+    as exec_where, name what gave them."""
+    prefix = "config.json: /linux/resources"
+    if not where or not (where == prefix or where.startswith(prefix + "/")):
+        return where
+    pointer = where[len(prefix) :] or "/"
+    if o["resources"]:
+        return f"{'stdin' if o['resources'] == '-' else o['resources']}: {pointer}"
+    return _UPDATE_FLAG_OF.get("/".join(pointer.split("/")[1:3]), where)
 
 
 def _interval(v: str) -> float:

@@ -489,6 +489,22 @@ def test_update_bad_input(oci, make_bundle):
     oci.fails("update", "-r", "-", cid, input="{not json", contains="invalid JSON")
     oci.fails("update", "--memory", "lots", cid, contains="invalid size")
     oci.fails("update", cid, contains="nothing to change")
+    # what the kernel or the checks refuse names the flag or file that gave it
+    # (runc says config.json, which update never reads)
+    oci.fails(
+        "update",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "16m",
+        cid,
+        contains="--memory-swap: memory+swap",
+    )
+    body = '{"memory": {"limit": 33554432, "swap": 16777216}}'
+    oci.fails("update", "-r", "-", cid, input=body, contains="stdin: /memory/swap: memory+swap")
+    # Intel RDT: runc's flags, refused as create refuses intelRdt (features says so)
+    oci.fails("update", "--l3-cache-schema", "L3:0=f", cid, contains="--l3-cache-schema: Intel RDT")
+    oci.fails("update", "--mem-bw-schema", "MB:0=50", cid, contains="--mem-bw-schema: Intel RDT")
 
 
 def test_ps_json_lists_host_pids(oci, make_bundle, tmp_path):

@@ -1036,3 +1036,27 @@ def test_exec_errors_name_the_flag_or_file_that_gave_the_value(where, opts, want
         **opts,
     }
     assert exec_where(where, o) == want
+
+
+@pytest.mark.parametrize(
+    "where, opts, want",
+    [
+        ("config.json: /linux/resources/memory/swap", {}, "--memory-swap"),
+        ("config.json: /linux/resources/cpu/cpus", {}, "--cpuset-cpus"),
+        ("config.json: /linux/resources/pids/limit", {}, "--pids-limit"),
+        (
+            "config.json: /linux/resources/memory/swap",
+            {"resources": "/r.json"},
+            "/r.json: /memory/swap",
+        ),
+        ("config.json: /linux/resources/memory", {"resources": "-"}, "stdin: /memory"),
+        ("config.json: /linux/resources/unified", {}, "config.json: /linux/resources/unified"),
+        ("config.json: /linux/devices", {}, "config.json: /linux/devices"),
+        ("/sys/fs/cgroup/x", {}, "/sys/fs/cgroup/x"),
+        (None, {}, None),
+    ],
+)
+def test_update_errors_name_the_flag_or_file_that_gave_the_value(where, opts, want):
+    from ociruntime.commands.extra import update_where
+
+    assert update_where(where, {"resources": None, **opts}) == want
