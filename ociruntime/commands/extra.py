@@ -86,16 +86,23 @@ _FLAG_OF = {
 _FLAG_OPTS = {"--process-label": "process_label"}  # a flag's key in the options, where not its name
 
 
+def _pointer_below(where: str | None, prefix: str) -> str | None:
+    """The JSON pointer below ``prefix`` ("/" for itself) when an error's
+    where is ``prefix`` or below it, else None."""
+    if not where or not (where == prefix or where.startswith(prefix + "/")):
+        return None
+    return where[len(prefix) :] or "/"
+
+
 def exec_where(where: str | None, o: dict) -> str | None:
     """The process exec runs is checked with config.json's pointers
     (``config.json: /process/cwd``), which name the wrong thing when the
     value came from ``--process FILE`` (``FILE: /cwd``) or a flag (``--cwd``).
     runc says config.json there too; a wrong where sends the user to the
     wrong file."""
-    prefix = "config.json: /process"
-    if not where or not (where == prefix or where.startswith(prefix + "/")):
+    pointer = _pointer_below(where, "config.json: /process")
+    if pointer is None:
         return where
-    pointer = where[len(prefix) :] or "/"
     if o["process"]:
         return f"{o['process']}: {pointer}"
     field = pointer.split("/")[1]
@@ -338,10 +345,9 @@ def update_where(where: str | None, o: dict) -> str | None:
     (``config.json: /linux/resources/memory/swap``), though they came from a
     flag (``--memory-swap``) or the ``--resources`` file (``FILE: /memory/swap``):
     as exec_where, name what gave them."""
-    prefix = "config.json: /linux/resources"
-    if not where or not (where == prefix or where.startswith(prefix + "/")):
+    pointer = _pointer_below(where, "config.json: /linux/resources")
+    if pointer is None:
         return where
-    pointer = where[len(prefix) :] or "/"
     if o["resources"]:
         return f"{'stdin' if o['resources'] == '-' else o['resources']}: {pointer}"
     return _UPDATE_FLAG_OF.get("/".join(pointer.split("/")[1:3]), where)
