@@ -470,12 +470,16 @@ class Container:
                 _signal.pthread_sigmask(_signal.SIG_SETMASK, held)
             raise
         try:
+            forwarding = None
             if c._notify is not None:
                 from . import notify
 
-                c._notify.forward_in_background(notify.host_socket(), c.pid)
+                forwarding = c._notify.forward_in_background(notify.host_socket(), c.pid)
             with trace.span("container process runs"):
-                return wait(c.pid, c._master, held)
+                status = wait(c.pid, c._master, held)
+            if forwarding is not None:
+                forwarding.acquire()  # READY passed on whole, or the init ended without one
+            return status
         finally:
             if not keep:
                 with trace.span("delete (cgroup, state directory)"):

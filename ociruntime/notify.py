@@ -170,10 +170,17 @@ class Listener:
         except OSError as e:
             raise OCIError(f"NOTIFY_SOCKET {host}: {e.strerror}") from None
 
-    def forward_in_background(self, host: str, pid: int) -> None:
+    def forward_in_background(self, host: str, pid: int):
         """:meth:`forward` from a thread (a foreground run waits for the container
-        meanwhile); a failure is a warning."""
+        meanwhile); a failure is a warning.  Returns a lock the thread holds
+        until it is done, which it always is soon after the init exits (the
+        pidfd ends the wait; a barrier takes 30 s at most): the caller takes
+        it before exiting, so that a READY sent just before the end still
+        reaches systemd whole."""
         import _thread
+
+        done = _thread.allocate_lock()
+        done.acquire()
 
         def run() -> None:
             try:
@@ -182,8 +189,11 @@ class Listener:
                 from . import log
 
                 log.warn(e.text)
+            finally:
+                done.release()
 
         _thread.start_new_thread(run, ())
+        return done
 
 
 def tell(host: str, ready: bytes, pid: int) -> None:

@@ -8,16 +8,19 @@ import array
 import os
 import socket
 import threading
+import time
 
 
 class FakeSystemd:
     """A bound datagram socket and the messages that reached it, in order:
     (bytes, number of fds passed)."""
 
-    def __init__(self, address: str | bytes) -> None:
+    def __init__(self, address: str | bytes, answer_after: float = 0.0) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(address)
         self.address = address
+        self.answer_after = answer_after  # seconds before it answers a barrier
+        self.answered: float | None = None  # time.monotonic() of that answer
         self.got: list[tuple[bytes, int]] = []
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
@@ -33,6 +36,9 @@ class FakeSystemd:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     fds = list(array.array("i", data[: len(data) - len(data) % 4]))
             self.got.append((msg, len(fds)))  # first: the answer below lets the runtime go
+            if fds:
+                time.sleep(self.answer_after)
+                self.answered = time.monotonic()
             for fd in fds:  # systemd's answer to BARRIER=1
                 os.close(fd)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 from conftest import OCI, assert_clean_failure, assert_one_line_error, leftovers, sh, wait_for
@@ -120,6 +121,24 @@ def test_foreground_run_forwards_while_it_waits(oci, notify_bundle, systemd):
     assert (ready, barrier) == (b"READY=1\n", (b"BARRIER=1", 1))
     assert mainpid.startswith(b"MAINPID=") and int(mainpid[8:]) > 1
     assert leftovers(oci, b, (cid,)) == []
+
+
+def test_foreground_run_finishes_forwarding_before_it_exits(oci, notify_bundle, tmp_path):
+    """A container that says READY and exits at once: run still passes READY
+    on whole and waits for systemd's answer to the barrier (here given late)
+    before it exits, instead of dying with the forwarding thread half-way."""
+    s = FakeSystemd(str(tmp_path / "late"), answer_after=0.5)
+    try:
+        b = notify_bundle("/sdnotify READY=1")
+        cid = oci.new_id("nfy")
+        r = call(oci, s, "run", "-b", b.path, cid, timeout=20)
+        returned = time.monotonic()
+        assert r.returncode == 0, r.stderr
+        assert [m for m, _ in s.got] == [b"READY=1\n", s.got[1][0], b"BARRIER=1"]
+        assert s.answered is not None and s.answered <= returned
+        assert leftovers(oci, b, (cid,)) == []
+    finally:
+        s.close()
 
 
 def test_abstract_host_socket(oci, notify_bundle, tmp_path):
