@@ -150,9 +150,7 @@ class Container:
         listener = self._start()
         if listener is not None:
             # not under the lock: state, kill and delete go on while we wait
-            from . import notify
-
-            listener.forward(notify.host_socket(), self.pid)
+            listener.forward(self.pid)
 
     def _start(self):
         """start, under the container's lock; the notify.Listener to forward
@@ -173,11 +171,12 @@ class Container:
                 self._kill_wait(rec)
                 raise OCIError(NO_PROCESS, "config.json: /process")
             listener = None
-            if os.environ.get("NOTIFY_SOCKET"):
+            host = os.environ.get("NOTIFY_SOCKET")
+            if host:
                 from . import notify
 
-                notify.check(os.environ["NOTIFY_SOCKET"])
-                listener = notify.listen(self.dir, self.id)  # before the process runs
+                notify.check(host)
+                listener = notify.listen(self.dir, self.id, host)  # before the process runs
             with trace.span("exec socket: connect, the init's answer"):
                 got = self._signal_start()
             if got.startswith(b"E"):
@@ -453,9 +452,7 @@ class Container:
         if detach:
             c = cls.create(cid, bundle, root, exec_now=True, **kw)
             if c._notify is not None:
-                from . import notify
-
-                c._notify.forward(notify.host_socket(), c.pid)
+                c._notify.forward(c.pid)
             return 0
         from . import sigfwd
         from .process.runtime import wait
@@ -472,9 +469,7 @@ class Container:
         try:
             forwarding = None
             if c._notify is not None:
-                from . import notify
-
-                forwarding = c._notify.forward_in_background(notify.host_socket(), c.pid)
+                forwarding = c._notify.forward_in_background(c.pid)
             with trace.span("container process runs"):
                 status = wait(c.pid, c._master, held)
             if forwarding is not None:

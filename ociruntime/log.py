@@ -20,6 +20,7 @@ from .errors import one_line
 _path: str | None = None
 _json = False
 _debug = False
+_where_of = None  # a command's renaming of a warning's where (name_sources)
 
 
 def setup(path: str | None, fmt: str = "text", debug: bool = False, create: bool = False) -> None:
@@ -83,7 +84,17 @@ def debug(msg: str) -> None:
     write("debug", msg)
 
 
-def warn(msg: str) -> None:
+def name_sources(where_of) -> None:
+    """Warnings given a ``where`` (``config.json: /process/...``) show
+    ``where_of(where)`` instead: a command whose values came from its flags
+    or another file (exec) names those, as its errors do."""
+    global _where_of
+    _where_of = where_of
+
+
+def warn(msg: str, where: str | None = None) -> None:
+    if where is not None:
+        msg = f"{msg} ({_where_of(where) if _where_of is not None else where})"
     write("warning", msg)
 
 

@@ -47,11 +47,6 @@ IN_CONTAINER = "/run/notify/" + SOCKET
 BARRIER_SECONDS = 30.0
 
 
-def host_socket() -> str | None:
-    """The caller's NOTIFY_SOCKET, or None when it set none."""
-    return os.environ.get("NOTIFY_SOCKET") or None
-
-
 def check(host: str) -> None:
     """Refuse, before anything is made or runs, a NOTIFY_SOCKET that READY
     could never reach: neither an absolute path nor an abstract name
@@ -91,8 +86,9 @@ def prepare(config: dict, state_dir: str) -> None:
     proc["env"] = env + ["NOTIFY_SOCKET=" + IN_CONTAINER]
 
 
-def listen(state_dir: str, cid: str) -> Listener:
-    """Bind the socket the container's process will send to (before it runs)."""
+def listen(state_dir: str, cid: str, host: str) -> Listener:
+    """Bind the socket the container's process will send to (before it runs);
+    what comes there goes on to ``host``, the caller's NOTIFY_SOCKET."""
     d = os.path.join(state_dir, DIR)
     if not os.path.isdir(d):
         raise OCIError(
@@ -112,7 +108,7 @@ def listen(state_dir: str, cid: str) -> Listener:
     except OSError as e:
         s.close()
         raise OCIError(f"NOTIFY_SOCKET: binding {path}: {e.strerror}") from None
-    return Listener(s)
+    return Listener(s, host)
 
 
 def _address(host: str) -> str | bytes:
@@ -121,10 +117,11 @@ def _address(host: str) -> str | bytes:
 
 
 class Listener:
-    """The socket in the container's notify directory."""
+    """The socket in the container's notify directory, and the caller's."""
 
-    def __init__(self, sock) -> None:
+    def __init__(self, sock, host: str) -> None:
         self.sock = sock
+        self.host = host
 
     def close(self) -> None:
         self.sock.close()
@@ -154,7 +151,7 @@ class Listener:
         finally:
             os.close(pidfd)
 
-    def forward(self, host: str, pid: int) -> None:
+    def forward(self, pid: int) -> None:
         """Wait for READY (or the init's end) and tell the caller's socket."""
         try:
             line = self.wait_ready(pid)
@@ -166,11 +163,11 @@ class Listener:
             log.debug(f"NOTIFY_SOCKET: the container's init (pid {pid}) ended before READY")
             return
         try:
-            tell(host, line, pid)
+            tell(self.host, line, pid)
         except OSError as e:
-            raise OCIError(f"NOTIFY_SOCKET {host}: {e.strerror}") from None
+            raise OCIError(f"NOTIFY_SOCKET {self.host}: {e.strerror}") from None
 
-    def forward_in_background(self, host: str, pid: int):
+    def forward_in_background(self, pid: int):
         """:meth:`forward` from a thread (a foreground run waits for the container
         meanwhile); a failure is a warning.  Returns a lock the thread holds
         until it is done, which it always is soon after the init exits (the
@@ -184,7 +181,7 @@ class Listener:
 
         def run() -> None:
             try:
-                self.forward(host, pid)
+                self.forward(pid)
             except OCIError as e:
                 from . import log
 

@@ -57,6 +57,9 @@ def _exec(a: Invocation) -> int:
     if not cwd.startswith("/"):
         where = f"{o['process']}: /cwd" if o["process"] else "--cwd"
         raise OCIError(f"{where}: {cwd}: the cwd must be an absolute path", exit_code=255)
+    from .. import log
+
+    log.name_sources(lambda where: exec_where(where, o))  # an unknown --cap's warning
     try:
         return c.exec(
             proc,
@@ -182,19 +185,9 @@ def exec_process(c, args: list[str], o: dict) -> dict:
         user["additionalGids"] = list(user.get("additionalGids") or []) + o["additional_gids"]
     proc["user"] = user
     if o["cap"]:
-        from ..linux.capabilities import CAPS
-
-        added = []
-        for name in o["cap"]:
-            if name in CAPS:
-                added.append(name)
-            else:  # warned here, where the flag can be named (as runc, it runs)
-                from .. import log
-
-                log.warn(f'unknown capability "{name}" ignored (--cap)')
         caps = proc.setdefault("capabilities", {})
         for s in ("bounding", "effective", "permitted"):
-            caps[s] = list(dict.fromkeys((caps.get(s) or []) + added))
+            caps[s] = list(dict.fromkeys((caps.get(s) or []) + o["cap"]))
     if o["no_new_privs"]:
         proc["noNewPrivileges"] = True
     if o["apparmor"]:

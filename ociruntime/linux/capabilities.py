@@ -67,7 +67,7 @@ def parse(caps: dict, pointer: str = "/process/capabilities") -> dict[str, set[i
             nums.add(n)
         out[s] = nums
     for name, where in unknown.items():
-        log.warn(f'unknown capability "{name}" ignored (config.json: {where})')
+        log.warn(f'unknown capability "{name}" ignored', f"config.json: {where}")
     return out
 
 

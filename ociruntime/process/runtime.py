@@ -242,10 +242,11 @@ def create(
     proc = b.config.get("process")
     if proc is None and exec_now:  # run = create + start, and start would refuse it
         raise OCIError(NO_PROCESS, "config.json: /process")
-    if proc is not None and os.environ.get("NOTIFY_SOCKET"):
+    notify_host = os.environ.get("NOTIFY_SOCKET") if proc is not None else None
+    if notify_host:
         from .. import notify
 
-        notify.check(os.environ["NOTIFY_SOCKET"])
+        notify.check(notify_host)
     more = socket_activation(proc or {})
     gaps += reserve_preserved(3 + preserve_fds, more)
     preserve_fds += more
@@ -268,13 +269,11 @@ def create(
     before = None
     listener = None
     try:
-        if proc is not None and os.environ.get("NOTIFY_SOCKET"):
+        if notify_host:
             # a mount and a variable more (notify.py); run's process may send at once
-            from .. import notify
-
             notify.prepare(b.config, store.dir(cid))
             if exec_now:
-                listener = notify.listen(store.dir(cid), cid)
+                listener = notify.listen(store.dir(cid), cid, notify_host)
         before = host_mounts_before(b.config, b.rootfs)
         args.idmaps = runtime_trees(b.config, b.path)
         try:

@@ -667,7 +667,7 @@ def test_a_cwd_the_container_lacks_is_blamed_on_where_it_came_from(running, tmp_
     assert ns_members(c.pid) == [c.pid]
 
 
-def test_lsm_flags_and_unknown_caps_are_blamed_on_their_flags(running):
+def test_lsm_flags_and_unknown_caps_are_blamed_on_their_flags(running, tmp_path):
     """--apparmor and --process-label on a host without that LSM fail naming
     the flag (runc: "specified in config"); an unknown --cap runs with a
     warning that names --cap, not a config.json pointer the container's
@@ -682,6 +682,14 @@ def test_lsm_flags_and_unknown_caps_are_blamed_on_their_flags(running):
     r = c.run(["sh", "-c", "echo ran"], "--cap", "CAP_NOPE")
     assert (r.returncode, r.stdout) == (0, "ran\n"), r.stderr
     assert r.stderr == 'ociruntime: warning: unknown capability "CAP_NOPE" ignored (--cap)\n'
+    # the same from a --process file names the file, as its errors do
+    pj = tmp_path / "p.json"
+    pj.write_text(
+        json.dumps({"args": ["true"], "cwd": "/", "capabilities": {"bounding": ["CAP_NOPE"]}})
+    )
+    r = c.oci.cli("exec", "--process", str(pj), c.cid)
+    assert r.returncode == 0, r.stderr
+    assert f'unknown capability "CAP_NOPE" ignored ({pj}: /capabilities/bounding/0)' in r.stderr
 
 
 def test_exec_without_a_command(running):

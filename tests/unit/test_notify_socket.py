@@ -47,14 +47,14 @@ def test_prepare_names_what_it_could_not_make(tmp_path):
 
 def test_listen_without_the_directory_names_the_container(tmp_path):
     with pytest.raises(OCIError) as e:
-        notify.listen(str(tmp_path), "c1")
+        notify.listen(str(tmp_path), "c1", "/run/systemd/notify")
     assert "created without it" in e.value.text and e.value.where == "container c1"
 
 
 def test_listen_binds_a_socket_anyone_may_send_to(tmp_path):
     (tmp_path / "notify").mkdir()
     (tmp_path / "notify" / "notify.sock").write_text("left by a failed start")
-    lst = notify.listen(str(tmp_path), "c1")
+    lst = notify.listen(str(tmp_path), "c1", "/run/systemd/notify")
     try:
         path = tmp_path / "notify" / "notify.sock"
         assert (path.stat().st_mode & 0o777) == 0o777
@@ -79,7 +79,7 @@ def test_wait_ready_picks_the_ready_line(tmp_path, datagrams, line):
     """A READY= line anywhere in a datagram (sd_notify sends KEY=VALUE lines);
     the datagrams before it are skipped."""
     (tmp_path / "notify").mkdir()
-    lst = notify.listen(str(tmp_path), "c1")
+    lst = notify.listen(str(tmp_path), "c1", "/run/systemd/notify")
     p = _sleeper()
     try:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -97,7 +97,7 @@ def test_wait_ready_ends_when_the_init_exits_even_unreaped(tmp_path):
     """An init that exits without READY ends the wait, reaped or not (a
     zombie still has its /proc entry, which runc 1.1 polls)."""
     (tmp_path / "notify").mkdir()
-    lst = notify.listen(str(tmp_path), "c1")
+    lst = notify.listen(str(tmp_path), "c1", "/run/systemd/notify")
     p = subprocess.Popen(["true"])
     try:
         assert lst.wait_ready(p.pid) is None  # p is a zombie until the wait below
